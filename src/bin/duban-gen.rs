@@ -1,0 +1,75 @@
+//! Writes ledgers: the sample ledger from `samples/ledger.toml`, or large synthetic ones for
+//! benchmarks.
+//!
+//! ```text
+//! duban-gen sample samples/ledger.xlsx
+//! duban-gen synthetic /tmp/ledger-100k.xlsx --measures 100000 --units 2000
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Writes ledger files.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Writes the sample ledger or synthetic ledgers for benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes the sample ledger (66 measures from the public report) as .xlsx.
+    Sample {
+        /// Where to write it.
+        path: PathBuf,
+    },
+    /// Writes a synthetic ledger with merged cells and mixed deadline forms.
+    Synthetic {
+        /// Where to write it.
+        path: PathBuf,
+        /// How many measures.
+        #[arg(long, default_value_t = 100_000)]
+        measures: usize,
+        /// How many units.
+        #[arg(long, default_value_t = 2_000)]
+        units: usize,
+        /// The random seed; the same seed writes the same ledger.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Sample { path } => duban::sample::write_sample(path)
+            .map(|n| format!("wrote {n} measures to {}", path.display())),
+        Command::Synthetic {
+            path,
+            measures,
+            units,
+            seed,
+        } => duban::sample::write_synthetic(path, *measures, *units, *seed).map(|()| {
+            format!(
+                "wrote {measures} measures over {units} units to {}",
+                path.display()
+            )
+        }),
+    };
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Configuration in layers: built-in defaults, then a TOML file, then `DUBAN_*` environment
+//! variables, which win.
+//!
+//! The file is `--config FILE` when given, else `DUBAN_CONFIG`, else `config/duban.toml` when
+//! it exists. Nested keys come from the environment with a double underscore:
+//! `DUBAN_RULES__YELLOW_WITHIN_WORKING_DAYS=3`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{BUILTIN_CN, Calendar, CalendarError};
+use crate::rules::Rules;
+
+/// The file read when neither `--config` nor `DUBAN_CONFIG` names one.
+pub const DEFAULT_FILE: &str = "config/duban.toml";
+
+/// The top-level keys the environment may set; other `DUBAN_*` variables are left alone.
+const KEYS: [&str; 5] = ["database_url", "timezone", "language", "rules", "calendar"];
+
+/// Errors while loading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named file does not exist.
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    /// A value has the wrong form; figment's message names the key and where it came from.
+    #[error("configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    /// `timezone` is not an IANA time zone.
+    #[error("configuration: timezone {0:?} is not a time zone such as Asia/Shanghai")]
+    Timezone(String),
+    /// `rules.ladder` is empty or out of order.
+    #[error("configuration: rules.ladder: {0}")]
+    Ladder(String),
+    /// A calendar file cannot be read.
+    #[error("configuration: calendar file {path}: {message}")]
+    CalendarFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A calendar file's content is wrong.
+    #[error("configuration: {0}")]
+    Calendar(#[from] CalendarError),
+}
+
+/// A value that must never reach a log line, such as a bot token.
+///
+/// Its `Debug` and `Display` print `[redacted]`; [`Secret::expose`] hands out the value.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The language of user-facing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// 中文, the default.
+    Zh,
+    /// English.
+    En,
+}
+
+/// The working-day calendar's sources (`[calendar]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// Extra holiday files in the layout of `data/holidays-cn.toml`, such as next year's
+    /// notice once it is published. Later files override earlier years.
+    pub files: Vec<PathBuf>,
+}
+
+/// The whole configuration, as read from the layers.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite:FILE` (the default, `sqlite:duban.db`) or `postgres://…`. It may carry a
+    /// password, so it is shown only through [`redact_url`].
+    pub database_url: Secret,
+    /// The office's time zone; "today" and every schedule are in it.
+    pub timezone: String,
+    /// The language of user-facing text.
+    pub language: Language,
+    /// The rule engine's thresholds, ladder and response rule.
+    pub rules: Rules,
+    /// The working-day calendar.
+    pub calendar: CalendarConfig,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            database_url: Secret::new("sqlite:duban.db"),
+            timezone: "Asia/Shanghai".into(),
+            language: Language::Zh,
+            rules: Rules::default(),
+            calendar: CalendarConfig::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(self.database_url.expose()))
+            .field("timezone", &self.timezone)
+            .field("language", &self.language)
+            .field("rules", &self.rules)
+            .field("calendar", &self.calendar)
+            .finish()
+    }
+}
+
+/// A loaded, checked configuration with its derived values.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The raw configuration.
+    pub config: Config,
+    /// The parsed time zone.
+    pub timezone: Tz,
+    /// The calendar: the built-in data plus the configured files.
+    pub calendar: Calendar,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads the layers. `file` is `--config`; without it `DUBAN_CONFIG`, then
+    /// `config/duban.toml` if present.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env_file = std::env::var_os("DUBAN_CONFIG").map(PathBuf::from);
+        let chosen = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) if !path.exists() => return Err(ConfigError::Missing(path)),
+            Some(path) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &chosen {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("DUBAN_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or("");
+            KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+        }));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        Settings::from_config(config, chosen)
+    }
+
+    /// Checks a configuration and derives its values.
+    pub fn from_config(config: Config, file: Option<PathBuf>) -> Result<Settings, ConfigError> {
+        let timezone: Tz = config
+            .timezone
+            .parse()
+            .map_err(|_| ConfigError::Timezone(config.timezone.clone()))?;
+        if config.rules.ladder.is_empty() {
+            return Err(ConfigError::Ladder(
+                "the ladder needs at least one step".into(),
+            ));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for step in &config.rules.ladder {
+            if !keys.insert(step.key.as_str()) {
+                return Err(ConfigError::Ladder(format!(
+                    "step key {:?} is used twice",
+                    step.key
+                )));
+            }
+            if step.notify.is_empty() {
+                return Err(ConfigError::Ladder(format!(
+                    "step {:?} notifies nobody",
+                    step.key
+                )));
+            }
+        }
+        let mut texts = Vec::new();
+        for path in &config.calendar.files {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::CalendarFile {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            texts.push((path.display().to_string(), text));
+        }
+        let mut sources: Vec<(&str, &str)> = vec![("builtin holidays-cn.toml", BUILTIN_CN)];
+        sources.extend(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+        let calendar = Calendar::from_sources(&sources)?;
+        Ok(Settings {
+            config,
+            timezone,
+            calendar,
+            file,
+        })
+    }
+
+    /// Settings from defaults alone, as tests and examples use them.
+    pub fn defaults() -> Settings {
+        Settings::from_config(Config::default(), None).expect("the defaults are valid")
+    }
+}
+
+/// A database URL with any password replaced by `***`, for log lines and messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = userinfo.split(':').next().unwrap_or("");
+    if userinfo.contains(':') {
+        return format!("{scheme}://{user}:***@{host}{tail}");
+    }
+    format!("{scheme}://{user}@{host}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("123456:ABC-token");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(secret.expose(), "123456:ABC-token");
+        let config = Config {
+            database_url: Secret::new("postgres://duban:hunter2@db:5432/duban"),
+            ..Config::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.contains("postgres://duban:***@db:5432/duban"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn redacting_urls() {
+        let cases = [
+            ("sqlite:duban.db", "sqlite:duban.db"),
+            (
+                "postgres://u:p@h:5432/d?sslmode=require",
+                "postgres://u:***@h:5432/d?sslmode=require",
+            ),
+            ("postgres://u@h/d", "postgres://u@h/d"),
+            ("postgres://h/d", "postgres://h/d"),
+            ("postgres://u:p@ss@h/d", "postgres://u:***@h/d"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
+
+    #[test]
+    fn checks() {
+        let bad_tz = Config {
+            timezone: "Mars/Olympus".into(),
+            ..Config::default()
+        };
+        assert!(matches!(
+            Settings::from_config(bad_tz, None),
+            Err(ConfigError::Timezone(_))
+        ));
+        let mut no_ladder = Config::default();
+        no_ladder.rules.ladder.clear();
+        assert!(matches!(
+            Settings::from_config(no_ladder, None),
+            Err(ConfigError::Ladder(_))
+        ));
+        let mut twice = Config::default();
+        twice.rules.ladder[1].key = "remind".into();
+        assert!(
+            Settings::from_config(twice, None)
+                .unwrap_err()
+                .to_string()
+                .contains("remind")
+        );
+        let settings = Settings::defaults();
+        assert_eq!(settings.timezone, chrono_tz::Asia::Shanghai);
+        assert!(settings.calendar.covers(2026));
+    }
+}

@@ -1,0 +1,732 @@
+//! Importing a ledger file the way offices really keep them.
+//!
+//! The header row is found by its column names, Chinese or English, under any title rows.
+//! Merged cells read as their top-left value, and empty 方面 / 问题 cells carry down. Every
+//! bad cell is reported with its row and column; an import with any bad cell writes nothing.
+//! Rows stream from a reader thread into the store in batches, inside one transaction.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::ledger::parse;
+use crate::ledger::{Deadline, LedgerLine, Status};
+use crate::store::{ImportOutcome, Store, StoreError};
+
+pub mod source;
+
+use source::{Cell, Flow, RowVisitor};
+
+/// How many rows of a sheet are searched for the header.
+const HEADER_SEARCH_ROWS: u32 = 30;
+
+/// Lines per batch handed to the store.
+pub const BATCH_LINES: usize = 2000;
+
+/// A bad cell: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellProblem {
+    /// The row, counted from 1 as spreadsheets show it.
+    pub row: u32,
+    /// The column's header as the file writes it.
+    pub column: String,
+    /// What is wrong, quoting the cell.
+    pub message: String,
+}
+
+impl fmt::Display for CellProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "row {}, column {}: {}",
+            self.row, self.column, self.message
+        )
+    }
+}
+
+/// Why an import failed. Nothing was written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be opened or is not a readable workbook.
+    #[error("cannot read {path}: {message}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What the reader said.
+        message: String,
+    },
+    /// The extension names no format duban reads.
+    #[error("cannot import {0}: use an .xlsx, .xls, .ods or .csv file")]
+    Format(String),
+    /// No sheet has a header row with the needed columns.
+    #[error("{0}")]
+    NoHeader(String),
+    /// Cells that cannot be read; every one is listed.
+    #[error("{} problem(s) in the ledger; nothing was imported:\n{}", .0.len(), list(.0))]
+    Cells(Vec<CellProblem>),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn list(problems: &[CellProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The columns duban understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// 序号.
+    Code,
+    /// 方面.
+    Aspect,
+    /// 问题.
+    Problem,
+    /// 整改措施.
+    Content,
+    /// 整改目标.
+    Target,
+    /// 责任领导.
+    Leader,
+    /// 牵头单位.
+    LeadUnit,
+    /// 责任单位.
+    Units,
+    /// 完成时限.
+    Deadline,
+    /// 整改进展.
+    Progress,
+    /// 状态.
+    Status,
+}
+
+impl Column {
+    /// The canonical Chinese header, as duban writes it.
+    pub fn header(self) -> &'static str {
+        match self {
+            Column::Code => "序号",
+            Column::Aspect => "方面",
+            Column::Problem => "问题",
+            Column::Content => "整改措施",
+            Column::Target => "整改目标",
+            Column::Leader => "责任领导",
+            Column::LeadUnit => "牵头单位",
+            Column::Units => "责任单位",
+            Column::Deadline => "完成时限",
+            Column::Progress => "整改进展",
+            Column::Status => "状态",
+        }
+    }
+
+    /// The English name.
+    pub fn english(self) -> &'static str {
+        match self {
+            Column::Code => "code",
+            Column::Aspect => "aspect",
+            Column::Problem => "problem",
+            Column::Content => "measure",
+            Column::Target => "target",
+            Column::Leader => "leader",
+            Column::LeadUnit => "lead unit",
+            Column::Units => "responsible units",
+            Column::Deadline => "deadline",
+            Column::Progress => "progress",
+            Column::Status => "status",
+        }
+    }
+
+    /// The names a header may have, exactly (after normalizing).
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Column::Code => &[
+                "序号",
+                "编号",
+                "措施编号",
+                "序列号",
+                "no",
+                "no.",
+                "code",
+                "id",
+                "#",
+            ],
+            Column::Aspect => &["方面", "所属方面", "问题类别", "类别", "aspect", "category"],
+            Column::Problem => &[
+                "问题",
+                "存在问题",
+                "问题清单",
+                "反馈问题",
+                "具体问题",
+                "主要问题",
+                "问题描述",
+                "problem",
+                "issue",
+            ],
+            Column::Content => &[
+                "整改措施",
+                "措施",
+                "具体措施",
+                "整改任务",
+                "任务",
+                "任务清单",
+                "measure",
+                "measures",
+                "content",
+                "action",
+            ],
+            Column::Target => &["整改目标", "目标", "预期目标", "整改要求", "target", "goal"],
+            Column::Leader => &[
+                "责任领导",
+                "牵头领导",
+                "分管领导",
+                "领导",
+                "leader",
+                "responsible leader",
+            ],
+            Column::LeadUnit => &[
+                "牵头单位",
+                "牵头部门",
+                "主责单位",
+                "lead unit",
+                "lead_unit",
+                "lead",
+            ],
+            Column::Units => &[
+                "责任单位",
+                "配合单位",
+                "责任部门",
+                "协同单位",
+                "参与单位",
+                "units",
+                "responsible units",
+            ],
+            Column::Deadline => &[
+                "完成时限",
+                "整改时限",
+                "时限",
+                "完成时间",
+                "截止时间",
+                "完成期限",
+                "deadline",
+                "due",
+                "due date",
+            ],
+            Column::Progress => &[
+                "整改进展",
+                "进展情况",
+                "进展",
+                "整改情况",
+                "完成情况",
+                "progress",
+            ],
+            Column::Status => &[
+                "状态",
+                "整改状态",
+                "完成状态",
+                "销号情况",
+                "是否销号",
+                "status",
+            ],
+        }
+    }
+
+    /// Words that identify the column inside a longer header, such as 整改完成时限.
+    fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Column::LeadUnit => &["牵头单位", "牵头部门"],
+            Column::Units => &["责任单位", "配合单位", "责任部门"],
+            Column::Leader => &["责任领导", "牵头领导"],
+            Column::Deadline => &["时限", "完成时间", "deadline"],
+            Column::Progress => &["进展"],
+            Column::Status => &["状态"],
+            Column::Content => &["整改措施", "措施"],
+            Column::Target => &["目标"],
+            Column::Problem => &["问题"],
+            Column::Aspect => &["方面"],
+            Column::Code => &["序号"],
+        }
+    }
+
+    const ALL: [Column; 11] = [
+        Column::Code,
+        Column::Aspect,
+        Column::Problem,
+        Column::Content,
+        Column::Target,
+        Column::Leader,
+        Column::LeadUnit,
+        Column::Units,
+        Column::Deadline,
+        Column::Progress,
+        Column::Status,
+    ];
+
+    /// Columns an import cannot do without.
+    const REQUIRED: [Column; 4] = [
+        Column::Code,
+        Column::Content,
+        Column::LeadUnit,
+        Column::Deadline,
+    ];
+}
+
+fn header_key(text: &str) -> String {
+    let mut norm = parse::normalize(text).to_lowercase();
+    // Drop a trailing note in brackets: 完成时限(年月日), 责任单位(牵头单位列首位).
+    if let Some(i) = norm.find(['(', '[', '（']) {
+        norm.truncate(i);
+    }
+    norm.trim_matches(['*', ':', ':']).to_string()
+}
+
+/// Maps a row to columns when it is a header: at least three known columns, one of them
+/// 整改措施. Exact names win over keywords; the first column of a kind wins.
+fn header_map(cells: &[Cell<'_>]) -> Option<HashMap<Column, (usize, String)>> {
+    let mut map: HashMap<Column, (usize, String)> = HashMap::new();
+    let keys: Vec<(usize, String, String)> = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c {
+            Cell::Text(t) if !t.trim().is_empty() => Some((i, header_key(t), t.trim().to_string())),
+            _ => None,
+        })
+        .collect();
+    let mut taken = vec![false; cells.len()];
+    for (i, key, raw) in &keys {
+        if let Some(col) = Column::ALL
+            .into_iter()
+            .find(|c| c.names().iter().any(|n| header_key(n) == *key))
+            && !map.contains_key(&col)
+        {
+            map.insert(col, (*i, raw.clone()));
+            taken[*i] = true;
+        }
+    }
+    for (i, key, raw) in &keys {
+        if taken[*i] {
+            continue;
+        }
+        let found = Column::ALL.into_iter().find(|c| {
+            !map.contains_key(c) && c.keywords().iter().any(|k| key.contains(&header_key(k)))
+        });
+        if let Some(col) = found {
+            map.insert(col, (*i, raw.clone()));
+            taken[*i] = true;
+        }
+    }
+    if map.len() >= 3 && map.contains_key(&Column::Content) {
+        return Some(map);
+    }
+    None
+}
+
+/// A non-fatal remark about the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning(pub String);
+
+/// Reads rows into ledger lines: finds the header, carries merged problems down, checks every
+/// cell. Pure: it sees rows, never files.
+pub struct LedgerReader {
+    sheet: String,
+    only_sheet: Option<String>,
+    columns: Option<HashMap<Column, (usize, String)>>,
+    header_row: u32,
+    aspect: Option<String>,
+    problem: Option<String>,
+    codes: HashMap<String, u32>,
+    batch: Vec<LedgerLine>,
+    /// Every bad cell so far.
+    pub problems: Vec<CellProblem>,
+    /// Remarks that do not stop the import.
+    pub warnings: Vec<Warning>,
+    /// Measure rows read so far.
+    pub lines_read: usize,
+    sheets_seen: Vec<String>,
+    done: bool,
+    on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
+}
+
+impl LedgerReader {
+    /// A reader that hands each full batch to `on_batch`, which returns false to stop
+    /// receiving (the lines are then only checked). `sheet` limits it to one sheet.
+    pub fn new(
+        sheet: Option<String>,
+        on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
+    ) -> LedgerReader {
+        LedgerReader {
+            sheet: String::new(),
+            only_sheet: sheet,
+            columns: None,
+            header_row: 0,
+            aspect: None,
+            problem: None,
+            codes: HashMap::new(),
+            batch: Vec::with_capacity(BATCH_LINES),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            lines_read: 0,
+            sheets_seen: Vec::new(),
+            done: false,
+            on_batch,
+        }
+    }
+
+    /// Whether a header was found.
+    pub fn found_header(&self) -> bool {
+        self.columns.is_some()
+    }
+
+    /// The error to give when no sheet had a header.
+    pub fn no_header_error(&self) -> ImportError {
+        if let Some(sheet) = &self.only_sheet
+            && !self.sheets_seen.contains(sheet)
+        {
+            return ImportError::NoHeader(format!(
+                "no sheet named {sheet:?}; the file has: {}",
+                self.sheets_seen.join(", ")
+            ));
+        }
+        ImportError::NoHeader(format!(
+            "no header row found in the first {HEADER_SEARCH_ROWS} rows of {}: a header needs a 整改措施 (measure) column \
+             and at least two of 序号, 牵头单位, 完成时限, 问题, 责任单位, 责任领导, 状态",
+            if self.sheets_seen.is_empty() {
+                "the file".to_string()
+            } else {
+                format!("sheet(s) {}", self.sheets_seen.join(", "))
+            }
+        ))
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LINES));
+        if self.problems.is_empty() && !(self.on_batch)(batch) {
+            self.problems.push(CellProblem {
+                row: 0,
+                column: String::new(),
+                message: "the writer stopped".into(),
+            });
+        }
+    }
+
+    /// Hands over the last partial batch and lets go of the receiver of batches.
+    pub fn finish(&mut self) {
+        self.flush();
+        self.on_batch = Box::new(|_| false);
+    }
+
+    fn problem(&mut self, row: u32, column: Column, message: String) {
+        let name = self
+            .columns
+            .as_ref()
+            .and_then(|m| m.get(&column))
+            .map_or_else(|| column.header().to_string(), |(_, raw)| raw.clone());
+        self.problems.push(CellProblem {
+            row,
+            column: name,
+            message,
+        });
+    }
+
+    fn cell<'c, 'v>(&self, cells: &'c [Cell<'v>], column: Column) -> &'c Cell<'v> {
+        const EMPTY: &Cell<'static> = &Cell::Empty;
+        self.columns
+            .as_ref()
+            .and_then(|m| m.get(&column))
+            .and_then(|(i, _)| cells.get(*i))
+            .unwrap_or(EMPTY)
+    }
+
+    fn text(&self, cells: &[Cell<'_>], column: Column) -> Option<String> {
+        let cell = self.cell(cells, column);
+        if cell.is_blank() {
+            return None;
+        }
+        Some(cell.display())
+    }
+
+    fn read_line(&mut self, row: u32, cells: &[Cell<'_>]) {
+        let code_cell = self.cell(cells, Column::Code).clone();
+        let content = self.text(cells, Column::Content);
+        let filled: Vec<&Cell<'_>> = cells.iter().filter(|c| !c.is_blank()).collect();
+        // A heading merged across the row fills every cell with one text; a row with
+        // neither code nor measure is a heading, a note or a total. Neither is a measure.
+        let merged_heading = filled.len() > 1 && filled.iter().all(|c| *c == filled[0]);
+        if merged_heading || (code_cell.is_blank() && content.is_none()) {
+            if !self.has(Column::Aspect)
+                && let Some(heading) = filled.first()
+                && filled.iter().all(|c| c == heading)
+            {
+                self.aspect = Some(heading.display());
+                self.problem = None;
+            }
+            return;
+        }
+        self.lines_read += 1;
+        let before = self.problems.len();
+        let code = match &code_cell {
+            Cell::Text(t) if !t.trim().is_empty() => parse::normalize(t),
+            Cell::Number(n) => parse::code_number(*n),
+            Cell::Empty | Cell::Text(_) => {
+                self.problem(row, Column::Code, "序号 (code) is empty".into());
+                String::new()
+            }
+            other => {
+                self.problem(
+                    row,
+                    Column::Code,
+                    format!("cannot read {:?} as a code", other.display()),
+                );
+                String::new()
+            }
+        };
+        if !code.is_empty()
+            && let Some(first) = self.codes.insert(code.clone(), row)
+        {
+            self.codes.insert(code.clone(), first);
+            self.problem(
+                row,
+                Column::Code,
+                format!("code {code:?} is already used in row {first}; codes must be unique"),
+            );
+        }
+        let content = content.unwrap_or_else(|| {
+            self.problem(row, Column::Content, "整改措施 (measure) is empty".into());
+            String::new()
+        });
+        if let Some(aspect) = self.text(cells, Column::Aspect) {
+            if self.aspect.as_deref() != Some(aspect.as_str()) {
+                self.problem = None;
+            }
+            self.aspect = Some(aspect);
+        }
+        if let Some(problem) = self.text(cells, Column::Problem) {
+            self.problem = Some(problem);
+        }
+        let lead_text = self.text(cells, Column::LeadUnit).unwrap_or_default();
+        let mut leads = parse::units(&lead_text);
+        if leads.is_empty() {
+            self.problem(
+                row,
+                Column::LeadUnit,
+                "牵头单位 (lead unit) is empty".into(),
+            );
+            leads.push(String::new());
+        }
+        let lead_unit = leads.remove(0);
+        let mut units = leads;
+        for unit in parse::units(&self.text(cells, Column::Units).unwrap_or_default()) {
+            if !units.contains(&unit) {
+                units.push(unit);
+            }
+        }
+        let leaders = parse::names(&self.text(cells, Column::Leader).unwrap_or_default());
+        let deadline_cell = self.cell(cells, Column::Deadline).clone();
+        let deadline_text = deadline_cell.display();
+        let deadline = match &deadline_cell {
+            Cell::Date(d) => Ok(Deadline::Date(*d)),
+            Cell::Number(n) => parse::deadline_number(*n),
+            Cell::Text(t) => parse::deadline(t),
+            Cell::Empty => Err("完成时限 (deadline) is empty".to_string()),
+            other => Err(format!("cannot read {:?} as a deadline", other.display())),
+        };
+        let deadline = deadline.unwrap_or_else(|message| {
+            self.problem(row, Column::Deadline, message);
+            Deadline::Immediate(None)
+        });
+        let status = match self.text(cells, Column::Status) {
+            None => None,
+            Some(text)
+                if ["逾期", "已逾期", "overdue"]
+                    .contains(&parse::normalize(&text).to_lowercase().as_str()) =>
+            {
+                self.warnings.push(Warning(format!(
+                    "row {row}: 状态 {text:?} is computed by duban from the deadline, not stored; read as 推进中"
+                )));
+                Some(Status::InProgress)
+            }
+            Some(text) => match parse::status(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.problem(row, Column::Status, e.to_string());
+                    None
+                }
+            },
+        };
+        if self.problems.len() > before {
+            return;
+        }
+        self.batch.push(LedgerLine {
+            row,
+            code,
+            aspect: self.aspect.clone(),
+            problem: self.problem.clone(),
+            content,
+            target: self.text(cells, Column::Target),
+            leaders,
+            lead_unit,
+            units,
+            deadline,
+            deadline_text,
+            progress: self.text(cells, Column::Progress),
+            status,
+        });
+        if self.batch.len() >= BATCH_LINES {
+            self.flush();
+        }
+    }
+
+    fn has(&self, column: Column) -> bool {
+        self.columns
+            .as_ref()
+            .is_some_and(|m| m.contains_key(&column))
+    }
+}
+
+impl RowVisitor for LedgerReader {
+    fn start_sheet(&mut self, name: &str) {
+        self.sheet = name.to_string();
+        self.sheets_seen.push(name.to_string());
+    }
+
+    fn row(&mut self, row: u32, cells: &[Cell<'_>]) -> Flow {
+        if self.only_sheet.as_ref().is_some_and(|s| *s != self.sheet) {
+            return Flow::SkipSheet;
+        }
+        if self.columns.is_some() {
+            self.read_line(row, cells);
+            return Flow::Continue;
+        }
+        if let Some(map) = header_map(cells) {
+            let missing: Vec<&str> = Column::REQUIRED
+                .into_iter()
+                .filter(|c| !map.contains_key(c))
+                .map(Column::header)
+                .collect();
+            self.columns = Some(map);
+            self.header_row = row;
+            if !missing.is_empty() {
+                for name in missing {
+                    self.problems.push(CellProblem {
+                        row,
+                        column: name.to_string(),
+                        message: format!("the header has no {name} column"),
+                    });
+                }
+                self.done = true;
+                return Flow::Stop;
+            }
+            return Flow::Continue;
+        }
+        if row >= HEADER_SEARCH_ROWS {
+            return Flow::SkipSheet;
+        }
+        Flow::Continue
+    }
+
+    fn end_sheet(&mut self) -> Flow {
+        if self.columns.is_some() || self.done {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+}
+
+/// The result of an import: what the store did, plus the reader's remarks.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// What was written (or would be, on a dry run).
+    pub outcome: ImportOutcome,
+    /// Remarks that did not stop the import.
+    pub warnings: Vec<Warning>,
+    /// Whether it was a dry run.
+    pub dry_run: bool,
+}
+
+/// Options of an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Check and report, but write nothing.
+    pub dry_run: bool,
+    /// Read only this sheet.
+    pub sheet: Option<String>,
+    /// Who imports, for the history.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Called with the number of measure rows read so far, every few thousand rows.
+    pub progress: Option<fn(usize)>,
+}
+
+/// Imports `path` into `store`: all or nothing.
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    options: ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<LedgerLine>>(4);
+    let file = path.display().to_string();
+    let reader_path = path.to_path_buf();
+    let sheet = options.sheet.clone();
+    let progress = options.progress;
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut seen = 0usize;
+        let on_batch = Box::new(move |batch: Vec<LedgerLine>| {
+            seen += batch.len();
+            if let Some(report) = progress {
+                report(seen);
+            }
+            sender.blocking_send(batch).is_ok()
+        });
+        let mut reader = LedgerReader::new(sheet, on_batch);
+        let result = source::read(&reader_path, &mut reader);
+        reader.finish();
+        (reader, result)
+    });
+    let file_name = Path::new(&file)
+        .file_name()
+        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+    let mut writer = store
+        .begin_import(&file_name, &options.actor, options.at)
+        .await?;
+    let mut write_error = None;
+    while let Some(batch) = receiver.recv().await {
+        if write_error.is_some() {
+            continue;
+        }
+        if let Err(e) = writer.write(&batch).await {
+            write_error = Some(e);
+        }
+    }
+    let (reader, read_result) = reading.await.map_err(|e| ImportError::Open {
+        path: file.clone(),
+        message: format!("the reader failed: {e}"),
+    })?;
+    let failure = match (read_result, write_error) {
+        (Err(e), _) => Some(e),
+        (_, Some(e)) => Some(ImportError::Store(e)),
+        _ if !reader.problems.is_empty() => Some(ImportError::Cells(reader.problems.clone())),
+        _ if !reader.found_header() => Some(reader.no_header_error()),
+        _ => None,
+    };
+    if let Some(failure) = failure {
+        writer.finish(false).await?;
+        return Err(failure);
+    }
+    let outcome = writer.finish(!options.dry_run).await?;
+    Ok(ImportReport {
+        outcome,
+        warnings: reader.warnings,
+        dry_run: options.dry_run,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,580 @@
+//! The `duban` command line: the office's tool to load, inspect, correct and export the
+//! ledger.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use chrono::{Datelike, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+use duban::config::{Settings, redact_url};
+use duban::import::{ImportError, ImportOptions, import_file};
+use duban::ledger::{Measure, Source, Status};
+use duban::report::{MeasureRow, measure_table, status_label, unit_summaries};
+use duban::rules::{Assessment, Colour, Context, assess};
+use duban::store::{Change, Store};
+
+/// 督办 duban: keeps a rectification ledger moving.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// A configuration file (default: $DUBAN_CONFIG, then config/duban.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Applies pending database migrations.
+    Migrate,
+    /// Loads a ledger (.xlsx, .xls, .ods or .csv); all or nothing, re-imports update by code.
+    Import {
+        /// The ledger file.
+        file: PathBuf,
+        /// Checks the file and reports what would change, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Reads this sheet (default: the first sheet with a ledger header).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Who imports, for the history (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Writes the ledger with status, progress and lights, and a summary per lead unit, as .xlsx.
+    Export {
+        /// The .xlsx file to write.
+        file: PathBuf,
+        /// The day the lights are computed for (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        at: Option<NaiveDate>,
+    },
+    /// Lists measures with their light on a day.
+    Measures {
+        /// The day to judge (default: today in the configured time zone).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        at: Option<NaiveDate>,
+        /// Only measures this unit leads or shares.
+        #[arg(long, value_name = "NAME")]
+        unit: Option<String>,
+        /// Only measures with this light: red, yellow or green.
+        #[arg(long, value_parser = parse_colour)]
+        colour: Option<Colour>,
+        /// Only measures with this status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// Prints a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists units with their measures and lights.
+    Units {
+        /// The day to judge (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        at: Option<NaiveDate>,
+        /// Prints a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sets a measure's status (not_started, in_progress, claimed, closed, or 未启动/推进中/申请销号/已销号).
+    SetStatus {
+        /// The measure's code (序号).
+        code: String,
+        /// The new status.
+        #[arg(value_parser = parse_status)]
+        status: Status,
+        /// Why, kept in the history.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who, for the history (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Shows a measure's history and progress notes.
+    History {
+        /// The measure's code (序号).
+        code: String,
+        /// Prints JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Loads the sample ledger into an empty database and shows today's measures.
+    Demo {
+        /// The day to judge (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        at: Option<NaiveDate>,
+    },
+}
+
+fn parse_colour(text: &str) -> Result<Colour, String> {
+    Colour::parse(text).ok_or_else(|| format!("unknown colour {text:?}: use red, yellow or green"))
+}
+
+fn parse_status(text: &str) -> Result<Status, String> {
+    text.parse::<Status>().map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUBAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,duban=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configured settings, the open store, and "today".
+struct App {
+    settings: Settings,
+    store: Store,
+}
+
+impl App {
+    async fn open(config: Option<&Path>) -> anyhow::Result<App> {
+        let settings = Settings::load(config)?;
+        let url = settings.config.database_url.expose();
+        let store = Store::open(url)
+            .await
+            .with_context(|| format!("opening the database {}", redact_url(url)))?;
+        Ok(App { settings, store })
+    }
+
+    fn today(&self) -> NaiveDate {
+        Utc::now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive()
+    }
+
+    fn context(&self, at: NaiveDate) -> Context<'_> {
+        Context {
+            today: at,
+            calendar: &self.settings.calendar,
+            rules: &self.settings.config.rules,
+            timezone: self.settings.timezone,
+        }
+    }
+
+    fn actor(by: Option<String>) -> String {
+        by.unwrap_or_else(|| {
+            format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "office".into())
+            )
+        })
+    }
+
+    /// Every measure with its assessment on `at`, warning about years without holiday data.
+    async fn assessed(&self, at: NaiveDate) -> anyhow::Result<(Vec<Measure>, Vec<Assessment<'_>>)> {
+        let measures = self.store.measures().await?;
+        let ctx = self.context(at);
+        let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
+        let mut years: BTreeSet<i32> = assessments
+            .iter()
+            .filter_map(|a| a.due)
+            .map(|d| d.year())
+            .collect();
+        years.insert(at.year());
+        let (first, last) = (
+            years.first().copied().unwrap_or(at.year()),
+            years.last().copied().unwrap_or(at.year()),
+        );
+        for year in first..=last {
+            if !self.settings.calendar.covers(year) {
+                tracing::warn!(
+                    "no holiday data for {year}: counting weekends only. Add the State Council notice for {year} in a file named by calendar.files"
+                );
+            }
+        }
+        Ok((measures, assessments))
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Migrate => {
+            let settings = Settings::load(config)?;
+            let url = settings.config.database_url.expose();
+            let store = Store::connect(url)
+                .await
+                .with_context(|| format!("opening {}", redact_url(url)))?;
+            let ran = store.migrate().await?;
+            println!("{} migration(s) applied to {}", ran, redact_url(url));
+        }
+        Command::Import {
+            file,
+            dry_run,
+            sheet,
+            by,
+        } => {
+            let app = App::open(config).await?;
+            return import(&app, &file, dry_run, sheet, App::actor(by)).await;
+        }
+        Command::Export { file, at } => {
+            let app = App::open(config).await?;
+            let at = at.unwrap_or_else(|| app.today());
+            let (measures, assessments) = app.assessed(at).await?;
+            let units: Vec<(String, i64)> = app
+                .store
+                .units()
+                .await?
+                .into_iter()
+                .map(|u| (u.name, u.liaisons))
+                .collect();
+            let summaries = unit_summaries(&units, &measures, &assessments);
+            let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(&assessments).collect();
+            duban::export::write_ledger(
+                &file,
+                &rows,
+                &summaries,
+                at,
+                app.settings.config.language,
+            )?;
+            println!(
+                "wrote {} measures to {} (lights as of {at})",
+                rows.len(),
+                file.display()
+            );
+        }
+        Command::Measures {
+            at,
+            unit,
+            colour,
+            status,
+            json,
+        } => {
+            let app = App::open(config).await?;
+            let at = at.unwrap_or_else(|| app.today());
+            let (measures, assessments) = app.assessed(at).await?;
+            if let Some(unit) = &unit {
+                check_unit(&app, unit).await?;
+            }
+            let rows: Vec<(&Measure, &Assessment)> = measures
+                .iter()
+                .zip(&assessments)
+                .filter(|(m, a)| {
+                    unit.as_ref().is_none_or(|u| m.involves(u))
+                        && colour.is_none_or(|c| a.colour == c)
+                        && status.is_none_or(|s| m.status == s)
+                })
+                .collect();
+            print_measures(&app, &rows, at, json)?;
+        }
+        Command::Units { at, json } => {
+            let app = App::open(config).await?;
+            let at = at.unwrap_or_else(|| app.today());
+            let (measures, assessments) = app.assessed(at).await?;
+            let units: Vec<(String, i64)> = app
+                .store
+                .units()
+                .await?
+                .into_iter()
+                .map(|u| (u.name, u.liaisons))
+                .collect();
+            let summaries = unit_summaries(&units, &measures, &assessments);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summaries)?);
+            } else {
+                use duban::report::fit;
+                println!(
+                    "{}  {}  {}  {}  {}  {}  {}",
+                    fit("单位", 24),
+                    fit("牵头", 4),
+                    fit("参与", 4),
+                    fit("已销号", 6),
+                    fit("红灯", 4),
+                    fit("协办红灯", 8),
+                    "联络员"
+                );
+                for s in &summaries {
+                    println!(
+                        "{}  {:>4}  {:>4}  {:>6}  {:>4}  {:>8}  {:>6}",
+                        fit(&s.name, 24),
+                        s.lead,
+                        s.involved,
+                        s.closed,
+                        s.red,
+                        s.red_shared,
+                        s.liaisons
+                    );
+                }
+                println!("{} units (lights as of {at})", summaries.len());
+            }
+        }
+        Command::SetStatus {
+            code,
+            status,
+            note,
+            by,
+        } => {
+            let app = App::open(config).await?;
+            let change = Change {
+                actor: App::actor(by),
+                source: Source::Cli,
+                at: Utc::now(),
+                note,
+            };
+            let done = app.store.set_status(&code, status, &change).await?;
+            let language = app.settings.config.language;
+            if done.from == done.to {
+                println!(
+                    "{code} is already {}; nothing changed",
+                    status_label(done.to, language)
+                );
+            } else {
+                println!(
+                    "{code}: {} → {}",
+                    status_label(done.from, language),
+                    status_label(done.to, language)
+                );
+            }
+        }
+        Command::History { code, json } => {
+            let app = App::open(config).await?;
+            let history = app.store.history(&code).await?;
+            let notes = app.store.notes(&code).await?;
+            if json {
+                let value = serde_json::json!({ "code": code, "history": history, "notes": notes });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                let tz = app.settings.timezone;
+                let language = app.settings.config.language;
+                for h in &history {
+                    let from = h.from.map_or("—", |s| status_label(s, language));
+                    println!(
+                        "{}  {:<6}  {}  {} → {}  {}",
+                        h.at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                        h.source.code(),
+                        h.actor,
+                        from,
+                        status_label(h.to, language),
+                        h.note.as_deref().unwrap_or("")
+                    );
+                }
+                for n in &notes {
+                    println!(
+                        "{}  note    {}  {}",
+                        n.at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                        n.author,
+                        n.body
+                    );
+                }
+            }
+        }
+        Command::Demo { at } => {
+            let app = App::open(config).await?;
+            if app.store.measures().await?.is_empty() {
+                let dir = tempfile_dir()?;
+                let path = dir.join("滨海新区整改台账-样例.xlsx");
+                std::fs::write(&path, duban::sample::SAMPLE_XLSX)
+                    .context("writing the sample ledger")?;
+                let code = import(&app, &path, false, None, "demo".into()).await?;
+                let _ = std::fs::remove_dir_all(&dir);
+                if code != ExitCode::SUCCESS {
+                    return Ok(code);
+                }
+                println!();
+            }
+            let at = at.unwrap_or_else(|| app.today());
+            let (measures, assessments) = app.assessed(at).await?;
+            let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(&assessments).collect();
+            print_measures(&app, &rows, at, false)?;
+            println!(
+                "\nNext: duban measures --colour red · duban set-status CODE closed · duban export ledger.xlsx · duban --help"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("duban-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("creating a temporary directory")?;
+    Ok(dir)
+}
+
+async fn check_unit(app: &App, unit: &str) -> anyhow::Result<()> {
+    let units = app.store.units().await?;
+    if units.iter().any(|u| u.name == unit) {
+        return Ok(());
+    }
+    let nearest = duban::store::nearest(unit, units.iter().map(|u| u.name.as_str()));
+    if nearest.is_empty() {
+        bail!("no such unit {unit:?}; `duban units` lists them");
+    }
+    bail!(
+        "no such unit {unit:?} (did you mean {}?)",
+        nearest.join(", ")
+    );
+}
+
+fn print_measures(
+    app: &App,
+    rows: &[(&Measure, &Assessment)],
+    at: NaiveDate,
+    json: bool,
+) -> anyhow::Result<()> {
+    let language = app.settings.config.language;
+    if json {
+        let out: Vec<MeasureRow> = rows
+            .iter()
+            .map(|(m, a)| MeasureRow::new(m, a, language))
+            .collect();
+        let stdout = std::io::stdout();
+        let mut lock = std::io::BufWriter::new(stdout.lock());
+        serde_json::to_writer(&mut lock, &out)?;
+        use std::io::Write;
+        writeln!(lock)?;
+        return Ok(());
+    }
+    let painted = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", measure_table(rows, language, painted));
+    let count = |c: Colour| rows.iter().filter(|(_, a)| a.colour == c).count();
+    println!(
+        "{} measures on {at}: {} red, {} yellow, {} green",
+        rows.len(),
+        count(Colour::Red),
+        count(Colour::Yellow),
+        count(Colour::Green)
+    );
+    Ok(())
+}
+
+/// The running count of a large import: on a terminal, one line rewritten in place; in a
+/// log, a line every 20,000 rows.
+fn report_progress(rows: usize) {
+    if std::io::stderr().is_terminal() {
+        eprint!("\rread {rows} rows…");
+    } else if rows >= 20_000 && rows % 20_000 < duban::import::BATCH_LINES {
+        eprintln!("read {rows} rows");
+    }
+}
+
+async fn import(
+    app: &App,
+    file: &Path,
+    dry_run: bool,
+    sheet: Option<String>,
+    actor: String,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let options = ImportOptions {
+        dry_run,
+        sheet,
+        actor,
+        at: Utc::now(),
+        progress: Some(report_progress),
+    };
+    let result = import_file(&app.store, file, options).await;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r");
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(ImportError::Cells(problems)) => {
+            eprintln!(
+                "error: {} problem(s) in {}; nothing was imported:",
+                problems.len(),
+                file.display()
+            );
+            for p in &problems {
+                eprintln!("  {p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let o = &report.outcome;
+    let verb = if dry_run {
+        "checked (dry run, nothing written)"
+    } else {
+        "imported"
+    };
+    println!(
+        "{verb} {}: {} rows — {} new, {} updated, {} unchanged ({:.2} s)",
+        file.display(),
+        o.rows,
+        o.created.len(),
+        o.updated.len(),
+        o.unchanged,
+        started.elapsed().as_secs_f64()
+    );
+    if !o.new_units.is_empty() || !o.new_leaders.is_empty() {
+        println!(
+            "  new units: {}; new leaders: {}; progress notes: {}",
+            o.new_units.len(),
+            o.new_leaders.len(),
+            o.notes_added
+        );
+    }
+    if !o.updated.is_empty() {
+        println!("  updated: {}", sample_list(&o.updated));
+    }
+    if !o.missing.is_empty() {
+        println!(
+            "  {} measure(s) in the ledger are not in this file and were kept: {}",
+            o.missing.len(),
+            sample_list(&o.missing)
+        );
+    }
+    if !o.status_kept.is_empty() {
+        let language = app.settings.config.language;
+        let shown: Vec<String> = o
+            .status_kept
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} (file {}, ledger {})",
+                    k.code,
+                    status_label(k.file, language),
+                    status_label(k.ledger, language)
+                )
+            })
+            .collect();
+        println!(
+            "  {} status(es) in the file differ from the ledger, which keeps its own (use set-status to change): {}",
+            shown.len(),
+            sample_list(&shown)
+        );
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}", w.0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first items of a list and how many more there are.
+fn sample_list(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    if items.len() <= SHOWN {
+        return items.join(", ");
+    }
+    format!(
+        "{} … and {} more",
+        items[..SHOWN].join(", "),
+        items.len() - SHOWN
+    )
+}

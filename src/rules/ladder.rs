@@ -1,0 +1,123 @@
+//! The escalation ladder (督办阶梯): who hears about a measure, and when.
+//!
+//! The ladder is configuration. Each step names its anchor (the deadline or the day the
+//! measure was handed out), an offset in working days, the audiences it reaches, and a label
+//! for people. The default is DOMAIN.md's ladder: remind the liaison when yellow, 催办 to the
+//! unit head with a copy to the responsible leader the working day after the deadline, and
+//! 通报 in the leadership digest five working days later. A county's 五书制 is the same
+//! mechanism with five steps (see `config/ladder-wushu.toml`).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Tier};
+
+/// What a step counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The due date: offset -5 is five working days before it, +1 the working day after.
+    Deadline,
+    /// The day the measure entered the ledger (任务交办).
+    Assigned,
+}
+
+/// Who a step reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The liaisons of the lead and responsible units (联络员).
+    Liaison,
+    /// The head of the lead unit (单位主要负责人).
+    UnitHead,
+    /// The responsible leader (责任领导), as a copy.
+    Leader,
+    /// The supervision office (整改办).
+    Office,
+    /// Named in the leadership digest (通报).
+    Digest,
+}
+
+/// One rung of the ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderStep {
+    /// A stable key, such as `remind`, `urge` or `report`.
+    pub key: String,
+    /// The label people read, such as 提醒, 催办, 通报.
+    pub label: String,
+    /// The English label.
+    #[serde(default)]
+    pub label_en: String,
+    /// What the offset counts from.
+    #[serde(default = "default_anchor")]
+    pub anchor: Anchor,
+    /// Working days from the anchor at which the step begins; negative is before it.
+    pub offset: i32,
+    /// Who the step reaches.
+    pub notify: Vec<Audience>,
+}
+
+fn default_anchor() -> Anchor {
+    Anchor::Deadline
+}
+
+/// DOMAIN.md's ladder: 提醒 → 催办 (copy to the leader) → 通报.
+pub fn default_ladder() -> Vec<LadderStep> {
+    vec![
+        LadderStep {
+            key: "remind".into(),
+            label: "提醒".into(),
+            label_en: "reminder".into(),
+            anchor: Anchor::Deadline,
+            offset: -5,
+            notify: vec![Audience::Liaison],
+        },
+        LadderStep {
+            key: "urge".into(),
+            label: "催办".into(),
+            label_en: "urge".into(),
+            anchor: Anchor::Deadline,
+            offset: 1,
+            notify: vec![Audience::Liaison, Audience::UnitHead, Audience::Leader],
+        },
+        LadderStep {
+            key: "report".into(),
+            label: "通报".into(),
+            label_en: "named in the digest".into(),
+            anchor: Anchor::Deadline,
+            offset: 6,
+            notify: vec![
+                Audience::Liaison,
+                Audience::UnitHead,
+                Audience::Leader,
+                Audience::Digest,
+            ],
+        },
+    ]
+}
+
+/// The step a measure has reached: the last step, in ladder order, whose start has passed.
+pub(super) fn current_step<'r>(
+    ladder: &'r [LadderStep],
+    tier: Tier,
+    assigned_on: NaiveDate,
+    ctx: &Context<'_>,
+) -> Option<&'r LadderStep> {
+    let from_deadline: i64 = match tier {
+        Tier::Upcoming { working_days } => -i64::from(working_days),
+        Tier::DueToday => 0,
+        Tier::Overdue { working_days, .. } => i64::from(working_days),
+    };
+    let from_assigned = ctx.calendar.working_days_between(assigned_on, ctx.today);
+    ladder
+        .iter()
+        .filter(|step| {
+            let position = match step.anchor {
+                Anchor::Deadline => from_deadline,
+                Anchor::Assigned => from_assigned,
+            };
+            position >= i64::from(step.offset)
+        })
+        .last()
+}

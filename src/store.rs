@@ -1,0 +1,329 @@
+//! The store: the ledger in SQLite (embedded default) or PostgreSQL (several instances).
+//!
+//! One implementation runs on both through sqlx's `Any` driver with portable SQL: `$N`
+//! placeholders, `RETURNING`, `ON CONFLICT`, `UPDATE … FROM (VALUES …)`, dates as
+//! `YYYY-MM-DD` text and instants as RFC 3339 text in UTC. Each dialect has its own
+//! migrations under `migrations/`. Rows are mapped to domain types here, so the domain
+//! never derives anything from sqlx.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
+
+use crate::ledger::{Source, Status};
+
+mod import;
+mod read;
+mod sql;
+mod write;
+
+pub use import::{ImportOutcome, ImportWriter, StatusKept};
+pub use read::UnitRecord;
+pub use write::StatusChange;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: one file, one instance.
+    Sqlite,
+    /// PostgreSQL: several instances.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names.
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            return Ok(Backend::Sqlite);
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres);
+        }
+        Err(StoreError::UnsupportedUrl(crate::config::redact_url(url)))
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no, or could not be reached.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names no supported database.
+    #[error("unsupported database URL {0}: use sqlite:FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// No measure has this code.
+    #[error("no measure with code {code:?}{}", nearest_hint(.nearest))]
+    NoSuchMeasure {
+        /// The code asked for.
+        code: String,
+        /// The closest codes that exist.
+        nearest: Vec<String>,
+    },
+    /// A stored value cannot be read back.
+    #[error("corrupt value in {column}: {value:?}")]
+    Corrupt {
+        /// Table and column.
+        column: &'static str,
+        /// What was found.
+        value: String,
+    },
+}
+
+fn nearest_hint(nearest: &[String]) -> String {
+    if nearest.is_empty() {
+        return String::new();
+    }
+    format!(" (did you mean {}?)", nearest.join(", "))
+}
+
+/// Who changes something, from where, when, and why.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The person or process.
+    pub actor: String,
+    /// Where the change came from.
+    pub source: Source,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What they said.
+    pub note: Option<String>,
+}
+
+/// The ledger's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "ledger",
+    include_str!("../migrations/sqlite/0001_ledger.sql"),
+)];
+
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "ledger",
+    include_str!("../migrations/postgres/0001_ledger.sql"),
+)];
+
+impl Store {
+    /// Opens the database at `url`, creating an SQLite file on first use, in WAL mode.
+    /// Migrations are not applied; call [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let glue = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{glue}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // 32 MiB of page cache: a large import spills fewer pages mid-transaction.
+                        conn.execute("PRAGMA cache_size = -32768").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Opens the database and applies any pending migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Starts a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that two writers queue on the busy timeout instead of failing
+    /// when a read lock cannot be upgraded.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the pending migrations of this backend's dialect; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = list
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator::with_migrations(migrations);
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator.run(&self.pool).await?;
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count as usize)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// An instant as stored: RFC 3339 in UTC with microseconds, so that it sorts as text.
+pub(crate) fn instant_text(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn parse_instant(column: &'static str, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt {
+            column,
+            value: text.to_string(),
+        })
+}
+
+pub(crate) fn date_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn parse_date(column: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| StoreError::Corrupt {
+        column,
+        value: text.to_string(),
+    })
+}
+
+pub(crate) fn parse_status(column: &'static str, text: &str) -> Result<Status, StoreError> {
+    Status::ALL
+        .into_iter()
+        .find(|s| s.code() == text)
+        .ok_or_else(|| StoreError::Corrupt {
+            column,
+            value: text.to_string(),
+        })
+}
+
+/// The codes closest to `code` among `codes`, for "did you mean" hints.
+pub fn nearest<'a>(code: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (edit_distance(code, c), c))
+        .filter(|(d, c)| {
+            *d <= 2.max(code.chars().count() / 3) || c.contains(code) || code.contains(c)
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_codes() {
+        let codes = ["1-1", "1-2", "1-10", "2-1", "10-1"];
+        assert_eq!(nearest("1-3", codes), vec!["1-1", "1-2", "1-10"]);
+        assert!(nearest("zzzzzzzz", codes).is_empty());
+        let units = ["经济发展局", "投资服务中心", "党工委办公室"];
+        assert_eq!(nearest("经济发展", units), vec!["经济发展局"]);
+        assert_eq!(nearest("经发局", units), vec!["经济发展局"]);
+    }
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(
+            Backend::from_url("sqlite:duban.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://u:secret@h/d")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unsupported") && !err.contains("secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn instants_round_trip_and_sort_as_text() {
+        let a = DateTime::parse_from_rfc3339("2024-01-02T03:04:05.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = instant_text(a);
+        assert_eq!(text, "2024-01-02T03:04:05.123456Z");
+        assert_eq!(parse_instant("t", &text).unwrap(), a);
+        assert!(instant_text(a) < instant_text(a + chrono::Duration::microseconds(1)));
+    }
+}

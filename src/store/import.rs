@@ -1,0 +1,907 @@
+//! Writing an import: ledger lines stream in by batches inside one transaction, which commits
+//! only when the whole file was good.
+//!
+//! A re-import matches measures by code and updates them in place. It keeps their status and
+//! history, records what it changed, adds the ledger's progress text as a note when it is new,
+//! and reports measures the file no longer lists instead of deleting them.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, Row, Transaction};
+
+use sqlx::any::AnyRow;
+
+use super::sql::{Kind, Val, execute, fetch, json_batch, json_id_list, json_select, placeholders};
+use super::{Backend, Store, StoreError, date_text, instant_text, parse_status};
+use crate::ledger::{LedgerLine, Status};
+
+/// A measure the file gives a status for that differs from the ledger's; the ledger's is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusKept {
+    /// The measure.
+    pub code: String,
+    /// The status in the file.
+    pub file: Status,
+    /// The status in the ledger, which stays.
+    pub ledger: Status,
+}
+
+/// What an import did, or would do on a dry run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportOutcome {
+    /// Data rows written.
+    pub rows: usize,
+    /// Codes of new measures.
+    pub created: Vec<String>,
+    /// Codes of measures whose ledger entry changed.
+    pub updated: Vec<String>,
+    /// How many measures were already as the file says.
+    pub unchanged: usize,
+    /// Codes of measures in the ledger that the file no longer lists; they stay.
+    pub missing: Vec<String>,
+    /// Existing measures whose status in the file differs from the ledger's.
+    pub status_kept: Vec<StatusKept>,
+    /// Units seen for the first time.
+    pub new_units: Vec<String>,
+    /// Responsible leaders seen for the first time.
+    pub new_leaders: Vec<String>,
+    /// Progress notes added from the 整改进展 column.
+    pub notes_added: usize,
+}
+
+struct Existing {
+    id: i64,
+    seen: bool,
+    hash: String,
+    status: Status,
+    position: i64,
+    progress_hash: Option<u64>,
+}
+
+/// An import in progress: one open transaction.
+pub struct ImportWriter {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+    import_id: i64,
+    /// The id the next new measure gets. The import holds the write lock on `measures`, so
+    /// it numbers new measures itself and needs no ids sent back.
+    next_id: i64,
+    at: String,
+    actor: String,
+    started: DateTime<Utc>,
+    existing: HashMap<String, Existing>,
+    units: HashMap<String, i64>,
+    leaders: HashMap<String, i64>,
+    aspects: HashMap<String, i64>,
+    problems: HashMap<String, (i64, Option<i64>)>,
+    outcome: ImportOutcome,
+}
+
+fn text_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Store {
+    /// Starts an import of `file` by `actor` at `at`: opens the transaction and loads what the
+    /// ledger already holds.
+    pub async fn begin_import(
+        &self,
+        file: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ImportWriter, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            // Readers go on; other writers of measures wait until the import ends.
+            sqlx::query("LOCK TABLE measures IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM measures")
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut existing = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT id, code, source_hash, status, position, COALESCE(latest_progress, initial_progress) FROM measures",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let progress: Option<String> = row.try_get(5)?;
+            existing.insert(
+                row.try_get::<String, _>(1)?,
+                Existing {
+                    id: row.try_get(0)?,
+                    seen: false,
+                    hash: row.try_get(2)?,
+                    status: parse_status("measures.status", row.try_get(3)?)?,
+                    position: row.try_get(4)?,
+                    progress_hash: progress.as_deref().map(text_hash),
+                },
+            );
+        }
+        let units = name_map(&mut tx, "SELECT name, id FROM units").await?;
+        let leaders =
+            name_map(&mut tx, "SELECT name, id FROM people WHERE role = 'leader'").await?;
+        let aspects = name_map(&mut tx, "SELECT name, id FROM aspects").await?;
+        let mut problems = HashMap::new();
+        for row in sqlx::query("SELECT title, id, aspect_id FROM problems")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            problems.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+        let sql = format!(
+            "INSERT INTO imports (file, actor, started_at) VALUES ({}) RETURNING id",
+            placeholders(self.backend, 3)
+        );
+        let at_text = instant_text(at);
+        let rows = fetch(
+            &mut tx,
+            sql,
+            &[Val::Text(file), Val::Text(actor), Val::Text(&at_text)],
+        )
+        .await?;
+        let import_id: i64 = rows
+            .first()
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(ImportWriter {
+            tx,
+            backend: self.backend,
+            import_id,
+            next_id,
+            at: instant_text(at),
+            actor: actor.to_string(),
+            started: at,
+            existing,
+            units,
+            leaders,
+            aspects,
+            problems,
+            outcome: ImportOutcome::default(),
+        })
+    }
+}
+
+async fn name_map(
+    tx: &mut Transaction<'static, Any>,
+    sql: &'static str,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut map = HashMap::new();
+    for row in sqlx::query(sql).fetch_all(&mut **tx).await? {
+        map.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(map)
+}
+
+/// The columns of `measures` an import writes, in order, with their types. A new measure's
+/// status and progress text go in as its initial ones; the latest progress and the last
+/// report stay empty until a later note.
+const MEASURE_COLUMNS: [(&str, Kind); 19] = [
+    ("id", Kind::Int),
+    ("code", Kind::Text),
+    ("problem_id", Kind::Int),
+    ("content", Kind::Text),
+    ("target", Kind::Text),
+    ("lead_unit_id", Kind::Int),
+    ("deadline_kind", Kind::Text),
+    ("deadline", Kind::Text),
+    ("report_cycle", Kind::Text),
+    ("deadline_text", Kind::Text),
+    ("status", Kind::Text),
+    ("initial_status", Kind::Text),
+    ("initial_progress", Kind::Text),
+    ("created_by", Kind::Text),
+    ("import_id", Kind::Int),
+    ("position", Kind::Int),
+    ("source_hash", Kind::Text),
+    ("created_at", Kind::Text),
+    ("updated_at", Kind::Text),
+];
+
+/// Rows per statement: one JSON parameter each.
+const ROWS_PER_STATEMENT: usize = 5000;
+
+impl ImportWriter {
+    /// Writes one batch of lines. Lines must have codes unique across the whole import.
+    pub async fn write(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        self.ensure_aspects(lines).await?;
+        self.ensure_problems(lines).await?;
+        self.ensure_units(lines).await?;
+        self.ensure_leaders(lines).await?;
+        let mut fresh = Vec::new();
+        let mut changed = Vec::new();
+        let mut moved: Vec<[Val; 2]> = Vec::new();
+        let mut progress: Vec<(i64, &str)> = Vec::new();
+        for line in lines {
+            self.outcome.rows += 1;
+            let Some(old) = self.existing.get_mut(&line.code) else {
+                fresh.push(line);
+                continue;
+            };
+            old.seen = true;
+            let old = &*old;
+            if let Some(status) = line.status
+                && status != old.status
+            {
+                self.outcome.status_kept.push(StatusKept {
+                    code: line.code.clone(),
+                    file: status,
+                    ledger: old.status,
+                });
+            }
+            if let Some(text) = line.progress.as_deref()
+                && old.progress_hash != Some(text_hash(text))
+            {
+                progress.push((old.id, text));
+            }
+            if old.hash != line.fingerprint() {
+                changed.push((old.id, line));
+            } else {
+                self.outcome.unchanged += 1;
+                if old.position != i64::from(line.row) {
+                    moved.push([Val::Int(old.id), Val::Int(i64::from(line.row))]);
+                }
+            }
+        }
+        self.insert_new(&fresh).await?;
+        self.update_changed(&changed).await?;
+        for chunk in moved.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE measures SET position = j.p FROM ({}) AS j WHERE measures.id = j.id",
+                json_select(self.backend, &[("id", Kind::Int), ("p", Kind::Int)])
+            );
+            execute(&mut self.tx, sql, &[Val::Text(&json_batch(chunk))]).await?;
+        }
+        self.add_progress(&progress).await?;
+        Ok(())
+    }
+
+    async fn ensure_aspects(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        let mut names: Vec<&str> = Vec::new();
+        for line in lines {
+            if let Some(a) = line.aspect.as_deref()
+                && !self.aspects.contains_key(a)
+                && !names.contains(&a)
+            {
+                names.push(a);
+            }
+        }
+        let base = self.aspects.len() as i64;
+        let rows: Vec<[Val; 2]> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| [Val::Text(n), Val::Int(base + i as i64 + 1)])
+            .collect();
+        let columns = [("name", Kind::Text), ("position", Kind::Int)];
+        for row in insert_rows(
+            &mut self.tx,
+            self.backend,
+            "aspects",
+            &columns,
+            &rows,
+            "RETURNING name, id",
+        )
+        .await?
+        {
+            self.aspects.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        Ok(())
+    }
+
+    async fn ensure_problems(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        let mut fresh: Vec<(&str, Option<i64>)> = Vec::new();
+        let mut regrouped: Vec<(i64, Option<i64>)> = Vec::new();
+        for line in lines {
+            let Some(title) = line.problem.as_deref() else {
+                continue;
+            };
+            let aspect = line
+                .aspect
+                .as_deref()
+                .and_then(|a| self.aspects.get(a))
+                .copied();
+            match self.problems.get_mut(title) {
+                Some((id, old_aspect)) => {
+                    if *old_aspect != aspect && aspect.is_some() {
+                        *old_aspect = aspect;
+                        regrouped.push((*id, aspect));
+                    }
+                }
+                None if fresh.iter().any(|(t, _)| *t == title) => {}
+                None => fresh.push((title, aspect)),
+            }
+        }
+        let base = self.problems.len() as i64;
+        let rows: Vec<[Val; 3]> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, (t, a))| [Val::OptInt(*a), Val::Text(t), Val::Int(base + i as i64 + 1)])
+            .collect();
+        let columns = [
+            ("aspect_id", Kind::Int),
+            ("title", Kind::Text),
+            ("position", Kind::Int),
+        ];
+        for row in insert_rows(
+            &mut self.tx,
+            self.backend,
+            "problems",
+            &columns,
+            &rows,
+            "RETURNING title, id, aspect_id",
+        )
+        .await?
+        {
+            self.problems
+                .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+        for (id, aspect) in regrouped {
+            let sql = format!(
+                "UPDATE problems SET aspect_id = {} WHERE id = {}",
+                mark(self.backend, 1),
+                mark(self.backend, 2)
+            );
+            execute(&mut self.tx, sql, &[Val::OptInt(aspect), Val::Int(id)]).await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_units(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        for line in lines {
+            for name in std::iter::once(&line.lead_unit).chain(&line.units) {
+                if !self.units.contains_key(name) && seen.insert(name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
+        let rows: Vec<[Val; 2]> = names
+            .iter()
+            .map(|n| [Val::Text(n), Val::Text(&self.at)])
+            .collect();
+        let columns = [("name", Kind::Text), ("created_at", Kind::Text)];
+        for row in insert_rows(
+            &mut self.tx,
+            self.backend,
+            "units",
+            &columns,
+            &rows,
+            "RETURNING name, id",
+        )
+        .await?
+        {
+            self.units.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        self.outcome
+            .new_units
+            .extend(names.iter().map(|n| n.to_string()));
+        Ok(())
+    }
+
+    async fn ensure_leaders(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        for line in lines {
+            for name in &line.leaders {
+                if !self.leaders.contains_key(name) && seen.insert(name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
+        let rows: Vec<[Val; 3]> = names
+            .iter()
+            .map(|n| [Val::Text(n), Val::Text("leader"), Val::Text(&self.at)])
+            .collect();
+        let columns = [
+            ("name", Kind::Text),
+            ("role", Kind::Text),
+            ("created_at", Kind::Text),
+        ];
+        for row in insert_rows(
+            &mut self.tx,
+            self.backend,
+            "people",
+            &columns,
+            &rows,
+            "RETURNING name, id",
+        )
+        .await?
+        {
+            self.leaders.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        self.outcome
+            .new_leaders
+            .extend(names.iter().map(|n| n.to_string()));
+        Ok(())
+    }
+
+    /// Inserts new measures with the ids this import numbers them with, and their links.
+    /// Their creation (who, when, which import, initial status and progress) is recorded on
+    /// the rows themselves.
+    async fn insert_new(&mut self, lines: &[&LedgerLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let first = self.next_id;
+        self.next_id += lines.len() as i64;
+        let pairs: Vec<(i64, &LedgerLine)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (first + i as i64, *l))
+            .collect();
+        let extra: Vec<[String; 2]> = lines.iter().map(|l| line_extra(l)).collect();
+        let ctx = RowContext {
+            problems: &self.problems,
+            units: &self.units,
+            at: &self.at,
+            actor: &self.actor,
+            import_id: self.import_id,
+        };
+        let rows: Vec<[Val; 19]> = pairs
+            .iter()
+            .zip(&extra)
+            .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
+            .collect();
+        insert_rows(
+            &mut self.tx,
+            self.backend,
+            "measures",
+            &MEASURE_COLUMNS,
+            &rows,
+            "",
+        )
+        .await?;
+        drop(rows);
+        self.insert_links(&pairs).await?;
+        self.outcome.notes_added += lines.iter().filter(|l| l.progress.is_some()).count();
+        self.outcome
+            .created
+            .extend(lines.iter().map(|l| l.code.clone()));
+        Ok(())
+    }
+
+    /// Inserts the responsible units and leaders of measures.
+    async fn insert_links(&mut self, pairs: &[(i64, &LedgerLine)]) -> Result<(), StoreError> {
+        let mut unit_rows: Vec<[i64; 3]> = Vec::new();
+        let mut leader_rows: Vec<[i64; 3]> = Vec::new();
+        for (id, line) in pairs {
+            for (i, unit) in line.units.iter().enumerate() {
+                unit_rows.push([*id, self.units[unit], i as i64]);
+            }
+            for (i, leader) in line.leaders.iter().enumerate() {
+                leader_rows.push([*id, self.leaders[leader], i as i64]);
+            }
+        }
+        let columns = |other: &'static str| {
+            [
+                ("measure_id", Kind::Int),
+                (other, Kind::Int),
+                ("position", Kind::Int),
+            ]
+        };
+        insert_rows(
+            &mut self.tx,
+            self.backend,
+            "measure_units",
+            &columns("unit_id"),
+            &unit_rows,
+            "",
+        )
+        .await?;
+        insert_rows(
+            &mut self.tx,
+            self.backend,
+            "measure_leaders",
+            &columns("person_id"),
+            &leader_rows,
+            "",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes history rows `(measure id, from, to, note)` for this import.
+    async fn insert_history(
+        &mut self,
+        kind: &str,
+        rows: &[(i64, Option<&str>, &str, &str)],
+    ) -> Result<(), StoreError> {
+        let values: Vec<[Val; 9]> = rows
+            .iter()
+            .map(|(id, from, to, note)| {
+                [
+                    Val::Int(*id),
+                    Val::Text(&self.at),
+                    Val::Text(&self.actor),
+                    Val::Text("import"),
+                    Val::Text(kind),
+                    Val::OptText(*from),
+                    Val::Text(to),
+                    Val::Text(note),
+                    Val::Int(self.import_id),
+                ]
+            })
+            .collect();
+        use Kind::{Int, Text};
+        let columns = [
+            ("measure_id", Int),
+            ("at", Text),
+            ("actor", Text),
+            ("source", Text),
+            ("kind", Text),
+            ("from_status", Text),
+            ("to_status", Text),
+            ("note", Text),
+            ("import_id", Int),
+        ];
+        insert_rows(&mut self.tx, self.backend, "history", &columns, &values, "").await?;
+        Ok(())
+    }
+
+    /// Writes progress notes `(measure id, body)` from the ledger's 整改进展 column.
+    async fn insert_notes(&mut self, notes: &[(i64, &str)]) -> Result<(), StoreError> {
+        let values: Vec<[Val; 5]> = notes
+            .iter()
+            .map(|(id, body)| {
+                [
+                    Val::Int(*id),
+                    Val::Text(body),
+                    Val::Text(&self.actor),
+                    Val::Text("import"),
+                    Val::Text(&self.at),
+                ]
+            })
+            .collect();
+        use Kind::{Int, Text};
+        let columns = [
+            ("measure_id", Int),
+            ("body", Text),
+            ("author", Text),
+            ("source", Text),
+            ("created_at", Text),
+        ];
+        insert_rows(
+            &mut self.tx,
+            self.backend,
+            "progress_notes",
+            &columns,
+            &values,
+            "",
+        )
+        .await?;
+        self.outcome.notes_added += notes.len();
+        Ok(())
+    }
+
+    async fn update_changed(&mut self, changed: &[(i64, &LedgerLine)]) -> Result<(), StoreError> {
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
+        let before = self.describe(&ids).await?;
+        let extra: Vec<[String; 2]> = changed.iter().map(|(_, l)| line_extra(l)).collect();
+        let ctx = RowContext {
+            problems: &self.problems,
+            units: &self.units,
+            at: &self.at,
+            actor: &self.actor,
+            import_id: self.import_id,
+        };
+        let rows: Vec<[Val; 19]> = changed
+            .iter()
+            .zip(&extra)
+            .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
+            .collect();
+        let upsert = "ON CONFLICT (code) DO UPDATE SET \
+             problem_id = excluded.problem_id, content = excluded.content, target = excluded.target, \
+             lead_unit_id = excluded.lead_unit_id, deadline_kind = excluded.deadline_kind, \
+             deadline = excluded.deadline, report_cycle = excluded.report_cycle, \
+             deadline_text = excluded.deadline_text, position = excluded.position, \
+             source_hash = excluded.source_hash, updated_at = excluded.updated_at";
+        insert_rows(
+            &mut self.tx,
+            self.backend,
+            "measures",
+            &MEASURE_COLUMNS,
+            &rows,
+            upsert,
+        )
+        .await?;
+        drop(rows);
+        let id_list = json_batch(&ids);
+        for table in ["measure_units", "measure_leaders"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE measure_id IN {}",
+                json_id_list(self.backend)
+            );
+            execute(&mut self.tx, sql, &[Val::Text(&id_list)]).await?;
+        }
+        self.insert_links(changed).await?;
+        let notes: Vec<String> = changed
+            .iter()
+            .map(|(id, line)| diff_note(&before[id], line))
+            .collect();
+        let history: Vec<(i64, Option<&str>, &str, &str)> = changed
+            .iter()
+            .zip(&notes)
+            .map(|((id, line), note)| {
+                let status = self.existing[&line.code].status.code();
+                (*id, Some(status), status, note.as_str())
+            })
+            .collect();
+        self.insert_history("edit", &history).await?;
+        self.outcome
+            .updated
+            .extend(changed.iter().map(|(_, l)| l.code.clone()));
+        Ok(())
+    }
+
+    /// What the ledger said about measures before an update, for the history note.
+    async fn describe(&mut self, ids: &[i64]) -> Result<HashMap<i64, Described>, StoreError> {
+        let list = json_batch(ids);
+        let within = json_id_list(self.backend);
+        let sql = format!(
+            "SELECT m.id, m.content, m.target, u.name, m.deadline_text, p.title, \
+             (SELECT a.name FROM aspects a WHERE a.id = p.aspect_id) \
+             FROM measures m JOIN units u ON u.id = m.lead_unit_id \
+             LEFT JOIN problems p ON p.id = m.problem_id WHERE m.id IN {within}"
+        );
+        let mut out = HashMap::new();
+        for row in fetch(&mut self.tx, sql, &[Val::Text(&list)]).await? {
+            out.insert(
+                row.try_get::<i64, _>(0)?,
+                Described {
+                    content: row.try_get(1)?,
+                    target: row.try_get(2)?,
+                    lead_unit: row.try_get(3)?,
+                    deadline_text: row.try_get(4)?,
+                    problem: row.try_get(5)?,
+                    aspect: row.try_get(6)?,
+                    units: Vec::new(),
+                    leaders: Vec::new(),
+                },
+            );
+        }
+        let links = [
+            (
+                "SELECT l.measure_id, u.name FROM measure_units l JOIN units u ON u.id = l.unit_id",
+                true,
+            ),
+            (
+                "SELECT l.measure_id, p.name FROM measure_leaders l JOIN people p ON p.id = l.person_id",
+                false,
+            ),
+        ];
+        for (select, is_unit) in links {
+            let sql = format!(
+                "{select} WHERE l.measure_id IN {within} ORDER BY l.measure_id, l.position"
+            );
+            for row in fetch(&mut self.tx, sql, &[Val::Text(&list)]).await? {
+                let id: i64 = row.try_get(0)?;
+                let name: String = row.try_get(1)?;
+                if let Some(d) = out.get_mut(&id) {
+                    if is_unit {
+                        d.units.push(name);
+                    } else {
+                        d.leaders.push(name);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds new 整改进展 text of existing measures as notes, and makes it their latest report.
+    async fn add_progress(&mut self, notes: &[(i64, &str)]) -> Result<(), StoreError> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        self.insert_notes(notes).await?;
+        let rows: Vec<[Val; 3]> = notes
+            .iter()
+            .map(|(id, body)| [Val::Int(*id), Val::Text(body), Val::Text(&self.at)])
+            .collect();
+        let sql = format!(
+            "UPDATE measures SET latest_progress = j.body, last_report_at = j.at \
+             FROM ({}) AS j WHERE measures.id = j.id",
+            json_select(
+                self.backend,
+                &[("id", Kind::Int), ("body", Kind::Text), ("at", Kind::Text)]
+            )
+        );
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            execute(&mut self.tx, sql.clone(), &[Val::Text(&json_batch(chunk))]).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the import: commits when `commit`, rolls everything back otherwise (a dry run,
+    /// or a file with errors). Either way returns what the import did or would have done.
+    pub async fn finish(mut self, commit: bool) -> Result<ImportOutcome, StoreError> {
+        let mut missing: Vec<(i64, String)> = self
+            .existing
+            .iter()
+            .filter(|(_, e)| !e.seen)
+            .map(|(code, e)| (e.position, code.clone()))
+            .collect();
+        missing.sort();
+        self.outcome.missing = missing.into_iter().map(|(_, c)| c).collect();
+        let finished = instant_text(Utc::now().max(self.started));
+        let counts = [
+            self.outcome.rows as i64,
+            self.outcome.created.len() as i64,
+            self.outcome.updated.len() as i64,
+            self.outcome.unchanged as i64,
+            self.outcome.missing.len() as i64,
+        ];
+        let sql = format!(
+            "UPDATE imports SET finished_at = {}, rows_read = {}, created = {}, updated = {}, unchanged = {}, missing = {} \
+             WHERE id = {}",
+            mark(self.backend, 1),
+            mark(self.backend, 2),
+            mark(self.backend, 3),
+            mark(self.backend, 4),
+            mark(self.backend, 5),
+            mark(self.backend, 6),
+            mark(self.backend, 7)
+        );
+        let mut values = vec![Val::Text(&finished)];
+        values.extend(counts.iter().map(|n| Val::Int(*n)));
+        values.push(Val::Int(self.import_id));
+        execute(&mut self.tx, sql, &values).await?;
+        if self.backend == Backend::Postgres && !self.outcome.created.is_empty() {
+            sqlx::query("SELECT setval(pg_get_serial_sequence('measures', 'id'), (SELECT MAX(id) FROM measures))")
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        if commit {
+            self.tx.commit().await?;
+        } else {
+            self.tx.rollback().await?;
+        }
+        Ok(self.outcome)
+    }
+}
+
+/// The placeholder of parameter `n`: `$n` on PostgreSQL, `?n` on SQLite.
+fn mark(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("?{n}"),
+        Backend::Postgres => format!("${n}"),
+    }
+}
+
+/// Inserts `rows` into `table`, one JSON statement per chunk, and returns the rows `tail`
+/// (`RETURNING …`, or an `ON CONFLICT` clause) yields.
+async fn insert_rows<R: serde::Serialize>(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[R],
+    tail: &str,
+) -> Result<Vec<AnyRow>, StoreError> {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) {} {tail}",
+        names.join(", "),
+        json_select(backend, columns)
+    );
+    let mut out = Vec::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let batch = json_batch(chunk);
+        out.extend(fetch(conn, sql.clone(), &[Val::Text(&batch)]).await?);
+    }
+    Ok(out)
+}
+
+/// What an import writes of a measure, with the parts that stay fixed over the import.
+struct RowContext<'a> {
+    problems: &'a HashMap<String, (i64, Option<i64>)>,
+    units: &'a HashMap<String, i64>,
+    at: &'a str,
+    actor: &'a str,
+    import_id: i64,
+}
+
+/// The values of one line for [`MEASURE_COLUMNS`]. The status and progress columns only count
+/// when the row is new; an update leaves them alone. `extra` holds the deadline date and the
+/// fingerprint as text.
+fn measure_values<'a>(
+    ctx: &RowContext<'a>,
+    id: i64,
+    line: &'a LedgerLine,
+    extra: &'a [String; 2],
+) -> [Val<'a>; 19] {
+    let status = line.status.unwrap_or(Status::NotStarted).code();
+    [
+        Val::Int(id),
+        Val::Text(&line.code),
+        Val::OptInt(
+            line.problem
+                .as_deref()
+                .and_then(|p| ctx.problems.get(p))
+                .map(|p| p.0),
+        ),
+        Val::Text(&line.content),
+        Val::OptText(line.target.as_deref()),
+        Val::Int(ctx.units[&line.lead_unit]),
+        Val::Text(line.deadline.kind().code()),
+        Val::OptText(line.deadline.date().map(|_| extra[0].as_str())),
+        Val::OptText(line.deadline.cycle().map(|c| c.code())),
+        Val::Text(&line.deadline_text),
+        Val::Text(status),
+        Val::Text(status),
+        Val::OptText(line.progress.as_deref()),
+        Val::Text(ctx.actor),
+        Val::Int(ctx.import_id),
+        Val::Int(i64::from(line.row)),
+        Val::Text(&extra[1]),
+        Val::Text(ctx.at),
+        Val::Text(ctx.at),
+    ]
+}
+
+fn line_extra(line: &LedgerLine) -> [String; 2] {
+    [
+        line.deadline.date().map(date_text).unwrap_or_default(),
+        line.fingerprint(),
+    ]
+}
+
+struct Described {
+    content: String,
+    target: Option<String>,
+    lead_unit: String,
+    deadline_text: String,
+    problem: Option<String>,
+    aspect: Option<String>,
+    units: Vec<String>,
+    leaders: Vec<String>,
+}
+
+/// A history note naming each field a re-import changed, with short values shown old → new.
+fn diff_note(old: &Described, new: &LedgerLine) -> String {
+    let mut parts = Vec::new();
+    let mut short = |name: &str, a: &str, b: &str| {
+        if a != b {
+            parts.push(format!("{name}: {a} → {b}"));
+        }
+    };
+    short("完成时限", &old.deadline_text, &new.deadline_text);
+    short("牵头单位", &old.lead_unit, &new.lead_unit);
+    short("责任单位", &old.units.join("、"), &new.units.join("、"));
+    short("责任领导", &old.leaders.join("、"), &new.leaders.join("、"));
+    short(
+        "方面",
+        old.aspect.as_deref().unwrap_or(""),
+        new.aspect.as_deref().unwrap_or(""),
+    );
+    short(
+        "问题",
+        old.problem.as_deref().unwrap_or(""),
+        new.problem.as_deref().unwrap_or(""),
+    );
+    if old.content != new.content {
+        parts.push("整改措施 changed".into());
+    }
+    if old.target.as_deref() != new.target.as_deref() {
+        parts.push("整改目标 changed".into());
+    }
+    if parts.is_empty() {
+        parts.push("完成时限 reread".into());
+    }
+    format!("row {}: {}", new.row, parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+}
