@@ -20,7 +20,14 @@ use crate::rules::Rules;
 pub const DEFAULT_FILE: &str = "config/duban.toml";
 
 /// The top-level keys the environment may set; other `DUBAN_*` variables are left alone.
-const KEYS: [&str; 5] = ["database_url", "timezone", "language", "rules", "calendar"];
+const KEYS: [&str; 6] = [
+    "database_url",
+    "database_timeout_seconds",
+    "timezone",
+    "language",
+    "rules",
+    "calendar",
+];
 
 /// Errors while loading configuration.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +119,8 @@ pub struct Config {
     /// `sqlite:FILE` (the default, `sqlite:duban.db`) or `postgres://…`. It may carry a
     /// password, so it is shown only through [`redact_url`].
     pub database_url: Secret,
+    /// How long to wait for a database connection before giving up.
+    pub database_timeout_seconds: u64,
     /// The office's time zone; "today" and every schedule are in it.
     pub timezone: String,
     /// The language of user-facing text.
@@ -126,6 +135,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             database_url: Secret::new("sqlite:duban.db"),
+            database_timeout_seconds: 10,
             timezone: "Asia/Shanghai".into(),
             language: Language::Zh,
             rules: Rules::default(),
@@ -138,6 +148,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(self.database_url.expose()))
+            .field("database_timeout_seconds", &self.database_timeout_seconds)
             .field("timezone", &self.timezone)
             .field("language", &self.language)
             .field("rules", &self.rules)
@@ -228,6 +239,11 @@ impl Settings {
         })
     }
 
+    /// How long to wait for a database connection.
+    pub fn database_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.database_timeout_seconds.max(1))
+    }
+
     /// Settings from defaults alone, as tests and examples use them.
     pub fn defaults() -> Settings {
         Settings::from_config(Config::default(), None).expect("the defaults are valid")
@@ -289,6 +305,23 @@ mod tests {
         ];
         for (url, shown) in cases {
             assert_eq!(redact_url(url), shown);
+        }
+    }
+
+    #[test]
+    fn the_documented_file_holds_the_defaults() {
+        let text = include_str!("../config/duban.toml");
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .unwrap();
+        assert_eq!(config, Config::default());
+        let only_file: toml::Table = toml::from_str(text).unwrap();
+        for key in ["database_url", "timezone", "language", "rules", "calendar"] {
+            assert!(
+                only_file.contains_key(key),
+                "config/duban.toml documents {key}"
+            );
         }
     }
 

@@ -156,7 +156,7 @@ impl App {
     async fn open(config: Option<&Path>) -> anyhow::Result<App> {
         let settings = Settings::load(config)?;
         let url = settings.config.database_url.expose();
-        let store = Store::open(url)
+        let store = Store::open_with_timeout(url, settings.database_timeout())
             .await
             .with_context(|| format!("opening the database {}", redact_url(url)))?;
         Ok(App { settings, store })
@@ -300,14 +300,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 use duban::report::fit;
                 println!(
-                    "{}  {}  {}  {}  {}  {}  {}",
+                    "{}  {}  {}  {}  {}  {}  联络员",
                     fit("单位", 24),
                     fit("牵头", 4),
                     fit("参与", 4),
                     fit("已销号", 6),
                     fit("红灯", 4),
                     fit("协办红灯", 8),
-                    "联络员"
                 );
                 for s in &summaries {
                     println!(

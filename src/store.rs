@@ -116,9 +116,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
 )];
 
 impl Store {
-    /// Opens the database at `url`, creating an SQLite file on first use, in WAL mode.
-    /// Migrations are not applied; call [`Store::migrate`].
+    /// Opens the database at `url`, creating an SQLite file on first use, in WAL mode, and
+    /// waiting up to ten seconds for a connection. Migrations are not applied; call
+    /// [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with_timeout(url, std::time::Duration::from_secs(10)).await
+    }
+
+    /// Like [`Store::connect`], waiting up to `timeout` for a connection.
+    pub async fn connect_with_timeout(
+        url: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -130,6 +139,7 @@ impl Store {
         };
         let options: AnyConnectOptions = url.parse()?;
         let pool = AnyPoolOptions::new()
+            .acquire_timeout(timeout)
             .max_connections(match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
@@ -154,7 +164,15 @@ impl Store {
 
     /// Opens the database and applies any pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let store = Store::connect(url).await?;
+        Store::open_with_timeout(url, std::time::Duration::from_secs(10)).await
+    }
+
+    /// Like [`Store::open`], waiting up to `timeout` for a connection.
+    pub async fn open_with_timeout(
+        url: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        let store = Store::connect_with_timeout(url, timeout).await?;
         store.migrate().await?;
         Ok(store)
     }

@@ -5,12 +5,12 @@ use chrono::NaiveDate;
 use super::source::{Cell, Flow, RowVisitor};
 use super::*;
 
-fn t(text: &str) -> Cell {
-    Cell::Text(text.into())
+fn t(text: &str) -> Cell<'static> {
+    Cell::Text(text.to_string().into())
 }
 
 /// Feeds rows (numbered from 1) to a reader and returns the lines it produced.
-fn read(rows: &[Vec<Cell>]) -> (Vec<LedgerLine>, LedgerReader) {
+fn read(rows: &[Vec<Cell<'_>>]) -> (Vec<LedgerLine>, LedgerReader) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     let mut reader = LedgerReader::new(
@@ -32,7 +32,7 @@ fn read(rows: &[Vec<Cell>]) -> (Vec<LedgerLine>, LedgerReader) {
     (lines, reader)
 }
 
-fn header() -> Vec<Cell> {
+fn header() -> Vec<Cell<'static>> {
     [
         "序号",
         "问题",
@@ -215,7 +215,7 @@ fn a_header_without_a_required_column_is_refused() {
 
 #[test]
 fn no_header_at_all() {
-    let rows: Vec<Vec<Cell>> = (0..40).map(|i| vec![t(&format!("text {i}"))]).collect();
+    let rows: Vec<Vec<Cell<'static>>> = (0..40).map(|i| vec![t(&format!("text {i}"))]).collect();
     let (_, reader) = read(&rows);
     assert!(!reader.found_header());
     let message = reader.no_header_error().to_string();

@@ -110,14 +110,11 @@ pub(super) fn current_step<'r>(
         Tier::Overdue { working_days, .. } => i64::from(working_days),
     };
     let from_assigned = ctx.calendar.working_days_between(assigned_on, ctx.today);
-    ladder
-        .iter()
-        .filter(|step| {
-            let position = match step.anchor {
-                Anchor::Deadline => from_deadline,
-                Anchor::Assigned => from_assigned,
-            };
-            position >= i64::from(step.offset)
-        })
-        .last()
+    ladder.iter().rev().find(|step| {
+        let position = match step.anchor {
+            Anchor::Deadline => from_deadline,
+            Anchor::Assigned => from_assigned,
+        };
+        position >= i64::from(step.offset)
+    })
 }

@@ -58,8 +58,17 @@ fn overdue(working_days: u32, days: u32) -> Option<Tier> {
 fn dated_measures() {
     let cal = Calendar::builtin();
     let rules = Rules::default();
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Colour,
+        Reason,
+        &'static str,
+        Option<Tier>,
+    );
     #[rustfmt::skip]
-    let cases: &[(&str, &str, &str, Colour, Reason, &str, Option<Tier>)] = &[
+    let cases: &[Case] = &[
         // (what, deadline, today, colour, reason, effective due, tier)
         ("far ahead", "2024-06-28", "2024-05-06", Colour::Green, Reason::OnTrack, "2024-06-28", upcoming(39)),
         ("six working days", "2024-06-28", "2024-06-20", Colour::Green, Reason::OnTrack, "2024-06-28", upcoming(6)),
@@ -199,8 +208,16 @@ fn long_term_measures_report_every_cycle() {
     let rules = Rules::default();
     // Created 2024-01-10, monthly: January is covered, February's report is due 02-29.
     // (last report, today, colour, reason, due, tier)
+    type Case = (
+        Option<&'static str>,
+        &'static str,
+        Colour,
+        Reason,
+        &'static str,
+        Option<Tier>,
+    );
     #[rustfmt::skip]
-    let cases: &[(Option<&str>, &str, Colour, Reason, &str, Option<Tier>)] = &[
+    let cases: &[Case] = &[
         (None, "2024-01-20", Colour::Green, Reason::ReportOnTrack, "2024-02-29", upcoming(26)),
         (None, "2024-02-22", Colour::Yellow, Reason::ReportDueSoon, "2024-02-29", upcoming(5)),
         (None, "2024-02-29", Colour::Yellow, Reason::ReportDueSoon, "2024-02-29", Some(Tier::DueToday)),

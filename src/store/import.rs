@@ -900,8 +900,3 @@ fn diff_note(old: &Described, new: &LedgerLine) -> String {
     }
     format!("row {}: {}", new.row, parts.join("; "))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

@@ -1,0 +1,723 @@
+//! The `duban` binary on the sample ledger and on broken ledgers, end to end.
+
+mod common;
+
+use common::{Sandbox, by_code, header, sample, write_xlsx};
+
+const AT: &str = "2024-03-15";
+
+#[test]
+fn sample_ledger_imports_and_lists_with_colours() {
+    let sb = Sandbox::sqlite();
+    let out = sb.ok(&["import", sample().to_str().unwrap()]);
+    assert!(
+        out.contains("66 rows — 66 new, 0 updated, 0 unchanged"),
+        "{out}"
+    );
+    let all = sb.measures(AT);
+    assert_eq!(all.len(), 66);
+    for m in &all {
+        for key in [
+            "code",
+            "content",
+            "problem",
+            "lead_unit",
+            "units",
+            "leader",
+            "deadline",
+            "deadline_kind",
+            "status",
+            "colour",
+            "overdue_days",
+        ] {
+            assert!(m.get(key).is_some(), "{key} missing in {m}");
+        }
+        assert!(m["units"].is_array());
+        assert!(["date", "immediate", "long_term"].contains(&m["deadline_kind"].as_str().unwrap()));
+        assert!(["green", "yellow", "red"].contains(&m["colour"].as_str().unwrap()));
+    }
+    // On 2024-03-15 exactly the four open measures due by the end of 2023 are red.
+    let red: Vec<&str> = all
+        .iter()
+        .filter(|m| m["colour"] == "red")
+        .map(|m| m["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(red, ["1-4", "5-6", "7-3", "9-7"]);
+    // 1-4: deadline as the Excel serial 45291 = Sunday 2023-12-31; 2024-01-01 is a holiday, so
+    // it fell due on 2024-01-02. Working days since then up to 03-15: 21 in January, 18 in
+    // February (with the make-up Sundays 02-04 and 02-18, without the Spring Festival
+    // 02-10..17), 11 in March.
+    let m = by_code(&all, "1-4");
+    assert_eq!(
+        (m["deadline"].as_str(), m["due"].as_str()),
+        (Some("2023-12-31"), Some("2024-01-02"))
+    );
+    assert_eq!(m["overdue_days"], 50);
+    assert_eq!(m["escalation"], "report");
+    // Deadline forms and unit separators, as written in the sample.
+    let cases = [
+        ("9-7", "date", Some("2023-12-31")), // "2023.12"
+        ("8-3", "date", Some("2024-06-30")), // serial 45473
+        ("8-5", "date", Some("2023-12-31")), // "2023/12/31"
+        ("2-6", "date", Some("2024-03-31")), // "2024年3月31日前"
+        ("1-8", "date", Some("2023-12-31")), // a date cell
+        ("3-1", "immediate", None),          // 立行立改
+        ("1-6", "long_term", None),          // 持续推进
+        ("5-3", "long_term", None),          // 长期坚持(每季度报送)
+    ];
+    for (code, kind, deadline) in cases {
+        let m = by_code(&all, code);
+        assert_eq!(
+            (m["deadline_kind"].as_str(), m["deadline"].as_str()),
+            (Some(kind), deadline),
+            "{code}"
+        );
+    }
+    assert_eq!(by_code(&all, "5-3")["report_cycle"], "quarter");
+    assert_eq!(
+        by_code(&all, "1-6")["units"],
+        serde_json::json!(["招商局", "商务局"]),
+        "split at a line break"
+    );
+    assert_eq!(
+        by_code(&all, "1-2")["units"],
+        serde_json::json!(["党工委办公室", "管委会办公室"])
+    );
+    assert_eq!(
+        by_code(&all, "2-8")["units"],
+        serde_json::json!(["行政审批局", "人才工作办公室"])
+    );
+    assert_eq!(by_code(&all, "1-8")["units"].as_array().unwrap().len(), 3);
+    assert_eq!(by_code(&all, "3-1")["leader"], "王建国、张卫东");
+    // The merged 问题 cell carries down over its measures.
+    assert_eq!(
+        by_code(&all, "1-8")["problem"],
+        by_code(&all, "1-1")["problem"]
+    );
+    assert!(
+        by_code(&all, "10-1")["problem"]
+            .as_str()
+            .unwrap()
+            .contains("整改主体责任")
+    );
+    // Filters.
+    let red_only = sb.ok(&["measures", "--json", "--at", AT, "--colour", "red"]);
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&red_only)
+            .unwrap()
+            .len(),
+        4
+    );
+    let unit: Vec<serde_json::Value> =
+        serde_json::from_str(&sb.ok(&["measures", "--json", "--at", AT, "--unit", "财政局"]))
+            .unwrap();
+    assert!(!unit.is_empty());
+    assert!(
+        unit.iter().all(|m| m["lead_unit"] == "财政局"
+            || m["units"].as_array().unwrap().contains(&"财政局".into()))
+    );
+    let table = sb.ok(&["measures", "--at", AT]);
+    assert!(table.starts_with("序号"), "{table}");
+    assert!(table.contains("逾期 50 个工作日"), "{table}");
+    assert!(
+        table.contains("66 measures on 2024-03-15: 4 red, 0 yellow, 62 green"),
+        "{table}"
+    );
+}
+
+#[test]
+fn colours_move_with_the_day() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    // 2-6 and 6-3 are due 2024-03-31, a Sunday: effectively Monday 04-01.
+    let before = sb.measures("2024-03-22");
+    assert_eq!(by_code(&before, "2-6")["colour"], "green");
+    assert_eq!(by_code(&before, "2-6")["working_days_left"], 6);
+    let soon = sb.measures("2024-03-25");
+    assert_eq!(by_code(&soon, "2-6")["colour"], "yellow");
+    let after = sb.measures("2024-04-02");
+    // The sample has deadlines in 2027, a year without holiday data yet: the office is told.
+    let warned = sb.run(&["measures", "--at", "2024-04-02"]);
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        stderr.contains("no holiday data for 2027: counting weekends only"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("for 2026"), "{stderr}");
+    assert_eq!(by_code(&after, "6-3")["colour"], "red");
+    assert_eq!(by_code(&after, "6-3")["overdue_days"], 1);
+    assert_eq!(by_code(&after, "6-3")["escalation"], "urge");
+}
+
+#[test]
+fn units_are_created_from_the_ledger() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    let units: Vec<serde_json::Value> =
+        serde_json::from_str(&sb.ok(&["units", "--json", "--at", AT])).unwrap();
+    let leads = units
+        .iter()
+        .filter(|u| u["lead"].as_u64().unwrap() > 0)
+        .count();
+    assert_eq!(leads, 15, "the report's 15 lead units");
+    let office = units.iter().find(|u| u["name"] == "党工委办公室").unwrap();
+    assert_eq!(office["lead"], 8);
+    let total: u64 = units.iter().map(|u| u["lead"].as_u64().unwrap()).sum();
+    assert_eq!(total, 66);
+    let red: u64 = units.iter().map(|u| u["red"].as_u64().unwrap()).sum();
+    assert_eq!(red, 4);
+    assert!(
+        units
+            .iter()
+            .any(|u| u["name"] == "滨海城投集团" && u["lead"] == 0),
+        "responsible-only units exist too"
+    );
+    let table = sb.ok(&["units"]);
+    assert!(table.contains("经济发展局"), "{table}");
+}
+
+#[test]
+fn set_status_is_recorded_in_history() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    let out = sb.ok(&[
+        "set-status",
+        "1-4",
+        "claimed",
+        "--note",
+        "方案已印发",
+        "--by",
+        "整改办张三",
+    ]);
+    assert_eq!(out.trim(), "1-4: 推进中 → 申请销号");
+    let out = sb.ok(&["set-status", "1-4", "已销号"]);
+    assert_eq!(out.trim(), "1-4: 申请销号 → 已销号");
+    let again = sb.ok(&["set-status", "1-4", "closed"]);
+    assert!(again.contains("already 已销号"), "{again}");
+    let history: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", "1-4", "--json"])).unwrap();
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{history}");
+    assert_eq!(entries[0]["source"], "import");
+    assert_eq!(entries[0]["from"], serde_json::Value::Null);
+    assert_eq!(entries[0]["to"], "in_progress");
+    assert!(entries[0]["note"].as_str().unwrap().contains("row"));
+    assert_eq!(
+        (
+            &entries[1]["actor"],
+            &entries[1]["source"],
+            &entries[1]["from"],
+            &entries[1]["to"],
+            &entries[1]["note"]
+        ),
+        (
+            &"整改办张三".into(),
+            &"cli".into(),
+            &"in_progress".into(),
+            &"claimed".into(),
+            &"方案已印发".into()
+        )
+    );
+    assert_eq!(entries[2]["to"], "closed");
+    assert!(
+        history["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["source"] == "import")
+    );
+    // The light follows: 1-4 is closed now.
+    assert_eq!(by_code(&sb.measures(AT), "1-4")["colour"], "green");
+    // Mistakes get clear answers and change nothing.
+    let err = sb.fails(&["set-status", "1-44", "closed"]);
+    assert!(
+        err.contains("no measure with code \"1-44\"") && err.contains("1-4"),
+        "{err}"
+    );
+    let err = sb.fails(&["set-status", "1-5", "finished-ish"]);
+    assert!(err.contains("unknown status"), "{err}");
+}
+
+#[test]
+fn a_bad_cell_stops_the_whole_import_and_every_problem_is_listed() {
+    let sb = Sandbox::sqlite();
+    let file = sb.path("broken.xlsx");
+    let mut rows = vec![vec!["整改工作台账"], header()];
+    rows.push(vec![
+        "1",
+        "问题一",
+        "召开专题会议",
+        "王建国",
+        "经济发展局",
+        "财政局",
+        "2023-12-31",
+        "",
+        "推进中",
+    ]);
+    rows.push(vec![
+        "2",
+        "",
+        "制定实施意见",
+        "王建国",
+        "经济发展局",
+        "",
+        "明年",
+        "",
+        "",
+    ]);
+    rows.push(vec![
+        "3",
+        "",
+        "",
+        "王建国",
+        "",
+        "",
+        "2024-02-30",
+        "",
+        "差不多",
+    ]);
+    rows.push(vec![
+        "1",
+        "",
+        "重复的序号",
+        "王建国",
+        "财政局",
+        "",
+        "2024.1",
+        "",
+        "",
+    ]);
+    write_xlsx(&file, &rows);
+    let err = sb.fails(&["import", file.to_str().unwrap()]);
+    let expected = [
+        "row 4, column 完成时限: cannot read \"明年\" as a deadline",
+        "row 5, column 整改措施: 整改措施 (measure) is empty",
+        "row 5, column 牵头单位: 牵头单位 (lead unit) is empty",
+        "row 5, column 完成时限: cannot read \"2024-02-30\" as a deadline",
+        "row 5, column 状态: unknown status \"差不多\"",
+        "row 6, column 序号: code \"1\" is already used in row 3",
+    ];
+    for line in expected {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    assert!(err.contains("nothing was imported"), "{err}");
+    // Nothing was written, not even the good first row or its units.
+    assert!(sb.measures(AT).is_empty());
+    let units: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["units", "--json"])).unwrap();
+    assert!(units.is_empty());
+}
+
+#[test]
+fn a_bad_reimport_leaves_the_ledger_as_it_was() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    let before = sb.measures(AT);
+    let file = sb.path("broken.xlsx");
+    let mut rows = vec![header()];
+    rows.push(vec![
+        "1-1",
+        "问题一",
+        "改了措施",
+        "王建国",
+        "新单位",
+        "",
+        "2025-01-01",
+        "",
+        "",
+    ]);
+    rows.push(vec![
+        "99-1",
+        "问题一",
+        "新措施",
+        "王建国",
+        "财政局",
+        "",
+        "下个月",
+        "",
+        "",
+    ]);
+    write_xlsx(&file, &rows);
+    let err = sb.fails(&["import", file.to_str().unwrap()]);
+    assert!(
+        err.contains("row 3, column 完成时限: cannot read \"下个月\""),
+        "{err}"
+    );
+    assert_eq!(sb.measures(AT), before);
+}
+
+#[test]
+fn files_that_are_not_ledgers() {
+    let sb = Sandbox::sqlite();
+    let missing_column = sb.path("no-deadline.xlsx");
+    write_xlsx(
+        &missing_column,
+        &[
+            vec!["序号", "问题", "整改措施", "牵头单位"],
+            vec!["1", "p", "m", "u"],
+        ],
+    );
+    let err = sb.fails(&["import", missing_column.to_str().unwrap()]);
+    assert!(
+        err.contains("row 1, column 完成时限: the header has no 完成时限 column"),
+        "{err}"
+    );
+    let no_header = sb.path("notes.xlsx");
+    write_xlsx(&no_header, &[vec!["会议纪要"], vec!["一、研究了整改工作"]]);
+    let err = sb.fails(&["import", no_header.to_str().unwrap()]);
+    assert!(err.contains("no header row found"), "{err}");
+    let garbage = sb.path("garbage.xlsx");
+    std::fs::write(&garbage, b"this is not a zip file").unwrap();
+    let err = sb.fails(&["import", garbage.to_str().unwrap()]);
+    assert!(
+        err.contains("cannot read") && err.contains("garbage.xlsx"),
+        "{err}"
+    );
+    let err = sb.fails(&["import", sb.path("absent.xlsx").to_str().unwrap()]);
+    assert!(err.contains("absent.xlsx"), "{err}");
+    let err = sb.fails(&["import", sb.path("ledger.docx").to_str().unwrap()]);
+    assert!(
+        err.contains("use an .xlsx, .xls, .ods or .csv file"),
+        "{err}"
+    );
+    let err = sb.fails(&["import", sample().to_str().unwrap(), "--sheet", "Sheet9"]);
+    assert!(
+        err.contains("no sheet named \"Sheet9\"") && err.contains("整改台账"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dry_run_reports_and_writes_nothing() {
+    let sb = Sandbox::sqlite();
+    let out = sb.ok(&["import", sample().to_str().unwrap(), "--dry-run"]);
+    assert!(
+        out.contains("dry run, nothing written") && out.contains("66 new"),
+        "{out}"
+    );
+    assert!(sb.measures(AT).is_empty());
+}
+
+#[test]
+fn reimport_updates_in_place_keeps_status_and_reports_missing() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    sb.ok(&["set-status", "1-4", "claimed", "--note", "已印发"]);
+    // The office's updated ledger: 1-4 gets a new deadline and says 推进中, 10-4 is gone,
+    // 11-1 is new, and 2-1 has a new progress line.
+    let (title, mut measures) = duban::sample::sample_measures().unwrap();
+    measures.retain(|m| m.code != duban::sample::RawCell::Text("10-4".into()));
+    let m14 = measures
+        .iter_mut()
+        .find(|m| m.code == duban::sample::RawCell::Text("1-4".into()))
+        .unwrap();
+    m14.deadline = duban::sample::RawCell::Text("2024年6月底前".into());
+    let m21 = measures
+        .iter_mut()
+        .find(|m| m.code == duban::sample::RawCell::Text("2-1".into()))
+        .unwrap();
+    m21.progress = "2024年一季度新增签约项目3个。".into();
+    let mut new = measures[0].clone();
+    new.code = duban::sample::RawCell::Text("11-1".into());
+    new.content = "建立整改成果巩固长效机制".into();
+    new.lead_unit = "审计办".into();
+    measures.push(new);
+    let file = sb.path("ledger-week2.xlsx");
+    duban::sample::write_ledger_file(&file, &title, &measures, duban::sample::Layout::HeadingRows)
+        .unwrap();
+
+    let dry = sb.ok(&["import", file.to_str().unwrap(), "--dry-run"]);
+    assert!(dry.contains("1 new, 1 updated, 64 unchanged"), "{dry}");
+    let out = sb.ok(&["import", file.to_str().unwrap()]);
+    assert!(
+        out.contains("66 rows — 1 new, 1 updated, 64 unchanged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not in this file and were kept: 10-4"),
+        "{out}"
+    );
+    assert!(out.contains("1-4 (file 推进中, ledger 申请销号)"), "{out}");
+    let all = sb.measures(AT);
+    assert_eq!(all.len(), 67, "10-4 is kept");
+    let m = by_code(&all, "1-4");
+    assert_eq!(
+        (m["status"].as_str(), m["deadline"].as_str()),
+        (Some("claimed"), Some("2024-06-30"))
+    );
+    assert_eq!(by_code(&all, "11-1")["lead_unit"], "审计办");
+    assert_eq!(
+        by_code(&all, "2-1")["latest_progress"],
+        "2024年一季度新增签约项目3个。"
+    );
+    let history: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", "1-4", "--json"])).unwrap();
+    let entries = history["history"].as_array().unwrap();
+    let edit = entries.last().unwrap();
+    assert_eq!(
+        (
+            edit["source"].as_str(),
+            edit["from"].as_str(),
+            edit["to"].as_str()
+        ),
+        (Some("import"), Some("claimed"), Some("claimed"))
+    );
+    assert!(
+        edit["note"]
+            .as_str()
+            .unwrap()
+            .contains("完成时限: 45291 → 2024年6月底前"),
+        "{edit}"
+    );
+    let notes = history["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    // Re-importing the same file again changes nothing.
+    let again = sb.ok(&["import", file.to_str().unwrap()]);
+    assert!(again.contains("0 new, 0 updated, 66 unchanged"), "{again}");
+    let history2: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", "2-1", "--json"])).unwrap();
+    assert_eq!(
+        history2["notes"].as_array().unwrap().len(),
+        2,
+        "the new progress line is a note, once"
+    );
+}
+
+#[test]
+fn export_round_trips_through_import() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    sb.ok(&["set-status", "5-6", "in_progress"]);
+    let before = sb.measures(AT);
+    let out_file = sb.path("export.xlsx");
+    let out = sb.ok(&["export", out_file.to_str().unwrap(), "--at", AT]);
+    assert!(out.contains("wrote 66 measures"), "{out}");
+    // The same database takes the export back with nothing to change.
+    let same = sb.ok(&["import", out_file.to_str().unwrap()]);
+    assert!(same.contains("0 new, 0 updated, 66 unchanged"), "{same}");
+    // A fresh database gets the same ledger from the export.
+    let fresh = Sandbox::sqlite();
+    fresh.ok(&["import", out_file.to_str().unwrap()]);
+    let after = fresh.measures(AT);
+    assert_eq!(after.len(), before.len());
+    for (a, b) in before.iter().zip(&after) {
+        let mut a = a.clone();
+        let mut b = b.clone();
+        // The export writes dates as date cells, so only the wording of the deadline differs.
+        a["deadline_text"] = serde_json::Value::Null;
+        b["deadline_text"] = serde_json::Value::Null;
+        assert_eq!(a, b);
+    }
+    // The summary sheet counts per lead unit.
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut book: Xlsx<_> = open_workbook(&out_file).unwrap();
+    assert_eq!(book.sheet_names(), ["整改台账", "牵头单位汇总"]);
+    let summary = book.worksheet_range("牵头单位汇总").unwrap();
+    let rows: Vec<Vec<String>> = summary
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[1][..8],
+        [
+            "牵头单位",
+            "总数",
+            "已销号",
+            "申请销号",
+            "推进中",
+            "未启动",
+            "红灯",
+            "黄灯"
+        ]
+    );
+    let total = rows.last().unwrap();
+    assert_eq!(total[0], "合计");
+    assert_eq!(total[1], "66");
+    let red = before.iter().filter(|m| m["colour"] == "red").count();
+    assert_eq!(total[6], red.to_string());
+    let closed = before.iter().filter(|m| m["status"] == "closed").count();
+    assert_eq!(total[2], closed.to_string());
+    assert_eq!(rows.len(), 2 + 15 + 1, "one row per lead unit and a total");
+}
+
+#[test]
+fn help_for_every_command() {
+    let sb = Sandbox::sqlite();
+    let top = sb.ok(&["--help"]);
+    for command in [
+        "migrate",
+        "import",
+        "export",
+        "measures",
+        "units",
+        "set-status",
+        "history",
+        "demo",
+    ] {
+        assert!(top.contains(command), "{command} missing from --help");
+        let help = sb.ok(&[command, "--help"]);
+        assert!(help.contains("Usage: duban"), "{command}: {help}");
+    }
+    let measures = sb.ok(&["measures", "--help"]);
+    for flag in ["--at", "--unit", "--colour", "--json"] {
+        assert!(measures.contains(flag), "{flag}");
+    }
+}
+
+#[test]
+fn configuration_layers_and_environment_wins() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    // 2-6 is due 2024-04-01; on 03-22 six working days are left: green by default.
+    assert_eq!(
+        by_code(&sb.measures("2024-03-22"), "2-6")["colour"],
+        "green"
+    );
+    let config = sb.path("duban.toml");
+    std::fs::write(&config, "[rules]\nyellow_within_working_days = 10\n").unwrap();
+    let out = sb
+        .command()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "measures",
+            "--json",
+            "--at",
+            "2024-03-22",
+        ])
+        .output()
+        .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_code(&list, "2-6")["colour"],
+        "yellow",
+        "the file raises the threshold"
+    );
+    let out = sb
+        .command()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "measures",
+            "--json",
+            "--at",
+            "2024-03-22",
+        ])
+        .env("DUBAN_RULES__YELLOW_WITHIN_WORKING_DAYS", "3")
+        .output()
+        .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_code(&list, "2-6")["colour"],
+        "green",
+        "the environment wins over the file"
+    );
+    // config/duban.toml in the working directory is read by default.
+    std::fs::create_dir_all(sb.path("config")).unwrap();
+    std::fs::write(sb.path("config/duban.toml"), "language = \"en\"\n").unwrap();
+    let table = sb.ok(&["measures", "--at", AT]);
+    assert!(
+        table.starts_with("code") && table.contains("overdue by 50 working day(s)"),
+        "{table}"
+    );
+    // Mistakes name what is wrong.
+    let err = sb
+        .command()
+        .args(["measures"])
+        .env("DUBAN_TIMEZONE", "Mars/Olympus")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&err.stderr).contains("Mars/Olympus"));
+    let err = sb.fails(&["--config", "nowhere.toml", "measures"]);
+    assert!(err.contains("nowhere.toml"), "{err}");
+    std::fs::write(&config, "[rules]\nyellow_within_working_dayz = 10\n").unwrap();
+    let err = sb.fails(&["--config", config.to_str().unwrap(), "measures"]);
+    assert!(err.contains("yellow_within_working_dayz"), "{err}");
+}
+
+#[test]
+fn database_passwords_stay_out_of_messages() {
+    let sb = Sandbox::with_url("postgres://duban:s3cret-pw@127.0.0.1:1/duban");
+    let out = sb
+        .command()
+        .arg("measures")
+        .env("DUBAN_DATABASE_TIMEOUT_SECONDS", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(
+        err.contains("postgres://duban:***@127.0.0.1:1/duban"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_unit_gets_the_nearest_names() {
+    let sb = Sandbox::sqlite();
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    let err = sb.fails(&["measures", "--unit", "经发局"]);
+    assert!(
+        err.contains("no such unit \"经发局\"") && err.contains("经济发展局"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_loads_the_sample_once() {
+    let sb = Sandbox::sqlite();
+    let out = sb.ok(&["demo", "--at", AT]);
+    assert!(out.contains("66 new"), "{out}");
+    assert!(out.contains("66 measures on 2024-03-15: 4 red"), "{out}");
+    let again = sb.ok(&["demo", "--at", AT]);
+    assert!(!again.contains("imported"), "{again}");
+    assert!(again.contains("66 measures on 2024-03-15"), "{again}");
+}
+
+#[test]
+fn ledgers_with_english_headers_and_csv_in_gb18030() {
+    let sb = Sandbox::sqlite();
+    let csv = sb.path("ledger.csv");
+    let text = "序号,问题,整改措施,牵头单位,责任单位,完成时限,状态\n\
+                A-1,问题一,召开专题会议,经济发展局,\"财政局、招商局\",2023年12月底,已销号\n\
+                A-2,,制定方案,财政局,,立行立改,\n";
+    let (bytes, _, _) = encoding_rs::GB18030.encode(text);
+    std::fs::write(&csv, &bytes).unwrap();
+    sb.ok(&["import", csv.to_str().unwrap()]);
+    let all = sb.measures(AT);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        by_code(&all, "A-1")["units"],
+        serde_json::json!(["财政局", "招商局"])
+    );
+    assert_eq!(by_code(&all, "A-2")["problem"], "问题一");
+    assert_eq!(by_code(&all, "A-2")["deadline_kind"], "immediate");
+    let en = sb.path("en.xlsx");
+    write_xlsx(
+        &en,
+        &[
+            vec![
+                "Code",
+                "Problem",
+                "Measure",
+                "Lead unit",
+                "Deadline",
+                "Status",
+            ],
+            vec![
+                "B-1",
+                "Slow approvals",
+                "Publish the service guide",
+                "Approval Bureau",
+                "2024/06/30",
+                "in progress",
+            ],
+        ],
+    );
+    sb.ok(&["import", en.to_str().unwrap()]);
+    let m = by_code(&sb.measures(AT), "B-1").clone();
+    assert_eq!(
+        (m["deadline"].as_str(), m["status"].as_str()),
+        (Some("2024-06-30"), Some("in_progress"))
+    );
+}

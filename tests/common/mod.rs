@@ -1,0 +1,209 @@
+//! Helpers shared by the integration tests: a sandbox directory with its own SQLite file,
+//! a fresh PostgreSQL database per run, and small ledger files written on the spot.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rust_xlsxwriter::Workbook;
+use sqlx::Connection;
+
+/// The sample ledger shipped with the project.
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/ledger.xlsx")
+}
+
+/// A directory with its own database, where the `duban` binary runs with a clean
+/// environment (no `DUBAN_*` variables from outside, no repository config file).
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Sandbox {
+    /// A sandbox on a new SQLite file.
+    pub fn sqlite() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("duban.db").display());
+        Sandbox { dir, url }
+    }
+
+    /// A sandbox on the given database URL.
+    pub fn with_url(url: &str) -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+            url: url.to_string(),
+        }
+    }
+
+    /// A path inside the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The `duban` command, ready to run in the sandbox.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_duban"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("DUBAN_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .current_dir(self.dir.path())
+            .env("DUBAN_DATABASE_URL", &self.url)
+            .env("DUBAN_LOG", "warn")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// Runs `duban ARGS` and returns what it printed.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run duban")
+    }
+
+    /// Runs `duban ARGS`, expects success and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "duban {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Runs `duban ARGS`, expects failure and returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "duban {args:?} should fail but printed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).expect("utf-8")
+    }
+
+    /// `duban measures --json` at `at`, parsed.
+    pub fn measures(&self, at: &str) -> Vec<serde_json::Value> {
+        let out = self.ok(&["measures", "--json", "--at", at]);
+        serde_json::from_str(&out).expect("measures --json is a JSON array")
+    }
+}
+
+/// The measure with `code` in a `measures --json` listing.
+pub fn by_code<'a>(measures: &'a [serde_json::Value], code: &str) -> &'a serde_json::Value {
+    measures
+        .iter()
+        .find(|m| m["code"] == code)
+        .unwrap_or_else(|| panic!("no measure {code}"))
+}
+
+/// Writes an .xlsx whose first sheet holds `rows` of text cells, from row 1.
+pub fn write_xlsx(path: &Path, rows: &[Vec<&str>]) {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, text) in row.iter().enumerate() {
+            if !text.is_empty() {
+                sheet
+                    .write_string(r as u32, c as u16, *text)
+                    .expect("write cell");
+            }
+        }
+    }
+    book.save(path).expect("save workbook");
+}
+
+/// The header most test ledgers use.
+pub fn header() -> Vec<&'static str> {
+    vec![
+        "序号",
+        "问题",
+        "整改措施",
+        "责任领导",
+        "牵头单位",
+        "责任单位",
+        "完成时限",
+        "整改进展",
+        "状态",
+    ]
+}
+
+/// The server the PostgreSQL tests use: `DUBAN_TEST_PG_URL`, by default the local one.
+pub fn pg_admin_url() -> String {
+    std::env::var("DUBAN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL database, dropped when this value is dropped.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl PgDatabase {
+    /// Creates `duban_test_<pid>_<n>_<time>` on the test server.
+    pub async fn create() -> PgDatabase {
+        let admin = pg_admin_url();
+        let name = format!(
+            "duban_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                % 1_000_000
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin.clone());
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = pg_admin_url();
+        let name = self.name.clone();
+        // A runtime of its own: drop may run inside or outside one.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Whether the run is CI, where every external input must be present.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}

@@ -1,0 +1,229 @@
+//! The same story against both backends: import → query → status change → re-import.
+//! The PostgreSQL run uses a fresh database on the local server, dropped afterwards.
+
+mod common;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::{PgDatabase, Sandbox, sample};
+use duban::config::Settings;
+use duban::import::{ImportOptions, import_file};
+use duban::ledger::{Source, Status};
+use duban::rules::{Colour, Context, assess};
+use duban::store::{Backend, Change, Store};
+
+fn options(at: chrono::DateTime<Utc>) -> ImportOptions {
+    ImportOptions {
+        dry_run: false,
+        sheet: None,
+        actor: "整改办".into(),
+        at,
+        progress: None,
+    }
+}
+
+fn red_codes(store_measures: &[duban::ledger::Measure], day: &str) -> Vec<String> {
+    let settings = Settings::defaults();
+    let ctx = Context {
+        today: NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
+        calendar: &settings.calendar,
+        rules: &settings.config.rules,
+        timezone: settings.timezone,
+    };
+    store_measures
+        .iter()
+        .filter(|m| assess(m, &ctx).colour == Colour::Red)
+        .map(|m| m.code.clone())
+        .collect()
+}
+
+async fn story(store: Store) {
+    let monday = Utc.with_ymd_and_hms(2024, 1, 8, 2, 0, 0).unwrap();
+    // Import.
+    let report = import_file(&store, &sample(), options(monday))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome.created.len(), 66);
+    assert_eq!(report.outcome.new_units.len(), 20);
+    assert_eq!(report.outcome.new_leaders.len(), 8);
+    // Query.
+    let measures = store.measures().await.unwrap();
+    assert_eq!(measures.len(), 66);
+    assert_eq!(measures[0].code, "1-1");
+    assert_eq!(measures.last().unwrap().code, "10-4");
+    assert_eq!(
+        red_codes(&measures, "2024-03-15"),
+        ["1-4", "5-6", "7-3", "9-7"]
+    );
+    let m = store.measure("2-8").await.unwrap();
+    assert_eq!(m.units, ["行政审批局", "人才工作办公室"]);
+    assert_eq!(m.status, Status::Claimed);
+    // Status change, with history.
+    let change = Change {
+        actor: "整改办李四".into(),
+        source: Source::Cli,
+        at: Utc.with_ymd_and_hms(2024, 3, 1, 3, 0, 0).unwrap(),
+        note: Some("已召开会议".into()),
+    };
+    let done = store
+        .set_status("5-6", Status::InProgress, &change)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.from, done.to),
+        (Status::NotStarted, Status::InProgress)
+    );
+    let done = store
+        .set_status("5-6", Status::Claimed, &change)
+        .await
+        .unwrap();
+    assert_eq!(done.from, Status::InProgress);
+    assert_eq!(
+        store.measure("5-6").await.unwrap().claimed_at,
+        Some(change.at)
+    );
+    store
+        .add_note("5-6", "制度已修订印发", &change)
+        .await
+        .unwrap();
+    let history = store.history("5-6").await.unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(
+        (history[0].source, history[0].from, history[0].to),
+        (Source::Import, None, Status::NotStarted)
+    );
+    assert_eq!(
+        (history[2].actor.as_str(), history[2].to),
+        ("整改办李四", Status::Claimed)
+    );
+    let notes = store.notes("5-6").await.unwrap();
+    assert_eq!(notes.last().unwrap().body, "制度已修订印发");
+    assert_eq!(
+        store
+            .measure("5-6")
+            .await
+            .unwrap()
+            .latest_progress
+            .as_deref(),
+        Some("制度已修订印发")
+    );
+    // 5-6 was claimed after its deadline: still red on 03-15, with the claim's date known.
+    assert_eq!(
+        red_codes(&store.measures().await.unwrap(), "2024-03-15"),
+        ["1-4", "5-6", "7-3", "9-7"]
+    );
+    store
+        .set_status("6-6", Status::InProgress, &change)
+        .await
+        .unwrap();
+    // Re-import the same ledger a week later: nothing changes, the statuses stay.
+    let later = Utc.with_ymd_and_hms(2024, 3, 8, 2, 0, 0).unwrap();
+    let report = import_file(&store, &sample(), options(later))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.outcome.created.len(),
+            report.outcome.updated.len(),
+            report.outcome.unchanged
+        ),
+        (0, 0, 66)
+    );
+    assert_eq!(
+        report.outcome.status_kept,
+        [duban::store::StatusKept {
+            code: "6-6".into(),
+            file: Status::NotStarted,
+            ledger: Status::InProgress
+        }]
+    );
+    assert_eq!(
+        store.measure("5-6").await.unwrap().status,
+        Status::Claimed,
+        "an empty status cell keeps it too"
+    );
+    assert_eq!(
+        store.measure("6-6").await.unwrap().status,
+        Status::InProgress
+    );
+    // Re-import an edited ledger: one measure moves, one is new, one is gone.
+    let (title, mut rows) = duban::sample::sample_measures().unwrap();
+    rows.retain(|r| r.code != duban::sample::RawCell::Text("9-7".into()));
+    rows[0].lead_unit = "管委会办公室".into();
+    let mut extra = rows[1].clone();
+    extra.code = duban::sample::RawCell::Text("1-99".into());
+    rows.insert(2, extra);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edited.xlsx");
+    duban::sample::write_ledger_file(&file, &title, &rows, duban::sample::Layout::AspectColumn)
+        .unwrap();
+    let report = import_file(&store, &file, options(later)).await.unwrap();
+    assert_eq!(report.outcome.created, ["1-99"]);
+    assert_eq!(report.outcome.updated, ["1-1"]);
+    assert_eq!(report.outcome.missing, ["9-7"]);
+    let measures = store.measures().await.unwrap();
+    assert_eq!(measures.len(), 67);
+    assert_eq!(
+        measures.iter().position(|m| m.code == "1-99"),
+        Some(2),
+        "ledger order follows the new file"
+    );
+    assert_eq!(measures[0].lead_unit, "管委会办公室");
+    let history = store.history("1-1").await.unwrap();
+    assert!(
+        history
+            .last()
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("牵头单位: 党工委办公室 → 管委会办公室")
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    let sandbox = Sandbox::sqlite();
+    let store = Store::open(&sandbox.url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    story(store).await;
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let db = PgDatabase::create().await;
+    let store = Store::open(&db.url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    story(store).await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once() {
+    let db = PgDatabase::create().await;
+    let sandbox = Sandbox::sqlite();
+    for url in [db.url.as_str(), sandbox.url.as_str()] {
+        let store = Store::connect(url).await.unwrap();
+        assert_eq!(store.migrate().await.unwrap(), 1, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
+        store.close().await;
+    }
+}
+
+/// The binary answers the same on both backends.
+#[tokio::test]
+async fn the_cli_gives_the_same_answers_on_both_backends() {
+    let db = PgDatabase::create().await;
+    let pg = Sandbox::with_url(&db.url);
+    let lite = Sandbox::sqlite();
+    let mut outputs = Vec::new();
+    for sb in [&pg, &lite] {
+        sb.ok(&["migrate"]);
+        sb.ok(&["import", sample().to_str().unwrap()]);
+        sb.ok(&["set-status", "7-3", "in_progress", "--note", "已启动"]);
+        outputs.push((
+            sb.measures("2024-03-15"),
+            sb.ok(&["units", "--json", "--at", "2024-03-15"]),
+        ));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
