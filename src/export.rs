@@ -34,20 +34,8 @@ pub enum ExportError {
 const EXTRA_HEADERS_ZH: [&str; 4] = ["颜色", "亮灯说明", "到期日", "逾期工作日"];
 const EXTRA_HEADERS_EN: [&str; 4] = ["light", "light reason", "due", "working days overdue"];
 
-/// The columns the ledger sheet starts with, in order; an import reads them back.
-pub const LEDGER_COLUMNS: [Column; 11] = [
-    Column::Code,
-    Column::Aspect,
-    Column::Problem,
-    Column::Content,
-    Column::Target,
-    Column::Leader,
-    Column::LeadUnit,
-    Column::Units,
-    Column::Deadline,
-    Column::Progress,
-    Column::Status,
-];
+/// The columns the ledger sheet starts with, in order: every column an import reads back.
+pub const LEDGER_COLUMNS: [Column; 11] = Column::ALL;
 
 /// The fill of a light's cell.
 pub fn fill(colour: Colour) -> Color {

@@ -252,7 +252,8 @@ impl Column {
         }
     }
 
-    const ALL: [Column; 11] = [
+    /// Every column, in the order duban writes them.
+    pub const ALL: [Column; 11] = [
         Column::Code,
         Column::Aspect,
         Column::Problem,

@@ -186,6 +186,22 @@ impl App {
         })
     }
 
+    /// Counts per unit, in the ledger's order of units.
+    async fn unit_summaries(
+        &self,
+        measures: &[Measure],
+        assessments: &[Assessment<'_>],
+    ) -> anyhow::Result<Vec<duban::report::UnitSummary>> {
+        let units: Vec<(String, i64)> = self
+            .store
+            .units()
+            .await?
+            .into_iter()
+            .map(|u| (u.name, u.liaisons))
+            .collect();
+        Ok(unit_summaries(&units, measures, assessments))
+    }
+
     /// Every measure with its assessment on `at`, warning about years without holiday data.
     async fn assessed(&self, at: NaiveDate) -> anyhow::Result<(Vec<Measure>, Vec<Assessment<'_>>)> {
         let measures = self.store.measures().await?;
@@ -237,14 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::open(config).await?;
             let at = at.unwrap_or_else(|| app.today());
             let (measures, assessments) = app.assessed(at).await?;
-            let units: Vec<(String, i64)> = app
-                .store
-                .units()
-                .await?
-                .into_iter()
-                .map(|u| (u.name, u.liaisons))
-                .collect();
-            let summaries = unit_summaries(&units, &measures, &assessments);
+            let summaries = app.unit_summaries(&measures, &assessments).await?;
             let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(&assessments).collect();
             duban::export::write_ledger(
                 &file,
@@ -287,14 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::open(config).await?;
             let at = at.unwrap_or_else(|| app.today());
             let (measures, assessments) = app.assessed(at).await?;
-            let units: Vec<(String, i64)> = app
-                .store
-                .units()
-                .await?
-                .into_iter()
-                .map(|u| (u.name, u.liaisons))
-                .collect();
-            let summaries = unit_summaries(&units, &measures, &assessments);
+            let summaries = app.unit_summaries(&measures, &assessments).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summaries)?);
             } else {

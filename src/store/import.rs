@@ -263,15 +263,10 @@ impl ImportWriter {
     }
 
     async fn ensure_aspects(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
-        let mut names: Vec<&str> = Vec::new();
-        for line in lines {
-            if let Some(a) = line.aspect.as_deref()
-                && !self.aspects.contains_key(a)
-                && !names.contains(&a)
-            {
-                names.push(a);
-            }
-        }
+        let names = unknown(
+            lines.iter().filter_map(|l| l.aspect.as_ref()),
+            &self.aspects,
+        );
         let base = self.aspects.len() as i64;
         let rows: Vec<[Val; 2]> = names
             .iter()
@@ -279,18 +274,8 @@ impl ImportWriter {
             .map(|(i, n)| [Val::Text(n), Val::Int(base + i as i64 + 1)])
             .collect();
         let columns = [("name", Kind::Text), ("position", Kind::Int)];
-        for row in insert_rows(
-            &mut self.tx,
-            self.backend,
-            "aspects",
-            &columns,
-            &rows,
-            "RETURNING name, id",
-        )
-        .await?
-        {
-            self.aspects.insert(row.try_get(0)?, row.try_get(1)?);
-        }
+        let ids = insert_named(&mut self.tx, self.backend, "aspects", &columns, &rows).await?;
+        self.aspects.extend(ids);
         Ok(())
     }
 
@@ -353,48 +338,23 @@ impl ImportWriter {
     }
 
     async fn ensure_units(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
-        let mut names: Vec<&str> = Vec::new();
-        let mut seen = HashSet::new();
-        for line in lines {
-            for name in std::iter::once(&line.lead_unit).chain(&line.units) {
-                if !self.units.contains_key(name) && seen.insert(name.as_str()) {
-                    names.push(name);
-                }
-            }
-        }
+        let all = lines
+            .iter()
+            .flat_map(|l| std::iter::once(&l.lead_unit).chain(&l.units));
+        let names = unknown(all, &self.units);
         let rows: Vec<[Val; 2]> = names
             .iter()
             .map(|n| [Val::Text(n), Val::Text(&self.at)])
             .collect();
         let columns = [("name", Kind::Text), ("created_at", Kind::Text)];
-        for row in insert_rows(
-            &mut self.tx,
-            self.backend,
-            "units",
-            &columns,
-            &rows,
-            "RETURNING name, id",
-        )
-        .await?
-        {
-            self.units.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-        self.outcome
-            .new_units
-            .extend(names.iter().map(|n| n.to_string()));
+        let ids = insert_named(&mut self.tx, self.backend, "units", &columns, &rows).await?;
+        self.units.extend(ids);
+        self.outcome.new_units.extend(names);
         Ok(())
     }
 
     async fn ensure_leaders(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
-        let mut names: Vec<&str> = Vec::new();
-        let mut seen = HashSet::new();
-        for line in lines {
-            for name in &line.leaders {
-                if !self.leaders.contains_key(name) && seen.insert(name.as_str()) {
-                    names.push(name);
-                }
-            }
-        }
+        let names = unknown(lines.iter().flat_map(|l| &l.leaders), &self.leaders);
         let rows: Vec<[Val; 3]> = names
             .iter()
             .map(|n| [Val::Text(n), Val::Text("leader"), Val::Text(&self.at)])
@@ -404,21 +364,9 @@ impl ImportWriter {
             ("role", Kind::Text),
             ("created_at", Kind::Text),
         ];
-        for row in insert_rows(
-            &mut self.tx,
-            self.backend,
-            "people",
-            &columns,
-            &rows,
-            "RETURNING name, id",
-        )
-        .await?
-        {
-            self.leaders.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-        self.outcome
-            .new_leaders
-            .extend(names.iter().map(|n| n.to_string()));
+        let ids = insert_named(&mut self.tx, self.backend, "people", &columns, &rows).await?;
+        self.leaders.extend(ids);
+        self.outcome.new_leaders.extend(names);
         Ok(())
     }
 
@@ -809,6 +757,33 @@ struct RowContext<'a> {
     at: &'a str,
     actor: &'a str,
     import_id: i64,
+}
+
+/// The names among `names` that `known` lacks, each once, in order.
+fn unknown<'a>(
+    names: impl Iterator<Item = &'a String>,
+    known: &HashMap<String, i64>,
+) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names
+        .filter(|n| !known.contains_key(*n) && seen.insert(n.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Inserts rows whose first column is `name` and returns each name with its new id.
+async fn insert_named<R: serde::Serialize>(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[R],
+) -> Result<Vec<(String, i64)>, StoreError> {
+    insert_rows(conn, backend, table, columns, rows, "RETURNING name, id")
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
 }
 
 /// The values of one line for [`MEASURE_COLUMNS`]. The status and progress columns only count

@@ -19,6 +19,17 @@ struct Creation {
     row: i64,
 }
 
+impl Creation {
+    /// Measures come from imports; one without an import came from the command line.
+    fn source(&self) -> Source {
+        if self.file.is_some() {
+            Source::Import
+        } else {
+            Source::Cli
+        }
+    }
+}
+
 /// A unit and how many people answer for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitRecord {
@@ -213,11 +224,7 @@ impl Store {
         let mut history = vec![HistoryEntry {
             at: creation.at,
             actor: creation.by.clone(),
-            source: if creation.file.is_some() {
-                Source::Import
-            } else {
-                Source::Cli
-            },
+            source: creation.source(),
             from: None,
             to: creation.status,
             note: creation
@@ -256,16 +263,13 @@ impl Store {
     pub async fn notes(&self, code: &str) -> Result<Vec<ProgressNote>, StoreError> {
         let id = self.measure_id(code).await?;
         let creation = self.creation(id).await?;
+        let source = creation.source();
         let mut notes: Vec<ProgressNote> = creation
             .progress
             .map(|body| ProgressNote {
                 at: creation.at,
-                author: creation.by.clone(),
-                source: if creation.file.is_some() {
-                    Source::Import
-                } else {
-                    Source::Cli
-                },
+                author: creation.by,
+                source,
                 body,
             })
             .into_iter()
