@@ -514,8 +514,9 @@ async fn import(
     } else {
         "imported"
     };
+    let memory = peak_memory_mib().map_or(String::new(), |m| format!(", peak memory {m} MiB"));
     println!(
-        "{verb} {}: {} rows — {} new, {} updated, {} unchanged ({:.2} s)",
+        "{verb} {}: {} rows — {} new, {} updated, {} unchanged ({:.2} s{memory})",
         file.display(),
         o.rows,
         o.created.len(),
@@ -565,6 +566,14 @@ async fn import(
         eprintln!("warning: {}", w.0);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident memory so far, where the system tells it (Linux).
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.div_ceil(1024))
 }
 
 /// The first items of a list and how many more there are.
