@@ -114,24 +114,24 @@ impl Calendar {
     /// A calendar built from several data files, later files adding to or overriding earlier
     /// ones year by year. Each source is `(name for error messages, TOML text)`.
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Calendar, CalendarError> {
-        let mut years: BTreeMap<i32, YearLayout> = BTreeMap::new();
+        let mut years: BTreeMap<i32, (YearLayout, &str)> = BTreeMap::new();
         for (name, text) in sources {
             let layout: FileLayout = toml::from_str(text).map_err(|e| CalendarError::Syntax {
                 source_name: name.to_string(),
                 message: e.to_string(),
             })?;
             for year in layout.year {
-                years.insert(year.year, year);
+                years.insert(year.year, (year, *name));
             }
         }
         let mut off = BTreeMap::new();
         let mut work = BTreeMap::new();
         let mut notices = BTreeMap::new();
-        for (year, layout) in years {
+        for (year, (layout, source_name)) in years {
             notices.insert(year, layout.notice.clone());
             for holiday in &layout.holidays {
                 let entry_error = |message: String| CalendarError::Entry {
-                    source_name: sources.last().map(|s| s.0).unwrap_or("").to_string(),
+                    source_name: source_name.to_string(),
                     year,
                     holiday: holiday.name.clone(),
                     message,

@@ -41,7 +41,7 @@ pub enum ConfigError {
     /// `timezone` is not an IANA time zone.
     #[error("configuration: timezone {0:?} is not a time zone such as Asia/Shanghai")]
     Timezone(String),
-    /// `rules.ladder` is empty or out of order.
+    /// `rules.ladder` is empty, repeats a key, or has steps out of order.
     #[error("configuration: rules.ladder: {0}")]
     Ladder(String),
     /// A calendar file cannot be read.
@@ -54,7 +54,7 @@ pub enum ConfigError {
     },
     /// A calendar file's content is wrong.
     #[error("configuration: {0}")]
-    Calendar(#[from] CalendarError),
+    Calendar(CalendarError),
 }
 
 /// A value that must never reach a log line, such as a bot token.
@@ -206,7 +206,7 @@ impl Settings {
             ));
         }
         let mut keys = std::collections::HashSet::new();
-        for step in &config.rules.ladder {
+        for (i, step) in config.rules.ladder.iter().enumerate() {
             if !keys.insert(step.key.as_str()) {
                 return Err(ConfigError::Ladder(format!(
                     "step key {:?} is used twice",
@@ -217,6 +217,17 @@ impl Settings {
                 return Err(ConfigError::Ladder(format!(
                     "step {:?} notifies nobody",
                     step.key
+                )));
+            }
+            // The step reached is the last one whose start has passed, so steps that count
+            // from the same anchor must come in the order they start.
+            let earlier = config.rules.ladder[..i]
+                .iter()
+                .find(|e| e.anchor == step.anchor && e.offset >= step.offset);
+            if let Some(earlier) = earlier {
+                return Err(ConfigError::Ladder(format!(
+                    "step {:?} (offset {}) must come before step {:?} (offset {})",
+                    step.key, step.offset, earlier.key, earlier.offset
                 )));
             }
         }
@@ -230,7 +241,7 @@ impl Settings {
         }
         let mut sources: Vec<(&str, &str)> = vec![("builtin holidays-cn.toml", BUILTIN_CN)];
         sources.extend(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-        let calendar = Calendar::from_sources(&sources)?;
+        let calendar = Calendar::from_sources(&sources).map_err(ConfigError::Calendar)?;
         Ok(Settings {
             config,
             timezone,
@@ -250,23 +261,43 @@ impl Settings {
     }
 }
 
-/// A database URL with any password replaced by `***`, for log lines and messages.
+/// A database URL with any password replaced by `***`, for log lines and messages: the
+/// password of the user part (everything up to the last `@`, so a `/` in it cannot hide
+/// it) and any query parameter whose name speaks of a password, a secret or a token.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    let (main, query) = match rest.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (rest, None),
     };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
+    let main = match main.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => main.to_string(),
     };
-    let user = userinfo.split(':').next().unwrap_or("");
-    if userinfo.contains(':') {
-        return format!("{scheme}://{user}:***@{host}{tail}");
-    }
-    format!("{scheme}://{user}@{host}{tail}")
+    let Some(query) = query else {
+        return format!("{scheme}://{main}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, _) = pair.split_once('=').unwrap_or((pair, ""));
+            let lower = key.to_ascii_lowercase();
+            if ["pass", "secret", "token", "key"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                format!("{key}=***")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    format!("{scheme}://{main}?{}", query.join("&"))
 }
 
 #[cfg(test)]
@@ -302,6 +333,18 @@ mod tests {
             ("postgres://u@h/d", "postgres://u@h/d"),
             ("postgres://h/d", "postgres://h/d"),
             ("postgres://u:p@ss@h/d", "postgres://u:***@h/d"),
+            (
+                "postgres://u:hun/ter2@h:5432/d",
+                "postgres://u:***@h:5432/d",
+            ),
+            (
+                "postgres://u@h/d?password=hunter2&sslmode=verify-full",
+                "postgres://u@h/d?password=***&sslmode=verify-full",
+            ),
+            (
+                "postgres://h/d?sslpassword=x",
+                "postgres://h/d?sslpassword=***",
+            ),
         ];
         for (url, shown) in cases {
             assert_eq!(redact_url(url), shown);
@@ -341,6 +384,15 @@ mod tests {
             Settings::from_config(no_ladder, None),
             Err(ConfigError::Ladder(_))
         ));
+        let mut backwards = Config::default();
+        backwards.rules.ladder.swap(0, 1);
+        let err = Settings::from_config(backwards, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"remind\" (offset -5) must come before step \"urge\""),
+            "{err}"
+        );
         let mut twice = Config::default();
         twice.rules.ladder[1].key = "remind".into();
         assert!(

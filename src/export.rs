@@ -21,12 +21,12 @@ use crate::rules::{Assessment, Colour};
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The writer failed or the file cannot be saved.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         /// The file.
         path: String,
         /// What the writer said.
-        source: XlsxError,
+        cause: XlsxError,
     },
 }
 
@@ -60,7 +60,7 @@ pub fn write_ledger(
 ) -> Result<(), ExportError> {
     let wrap = |e| ExportError::Write {
         path: path.display().to_string(),
-        source: e,
+        cause: e,
     };
     let mut book = Workbook::new();
     ledger_sheet(book.add_worksheet(), rows, as_of, language).map_err(wrap)?;
@@ -126,12 +126,17 @@ fn ledger_sheet(
     let first = 2u32;
     for (i, (m, a)) in rows.iter().enumerate() {
         let r = first + i as u32;
-        sheet.write_string_with_format(r, 0, &m.code, &text)?;
-        sheet.write_string_with_format(r, 3, &m.content, &text)?;
-        sheet.write_string_with_format(r, 4, m.target.as_deref().unwrap_or(""), &text)?;
-        sheet.write_string_with_format(r, 5, m.leaders.join("、"), &text)?;
-        sheet.write_string_with_format(r, 6, &m.lead_unit, &text)?;
-        sheet.write_string_with_format(r, 7, m.units.join("、"), &text)?;
+        sheet.write_string_with_format(r, 0, excel_text(&m.code), &text)?;
+        sheet.write_string_with_format(r, 3, excel_text(&m.content), &text)?;
+        sheet.write_string_with_format(
+            r,
+            4,
+            excel_text(m.target.as_deref().unwrap_or("")),
+            &text,
+        )?;
+        sheet.write_string_with_format(r, 5, excel_text(&m.leaders.join("、")), &text)?;
+        sheet.write_string_with_format(r, 6, excel_text(&m.lead_unit), &text)?;
+        sheet.write_string_with_format(r, 7, excel_text(&m.units.join("、")), &text)?;
         match m.deadline {
             Deadline::Date(day) => {
                 sheet.write_datetime_with_format(r, 8, excel_date(day)?, &date)?;
@@ -140,7 +145,12 @@ fn ledger_sheet(
                 sheet.write_string_with_format(r, 8, other.to_cell_text(), &text)?;
             }
         }
-        sheet.write_string_with_format(r, 9, m.latest_progress.as_deref().unwrap_or(""), &text)?;
+        sheet.write_string_with_format(
+            r,
+            9,
+            excel_text(m.latest_progress.as_deref().unwrap_or("")),
+            &text,
+        )?;
         sheet.write_string_with_format(r, 10, m.status.label_zh(), &text)?;
         let light = border
             .clone()
@@ -160,38 +170,66 @@ fn ledger_sheet(
         sheet.write_number_with_format(r, 14, f64::from(a.overdue_working_days()), &border)?;
     }
     // 方面 and 问题 merged down over their measures, as offices keep them.
-    for (col, key) in [(1u16, 0usize), (2, 1)] {
-        let value = |i: usize| -> Option<&str> {
-            let m = rows[i].0;
-            if key == 0 {
-                m.aspect.as_deref()
-            } else {
-                m.problem.as_deref()
-            }
-        };
-        let mut start = 0;
-        while start < rows.len() {
-            let mut end = start;
-            while end + 1 < rows.len()
-                && value(end + 1) == value(start)
-                && (key == 0 || rows[end + 1].0.aspect == rows[start].0.aspect)
-            {
-                end += 1;
-            }
-            let text_value = value(start).unwrap_or("");
-            let (r1, r2) = (first + start as u32, first + end as u32);
-            if r1 == r2 {
-                sheet.write_string_with_format(r1, col, text_value, &text)?;
-            } else {
-                sheet.merge_range(r1, col, r2, col, text_value, &merged)?;
-            }
-            start = end + 1;
-        }
-    }
+    let aspects: Vec<(Option<&str>, ())> = rows
+        .iter()
+        .map(|(m, _)| (m.aspect.as_deref(), ()))
+        .collect();
+    merge_down(sheet, first, 1, &aspects, &text, &merged)?;
+    let problems: Vec<(Option<&str>, Option<&str>)> = rows
+        .iter()
+        .map(|(m, _)| (m.problem.as_deref(), m.aspect.as_deref()))
+        .collect();
+    merge_down(sheet, first, 2, &problems, &text, &merged)?;
     if !rows.is_empty() {
         sheet.autofilter(1, 0, first + rows.len() as u32 - 1, (columns - 1) as u16)?;
     }
     Ok(())
+}
+
+/// Writes a column of texts from row `first` down, merging each run of equal values into
+/// one cell. Each value comes with a group key: a run never crosses a change of group (a
+/// problem of one aspect does not merge with the same title under the next).
+pub(crate) fn merge_down<G: PartialEq>(
+    sheet: &mut Worksheet,
+    first: u32,
+    col: u16,
+    values: &[(Option<&str>, G)],
+    single: &Format,
+    merged: &Format,
+) -> Result<(), XlsxError> {
+    let mut start = 0;
+    while start < values.len() {
+        let mut end = start;
+        while end + 1 < values.len() && values[end + 1] == values[start] {
+            end += 1;
+        }
+        let text = excel_text(values[start].0.unwrap_or(""));
+        let (r1, r2) = (first + start as u32, first + end as u32);
+        if r1 == r2 {
+            sheet.write_string_with_format(r1, col, text, single)?;
+        } else {
+            sheet.merge_range(r1, col, r2, col, &text, merged)?;
+        }
+        start = end + 1;
+    }
+    Ok(())
+}
+
+/// The most characters an Excel cell holds.
+const EXCEL_CELL_CHARS: usize = 32_767;
+
+/// Text as a cell can hold it: cut, with a marker, past Excel's 32,767 characters (a CSV
+/// ledger may carry longer text; the database keeps it whole).
+pub(crate) fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = "…(已截断)";
+    if text.chars().count() <= EXCEL_CELL_CHARS {
+        return text.into();
+    }
+    let kept: String = text
+        .chars()
+        .take(EXCEL_CELL_CHARS - MARK.chars().count())
+        .collect();
+    format!("{kept}{MARK}").into()
 }
 
 fn summary_sheet(
@@ -311,4 +349,18 @@ fn write_summary_row(
     };
     sheet.write_number_with_format(r, 8, rate, percent)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_to_what_a_cell_holds() {
+        assert_eq!(excel_text("短"), "短");
+        let long = "字".repeat(40_000);
+        let cut = excel_text(&long);
+        assert_eq!(cut.chars().count(), EXCEL_CELL_CHARS);
+        assert!(cut.ends_with("…(已截断)"));
+    }
 }

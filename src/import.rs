@@ -285,18 +285,29 @@ fn header_key(text: &str) -> String {
     norm.trim_matches(['*', ':', ':']).to_string()
 }
 
-/// Maps a row to columns when it is a header: at least three known columns, one of them
-/// 整改措施. Exact names win over keywords; the first column of a kind wins.
+/// Maps a row to columns when it looks like a header: at least three known columns, one of
+/// them 整改措施. Exact names win over keywords; the first column of a kind wins. A text that
+/// fills several cells (a merged title) counts once, so a title that names columns is no
+/// header.
 fn header_map(cells: &[Cell<'_>]) -> Option<HashMap<Column, (usize, String)>> {
     let mut map: HashMap<Column, (usize, String)> = HashMap::new();
-    let keys: Vec<(usize, String, String)> = cells
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| match c {
-            Cell::Text(t) if !t.trim().is_empty() => Some((i, header_key(t), t.trim().to_string())),
-            _ => None,
-        })
-        .collect();
+    let mut keys: Vec<(usize, String, String)> = Vec::new();
+    let mut filled = 0;
+    for (i, cell) in cells.iter().enumerate() {
+        let Cell::Text(text) = cell else { continue };
+        let raw = text.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        filled += 1;
+        if !keys.iter().any(|(_, _, seen)| seen == raw) {
+            keys.push((i, header_key(raw), raw.to_string()));
+        }
+    }
+    // One text over most of the row is a merged title, whatever words it uses.
+    if keys.len() * 2 <= filled {
+        return None;
+    }
     let mut taken = vec![false; cells.len()];
     for (i, key, raw) in &keys {
         if let Some(col) = Column::ALL
@@ -326,6 +337,42 @@ fn header_map(cells: &[Cell<'_>]) -> Option<HashMap<Column, (usize, String)>> {
     None
 }
 
+/// The required columns a header lacks.
+fn missing_columns(map: &HashMap<Column, (usize, String)>) -> Vec<Column> {
+    Column::REQUIRED
+        .into_iter()
+        .filter(|c| !map.contains_key(c))
+        .collect()
+}
+
+/// A two-row header as one row: where the lower row names a column (牵头单位 and 配合单位
+/// under a merged 责任单位), its name wins.
+fn combine_header_rows<'a>(upper: &[Cell<'a>], lower: &[Cell<'a>]) -> Vec<Cell<'a>> {
+    (0..upper.len().max(lower.len()))
+        .map(|i| match lower.get(i) {
+            Some(cell) if !cell.is_blank() && cell != upper.get(i).unwrap_or(&Cell::Empty) => {
+                cell.clone()
+            }
+            _ => upper.get(i).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Whether every filled cell of a row is a column name: a header repeated on a later page.
+fn repeats_header(cells: &[Cell<'_>]) -> bool {
+    let mut filled = cells.iter().filter(|c| !c.is_blank()).peekable();
+    filled.peek().is_some()
+        && filled.all(|c| match c {
+            Cell::Text(t) => {
+                let key = header_key(t);
+                Column::ALL
+                    .iter()
+                    .any(|col| col.names().iter().any(|n| header_key(n) == key))
+            }
+            _ => false,
+        })
+}
+
 /// A non-fatal remark about the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning(pub String);
@@ -336,7 +383,9 @@ pub struct LedgerReader {
     sheet: String,
     only_sheet: Option<String>,
     columns: Option<HashMap<Column, (usize, String)>>,
-    header_row: u32,
+    /// A row that looked like a header but lacked required columns: its number, its cells,
+    /// and what it lacked. The next row may complete it (a two-row header).
+    candidate: Option<(u32, Vec<Cell<'static>>, Vec<Column>)>,
     aspect: Option<String>,
     problem: Option<String>,
     codes: HashMap<String, u32>,
@@ -347,8 +396,9 @@ pub struct LedgerReader {
     pub warnings: Vec<Warning>,
     /// Measure rows read so far.
     pub lines_read: usize,
+    /// The years the deadlines fall in, to check the calendar covers them.
+    pub deadline_years: std::collections::BTreeSet<i32>,
     sheets_seen: Vec<String>,
-    done: bool,
     on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
 }
 
@@ -363,7 +413,7 @@ impl LedgerReader {
             sheet: String::new(),
             only_sheet: sheet,
             columns: None,
-            header_row: 0,
+            candidate: None,
             aspect: None,
             problem: None,
             codes: HashMap::new(),
@@ -371,8 +421,8 @@ impl LedgerReader {
             problems: Vec::new(),
             warnings: Vec::new(),
             lines_read: 0,
+            deadline_years: std::collections::BTreeSet::new(),
             sheets_seen: Vec::new(),
-            done: false,
             on_batch,
         }
     }
@@ -417,8 +467,21 @@ impl LedgerReader {
         }
     }
 
-    /// Hands over the last partial batch and lets go of the receiver of batches.
+    /// Hands over the last partial batch and lets go of the receiver of batches. When no
+    /// header was found but a row came close, its missing columns become the problems.
     pub fn finish(&mut self) {
+        if self.columns.is_none()
+            && let Some((row, _, missing)) = self.candidate.take()
+        {
+            for column in missing {
+                let name = column.header();
+                self.problems.push(CellProblem {
+                    row,
+                    column: name.to_string(),
+                    message: format!("the header has no {name} column"),
+                });
+            }
+        }
         self.flush();
         self.on_batch = Box::new(|_| false);
     }
@@ -457,23 +520,24 @@ impl LedgerReader {
         let code_cell = self.cell(cells, Column::Code).clone();
         let content = self.text(cells, Column::Content);
         let filled: Vec<&Cell<'_>> = cells.iter().filter(|c| !c.is_blank()).collect();
-        // A heading merged across the row fills every cell with one text; a row with
-        // neither code nor measure is a heading, a note or a total. Neither is a measure.
+        // A heading merged across the row fills every cell with one text. A row with no
+        // measure, lead unit or deadline is a heading, a note or a total. Neither is a measure.
         let merged_heading = filled.len() > 1 && filled.iter().all(|c| *c == filled[0]);
-        if merged_heading || (code_cell.is_blank() && content.is_none()) {
-            if !self.has(Column::Aspect)
-                && let Some(heading) = filled.first()
+        let has_measure = content.is_some()
+            || !self.cell(cells, Column::LeadUnit).is_blank()
+            || !self.cell(cells, Column::Deadline).is_blank();
+        if merged_heading || !has_measure {
+            if let Some(heading) = filled.first()
                 && filled.iter().all(|c| c == heading)
             {
-                self.aspect = Some(heading.display());
-                self.problem = None;
+                self.heading(heading.display());
             }
             return;
         }
         self.lines_read += 1;
         let before = self.problems.len();
         let code = match &code_cell {
-            Cell::Text(t) if !t.trim().is_empty() => parse::normalize(t),
+            Cell::Text(t) if !t.trim().is_empty() => parse::code(t),
             Cell::Number(n) => parse::code_number(*n),
             Cell::Empty | Cell::Text(_) => {
                 self.problem(row, Column::Code, "序号 (code) is empty".into());
@@ -532,7 +596,7 @@ impl LedgerReader {
         let deadline_cell = self.cell(cells, Column::Deadline).clone();
         let deadline_text = deadline_cell.display();
         let deadline = match &deadline_cell {
-            Cell::Date(d) => Ok(Deadline::Date(*d)),
+            Cell::Date(d) => parse::deadline_date(*d),
             Cell::Number(n) => parse::deadline_number(*n),
             Cell::Text(t) => parse::deadline(t),
             Cell::Empty => Err("完成时限 (deadline) is empty".to_string()),
@@ -564,6 +628,9 @@ impl LedgerReader {
         if self.problems.len() > before {
             return;
         }
+        if let Some(date) = deadline.date() {
+            self.deadline_years.insert(chrono::Datelike::year(&date));
+        }
         self.batch.push(LedgerLine {
             row,
             code,
@@ -581,6 +648,20 @@ impl LedgerReader {
         });
         if self.batch.len() >= BATCH_LINES {
             self.flush();
+        }
+    }
+
+    /// A heading row: (一)/(1) headings name a problem, other headings an aspect, where the
+    /// ledger has no column for them.
+    fn heading(&mut self, text: String) {
+        let sub = text.starts_with(['(', '\u{FF08}']);
+        if sub && !self.has(Column::Problem) {
+            self.problem = Some(text);
+            return;
+        }
+        if !sub && !self.has(Column::Aspect) {
+            self.aspect = Some(text);
+            self.problem = None;
         }
     }
 
@@ -602,29 +683,34 @@ impl RowVisitor for LedgerReader {
             return Flow::SkipSheet;
         }
         if self.columns.is_some() {
-            self.read_line(row, cells);
-            return Flow::Continue;
-        }
-        if let Some(map) = header_map(cells) {
-            let missing: Vec<&str> = Column::REQUIRED
-                .into_iter()
-                .filter(|c| !map.contains_key(c))
-                .map(Column::header)
-                .collect();
-            self.columns = Some(map);
-            self.header_row = row;
-            if !missing.is_empty() {
-                for name in missing {
-                    self.problems.push(CellProblem {
-                        row,
-                        column: name.to_string(),
-                        message: format!("the header has no {name} column"),
-                    });
-                }
-                self.done = true;
-                return Flow::Stop;
+            if !repeats_header(cells) {
+                self.read_line(row, cells);
             }
             return Flow::Continue;
+        }
+        let below = self
+            .candidate
+            .as_ref()
+            .filter(|(r, _, _)| *r + 1 == row)
+            .and_then(|(_, upper, _)| header_map(&combine_header_rows(upper, cells)));
+        let alone = header_map(cells);
+        for map in [below, alone].into_iter().flatten() {
+            if missing_columns(&map).is_empty() {
+                self.columns = Some(map);
+                self.candidate = None;
+                return Flow::Continue;
+            }
+        }
+        if let Some(map) = header_map(cells) {
+            let missing = missing_columns(&map);
+            let better = self
+                .candidate
+                .as_ref()
+                .is_none_or(|(_, _, m)| missing.len() <= m.len());
+            if better {
+                let owned = cells.iter().cloned().map(Cell::into_owned).collect();
+                self.candidate = Some((row, owned, missing));
+            }
         }
         if row >= HEADER_SEARCH_ROWS {
             return Flow::SkipSheet;
@@ -633,7 +719,7 @@ impl RowVisitor for LedgerReader {
     }
 
     fn end_sheet(&mut self) -> Flow {
-        if self.columns.is_some() || self.done {
+        if self.columns.is_some() {
             return Flow::Stop;
         }
         Flow::Continue
@@ -647,6 +733,8 @@ pub struct ImportReport {
     pub outcome: ImportOutcome,
     /// Remarks that did not stop the import.
     pub warnings: Vec<Warning>,
+    /// The years the file's deadlines fall in.
+    pub deadline_years: std::collections::BTreeSet<i32>,
     /// Whether it was a dry run.
     pub dry_run: bool,
 }
@@ -718,13 +806,17 @@ pub async fn import_file(
         _ => None,
     };
     if let Some(failure) = failure {
-        writer.finish(false).await?;
+        // The original error is what the office needs; a failed rollback only adds to it.
+        if let Err(e) = writer.abort().await {
+            tracing::warn!("rolling back the failed import: {e}");
+        }
         return Err(failure);
     }
     let outcome = writer.finish(!options.dry_run).await?;
     Ok(ImportReport {
         outcome,
         warnings: reader.warnings,
+        deadline_years: reader.deadline_years,
         dry_run: options.dry_run,
     })
 }

@@ -202,6 +202,22 @@ impl App {
         Ok(unit_summaries(&units, measures, assessments))
     }
 
+    /// Warns, in one line, about the years the calendar has no holiday data for.
+    fn warn_uncovered(&self, years: impl IntoIterator<Item = i32>) {
+        let missing: Vec<String> = years
+            .into_iter()
+            .filter(|y| !self.settings.calendar.covers(*y))
+            .map(|y| y.to_string())
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            "no holiday data for {}: counting weekends only. Add the State Council notice in a file named by calendar.files",
+            missing.join(", ")
+        );
+    }
+
     /// Every measure with its assessment on `at`, warning about years without holiday data.
     async fn assessed(&self, at: NaiveDate) -> anyhow::Result<(Vec<Measure>, Vec<Assessment<'_>>)> {
         let measures = self.store.measures().await?;
@@ -213,16 +229,9 @@ impl App {
             .map(|d| d.year())
             .collect();
         years.insert(at.year());
-        let (first, last) = (
-            years.first().copied().unwrap_or(at.year()),
-            years.last().copied().unwrap_or(at.year()),
-        );
-        for year in first..=last {
-            if !self.settings.calendar.covers(year) {
-                tracing::warn!(
-                    "no holiday data for {year}: counting weekends only. Add the State Council notice for {year} in a file named by calendar.files"
-                );
-            }
+        // Working days are counted across every year between the day asked and the dues.
+        if let (Some(first), Some(last)) = (years.first().copied(), years.last().copied()) {
+            self.warn_uncovered(first..=last);
         }
         Ok((measures, assessments))
     }
@@ -278,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::open(config).await?;
             let at = at.unwrap_or_else(|| app.today());
             let (measures, assessments) = app.assessed(at).await?;
+            let unit = unit.map(|u| duban::ledger::parse::name(&u));
             if let Some(unit) = &unit {
                 check_unit(&app, unit).await?;
             }
@@ -326,11 +336,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::SetStatus {
-            code,
+            mut code,
             status,
             note,
             by,
         } => {
+            code = duban::ledger::parse::code(&code);
             let app = App::open(config).await?;
             let change = Change {
                 actor: App::actor(by),
@@ -354,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::History { code, json } => {
+            let code = duban::ledger::parse::code(&code);
             let app = App::open(config).await?;
             let history = app.store.history(&code).await?;
             let notes = app.store.notes(&code).await?;
@@ -565,6 +577,7 @@ async fn import(
     for w in &report.warnings {
         eprintln!("warning: {}", w.0);
     }
+    app.warn_uncovered(report.deadline_years.iter().copied());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -216,25 +216,38 @@ pub fn assess<'r>(measure: &Measure, ctx: &Context<'r>) -> Assessment<'r> {
         .with_timezone(&ctx.timezone)
         .date_naive()
         .min(ctx.today);
-    let (due, missed_cycles) = match measure.deadline {
-        Deadline::Date(date) => (effective_due(date, ctx), None),
-        Deadline::Immediate(Some(date)) => (effective_due(date, ctx), None),
-        Deadline::Immediate(None) => (
-            ctx.calendar
-                .add_working_days(assigned_on, ctx.rules.immediate_due_working_days),
-            None,
-        ),
+    // A long-term measure's escalation counts from the day it turns red, not from its
+    // first missed report: one missed report is yellow, and yellow is not 催办.
+    let (due, missed_cycles, escalation_due) = match measure.deadline {
+        Deadline::Date(date) | Deadline::Immediate(Some(date)) => {
+            let due = effective_due(date, ctx);
+            (due, None, due)
+        }
+        Deadline::Immediate(None) => {
+            let due = ctx
+                .calendar
+                .add_working_days(assigned_on, ctx.rules.immediate_due_working_days);
+            (due, None, due)
+        }
         Deadline::LongTerm(cycle) => {
+            let cycle = cycle.unwrap_or(ctx.rules.report_cycle);
             let last_report = measure
                 .last_report_at
                 .map(|at| at.with_timezone(&ctx.timezone).date_naive())
                 .filter(|day| *day <= ctx.today);
-            let (due, missed) = next_report_due(
-                cycle.unwrap_or(ctx.rules.report_cycle),
-                assigned_on.max(last_report.unwrap_or(assigned_on)),
-                ctx,
-            );
-            (due, Some(missed))
+            // Entering the ledger covers the cycle it happened in; a report covers its own
+            // cycle, or the one before when made on that cycle's grace day.
+            let covered = last_report
+                .map(|day| covered_by_report(cycle, day, ctx))
+                .unwrap_or(assigned_on)
+                .max(cycle_end(cycle, assigned_on));
+            let reports = ReportDue::after(cycle, covered, ctx);
+            let escalation_due = if reports.missed == 0 {
+                reports.first_due
+            } else {
+                reports.red_due
+            };
+            (reports.first_due, Some(reports.missed), escalation_due)
         }
     };
     let tier = tier(due, ctx);
@@ -283,9 +296,12 @@ pub fn assess<'r>(measure: &Measure, ctx: &Context<'r>) -> Assessment<'r> {
         (None, Tier::Upcoming { .. }) => (Colour::Green, Reason::OnTrack),
     };
     let step = match measure.status {
-        Status::NotStarted | Status::InProgress => {
-            ladder::current_step(&ctx.rules.ladder, tier, assigned_on, ctx)
-        }
+        Status::NotStarted | Status::InProgress => ladder::current_step(
+            &ctx.rules.ladder,
+            self::tier(escalation_due, ctx),
+            assigned_on,
+            ctx,
+        ),
         Status::Claimed | Status::Closed => None,
     };
     Assessment {
@@ -341,30 +357,57 @@ pub fn cycle_end(cycle: ReportCycle, day: NaiveDate) -> NaiveDate {
     }
 }
 
-/// A long-term measure's next report: the due date of the first cycle after the one its
-/// latest report (or its creation) covers, and how many cycles have ended without one.
-fn next_report_due(
-    cycle: ReportCycle,
-    covered_day: NaiveDate,
-    ctx: &Context<'_>,
-) -> (NaiveDate, u32) {
-    let first_uncovered_start = cycle_end(cycle, covered_day)
-        .succ_opt()
-        .expect("date in range");
-    let first_due = effective_due(cycle_end(cycle, first_uncovered_start), ctx);
-    let mut missed = 0;
-    let mut start = first_uncovered_start;
-    // Counting stops once the measure is red: more missed cycles change nothing.
-    let cap = ctx.rules.red_after_missed_reports.max(1);
-    while missed < cap {
-        let end = cycle_end(cycle, start);
-        if effective_due(end, ctx) >= ctx.today {
-            break;
+/// The first day of the report cycle that contains `day`.
+pub fn cycle_start(cycle: ReportCycle, day: NaiveDate) -> NaiveDate {
+    let first = |month: u32| NaiveDate::from_ymd_opt(day.year(), month, 1).expect("valid month");
+    match cycle {
+        ReportCycle::Week => {
+            day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
         }
-        missed += 1;
-        start = end.succ_opt().expect("date in range");
+        ReportCycle::Month => first(day.month()),
+        ReportCycle::Quarter => first((day.month() - 1) / 3 * 3 + 1),
+        ReportCycle::HalfYear => first(if day.month() <= 6 { 1 } else { 7 }),
+        ReportCycle::Year => first(1),
     }
-    (first_due, missed)
+}
+
+/// The last day of the cycle a report made on `day` covers: the cycle before, when `day` is
+/// still within that cycle's due date (moved past a day off), else its own cycle.
+fn covered_by_report(cycle: ReportCycle, day: NaiveDate, ctx: &Context<'_>) -> NaiveDate {
+    let previous_end = cycle_start(cycle, day).pred_opt().expect("date in range");
+    if effective_due(previous_end, ctx) >= day {
+        return previous_end;
+    }
+    cycle_end(cycle, day)
+}
+
+/// A long-term measure's reports after the cycles its latest report covers.
+struct ReportDue {
+    /// The due date of the first report not made.
+    first_due: NaiveDate,
+    /// Cycles that have ended without a report, counted up to the red threshold.
+    missed: u32,
+    /// The due date whose passing turns the measure red.
+    red_due: NaiveDate,
+}
+
+impl ReportDue {
+    fn after(cycle: ReportCycle, covered_end: NaiveDate, ctx: &Context<'_>) -> ReportDue {
+        let red_after = ctx.rules.red_after_missed_reports.max(1);
+        let mut dues = Vec::with_capacity(red_after as usize);
+        let mut start = covered_end.succ_opt().expect("date in range");
+        for _ in 0..red_after {
+            let end = cycle_end(cycle, start);
+            dues.push(effective_due(end, ctx));
+            start = end.succ_opt().expect("date in range");
+        }
+        let missed = dues.iter().filter(|due| **due < ctx.today).count() as u32;
+        ReportDue {
+            first_due: dues[0],
+            missed,
+            red_due: *dues.last().expect("at least one cycle"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use crate::export::merge_down;
 use chrono::{Datelike, NaiveDate};
 use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, XlsxError,
@@ -230,85 +231,71 @@ pub fn write_ledger_file(
         sheet.set_column_width(col(name), width)?;
     }
     let mut r = 3u32;
-    let mut i = 0;
-    while i < measures.len() {
-        let aspect = &measures[i].aspect;
+    for group in measures.chunk_by(|a, b| a.aspect == b.aspect) {
         if layout == Layout::HeadingRows {
-            sheet.merge_range(r, 0, r, last_col, aspect, &border.clone().set_bold())?;
+            sheet.merge_range(
+                r,
+                0,
+                r,
+                last_col,
+                &group[0].aspect,
+                &border.clone().set_bold(),
+            )?;
             r += 1;
         }
-        let aspect_start = r;
-        while i < measures.len() && measures[i].aspect == *aspect {
-            let problem = &measures[i].problem;
-            let problem_start = r;
-            let mut leader_start = r;
-            while i < measures.len()
-                && measures[i].aspect == *aspect
-                && measures[i].problem == *problem
-            {
-                let m = &measures[i];
-                match &m.code {
-                    RawCell::Text(t) => sheet.write_string_with_format(r, 0, t, &centre)?,
-                    RawCell::Number(n) => sheet.write_number_with_format(r, 0, *n, &centre)?,
-                    RawCell::Date(_) => {
-                        return Err(SampleError::Source("a code cannot be a date".into()));
-                    }
-                };
-                sheet.write_string_with_format(r, col("整改措施"), &m.content, &wrap)?;
-                sheet.write_string_with_format(r, col("整改目标"), &m.target, &wrap)?;
-                sheet.write_string_with_format(r, col("牵头单位"), &m.lead_unit, &wrap)?;
-                sheet.write_string_with_format(r, col("责任单位"), &m.units, &wrap)?;
-                sheet.write_string_with_format(r, col("整改进展"), &m.progress, &wrap)?;
-                sheet.write_string_with_format(r, col("状态"), &m.status, &centre)?;
-                match &m.deadline {
-                    RawCell::Text(t) => {
-                        sheet.write_string_with_format(r, col("完成时限"), t, &wrap)?
-                    }
-                    RawCell::Number(n) => {
-                        sheet.write_number_with_format(r, col("完成时限"), *n, &border)?
-                    }
-                    RawCell::Date(d) => sheet.write_datetime_with_format(
-                        r,
-                        col("完成时限"),
-                        ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?,
-                        &date,
-                    )?,
-                };
-                // 责任领导 merged down over runs of the same leader.
-                let next_same = measures.get(i + 1).is_some_and(|n| {
-                    n.problem == *problem && n.aspect == *aspect && n.leader == m.leader
-                });
-                if !next_same {
-                    merge_or_write(sheet, leader_start, r, col("责任领导"), &m.leader, &centre)?;
-                    leader_start = r + 1;
+        for (k, m) in group.iter().enumerate() {
+            let row = r + k as u32;
+            match &m.code {
+                RawCell::Text(t) => sheet.write_string_with_format(row, 0, t, &centre)?,
+                RawCell::Number(n) => sheet.write_number_with_format(row, 0, *n, &centre)?,
+                RawCell::Date(_) => {
+                    return Err(SampleError::Source("a code cannot be a date".into()));
                 }
-                r += 1;
-                i += 1;
-            }
-            merge_or_write(sheet, problem_start, r - 1, col("问题"), problem, &wrap)?;
+            };
+            sheet.write_string_with_format(row, col("整改措施"), &m.content, &wrap)?;
+            sheet.write_string_with_format(row, col("整改目标"), &m.target, &wrap)?;
+            sheet.write_string_with_format(row, col("牵头单位"), &m.lead_unit, &wrap)?;
+            sheet.write_string_with_format(row, col("责任单位"), &m.units, &wrap)?;
+            sheet.write_string_with_format(row, col("整改进展"), &m.progress, &wrap)?;
+            sheet.write_string_with_format(row, col("状态"), &m.status, &centre)?;
+            match &m.deadline {
+                RawCell::Text(t) => {
+                    sheet.write_string_with_format(row, col("完成时限"), t, &wrap)?
+                }
+                RawCell::Number(n) => {
+                    sheet.write_number_with_format(row, col("完成时限"), *n, &border)?
+                }
+                RawCell::Date(d) => sheet.write_datetime_with_format(
+                    row,
+                    col("完成时限"),
+                    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?,
+                    &date,
+                )?,
+            };
         }
+        // 问题 merged down over its measures, 责任领导 over runs within a problem, and the
+        // 方面 column over the whole aspect.
+        let problems: Vec<(Option<&str>, ())> = group
+            .iter()
+            .map(|m| (Some(m.problem.as_str()), ()))
+            .collect();
+        merge_down(sheet, r, col("问题"), &problems, &wrap, &wrap)?;
+        let leaders: Vec<(Option<&str>, &str)> = group
+            .iter()
+            .map(|m| (Some(m.leader.as_str()), m.problem.as_str()))
+            .collect();
+        merge_down(sheet, r, col("责任领导"), &leaders, &centre, &centre)?;
         if layout == Layout::AspectColumn {
-            merge_or_write(sheet, aspect_start, r - 1, col("方面"), aspect, &wrap)?;
+            let aspects: Vec<(Option<&str>, ())> = group
+                .iter()
+                .map(|m| (Some(m.aspect.as_str()), ()))
+                .collect();
+            merge_down(sheet, r, col("方面"), &aspects, &wrap, &wrap)?;
         }
+        r += group.len() as u32;
     }
     sheet.set_freeze_panes(3, 0)?;
     book.save(path)?;
-    Ok(())
-}
-
-fn merge_or_write(
-    sheet: &mut rust_xlsxwriter::Worksheet,
-    first: u32,
-    last: u32,
-    col: u16,
-    text: &str,
-    format: &Format,
-) -> Result<(), XlsxError> {
-    if first == last {
-        sheet.write_string_with_format(first, col, text, format)?;
-    } else {
-        sheet.merge_range(first, col, last, col, text, format)?;
-    }
     Ok(())
 }
 

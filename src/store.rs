@@ -51,10 +51,10 @@ impl Backend {
 pub enum StoreError {
     /// The database said no, or could not be reached.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed.
     #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// The URL names no supported database.
     #[error("unsupported database URL {0}: use sqlite:FILE or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
@@ -74,6 +74,20 @@ pub enum StoreError {
         /// What was found.
         value: String,
     },
+}
+
+// The causes are shown in the message itself, so they are not also given as sources: a
+// chain printed by anyhow would say everything twice.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError::Migrate(e)
+    }
 }
 
 fn nearest_hint(nearest: &[String]) -> String {

@@ -721,3 +721,143 @@ fn ledgers_with_english_headers_and_csv_in_gb18030() {
         (Some("2024-06-30"), Some("in_progress"))
     );
 }
+
+#[test]
+fn aspects_without_a_problem_column_and_a_problem_under_two_aspects() {
+    let sb = Sandbox::sqlite();
+    let file = sb.path("aspects.csv");
+    std::fs::write(
+        &file,
+        "序号,方面,问题,整改措施,牵头单位,完成时限\n\
+         1,党的建设方面,制度执行不严,修订制度,党群工作部,2024-06-30\n\
+         2,作风建设方面,制度执行不严,开展检查,纪工委,2024-06-30\n\
+         3,作风建设方面,,通报典型案例,纪工委,2024-06-30\n",
+    )
+    .unwrap();
+    sb.ok(&["import", file.to_str().unwrap()]);
+    let check = |all: &[serde_json::Value]| {
+        assert_eq!(by_code(all, "1")["aspect"], "党的建设方面");
+        assert_eq!(by_code(all, "2")["aspect"], "作风建设方面");
+        assert_eq!(by_code(all, "2")["problem"], "制度执行不严");
+        assert_eq!(by_code(all, "3")["aspect"], "作风建设方面");
+    };
+    check(&sb.measures(AT));
+    // The same file again changes nothing and moves nothing.
+    let again = sb.ok(&["import", file.to_str().unwrap()]);
+    assert!(again.contains("0 new, 0 updated, 3 unchanged"), "{again}");
+    check(&sb.measures(AT));
+    // No 问题 column at all: the aspect still stands.
+    let no_problem = sb.path("no-problem.csv");
+    std::fs::write(
+        &no_problem,
+        "序号,方面,整改措施,牵头单位,完成时限\nA,党的建设方面,召开会议,经发局,2024-06-30\n",
+    )
+    .unwrap();
+    sb.ok(&["import", no_problem.to_str().unwrap()]);
+    let a = by_code(&sb.measures(AT), "A").clone();
+    assert_eq!(
+        (a["aspect"].as_str(), a["problem"].as_str()),
+        (Some("党的建设方面"), None)
+    );
+}
+
+#[test]
+fn the_sample_saved_as_csv_reads_the_same() {
+    // As LibreOffice or Excel save it: heading rows are one cell, merged cells are not merged.
+    let (_, measures) = duban::sample::sample_measures().unwrap();
+    let mut csv = String::from(
+        "序号,问题,整改措施,整改目标,责任领导,牵头单位,责任单位,完成时限,整改进展,状态\n",
+    );
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut aspect = String::new();
+    let mut problem = String::new();
+    for m in &measures {
+        if m.aspect != aspect {
+            csv.push_str(&format!("{},,,,,,,,,\n", quote(&m.aspect)));
+            aspect = m.aspect.clone();
+        }
+        let problem_cell = if m.problem != problem {
+            m.problem.clone()
+        } else {
+            String::new()
+        };
+        problem = m.problem.clone();
+        let text = |c: &duban::sample::RawCell| match c {
+            duban::sample::RawCell::Text(t) => t.clone(),
+            duban::sample::RawCell::Number(n) => n.to_string(),
+            duban::sample::RawCell::Date(d) => d.to_string(),
+        };
+        let cells = [
+            text(&m.code),
+            problem_cell,
+            m.content.clone(),
+            m.target.clone(),
+            m.leader.clone(),
+            m.lead_unit.clone(),
+            m.units.clone(),
+            text(&m.deadline),
+            m.progress.clone(),
+            m.status.clone(),
+        ];
+        csv.push_str(&cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
+        csv.push('\n');
+    }
+    csv.push_str("合计:66项,,,,,,,,,\n");
+    let sb = Sandbox::sqlite();
+    let file = sb.path("ledger.csv");
+    std::fs::write(&file, csv).unwrap();
+    sb.ok(&["import", file.to_str().unwrap()]);
+    let xlsx = Sandbox::sqlite();
+    xlsx.ok(&["import", sample().to_str().unwrap()]);
+    let (a, b) = (sb.measures(AT), xlsx.measures(AT));
+    assert_eq!(a.len(), 66);
+    for (x, y) in a.iter().zip(&b) {
+        for key in [
+            "code",
+            "aspect",
+            "problem",
+            "units",
+            "leaders",
+            "deadline",
+            "deadline_kind",
+            "status",
+            "colour",
+        ] {
+            assert_eq!(x[key], y[key], "{key} of {}", x["code"]);
+        }
+    }
+}
+
+#[test]
+fn csv_rows_count_records_not_lines() {
+    let sb = Sandbox::sqlite();
+    let file = sb.path("quoted.csv");
+    std::fs::write(
+        &file,
+        "序号,整改措施,牵头单位,完成时限\n1,措施一,\"经发局\n财政局\",2024-06-30\n2,措施二,财政局,明年\n",
+    )
+    .unwrap();
+    let err = sb.fails(&["import", file.to_str().unwrap()]);
+    assert!(
+        err.contains("row 3, column 完成时限: cannot read \"明年\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failure_after_many_batches_writes_nothing() {
+    let sb = Sandbox::sqlite();
+    let mut rows = duban::sample::synthetic_measures(4_500, 60, 3);
+    rows.last_mut().unwrap().deadline = duban::sample::RawCell::Text("明年".into());
+    let file = sb.path("big.xlsx");
+    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+        .unwrap();
+    let err = sb.fails(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("cannot read \"明年\""), "{err}");
+    assert!(sb.measures(AT).is_empty());
+    let units: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["units", "--json"])).unwrap();
+    assert!(
+        units.is_empty(),
+        "the batches written before the bad row were rolled back"
+    );
+}

@@ -227,3 +227,104 @@ async fn the_cli_gives_the_same_answers_on_both_backends() {
     }
     assert_eq!(outputs[0], outputs[1]);
 }
+
+/// A chat note followed by the weekly re-import: the file's old progress text is stale and
+/// neither becomes a note again nor counts as a report.
+async fn stale_progress(store: Store) {
+    let start = Utc.with_ymd_and_hms(2024, 1, 8, 2, 0, 0).unwrap();
+    import_file(&store, &sample(), options(start))
+        .await
+        .unwrap();
+    let chat = Change {
+        actor: "联络员王五".into(),
+        source: Source::Chat,
+        at: Utc.with_ymd_and_hms(2024, 2, 5, 3, 0, 0).unwrap(),
+        note: None,
+    };
+    store
+        .add_note("2-4", "一季度检查已完成", &chat)
+        .await
+        .unwrap();
+    let later = Utc.with_ymd_and_hms(2024, 4, 1, 2, 0, 0).unwrap();
+    let report = import_file(&store, &sample(), options(later))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome.notes_added, 0);
+    let m = store.measure("2-4").await.unwrap();
+    assert_eq!(m.latest_progress.as_deref(), Some("一季度检查已完成"));
+    assert_eq!(m.last_report_at, Some(chat.at));
+    assert_eq!(store.notes("2-4").await.unwrap().len(), 2);
+    // An export carries the chat note in 整改进展; importing it back adds nothing either.
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("export.xlsx");
+    let measures = store.measures().await.unwrap();
+    let settings = Settings::defaults();
+    let ctx = Context {
+        today: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+        calendar: &settings.calendar,
+        rules: &settings.config.rules,
+        timezone: settings.timezone,
+    };
+    let assessed: Vec<_> = measures.iter().map(|m| assess(m, &ctx)).collect();
+    let rows: Vec<_> = measures.iter().zip(&assessed).collect();
+    duban::export::write_ledger(&exported, &rows, &[], ctx.today, settings.config.language)
+        .unwrap();
+    let report = import_file(&store, &exported, options(later))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.outcome.notes_added, report.outcome.updated.len()),
+        (0, 0)
+    );
+    // New text in the file is a report.
+    let (title, mut raw) = duban::sample::sample_measures().unwrap();
+    let m53 = raw
+        .iter_mut()
+        .find(|r| r.code == duban::sample::RawCell::Text("2-4".into()))
+        .unwrap();
+    m53.progress = "二季度检查已部署".into();
+    let file = dir.path().join("new-progress.xlsx");
+    duban::sample::write_ledger_file(&file, &title, &raw, duban::sample::Layout::HeadingRows)
+        .unwrap();
+    let report = import_file(&store, &file, options(later)).await.unwrap();
+    assert_eq!(report.outcome.notes_added, 1);
+    let m = store.measure("2-4").await.unwrap();
+    assert_eq!(
+        (m.latest_progress.as_deref(), m.last_report_at),
+        (Some("二季度检查已部署"), Some(later))
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn stale_progress_on_sqlite() {
+    let sandbox = Sandbox::sqlite();
+    stale_progress(Store::open(&sandbox.url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn stale_progress_on_postgres() {
+    let db = PgDatabase::create().await;
+    stale_progress(Store::open(&db.url).await.unwrap()).await;
+}
+
+/// Text PostgreSQL cannot store (a NUL byte) is cleaned on the way in, on both backends.
+#[tokio::test]
+async fn odd_characters_import_alike_on_both_backends() {
+    let db = PgDatabase::create().await;
+    let pg = Sandbox::with_url(&db.url);
+    let lite = Sandbox::sqlite();
+    let mut outputs = Vec::new();
+    for sb in [&pg, &lite] {
+        let file = sb.path("odd.csv");
+        std::fs::write(
+            &file,
+            "序号,整改措施,牵头单位,完成时限\n1,措施\u{0}一,经发局,2024-06-30\n",
+        )
+        .unwrap();
+        sb.ok(&["import", file.to_str().unwrap()]);
+        outputs.push(sb.measures("2024-03-15"));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0][0]["content"], "措施一");
+}

@@ -8,12 +8,15 @@ CREATE TABLE aspects (
     position INTEGER NOT NULL
 );
 
+-- A problem belongs to an aspect; the same title may stand under two aspects.
 CREATE TABLE problems (
     id INTEGER PRIMARY KEY,
     aspect_id INTEGER REFERENCES aspects (id),
-    title TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
     position INTEGER NOT NULL
 );
+
+CREATE INDEX problems_title ON problems (title);
 
 CREATE TABLE units (
     id INTEGER PRIMARY KEY,
@@ -50,6 +53,7 @@ CREATE TABLE imports (
 CREATE TABLE measures (
     id INTEGER PRIMARY KEY,
     code TEXT NOT NULL UNIQUE,
+    aspect_id INTEGER REFERENCES aspects (id),
     problem_id INTEGER REFERENCES problems (id),
     content TEXT NOT NULL,
     target TEXT,
@@ -64,6 +68,9 @@ CREATE TABLE measures (
     latest_progress TEXT,
     initial_status TEXT NOT NULL CHECK (initial_status IN ('not_started', 'in_progress', 'claimed', 'closed')),
     initial_progress TEXT,
+    -- The 整改进展 text the last import carried, when it differs from initial_progress: a
+    -- re-import adds a note only when the file's text is new, never for stale text.
+    ledger_progress TEXT,
     created_by TEXT NOT NULL,
     import_id INTEGER REFERENCES imports (id),
     position INTEGER NOT NULL,

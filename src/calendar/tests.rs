@@ -116,7 +116,8 @@ fn bad_data_names_the_entry() {
         year = 2027
         holidays = [{ name = "春节", off = "2027-02-30..2027-03-02" }]
     "#;
-    let err = Calendar::from_sources(&[("extra.toml", bad)])
+    // The error names the file the bad year came from, not the last one read.
+    let err = Calendar::from_sources(&[("extra.toml", bad), ("later.toml", BUILTIN_CN)])
         .unwrap_err()
         .to_string();
     assert!(

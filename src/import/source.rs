@@ -35,7 +35,7 @@ impl Cell<'_> {
     pub fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
-            Cell::Text(t) => t.trim().is_empty(),
+            Cell::Text(t) => t.chars().all(|c| c.is_whitespace() || c.is_control()),
             _ => false,
         }
     }
@@ -44,7 +44,7 @@ impl Cell<'_> {
     pub fn display(&self) -> String {
         match self {
             Cell::Empty => String::new(),
-            Cell::Text(t) => t.trim().to_string(),
+            Cell::Text(t) => clean(t),
             Cell::Number(n) => crate::ledger::parse::code_number(*n),
             Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
             Cell::Bool(b) => b.to_string(),
@@ -63,6 +63,24 @@ impl Cell<'_> {
             Cell::Error(e) => Cell::Error(e),
         }
     }
+}
+
+/// Text as a ledger should hold it: trimmed, without control characters (a NUL byte, for
+/// one, which PostgreSQL cannot store), keeping line breaks and tabs, with `\r\n` read as `\n`.
+pub fn clean(text: &str) -> String {
+    let text = text.trim();
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// What the row visitor wants next.
@@ -319,9 +337,11 @@ fn read_csv(bytes: &[u8], visitor: &mut dyn RowVisitor) -> Result<(), String> {
         .flexible(true)
         .from_reader(text.as_bytes());
     visitor.start_sheet("csv");
-    for record in reader.records() {
+    // Rows are numbered by record, as a spreadsheet shows the file: a quoted cell with a line
+    // break is one row, not two.
+    for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, |p| p.line()) as u32;
+        let line = index as u32 + 1;
         let cells: Vec<Cell<'_>> = record
             .iter()
             .map(|f| {
@@ -366,6 +386,13 @@ mod tests {
         let mut row5 = vec![Cell::Text("3".into())];
         fill.apply(5, &mut row5);
         assert_eq!(row5.len(), 1);
+    }
+
+    #[test]
+    fn control_characters_are_dropped() {
+        assert_eq!(clean(" 措施\u{0}一\r\n第二行\u{7} "), "措施一\n第二行");
+        assert_eq!(clean("a\tb"), "a\tb");
+        assert_eq!(Cell::Text("\u{0}".into()).display(), "");
     }
 
     #[test]

@@ -294,3 +294,158 @@ fn header_names() {
         assert_eq!(found, expected, "{text}");
     }
 }
+
+#[test]
+fn a_title_that_names_columns_is_not_the_header() {
+    let title = t("巡察反馈问题整改措施、责任单位及完成时限一览表");
+    let rows = vec![
+        vec![
+            title.clone(),
+            title.clone(),
+            title.clone(),
+            title.clone(),
+            title.clone(),
+            title,
+        ],
+        [
+            "序号",
+            "整改措施",
+            "牵头单位",
+            "责任单位",
+            "完成时限",
+            "状态",
+        ]
+        .map(t)
+        .to_vec(),
+        ["1", "召开会议", "财政局", "", "2024-06-30", ""]
+            .map(t)
+            .to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    assert_eq!((lines.len(), lines[0].row), (1, 3));
+}
+
+#[test]
+fn a_two_row_header() {
+    // 责任单位 spans 牵头单位 and 配合单位 in the row below; 序号 and the rest span both rows.
+    let rows = vec![
+        ["序号", "整改措施", "责任单位", "责任单位", "完成时限"]
+            .map(t)
+            .to_vec(),
+        ["序号", "整改措施", "牵头单位", "配合单位", "完成时限"]
+            .map(t)
+            .to_vec(),
+        ["1", "召开会议", "财政局", "审计办、招商局", "2024-06-30"]
+            .map(t)
+            .to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].lead_unit, "财政局");
+    assert_eq!(lines[0].units, ["审计办", "招商局"]);
+    // Without merged fill the lower row has only the sub-headers.
+    let rows = vec![
+        ["序号", "整改措施", "责任单位", "", "完成时限"]
+            .map(t)
+            .to_vec(),
+        ["", "", "牵头单位", "配合单位", ""].map(t).to_vec(),
+        ["1", "召开会议", "财政局", "审计办", "2024-06-30"]
+            .map(t)
+            .to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    assert_eq!(lines[0].units, ["审计办"]);
+}
+
+#[test]
+fn a_header_repeated_on_a_later_page_is_skipped() {
+    let rows = vec![
+        header(),
+        [
+            t("1"),
+            t("问题一"),
+            t("措施一"),
+            t(""),
+            t("财政局"),
+            t(""),
+            t("2024-06-30"),
+            t(""),
+            t(""),
+        ]
+        .to_vec(),
+        header(),
+        [
+            t("2"),
+            t(""),
+            t("措施二"),
+            t(""),
+            t("财政局"),
+            t(""),
+            t("2024-06-30"),
+            t(""),
+            t(""),
+        ]
+        .to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1].problem.as_deref(), Some("问题一"));
+}
+
+#[test]
+fn unmerged_headings_and_footers_are_not_measures() {
+    // As a CSV export of a ledger shows them: one filled cell, in the first column.
+    let rows = vec![
+        ["序号", "整改措施", "牵头单位", "完成时限"].map(t).to_vec(),
+        ["一、贯彻落实方面", "", "", ""].map(t).to_vec(),
+        ["(一)学习不深入", "", "", ""].map(t).to_vec(),
+        ["1", "召开会议", "财政局", "2024-06-30"].map(t).to_vec(),
+        ["二、全面从严治党方面", "", "", ""].map(t).to_vec(),
+        ["2", "开展检查", "纪工委", "2024-06-30"].map(t).to_vec(),
+        ["合计:2项", "", "", ""].map(t).to_vec(),
+        ["填报人:张三", "", "", ""].map(t).to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].aspect.as_deref(), Some("一、贯彻落实方面"));
+    assert_eq!(lines[0].problem.as_deref(), Some("(一)学习不深入"));
+    assert_eq!(lines[1].aspect.as_deref(), Some("二、全面从严治党方面"));
+    assert_eq!(lines[1].problem, None);
+}
+
+#[test]
+fn control_characters_do_not_reach_the_ledger() {
+    let rows = vec![
+        ["序号", "整改措施", "牵头单位", "完成时限"].map(t).to_vec(),
+        [t("1"), t("措施\u{0}一"), t("财政局\u{7}"), t("2024-06-30")].to_vec(),
+    ];
+    let (lines, reader) = read(&rows);
+    assert!(reader.problems.is_empty());
+    assert_eq!(
+        (lines[0].content.as_str(), lines[0].lead_unit.as_str()),
+        ("措施一", "财政局")
+    );
+}
+
+#[test]
+fn date_cells_out_of_range_are_refused() {
+    let rows = vec![
+        ["序号", "整改措施", "牵头单位", "完成时限"].map(t).to_vec(),
+        vec![
+            t("1"),
+            t("措施"),
+            t("财政局"),
+            Cell::Date(NaiveDate::from_ymd_opt(1900, 1, 5).unwrap()),
+        ],
+    ];
+    let (_, reader) = read(&rows);
+    assert_eq!(
+        reader.problems[0].to_string(),
+        "row 2, column 完成时限: the date 1900-01-05 is out of range (2000–2100)"
+    );
+}

@@ -24,7 +24,7 @@ const LONG_TERM_WORDS: [&str; 8] = [
     "常态化",
     "持续",
     "long-term",
-    "long term",
+    "longterm",
     "ongoing",
 ];
 
@@ -94,7 +94,8 @@ pub fn deadline_number(value: f64) -> Result<Deadline, String> {
         return serial(value.floor() as i64).map(Deadline::Date);
     }
     let year = value.trunc() as i32;
-    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+    let hundredths = value * 100.0;
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) || (hundredths - hundredths.round()).abs() > 1e-6 {
         return Err(format!("cannot read {value} as a deadline"));
     }
     let month = ((value - value.trunc()) * 100.0).round() as u32;
@@ -107,6 +108,14 @@ pub fn deadline_number(value: f64) -> Result<Deadline, String> {
     month_end(year, month)
         .map(Deadline::Date)
         .ok_or_else(|| format!("cannot read {value} as a deadline"))
+}
+
+/// Checks a date cell: a deadline outside 2000–2100 is surely a typo.
+pub fn deadline_date(date: NaiveDate) -> Result<Deadline, String> {
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+        return Err(format!("the date {date} is out of range (2000–2100)"));
+    }
+    Ok(Deadline::Date(date))
 }
 
 /// Reads an Excel date serial (days since 1899-12-30).
@@ -137,15 +146,23 @@ fn serial_text(norm: &str) -> Option<Result<NaiveDate, String>> {
 fn report_cycle(norm: &str) -> Option<ReportCycle> {
     let table = [
         ("每周", ReportCycle::Week),
+        ("按周", ReportCycle::Week),
+        ("周报", ReportCycle::Week),
         ("weekly", ReportCycle::Week),
         ("每半年", ReportCycle::HalfYear),
         ("半年", ReportCycle::HalfYear),
         ("每季", ReportCycle::Quarter),
+        ("按季", ReportCycle::Quarter),
+        ("季报", ReportCycle::Quarter),
         ("季度", ReportCycle::Quarter),
         ("quarterly", ReportCycle::Quarter),
         ("每月", ReportCycle::Month),
+        ("按月", ReportCycle::Month),
+        ("月报", ReportCycle::Month),
         ("monthly", ReportCycle::Month),
         ("每年", ReportCycle::Year),
+        ("按年", ReportCycle::Year),
+        ("年报", ReportCycle::Year),
         ("yearly", ReportCycle::Year),
         ("annually", ReportCycle::Year),
     ];
@@ -253,7 +270,11 @@ fn find_dates(norm: &str) -> Result<Vec<NaiveDate>, String> {
         };
         match date_at(&mut cursor)? {
             Some(date) => {
-                found.push(date);
+                // 2024年3月起 / 开始 / 以来 marks a start, not a deadline.
+                let starts = ["起", "开始", "以来"].iter().any(|w| cursor.eat_word(w));
+                if !starts {
+                    found.push(date);
+                }
                 i = cursor.pos;
             }
             None => i += 4,
@@ -301,7 +322,11 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
         c.pos = save;
     }
     let Some(month) = c.number(2) else {
-        if sep == '年' {
+        // A bare year is a deadline (the year's end) only when nothing but a closing word
+        // follows: 2024年, 2024年完成. In 2024年持续巩固 it only says when.
+        let ends = c.peek().is_none_or(|ch| ",.;、)]。".contains(ch))
+            || c.chars[c.pos..].starts_with(&['完', '成']);
+        if sep == '年' && ends {
             check_year()?;
             return Ok(Some(year_end(year)));
         }
@@ -339,33 +364,68 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
     Ok(month_end(year, month))
 }
 
+/// A unit's or person's name in one canonical form, so that one unit is one unit however a
+/// ledger typed it: trimmed, zero-width characters dropped, runs of spaces made one, and
+/// brackets full-width in Chinese names (区委办(区政府办) → 区委办（区政府办）), ASCII in others.
+pub fn name(text: &str) -> String {
+    let chinese = text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.trim().chars() {
+        let c = match c {
+            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' => continue,
+            '(' | '\u{FF08}' => {
+                if chinese {
+                    '\u{FF08}'
+                } else {
+                    '('
+                }
+            }
+            ')' | '\u{FF09}' => {
+                if chinese {
+                    '\u{FF09}'
+                } else {
+                    ')'
+                }
+            }
+            c if c.is_whitespace() => {
+                space = true;
+                continue;
+            }
+            c => c,
+        };
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
+}
+
 /// Splits a unit cell into unit names. Separators: 、, full-width and ASCII commas and
-/// semicolons, and line breaks. A trailing
-/// "(牵头)" marker is dropped, names are trimmed, and repeats are dropped.
+/// semicolons, and line breaks. A trailing "(牵头)" marker is dropped, names take their
+/// canonical form ([`name`]), and repeats are dropped.
 pub fn units(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
     const SEPARATORS: [char; 7] = ['、', ',', '\u{FF0C}', ';', '\u{FF1B}', '\n', '\r'];
+    let mut names: Vec<String> = Vec::new();
     for part in text.split(SEPARATORS) {
-        let mut name = part
-            .trim()
-            .trim_matches(['"', '\'', '“', '”'])
-            .trim()
-            .to_string();
-        for marker in [
-            "(牵头)",
-            "\u{FF08}牵头\u{FF09}",
-            "(牵头单位)",
-            "\u{FF08}牵头单位\u{FF09}",
-        ] {
-            if let Some(stripped) = name.strip_suffix(marker) {
-                name = stripped.trim().to_string();
+        let mut unit = name(part.trim_matches(['"', '\'', '“', '”']));
+        for marker in ["\u{FF08}牵头\u{FF09}", "\u{FF08}牵头单位\u{FF09}", "(lead)"] {
+            if let Some(stripped) = unit.strip_suffix(marker) {
+                unit = stripped.trim().to_string();
             }
         }
-        if !name.is_empty() && !names.contains(&name) {
-            names.push(name);
+        if !unit.is_empty() && !names.contains(&unit) {
+            names.push(unit);
         }
     }
     names
+}
+
+/// A measure's code (序号) in canonical form: full-width digits and dashes as ASCII, no spaces.
+pub fn code(text: &str) -> String {
+    normalize(text)
 }
 
 /// Splits a cell of people's names (责任领导) the same way as units.

@@ -414,3 +414,89 @@ fn judging_a_day_before_the_measure_entered_duban() {
         Some(d("2024-03-22"))
     );
 }
+
+#[test]
+fn a_report_on_the_grace_day_covers_the_cycle_before() {
+    let cal = Calendar::builtin();
+    let rules = Rules::default();
+    // Weekly: the week of 05-13 ends Sunday 05-19, so its report is due Monday 05-20. A report
+    // that Monday is the late one; the week of 05-20 still owes its own, due Monday 05-27.
+    let mut weekly = measure(
+        Deadline::LongTerm(Some(ReportCycle::Week)),
+        Status::InProgress,
+        "2024-05-01",
+    );
+    weekly.last_report_at = Some(at("2024-05-20"));
+    let a = judge(&weekly, "2024-05-29", &cal, &rules);
+    assert_eq!(
+        (a.colour, a.reason, a.due),
+        (
+            Colour::Yellow,
+            Reason::ReportMissing { missed_cycles: 1 },
+            Some(d("2024-05-27"))
+        )
+    );
+    // Monthly: August 2024 ends on a Saturday; a report on Monday 09-02 is August's.
+    let mut monthly = measure(Deadline::LongTerm(None), Status::InProgress, "2024-05-01");
+    monthly.last_report_at = Some(at("2024-09-02"));
+    let a = judge(&monthly, "2024-10-10", &cal, &rules);
+    assert_eq!(
+        (a.colour, a.reason, a.due),
+        (
+            Colour::Yellow,
+            Reason::ReportMissing { missed_cycles: 1 },
+            Some(d("2024-09-30"))
+        )
+    );
+    // A report on 09-03 is September's.
+    monthly.last_report_at = Some(at("2024-09-03"));
+    assert_eq!(
+        judge(&monthly, "2024-10-10", &cal, &rules).colour,
+        Colour::Green
+    );
+    // Entering the ledger on a grace day still covers its own cycle.
+    let new = measure(Deadline::LongTerm(None), Status::InProgress, "2024-09-02");
+    assert_eq!(
+        judge(&new, "2024-10-10", &cal, &rules).due,
+        Some(d("2024-10-31"))
+    );
+}
+
+#[test]
+fn long_term_measures_escalate_from_the_day_they_turn_red() {
+    let cal = Calendar::builtin();
+    let rules = Rules::default();
+    // Created 2024-01-10, no reports: February's report is due 02-29, March's 04-01.
+    let m = measure(Deadline::LongTerm(None), Status::InProgress, "2024-01-10");
+    let cases = [
+        ("2024-02-21", Colour::Green, None),
+        ("2024-02-22", Colour::Yellow, Some("remind")), // February's report due in 5 working days
+        ("2024-03-01", Colour::Yellow, None),           // one report missed: yellow, no 催办
+        ("2024-03-25", Colour::Yellow, Some("remind")), // the second report is due soon
+        ("2024-04-02", Colour::Red, Some("urge")),      // two missed: red from 04-01, 催办
+        ("2024-04-09", Colour::Red, Some("urge")),
+        ("2024-04-10", Colour::Red, Some("report")), // red for six working days: 通报
+    ];
+    for (today, colour, step) in cases {
+        let a = judge(&m, today, &cal, &rules);
+        assert_eq!(
+            (a.colour, a.step.map(|s| s.key.as_str())),
+            (colour, step),
+            "{today}"
+        );
+    }
+}
+
+#[test]
+fn cycle_starts() {
+    let cases = [
+        (ReportCycle::Week, "2024-10-13", "2024-10-07"),
+        (ReportCycle::Month, "2024-02-29", "2024-02-01"),
+        (ReportCycle::Quarter, "2024-06-30", "2024-04-01"),
+        (ReportCycle::HalfYear, "2024-12-01", "2024-07-01"),
+        (ReportCycle::Year, "2024-12-31", "2024-01-01"),
+    ];
+    for (cycle, day, start) in cases {
+        assert_eq!(cycle_start(cycle, d(day)), d(start), "{cycle:?} {day}");
+    }
+}

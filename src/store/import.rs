@@ -56,7 +56,10 @@ struct Existing {
     hash: String,
     status: Status,
     position: i64,
-    progress_hash: Option<u64>,
+    /// The 整改进展 text the last import carried.
+    ledger_progress: Option<u64>,
+    /// The measure's latest progress, from any source.
+    latest_progress: Option<u64>,
 }
 
 /// An import in progress: one open transaction.
@@ -74,7 +77,8 @@ pub struct ImportWriter {
     units: HashMap<String, i64>,
     leaders: HashMap<String, i64>,
     aspects: HashMap<String, i64>,
-    problems: HashMap<String, (i64, Option<i64>)>,
+    /// Problems by aspect and title.
+    problems: HashMap<(Option<i64>, String), i64>,
     outcome: ImportOutcome,
 }
 
@@ -105,12 +109,14 @@ impl Store {
             .await?;
         let mut existing = HashMap::new();
         let rows = sqlx::query(
-            "SELECT id, code, source_hash, status, position, COALESCE(latest_progress, initial_progress) FROM measures",
+            "SELECT id, code, source_hash, status, position, COALESCE(ledger_progress, initial_progress), \
+             COALESCE(latest_progress, initial_progress) FROM measures",
         )
         .fetch_all(&mut *tx)
         .await?;
         for row in rows {
-            let progress: Option<String> = row.try_get(5)?;
+            let ledger_progress: Option<String> = row.try_get(5)?;
+            let latest_progress: Option<String> = row.try_get(6)?;
             existing.insert(
                 row.try_get::<String, _>(1)?,
                 Existing {
@@ -119,7 +125,8 @@ impl Store {
                     hash: row.try_get(2)?,
                     status: parse_status("measures.status", row.try_get(3)?)?,
                     position: row.try_get(4)?,
-                    progress_hash: progress.as_deref().map(text_hash),
+                    ledger_progress: ledger_progress.as_deref().map(text_hash),
+                    latest_progress: latest_progress.as_deref().map(text_hash),
                 },
             );
         }
@@ -128,11 +135,11 @@ impl Store {
             name_map(&mut tx, "SELECT name, id FROM people WHERE role = 'leader'").await?;
         let aspects = name_map(&mut tx, "SELECT name, id FROM aspects").await?;
         let mut problems = HashMap::new();
-        for row in sqlx::query("SELECT title, id, aspect_id FROM problems")
+        for row in sqlx::query("SELECT aspect_id, title, id FROM problems")
             .fetch_all(&mut *tx)
             .await?
         {
-            problems.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            problems.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
         }
         let sql = format!(
             "INSERT INTO imports (file, actor, started_at) VALUES ({}) RETURNING id",
@@ -182,9 +189,10 @@ async fn name_map(
 /// The columns of `measures` an import writes, in order, with their types. A new measure's
 /// status and progress text go in as its initial ones; the latest progress and the last
 /// report stay empty until a later note.
-const MEASURE_COLUMNS: [(&str, Kind); 19] = [
+const MEASURE_COLUMNS: [(&str, Kind); 20] = [
     ("id", Kind::Int),
     ("code", Kind::Text),
+    ("aspect_id", Kind::Int),
     ("problem_id", Kind::Int),
     ("content", Kind::Text),
     ("target", Kind::Text),
@@ -218,6 +226,7 @@ impl ImportWriter {
         let mut changed = Vec::new();
         let mut moved: Vec<[Val; 2]> = Vec::new();
         let mut progress: Vec<(i64, &str)> = Vec::new();
+        let mut ledger_text: Vec<(i64, &str)> = Vec::new();
         for line in lines {
             self.outcome.rows += 1;
             let Some(old) = self.existing.get_mut(&line.code) else {
@@ -235,10 +244,16 @@ impl ImportWriter {
                     ledger: old.status,
                 });
             }
+            // New 整改进展 text in the file is a report, unless it only repeats the measure's
+            // latest progress (an export of the ledger carries that). Text the last import
+            // already carried is stale and changes nothing.
             if let Some(text) = line.progress.as_deref()
-                && old.progress_hash != Some(text_hash(text))
+                && old.ledger_progress != Some(text_hash(text))
             {
-                progress.push((old.id, text));
+                ledger_text.push((old.id, text));
+                if old.latest_progress != Some(text_hash(text)) {
+                    progress.push((old.id, text));
+                }
             }
             if old.hash != line.fingerprint() {
                 changed.push((old.id, line));
@@ -258,7 +273,7 @@ impl ImportWriter {
             );
             execute(&mut self.tx, sql, &[Val::Text(&json_batch(chunk))]).await?;
         }
-        self.add_progress(&progress).await?;
+        self.add_progress(&progress, &ledger_text).await?;
         Ok(())
     }
 
@@ -280,61 +295,51 @@ impl ImportWriter {
     }
 
     async fn ensure_problems(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
-        let mut fresh: Vec<(&str, Option<i64>)> = Vec::new();
-        let mut regrouped: Vec<(i64, Option<i64>)> = Vec::new();
+        let mut fresh: Vec<(Option<i64>, &str)> = Vec::new();
         for line in lines {
             let Some(title) = line.problem.as_deref() else {
                 continue;
             };
-            let aspect = line
-                .aspect
-                .as_deref()
-                .and_then(|a| self.aspects.get(a))
-                .copied();
-            match self.problems.get_mut(title) {
-                Some((id, old_aspect)) => {
-                    if *old_aspect != aspect && aspect.is_some() {
-                        *old_aspect = aspect;
-                        regrouped.push((*id, aspect));
-                    }
-                }
-                None if fresh.iter().any(|(t, _)| *t == title) => {}
-                None => fresh.push((title, aspect)),
+            let aspect = self.aspect_id(line);
+            if !self.problems.contains_key(&(aspect, title.to_string()))
+                && !fresh.contains(&(aspect, title))
+            {
+                fresh.push((aspect, title));
             }
         }
         let base = self.problems.len() as i64;
         let rows: Vec<[Val; 3]> = fresh
             .iter()
             .enumerate()
-            .map(|(i, (t, a))| [Val::OptInt(*a), Val::Text(t), Val::Int(base + i as i64 + 1)])
+            .map(|(i, (a, t))| [Val::OptInt(*a), Val::Text(t), Val::Int(base + i as i64 + 1)])
             .collect();
         let columns = [
             ("aspect_id", Kind::Int),
             ("title", Kind::Text),
             ("position", Kind::Int),
         ];
+        let returning = "RETURNING aspect_id, title, id";
         for row in insert_rows(
             &mut self.tx,
             self.backend,
             "problems",
             &columns,
             &rows,
-            "RETURNING title, id, aspect_id",
+            returning,
         )
         .await?
         {
             self.problems
-                .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-        }
-        for (id, aspect) in regrouped {
-            let sql = format!(
-                "UPDATE problems SET aspect_id = {} WHERE id = {}",
-                mark(self.backend, 1),
-                mark(self.backend, 2)
-            );
-            execute(&mut self.tx, sql, &[Val::OptInt(aspect), Val::Int(id)]).await?;
+                .insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
         }
         Ok(())
+    }
+
+    fn aspect_id(&self, line: &LedgerLine) -> Option<i64> {
+        line.aspect
+            .as_deref()
+            .and_then(|a| self.aspects.get(a))
+            .copied()
     }
 
     async fn ensure_units(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
@@ -386,13 +391,14 @@ impl ImportWriter {
             .collect();
         let extra: Vec<[String; 2]> = lines.iter().map(|l| line_extra(l)).collect();
         let ctx = RowContext {
+            aspects: &self.aspects,
             problems: &self.problems,
             units: &self.units,
             at: &self.at,
             actor: &self.actor,
             import_id: self.import_id,
         };
-        let rows: Vec<[Val; 19]> = pairs
+        let rows: Vec<[Val; 20]> = pairs
             .iter()
             .zip(&extra)
             .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
@@ -536,19 +542,20 @@ impl ImportWriter {
         let before = self.describe(&ids).await?;
         let extra: Vec<[String; 2]> = changed.iter().map(|(_, l)| line_extra(l)).collect();
         let ctx = RowContext {
+            aspects: &self.aspects,
             problems: &self.problems,
             units: &self.units,
             at: &self.at,
             actor: &self.actor,
             import_id: self.import_id,
         };
-        let rows: Vec<[Val; 19]> = changed
+        let rows: Vec<[Val; 20]> = changed
             .iter()
             .zip(&extra)
             .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
             .collect();
         let upsert = "ON CONFLICT (code) DO UPDATE SET \
-             problem_id = excluded.problem_id, content = excluded.content, target = excluded.target, \
+             aspect_id = excluded.aspect_id, problem_id = excluded.problem_id, content = excluded.content, target = excluded.target, \
              lead_unit_id = excluded.lead_unit_id, deadline_kind = excluded.deadline_kind, \
              deadline = excluded.deadline, report_cycle = excluded.report_cycle, \
              deadline_text = excluded.deadline_text, position = excluded.position, \
@@ -597,7 +604,7 @@ impl ImportWriter {
         let within = json_id_list(self.backend);
         let sql = format!(
             "SELECT m.id, m.content, m.target, u.name, m.deadline_text, p.title, \
-             (SELECT a.name FROM aspects a WHERE a.id = p.aspect_id) \
+             (SELECT a.name FROM aspects a WHERE a.id = m.aspect_id) \
              FROM measures m JOIN units u ON u.id = m.lead_unit_id \
              LEFT JOIN problems p ON p.id = m.problem_id WHERE m.id IN {within}"
         );
@@ -646,27 +653,41 @@ impl ImportWriter {
         Ok(out)
     }
 
-    /// Adds new 整改进展 text of existing measures as notes, and makes it their latest report.
-    async fn add_progress(&mut self, notes: &[(i64, &str)]) -> Result<(), StoreError> {
-        if notes.is_empty() {
-            return Ok(());
+    /// Adds new 整改进展 text of existing measures as notes that become their latest report,
+    /// and remembers the text each measure's ledger row now carries.
+    async fn add_progress(
+        &mut self,
+        notes: &[(i64, &str)],
+        ledger_text: &[(i64, &str)],
+    ) -> Result<(), StoreError> {
+        let updates = [
+            (notes, "latest_progress = j.body, last_report_at = j.at"),
+            (ledger_text, "ledger_progress = j.body"),
+        ];
+        if !notes.is_empty() {
+            self.insert_notes(notes).await?;
         }
-        self.insert_notes(notes).await?;
-        let rows: Vec<[Val; 3]> = notes
-            .iter()
-            .map(|(id, body)| [Val::Int(*id), Val::Text(body), Val::Text(&self.at)])
-            .collect();
-        let sql = format!(
-            "UPDATE measures SET latest_progress = j.body, last_report_at = j.at \
-             FROM ({}) AS j WHERE measures.id = j.id",
-            json_select(
-                self.backend,
-                &[("id", Kind::Int), ("body", Kind::Text), ("at", Kind::Text)]
-            )
-        );
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            execute(&mut self.tx, sql.clone(), &[Val::Text(&json_batch(chunk))]).await?;
+        for (rows, set) in updates {
+            let rows: Vec<[Val; 3]> = rows
+                .iter()
+                .map(|(id, body)| [Val::Int(*id), Val::Text(body), Val::Text(&self.at)])
+                .collect();
+            let columns = [("id", Kind::Int), ("body", Kind::Text), ("at", Kind::Text)];
+            let sql = format!(
+                "UPDATE measures SET {set} FROM ({}) AS j WHERE measures.id = j.id",
+                json_select(self.backend, &columns)
+            );
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                execute(&mut self.tx, sql.clone(), &[Val::Text(&json_batch(chunk))]).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Abandons the import after an error: rolls everything back and writes nothing more
+    /// (on PostgreSQL a failed statement leaves the transaction unusable).
+    pub async fn abort(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
         Ok(())
     }
 
@@ -752,7 +773,8 @@ async fn insert_rows<R: serde::Serialize>(
 
 /// What an import writes of a measure, with the parts that stay fixed over the import.
 struct RowContext<'a> {
-    problems: &'a HashMap<String, (i64, Option<i64>)>,
+    aspects: &'a HashMap<String, i64>,
+    problems: &'a HashMap<(Option<i64>, String), i64>,
     units: &'a HashMap<String, i64>,
     at: &'a str,
     actor: &'a str,
@@ -794,16 +816,22 @@ fn measure_values<'a>(
     id: i64,
     line: &'a LedgerLine,
     extra: &'a [String; 2],
-) -> [Val<'a>; 19] {
+) -> [Val<'a>; 20] {
     let status = line.status.unwrap_or(Status::NotStarted).code();
+    let aspect = line
+        .aspect
+        .as_deref()
+        .and_then(|a| ctx.aspects.get(a))
+        .copied();
     [
         Val::Int(id),
         Val::Text(&line.code),
+        Val::OptInt(aspect),
         Val::OptInt(
             line.problem
-                .as_deref()
-                .and_then(|p| ctx.problems.get(p))
-                .map(|p| p.0),
+                .as_ref()
+                .and_then(|p| ctx.problems.get(&(aspect, p.clone())))
+                .copied(),
         ),
         Val::Text(&line.content),
         Val::OptText(line.target.as_deref()),

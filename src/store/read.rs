@@ -81,7 +81,7 @@ fn listing_sql(backend: Backend, filter: &str) -> String {
          {wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_leaders l JOIN people x ON x.id = l.person_id \
                  WHERE l.measure_id = m.id))) ORDER BY m.position, m.id){as_text} \
          FROM measures m JOIN units u ON u.id = m.lead_unit_id \
-         LEFT JOIN problems p ON p.id = m.problem_id LEFT JOIN aspects a ON a.id = p.aspect_id {filter}"
+         LEFT JOIN problems p ON p.id = m.problem_id LEFT JOIN aspects a ON a.id = m.aspect_id {filter}"
     )
 }
 

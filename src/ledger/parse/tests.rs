@@ -70,6 +70,28 @@ fn deadlines_in_the_forms_offices_write() {
             Deadline::LongTerm(Some(ReportCycle::Month)),
         ),
         ("immediate", Deadline::Immediate(None)),
+        ("Long term", Deadline::LongTerm(None)),
+        (
+            "长期坚持,按周报送",
+            Deadline::LongTerm(Some(ReportCycle::Week)),
+        ),
+        // A date that starts something is no deadline.
+        (
+            "自2024年3月起长期坚持,每季度报送",
+            Deadline::LongTerm(Some(ReportCycle::Quarter)),
+        ),
+        ("2024年起长期坚持", Deadline::LongTerm(None)),
+        // A bare year followed by other words only says when.
+        (
+            "2023年12月底前完成,2024年持续巩固",
+            Deadline::Date(d("2023-12-31")),
+        ),
+        ("2024年完成", Deadline::Date(d("2024-12-31"))),
+        ("2024年持续巩固", Deadline::LongTerm(None)),
+        (
+            "2024年,立行立改",
+            Deadline::Immediate(Some(d("2024-12-31"))),
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(deadline(text).as_ref(), Ok(expected), "{text:?}");
@@ -107,6 +129,7 @@ fn unreadable_deadlines_say_what_was_written() {
         ("12月底前", "cannot read \"12月底前\" as a deadline"),
         ("尽快", "cannot read \"尽快\""),
         ("99999", "cannot read 99999"),
+        ("2024年前", "cannot read \"2024年前\""), // before 2024, or by the end of it?
     ];
     for (text, needle) in cases {
         let err = deadline(text).unwrap_err();
@@ -138,7 +161,26 @@ fn numeric_deadline_cells() {
         "{ambiguous}"
     );
     assert!(deadline_number(12.0).is_err());
+    assert!(
+        deadline_number(2023.999).is_err(),
+        "no month has three digits"
+    );
+    assert!(deadline_number(2023.123).is_err());
     assert!(deadline_number(-3.0).is_err());
+}
+
+#[test]
+fn date_cells_in_range() {
+    assert_eq!(
+        deadline_date(d("2024-06-30")),
+        Ok(Deadline::Date(d("2024-06-30")))
+    );
+    assert!(
+        deadline_date(d("1900-01-05"))
+            .unwrap_err()
+            .contains("out of range")
+    );
+    assert!(deadline_date(d("9999-12-31")).is_err());
 }
 
 #[test]
@@ -174,6 +216,25 @@ fn unit_cells_split_on_every_separator() {
     for (text, expected) in cases {
         assert_eq!(units(text), *expected, "{text:?}");
     }
+}
+
+#[test]
+fn names_take_one_form() {
+    let cases = [
+        ("区委办(区政府办)", "区委办（区政府办）"),
+        ("区委办（区政府办）", "区委办（区政府办）"),
+        ("  经济\u{200B}发展局 ", "经济发展局"),
+        ("Office  of\tFinance (East)", "Office of Finance (East)"),
+        ("Office （East）", "Office (East)"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(name(text), expected, "{text:?}");
+    }
+    assert_eq!(
+        units("区委办(区政府办)、区委办（区政府办）"),
+        ["区委办（区政府办）"]
+    );
+    assert_eq!(code(" １-３ "), "1-3");
 }
 
 #[test]
