@@ -358,21 +358,6 @@ fn combine_header_rows<'a>(upper: &[Cell<'a>], lower: &[Cell<'a>]) -> Vec<Cell<'
         .collect()
 }
 
-/// Whether every filled cell of a row is a column name: a header repeated on a later page.
-fn repeats_header(cells: &[Cell<'_>]) -> bool {
-    let mut filled = cells.iter().filter(|c| !c.is_blank()).peekable();
-    filled.peek().is_some()
-        && filled.all(|c| match c {
-            Cell::Text(t) => {
-                let key = header_key(t);
-                Column::ALL
-                    .iter()
-                    .any(|col| col.names().iter().any(|n| header_key(n) == key))
-            }
-            _ => false,
-        })
-}
-
 /// A non-fatal remark about the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning(pub String);
@@ -665,6 +650,19 @@ impl LedgerReader {
         }
     }
 
+    /// Whether a row repeats the header (as printed ledgers do on every page): its 整改措施
+    /// and 牵头单位 cells hold the header's own words.
+    fn repeats_header(&self, cells: &[Cell<'_>]) -> bool {
+        let Some(columns) = &self.columns else {
+            return false;
+        };
+        [Column::Content, Column::LeadUnit].iter().all(|column| {
+            columns.get(column).is_some_and(
+                |(i, raw)| matches!(cells.get(*i), Some(Cell::Text(t)) if t.trim() == raw.as_str()),
+            )
+        })
+    }
+
     fn has(&self, column: Column) -> bool {
         self.columns
             .as_ref()
@@ -683,7 +681,7 @@ impl RowVisitor for LedgerReader {
             return Flow::SkipSheet;
         }
         if self.columns.is_some() {
-            if !repeats_header(cells) {
+            if !self.repeats_header(cells) {
                 self.read_line(row, cells);
             }
             return Flow::Continue;
