@@ -1,7 +1,7 @@
 //! Helpers for portable statements.
 //!
 //! Batches travel as one JSON parameter: `INSERT … SELECT … FROM json_each(?)` on SQLite and
-//! `… FROM json_array_elements($1::json)` on PostgreSQL. One text parameter per statement
+//! `… FROM jsonb_array_elements($1::jsonb)` on PostgreSQL. One text parameter per statement
 //! instead of one per value keeps a 100,000-measure import inside its time budget: binding
 //! 1.7 million separate values costs more than the inserts themselves, and SQLite looks up a
 //! numbered parameter's name by walking a list, which makes `$N` placeholders quadratic.
@@ -73,7 +73,7 @@ fn json_column(backend: Backend, i: usize, kind: Kind) -> String {
 fn json_rows(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "jsonb_each(?)",
-        Backend::Postgres => "json_array_elements($1::json)",
+        Backend::Postgres => "jsonb_array_elements($1::jsonb)",
     }
 }
 
@@ -82,7 +82,7 @@ fn json_rows(backend: Backend) -> &'static str {
 pub(crate) fn json_id_list(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "(SELECT value FROM jsonb_each(?))",
-        Backend::Postgres => "(SELECT value::bigint FROM json_array_elements_text($1::json))",
+        Backend::Postgres => "(SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb))",
     }
 }
 
@@ -150,7 +150,7 @@ mod tests {
         );
         assert_eq!(
             json_select(Backend::Postgres, &columns),
-            "SELECT value->>0 AS a, (value->>1)::bigint AS b FROM json_array_elements($1::json) WHERE true"
+            "SELECT value->>0 AS a, (value->>1)::bigint AS b FROM jsonb_array_elements($1::jsonb) WHERE true"
         );
         assert_eq!(placeholders(Backend::Postgres, 3), "$1,$2,$3");
         assert_eq!(placeholders(Backend::Sqlite, 2), "?,?");
