@@ -439,29 +439,34 @@ impl LedgerLine {
     /// progress: a re-import compares it to find measures the office edited. FNV-1a, so
     /// that it stays the same across Rust releases.
     pub fn fingerprint(&self) -> String {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut feed = |text: &str| {
-            for byte in text.bytes().chain([0x1f]) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        feed(self.aspect.as_deref().unwrap_or(""));
-        feed(self.problem.as_deref().unwrap_or(""));
-        feed(&self.content);
-        feed(self.target.as_deref().unwrap_or(""));
-        feed(&self.leaders.join("\u{1e}"));
-        feed(&self.lead_unit);
-        feed(&self.units.join("\u{1e}"));
-        feed(self.deadline.kind().code());
-        feed(
-            &self
-                .deadline
-                .date()
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-        );
-        feed(self.deadline.cycle().map(ReportCycle::code).unwrap_or(""));
-        format!("{hash:016x}")
+        let date = self
+            .deadline
+            .date()
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let parts = [
+            self.aspect.as_deref().unwrap_or(""),
+            self.problem.as_deref().unwrap_or(""),
+            &self.content,
+            self.target.as_deref().unwrap_or(""),
+            &self.leaders.join("\u{1e}"),
+            &self.lead_unit,
+            &self.units.join("\u{1e}"),
+            self.deadline.kind().code(),
+            &date,
+            self.deadline.cycle().map(ReportCycle::code).unwrap_or(""),
+        ];
+        format!(
+            "{:016x}",
+            fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0x1f])))
+        )
     }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust releases, for values that are
+/// stored and compared later.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -127,8 +127,7 @@ fn sample_ledger_imports_and_lists_with_colours() {
 
 #[test]
 fn colours_move_with_the_day() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     // 2-6 and 6-3 are due 2024-03-31, a Sunday: effectively Monday 04-01.
     let before = sb.measures("2024-03-22");
     assert_eq!(by_code(&before, "2-6")["colour"], "green");
@@ -151,8 +150,7 @@ fn colours_move_with_the_day() {
 
 #[test]
 fn units_are_created_from_the_ledger() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let units: Vec<serde_json::Value> =
         serde_json::from_str(&sb.ok(&["units", "--json", "--at", AT])).unwrap();
     let leads = units
@@ -178,8 +176,7 @@ fn units_are_created_from_the_ledger() {
 
 #[test]
 fn set_status_is_recorded_in_history() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let out = sb.ok(&[
         "set-status",
         "1-4",
@@ -309,8 +306,7 @@ fn a_bad_cell_stops_the_whole_import_and_every_problem_is_listed() {
 
 #[test]
 fn a_bad_reimport_leaves_the_ledger_as_it_was() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let before = sb.measures(AT);
     let file = sb.path("broken.xlsx");
     let mut rows = vec![header()];
@@ -399,8 +395,7 @@ fn dry_run_reports_and_writes_nothing() {
 
 #[test]
 fn reimport_updates_in_place_keeps_status_and_reports_missing() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     sb.ok(&["set-status", "1-4", "claimed", "--note", "已印发"]);
     // The office's updated ledger: 1-4 gets a new deadline and says 推进中, 10-4 is gone,
     // 11-1 is new, and 2-1 has a new progress line.
@@ -484,8 +479,7 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
 
 #[test]
 fn export_round_trips_through_import() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     sb.ok(&["set-status", "5-6", "in_progress"]);
     let before = sb.measures(AT);
     let out_file = sb.path("export.xlsx");
@@ -565,8 +559,7 @@ fn help_for_every_command() {
 
 #[test]
 fn configuration_layers_and_environment_wins() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     // 2-6 is due 2024-04-01; on 03-22 six working days are left: green by default.
     assert_eq!(
         by_code(&sb.measures("2024-03-22"), "2-6")["colour"],
@@ -654,8 +647,7 @@ fn database_passwords_stay_out_of_messages() {
 
 #[test]
 fn unknown_unit_gets_the_nearest_names() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let err = sb.fails(&["measures", "--unit", "经发局"]);
     assert!(
         err.contains("no such unit \"经发局\"") && err.contains("经济发展局"),

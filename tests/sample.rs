@@ -29,8 +29,7 @@ fn the_committed_sample_is_what_its_source_says() {
 
 #[test]
 fn the_sample_looks_like_a_real_ledger() {
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let all = sb.measures(AT);
     assert!(all.len() >= 60);
     let aspects: std::collections::BTreeSet<&str> =
@@ -141,8 +140,7 @@ fn the_export_opens_in_libreoffice() {
         eprintln!("skipped: LibreOffice is not installed");
         return;
     };
-    let sb = Sandbox::sqlite();
-    sb.ok(&["import", sample().to_str().unwrap()]);
+    let sb = Sandbox::with_sample();
     let export = sb.path("export.xlsx");
     sb.ok(&["export", export.to_str().unwrap(), "--at", AT]);
     let out_dir = sb.path("lo");

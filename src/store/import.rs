@@ -83,9 +83,7 @@ pub struct ImportWriter {
 }
 
 fn text_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::ledger::fnv1a(text.bytes())
 }
 
 impl Store {

@@ -30,6 +30,13 @@ impl Sandbox {
         Sandbox { dir, url }
     }
 
+    /// A sandbox on a new SQLite file with the sample ledger imported.
+    pub fn with_sample() -> Sandbox {
+        let sandbox = Sandbox::sqlite();
+        sandbox.ok(&["import", sample().to_str().unwrap()]);
+        sandbox
+    }
+
     /// A sandbox on the given database URL.
     pub fn with_url(url: &str) -> Sandbox {
         Sandbox {
