@@ -19,16 +19,6 @@ use crate::rules::Rules;
 /// The file read when neither `--config` nor `DUBAN_CONFIG` names one.
 pub const DEFAULT_FILE: &str = "config/duban.toml";
 
-/// The top-level keys the environment may set; other `DUBAN_*` variables are left alone.
-const KEYS: [&str; 6] = [
-    "database_url",
-    "database_timeout_seconds",
-    "timezone",
-    "language",
-    "rules",
-    "calendar",
-];
-
 /// Errors while loading configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -41,6 +31,12 @@ pub enum ConfigError {
     /// `timezone` is not an IANA time zone.
     #[error("configuration: timezone {0:?} is not a time zone such as Asia/Shanghai")]
     Timezone(String),
+    /// `schedule.sweep_at` is not a time of day.
+    #[error("configuration: schedule.sweep_at {0:?} is not a time such as 09:00")]
+    Schedule(String),
+    /// A delivery limit is zero or negative.
+    #[error("configuration: delivery limits must be above zero")]
+    Delivery,
     /// `rules.ladder` is empty, repeats a key, or has steps out of order.
     #[error("configuration: rules.ladder: {0}")]
     Ladder(String),
@@ -112,6 +108,91 @@ pub struct CalendarConfig {
     pub files: Vec<PathBuf>,
 }
 
+/// The Telegram bot (`[telegram]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather (`DUBAN_TELEGRAM_TOKEN`). Empty: `duban run` uses the
+    /// console instead.
+    pub token: Secret,
+    /// The Bot API server (`DUBAN_TELEGRAM_API_URL`): the official one, a self-hosted Bot API
+    /// server, or a test server.
+    pub api_url: String,
+    /// The bot's username, for t.me links in invitations; asked from the server when empty.
+    pub bot_username: String,
+    /// Telegram user ids of office members (整改办), bound or not.
+    pub admins: Vec<i64>,
+    /// How long one long-polling request waits for updates.
+    pub poll_timeout_seconds: u64,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> TelegramConfig {
+        TelegramConfig {
+            token: Secret::default(),
+            api_url: "https://api.telegram.org".into(),
+            bot_username: String::new(),
+            admins: Vec::new(),
+            poll_timeout_seconds: 10,
+        }
+    }
+}
+
+/// When scheduled jobs run (`[schedule]`), in the configured time zone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Whether `duban run` sweeps on schedule. Off for deployments where cron runs
+    /// `duban remind`.
+    pub enabled: bool,
+    /// The reminder sweep: hour and minute, `HH:MM`. It runs on working days.
+    pub sweep_at: String,
+    /// Whether sweeps also run on days off.
+    pub send_on_days_off: bool,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> ScheduleConfig {
+        ScheduleConfig {
+            enabled: true,
+            sweep_at: "09:00".into(),
+            send_on_days_off: false,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The sweep's time of day.
+    pub fn sweep_time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(&self.sweep_at, "%H:%M").ok()
+    }
+}
+
+/// How the outbox delivers (`[delivery]`): Telegram's limits, and retries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Messages per second to one chat.
+    pub per_chat_per_second: f64,
+    /// Messages per minute to one group.
+    pub per_group_per_minute: u32,
+    /// Messages per second in all.
+    pub per_second: f64,
+    /// The longest wait between tries after a server or network error.
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> DeliveryConfig {
+        DeliveryConfig {
+            per_chat_per_second: 1.0,
+            per_group_per_minute: 20,
+            per_second: 30.0,
+            max_backoff_seconds: 300,
+        }
+    }
+}
+
 /// The whole configuration, as read from the layers.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +210,12 @@ pub struct Config {
     pub rules: Rules,
     /// The working-day calendar.
     pub calendar: CalendarConfig,
+    /// The Telegram bot.
+    pub telegram: TelegramConfig,
+    /// When scheduled jobs run.
+    pub schedule: ScheduleConfig,
+    /// How messages are delivered.
+    pub delivery: DeliveryConfig,
 }
 
 impl Default for Config {
@@ -140,6 +227,9 @@ impl Default for Config {
             language: Language::Zh,
             rules: Rules::default(),
             calendar: CalendarConfig::default(),
+            telegram: TelegramConfig::default(),
+            schedule: ScheduleConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -153,6 +243,9 @@ impl fmt::Debug for Config {
             .field("language", &self.language)
             .field("rules", &self.rules)
             .field("calendar", &self.calendar)
+            .field("telegram", &self.telegram)
+            .field("schedule", &self.schedule)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
@@ -184,10 +277,27 @@ impl Settings {
         if let Some(path) = &chosen {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("DUBAN_").split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or("");
-            KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
-        }));
+        // The environment may set the configuration's own keys; other DUBAN_* variables
+        // (DUBAN_CONFIG, DUBAN_LOG, …) are left alone.
+        let keys: Vec<String> = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let env = Env::prefixed("DUBAN_")
+            // The names the documentation gives for the bot: DUBAN_TELEGRAM_TOKEN,
+            // DUBAN_TELEGRAM_API_URL, DUBAN_TELEGRAM_ADMINS.
+            .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+                "telegram_token" => "telegram__token".into(),
+                "telegram_api_url" => "telegram__api_url".into(),
+                "telegram_admins" => "telegram__admins".into(),
+                _ => key.into(),
+            })
+            .split("__")
+            .filter(move |key| {
+                let top = key.as_str().split('.').next().unwrap_or("");
+                keys.iter().any(|k| k.eq_ignore_ascii_case(top))
+            });
+        figment = figment.merge(env);
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
@@ -200,6 +310,15 @@ impl Settings {
             .timezone
             .parse()
             .map_err(|_| ConfigError::Timezone(config.timezone.clone()))?;
+        if config.schedule.sweep_time().is_none() {
+            return Err(ConfigError::Schedule(config.schedule.sweep_at.clone()));
+        }
+        if !(config.delivery.per_chat_per_second > 0.0
+            && config.delivery.per_second > 0.0
+            && config.delivery.per_group_per_minute > 0)
+        {
+            return Err(ConfigError::Delivery);
+        }
         if config.rules.ladder.is_empty() {
             return Err(ConfigError::Ladder(
                 "the ladder needs at least one step".into(),

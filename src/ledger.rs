@@ -388,6 +388,12 @@ pub struct HistoryEntry {
     pub to: Status,
     /// What was said or changed.
     pub note: Option<String>,
+    /// For a change from a chat: the unit the person answered for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// For a change from a chat: the chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<i64>,
 }
 
 /// A progress note (整改进展) on a measure.

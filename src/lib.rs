@@ -4,12 +4,21 @@
 //! never read the clock or touch a file; [`store`], [`import`], [`export`] and the binary do
 //! the I/O. See ARCHITECTURE.md for the map.
 
+pub mod bot;
 pub mod calendar;
+pub mod channel;
+pub mod chat;
 pub mod config;
+pub mod console;
 pub mod export;
 pub mod import;
 pub mod ledger;
+pub mod outbox;
+pub mod remind;
+pub mod reply;
 pub mod report;
 pub mod rules;
 pub mod sample;
+pub mod service;
 pub mod store;
+pub mod telegram;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use duban::config::{Settings, redact_url};
@@ -103,6 +103,34 @@ enum Command {
         /// Prints JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Runs the service: the bot (Telegram, or the console when no token is set), the
+    /// reminder schedule and the outbox, until SIGINT or SIGTERM.
+    Run,
+    /// Runs one reminder sweep and delivers its messages, then exits (for cron and tests).
+    Remind {
+        /// The moment to sweep for, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Prints the messages the sweep would send, queueing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Makes a one-time invitation code (valid 7 days) and its t.me link. The code is the
+    /// last line of output.
+    Invite {
+        /// For a liaison, the unit of the ledger; for a leader or office member, where they
+        /// sit (e.g. 党工委, 整改办).
+        unit: String,
+        /// The role the code grants.
+        #[arg(long, default_value = "liaison", value_parser = ["liaison", "leader", "office"])]
+        role: String,
+        /// For a leader: the 责任领导 of the ledger this person is.
+        #[arg(long)]
+        name: Option<String>,
+        /// Who makes it, for the record (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Loads the sample ledger into an empty database and shows today's measures.
     Demo {
@@ -348,6 +376,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 source: Source::Cli,
                 at: Utc::now(),
                 note,
+                chat: None,
             };
             let done = app.store.set_status(&code, status, &change).await?;
             let language = app.settings.config.language;
@@ -397,6 +426,110 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Run => return run_service(config).await,
+        Command::Remind { now, dry_run } => {
+            let app = App::open(config).await?;
+            let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+            let outcome = duban::service::plan_sweep(&app.store, &app.settings, at, false).await?;
+            if outcome.day_off {
+                println!(
+                    "{} is a day off: no reminders (schedule.send_on_days_off turns them on)",
+                    outcome.day
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            if dry_run {
+                for p in &outcome.planned {
+                    println!(
+                        "── to chat {} ({}) ──\n{}\n",
+                        p.chat_id,
+                        p.kind.code(),
+                        p.message.text
+                    );
+                }
+                println!(
+                    "{} message(s) planned for {} (dry run: nothing queued)",
+                    outcome.planned.len(),
+                    outcome.day
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let queued = app
+                .store
+                .enqueue_sweep(
+                    duban::service::SWEEP,
+                    outcome.day,
+                    &outcome.planned,
+                    Utc::now(),
+                )
+                .await?;
+            let token = &app.settings.config.telegram.token;
+            let patience = std::time::Duration::from_secs(60);
+            let sent = if token.is_empty() {
+                duban::service::drain(
+                    &app.store,
+                    &duban::console::Console::new(),
+                    &app.settings,
+                    patience,
+                )
+                .await?
+            } else {
+                let telegram = telegram(&app.settings)?;
+                duban::service::drain(&app.store, &telegram, &app.settings, patience).await?
+            };
+            let counts = app.store.outbox_counts().await?;
+            println!(
+                "sweep of {}: {} message(s) planned, {queued} new, {sent} sent; outbox: {} pending, {} sent, {} given up",
+                outcome.day,
+                outcome.planned.len(),
+                counts.pending,
+                counts.sent,
+                counts.dead
+            );
+        }
+        Command::Invite {
+            unit,
+            role,
+            name,
+            by,
+        } => {
+            let app = App::open(config).await?;
+            let role = duban::ledger::Role::from_code(&role).expect("clap checks the role");
+            let unit = duban::ledger::parse::name(&unit);
+            let code = invitation_code();
+            let now = Utc::now();
+            let expires = now + chrono::Duration::days(7);
+            let hash = duban::bot::code_hash(&code);
+            let liaison = role == duban::ledger::Role::Liaison;
+            app.store
+                .create_invite(&duban::store::NewInvite {
+                    code_hash: &hash,
+                    role,
+                    unit: liaison.then_some(unit.as_str()),
+                    place: (!liaison).then_some(unit.as_str()),
+                    person_name: name.as_deref(),
+                    created_by: &App::actor(by),
+                    at: now,
+                    expires_at: expires,
+                })
+                .await?;
+            let until = expires
+                .with_timezone(&app.settings.timezone)
+                .format("%Y-%m-%d %H:%M");
+            println!(
+                "Invitation for {unit} ({}), single use, valid until {until} ({}).",
+                role.code(),
+                app.settings.config.timezone
+            );
+            match bot_username(&app.settings).await {
+                Some(user) => println!("Link: https://t.me/{user}?start={code}"),
+                None => println!(
+                    "Link: set telegram.bot_username or DUBAN_TELEGRAM_TOKEN to get the t.me link."
+                ),
+            }
+            println!("Or send the bot: /bind {code}");
+            println!("{code}");
+        }
         Command::Demo { at } => {
             let app = App::open(config).await?;
             if app.store.measures().await?.is_empty() {
@@ -420,6 +553,161 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A random invitation code: 12 characters of an alphabet without 0/O, 1/I/L.
+fn invitation_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn telegram(settings: &Settings) -> anyhow::Result<duban::telegram::Telegram> {
+    let config = &settings.config.telegram;
+    Ok(duban::telegram::Telegram::new(
+        &config.token,
+        &config.api_url,
+        std::time::Duration::from_secs(config.poll_timeout_seconds),
+    )?)
+}
+
+/// The bot's username: from config, else from the server when a token is set.
+async fn bot_username(settings: &Settings) -> Option<String> {
+    let configured = settings
+        .config
+        .telegram
+        .bot_username
+        .trim_start_matches('@');
+    if !configured.is_empty() {
+        return Some(configured.to_string());
+    }
+    if settings.config.telegram.token.is_empty() {
+        return None;
+    }
+    let telegram = telegram(settings).ok()?;
+    telegram.username().await.ok().filter(|u| !u.is_empty())
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+/// `duban run`.
+async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    use duban::service::Service;
+    use std::sync::Arc;
+    let app = App::open(config).await?;
+    let settings = Arc::new(app.settings.clone());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if settings.config.telegram.token.is_empty() {
+        // The console: the whole loop in a terminal, on the sample ledger when the database
+        // is empty.
+        if app.store.measures().await?.is_empty() {
+            let dir = tempfile_dir()?;
+            let path = dir.join("滨海新区整改台账-样例.xlsx");
+            std::fs::write(&path, duban::sample::SAMPLE_XLSX)
+                .context("writing the sample ledger")?;
+            import(&app, &path, false, None, "console".into()).await?;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let console = duban::console::Console::new();
+        let chat = duban::console::CONSOLE_CHAT;
+        app.store
+            .bind_everywhere(chat, chat, "控制台联络员", Utc::now())
+            .await?;
+        println!(
+            "duban console: no DUBAN_TELEGRAM_TOKEN, so messages print here and you answer as a liaison of every unit.\n\
+             Reply to the latest reminder (\"3-2 已完成\", \"3-2 60% 合同已签\", \"3-2 需协调 原因\"), press a button with !N, \
+             or try /list and /help. End with Ctrl-D.\n"
+        );
+        let service = Arc::new(Service {
+            store: app.store.clone(),
+            settings: Arc::clone(&settings),
+            channel: console.clone(),
+            wake: Arc::clone(&wake),
+            stop,
+        });
+        let first = app.store.last_update_id().await?.unwrap_or(0);
+        // A newcomer sees today's reminders at once, whatever the day.
+        let outcome = duban::service::sweep(&app.store, &settings, Utc::now(), true).await?;
+        if outcome.planned.is_empty() {
+            println!("(nothing is due or overdue today: try `duban measures`)");
+        }
+        let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+        let polling = tokio::spawn(Arc::clone(&service).poll_loop(console.input(first)));
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = polling => {}
+        }
+        // Let what was queued by the last line go out, then stop.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let _ = stop_tx.send(true);
+        let _ = delivering.await;
+        app.store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let telegram = telegram(&settings)?;
+    // The commands menu: retried in the background until the server takes it.
+    let commands = telegram.clone();
+    let language = settings.config.language;
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_secs(1);
+        while let Err(e) = commands.register_commands(language).await {
+            tracing::warn!("registering the bot's commands: {e}; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(300));
+        }
+    });
+    let service = Arc::new(Service {
+        store: app.store.clone(),
+        settings: Arc::clone(&settings),
+        channel: telegram.clone(),
+        wake: Arc::clone(&wake),
+        stop,
+    });
+    let mut scheduler = match settings.config.schedule.enabled {
+        true => Some(
+            service
+                .start_schedule()
+                .await
+                .context("starting the schedule")?,
+        ),
+        false => None,
+    };
+    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let updates = duban::telegram::TelegramUpdates {
+        telegram,
+        timeout: std::time::Duration::from_secs(settings.config.telegram.poll_timeout_seconds),
+    };
+    let polling = tokio::spawn(Arc::clone(&service).poll_loop(updates));
+    tracing::info!("duban is running");
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing what is being sent");
+    let _ = stop_tx.send(true);
+    if let Some(scheduler) = scheduler.as_mut() {
+        let _ = scheduler.shutdown().await;
+    }
+    let _ = delivering.await;
+    let _ = polling.await;
+    app.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 

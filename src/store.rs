@@ -15,14 +15,16 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 
 use crate::ledger::{Source, Status};
 
+mod chat;
 mod import;
 mod read;
 mod sql;
 mod write;
 
+pub use chat::{Binding, NewInvite, OutboxCounts, OutboxRow, Redeemed, SentReminder, UpdateTx};
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use read::UnitRecord;
-pub use write::StatusChange;
+pub use write::{HistoryKind, StatusChange};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,14 @@ pub enum StoreError {
         /// The code asked for.
         code: String,
         /// The closest codes that exist.
+        nearest: Vec<String>,
+    },
+    /// No unit has this name.
+    #[error("no such unit {unit:?}{}", nearest_hint(.nearest))]
+    NoSuchUnit {
+        /// The name asked for.
+        unit: String,
+        /// The closest names that exist.
         nearest: Vec<String>,
     },
     /// A stored value cannot be read back.
@@ -108,6 +118,19 @@ pub struct Change {
     pub at: DateTime<Utc>,
     /// What they said.
     pub note: Option<String>,
+    /// For a change from a chat: the unit, the chat and the words sent.
+    pub chat: Option<ChatOrigin>,
+}
+
+/// Where in a chat a change came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatOrigin {
+    /// The unit the person answered for.
+    pub unit: Option<String>,
+    /// The chat.
+    pub chat_id: i64,
+    /// The words sent, or the button pressed.
+    pub raw_text: String,
 }
 
 /// The ledger's database.
@@ -117,17 +140,31 @@ pub struct Store {
     backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../migrations/sqlite/0001_ledger.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../migrations/sqlite/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "chat",
+        include_str!("../migrations/sqlite/0002_chat.sql"),
+    ),
+];
 
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../migrations/postgres/0001_ledger.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../migrations/postgres/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "chat",
+        include_str!("../migrations/postgres/0002_chat.sql"),
+    ),
+];
 
 impl Store {
     /// Opens the database at `url`, creating an SQLite file on first use, in WAL mode, and

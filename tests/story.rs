@@ -63,6 +63,7 @@ async fn story(store: Store) {
         source: Source::Cli,
         at: Utc.with_ymd_and_hms(2024, 3, 1, 3, 0, 0).unwrap(),
         note: Some("已召开会议".into()),
+        chat: None,
     };
     let done = store
         .set_status("5-6", Status::InProgress, &change)
@@ -203,7 +204,7 @@ async fn migrations_apply_once() {
     let sandbox = Sandbox::sqlite();
     for url in [db.url.as_str(), sandbox.url.as_str()] {
         let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 1, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 2, "{url}");
         assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
         store.close().await;
     }
@@ -240,6 +241,7 @@ async fn stale_progress(store: Store) {
         source: Source::Chat,
         at: Utc.with_ymd_and_hms(2024, 2, 5, 3, 0, 0).unwrap(),
         note: None,
+        chat: None,
     };
     store
         .add_note("2-4", "一季度检查已完成", &chat)

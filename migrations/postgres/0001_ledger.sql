@@ -115,11 +115,15 @@ CREATE TABLE history (
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
     source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat')),
-    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension')),
     from_status TEXT,
     to_status TEXT NOT NULL,
     note TEXT,
-    import_id BIGINT REFERENCES imports (id)
+    import_id BIGINT REFERENCES imports (id),
+    -- For changes from a chat: the unit the person answered for, the chat, the words sent.
+    unit TEXT,
+    chat_id BIGINT,
+    raw_text TEXT
 );
 
 CREATE INDEX history_measure ON history (measure_id, id);

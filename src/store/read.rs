@@ -227,13 +227,15 @@ impl Store {
             source: creation.source(),
             from: None,
             to: creation.status,
+            unit: None,
+            chat_id: None,
             note: creation
                 .file
                 .as_ref()
                 .map(|file| format!("imported from {file} row {}", creation.row)),
         }];
         let rows = sqlx::query(
-            "SELECT at, actor, source, from_status, to_status, note FROM history \
+            "SELECT at, actor, source, from_status, to_status, note, unit, chat_id FROM history \
              WHERE measure_id = $1 ORDER BY id",
         )
         .bind(id)
@@ -253,6 +255,8 @@ impl Store {
                     .transpose()?,
                 to: parse_status("history.to_status", row.try_get(4)?)?,
                 note: row.try_get(5)?,
+                unit: row.try_get(6)?,
+                chat_id: row.try_get(7)?,
             });
         }
         Ok(history)

@@ -1,6 +1,8 @@
 //! Changing measures one at a time: status changes and progress notes, each with its history.
+//! The `*_in` functions work inside a caller's transaction, so that a chat reply's changes and
+//! the messages they cause commit together.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Change, Store, StoreError, instant_text, parse_status};
 use crate::ledger::Status;
@@ -14,6 +16,123 @@ pub struct StatusChange {
     pub to: Status,
 }
 
+/// The kinds of history rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// A status change.
+    Status,
+    /// A progress note with no status change.
+    Note,
+    /// A request for coordination (需协调).
+    Flag,
+    /// A request for a later deadline (申请延期).
+    Extension,
+}
+
+impl HistoryKind {
+    fn code(self) -> &'static str {
+        match self {
+            HistoryKind::Status => "status",
+            HistoryKind::Note => "note",
+            HistoryKind::Flag => "flag",
+            HistoryKind::Extension => "extension",
+        }
+    }
+}
+
+/// Sets a measure's status inside a transaction and writes the history row. Setting the
+/// status it already has changes nothing and writes nothing.
+pub(crate) async fn set_status_in(
+    conn: &mut AnyConnection,
+    id: i64,
+    to: Status,
+    change: &Change,
+) -> Result<StatusChange, StoreError> {
+    let row = sqlx::query("SELECT status, claimed_at FROM measures WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let from = parse_status("measures.status", row.try_get(0)?)?;
+    if from == to {
+        return Ok(StatusChange { from, to });
+    }
+    let at = instant_text(change.at);
+    let old_claim: Option<String> = row.try_get(1)?;
+    // The claim's day matters for the colour: it is set when a claim is made, kept when the
+    // office closes it, and cleared when the measure goes back to work.
+    let claimed_at = match to {
+        Status::Claimed => Some(at.clone()),
+        Status::Closed => old_claim.or_else(|| Some(at.clone())),
+        Status::NotStarted | Status::InProgress => None,
+    };
+    sqlx::query("UPDATE measures SET status = $1, claimed_at = $2, updated_at = $3 WHERE id = $4")
+        .bind(to.code())
+        .bind(claimed_at)
+        .bind(&at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    history_in(conn, id, HistoryKind::Status, from, to, change).await?;
+    Ok(StatusChange { from, to })
+}
+
+/// Writes one history row.
+pub(crate) async fn history_in(
+    conn: &mut AnyConnection,
+    id: i64,
+    kind: HistoryKind,
+    from: Status,
+    to: Status,
+    change: &Change,
+) -> Result<(), StoreError> {
+    let chat = change.chat.as_ref();
+    sqlx::query(
+        "INSERT INTO history (measure_id, at, actor, source, kind, from_status, to_status, note, unit, chat_id, raw_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id)
+    .bind(instant_text(change.at))
+    .bind(&change.actor)
+    .bind(change.source.code())
+    .bind(kind.code())
+    .bind(from.code())
+    .bind(to.code())
+    .bind(change.note.as_deref())
+    .bind(chat.and_then(|c| c.unit.as_deref()))
+    .bind(chat.map(|c| c.chat_id))
+    .bind(chat.map(|c| c.raw_text.as_str()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds a progress note inside a transaction; it becomes the measure's latest report.
+pub(crate) async fn add_note_in(
+    conn: &mut AnyConnection,
+    id: i64,
+    body: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    let at = instant_text(change.at);
+    sqlx::query(
+        "INSERT INTO progress_notes (measure_id, body, author, source, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(body)
+    .bind(&change.actor)
+    .bind(change.source.code())
+    .bind(&at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE measures SET latest_progress = $1, last_report_at = $2 WHERE id = $3")
+        .bind(body)
+        .bind(&at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Sets a measure's status and records it in the history, in one transaction.
     /// Setting the status a measure already has changes nothing and returns `from == to`.
@@ -25,48 +144,9 @@ impl Store {
     ) -> Result<StatusChange, StoreError> {
         let id = self.measure_id(code).await?;
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT status, claimed_at FROM measures WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let from = parse_status("measures.status", row.try_get(0)?)?;
-        if from == to {
-            tx.rollback().await?;
-            return Ok(StatusChange { from, to });
-        }
-        let at = instant_text(change.at);
-        let old_claim: Option<String> = row.try_get(1)?;
-        // The claim's day matters for the colour: it is set when a claim is made, kept when
-        // the office closes it, and cleared when the measure goes back to work.
-        let claimed_at = match to {
-            Status::Claimed => Some(at.clone()),
-            Status::Closed => old_claim.or_else(|| Some(at.clone())),
-            Status::NotStarted | Status::InProgress => None,
-        };
-        sqlx::query(
-            "UPDATE measures SET status = $1, claimed_at = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(to.code())
-        .bind(claimed_at)
-        .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO history (measure_id, at, actor, source, kind, from_status, to_status, note) \
-             VALUES ($1, $2, $3, $4, 'status', $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(&at)
-        .bind(&change.actor)
-        .bind(change.source.code())
-        .bind(from.code())
-        .bind(to.code())
-        .bind(change.note.as_deref())
-        .execute(&mut *tx)
-        .await?;
+        let done = set_status_in(&mut tx, id, to, change).await?;
         tx.commit().await?;
-        Ok(StatusChange { from, to })
+        Ok(done)
     }
 
     /// Adds a progress note (整改进展) to a measure; it becomes the measure's latest report.
@@ -77,24 +157,8 @@ impl Store {
         change: &Change,
     ) -> Result<(), StoreError> {
         let id = self.measure_id(code).await?;
-        let at = instant_text(change.at);
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO progress_notes (measure_id, body, author, source, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(body)
-        .bind(&change.actor)
-        .bind(change.source.code())
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE measures SET latest_progress = $1, last_report_at = $2 WHERE id = $3")
-            .bind(body)
-            .bind(&at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        add_note_in(&mut tx, id, body, change).await?;
         tx.commit().await?;
         Ok(())
     }

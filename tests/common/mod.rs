@@ -214,3 +214,121 @@ impl Drop for PgDatabase {
 pub fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
+
+pub mod fake_telegram;
+
+use fake_telegram::{FakeTelegram, TOKEN};
+
+/// A running `duban run`, stopped with SIGTERM (or killed) when dropped.
+pub struct Running {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    /// Sends SIGTERM and waits for the process to end; returns whether it ended well.
+    pub fn stop(mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().expect("wait for duban");
+        status.success()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the process logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Sandbox {
+    /// The `duban` command with the bot pointed at the fake server, the schedule off, and
+    /// delivery limits raised so that tests run fast.
+    pub fn bot_command(&self, fake: &FakeTelegram) -> Command {
+        let mut command = self.command();
+        command
+            .env("DUBAN_TELEGRAM_TOKEN", TOKEN)
+            .env("DUBAN_TELEGRAM_API_URL", &fake.url)
+            .env("DUBAN_TELEGRAM__POLL_TIMEOUT_SECONDS", "1")
+            .env("DUBAN_SCHEDULE__ENABLED", "false")
+            .env("DUBAN_DELIVERY__PER_CHAT_PER_SECOND", "100")
+            .env("DUBAN_DELIVERY__PER_SECOND", "500")
+            .env("DUBAN_DELIVERY__PER_GROUP_PER_MINUTE", "1000");
+        command
+    }
+
+    /// Starts `duban run` against the fake server, logging to a file in the sandbox.
+    pub fn start_bot(&self, fake: &FakeTelegram, extra_env: &[(&str, &str)]) -> Running {
+        let log = self.path(&format!(
+            "run-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = self.bot_command(fake);
+        command
+            .env("DUBAN_LOG", "info,duban=debug")
+            .arg("run")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        Running {
+            child: command.spawn().expect("start duban run"),
+            log,
+        }
+    }
+
+    /// Makes an invitation and returns its code (the last line of output).
+    pub fn invite(&self, unit: &str, role: &str, name: Option<&str>) -> String {
+        let mut args = vec!["invite", unit, "--role", role];
+        if let Some(name) = name {
+            args.extend(["--name", name]);
+        }
+        let out = self.ok(&args);
+        out.lines().last().unwrap().trim().to_string()
+    }
+}
+
+/// Binds a user through the running bot with a fresh code; waits for the confirmation.
+pub async fn bind(
+    sandbox: &Sandbox,
+    fake: &FakeTelegram,
+    chat_id: i64,
+    user_id: i64,
+    unit: &str,
+    role: &str,
+    name: Option<&str>,
+) {
+    let code = sandbox.invite(unit, role, name);
+    let before = fake.sent_to(chat_id).len();
+    fake.text(chat_id, user_id, &format!("/bind {code}"), None);
+    fake.wait_for(15, "the binding's confirmation", |f| {
+        f.sent_to(chat_id).len() > before
+    })
+    .await;
+    let reply = fake.sent_to(chat_id).last().unwrap().text.clone();
+    assert!(
+        reply.contains("绑定成功") || reply.contains("本群已绑定"),
+        "{reply}"
+    );
+}

@@ -1,0 +1,899 @@
+//! The bot: what an incoming chat update does. Binding with a code, commands, replies to
+//! reminders, button presses. One update is one step: its changes, the messages it causes
+//! and its id commit together, so it is applied once however often it arrives.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::chat::{Action, ChatKind, Event, Incoming, Message, Sender};
+use crate::config::{Language, Settings};
+use crate::ledger::{Role, Source, Status};
+use crate::remind::{Kind, render};
+use crate::reply::{Intent, ReplyError, intent, split_code};
+use crate::rules::{Assessment, Context, assess};
+use crate::store::{Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, UpdateTx};
+
+/// Buttons older than this are refused: their reminder has been superseded.
+const BUTTON_DAYS: i64 = 14;
+
+/// The commands the bot offers, for setMyCommands: (command, Chinese description, English).
+pub const COMMANDS: [(&str, &str, &str); 6] = [
+    ("help", "使用说明", "how to use the bot"),
+    ("list", "我单位未销号的整改措施", "my units' open measures"),
+    (
+        "update",
+        "更新进展:/update 序号 内容",
+        "update a measure: /update CODE TEXT",
+    ),
+    ("whoami", "我的绑定", "who I am bound as"),
+    (
+        "bind",
+        "用邀请码绑定:/bind 邀请码",
+        "bind with a code: /bind CODE",
+    ),
+    ("unbind", "解除绑定", "unbind"),
+];
+
+/// What handling an update produced besides its queued messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Whether the update was new (false: seen before, ignored).
+    pub applied: bool,
+    /// Things to do on the channel right away.
+    pub actions: Vec<Action>,
+    /// Whether messages were queued.
+    pub queued: bool,
+}
+
+fn tr(language: Language, zh: &str, en: &str) -> String {
+    match language {
+        Language::Zh => zh.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+/// SHA-256 of an invitation code, hex: what the store keeps.
+pub fn code_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normalized: String = code
+        .trim()
+        .to_uppercase()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    Sha256::digest(normalized.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A sender's powers: their bindings, and whether config makes them office.
+struct Who {
+    sender: Sender,
+    bindings: Vec<Binding>,
+    admin: bool,
+}
+
+impl Who {
+    fn bound(&self) -> bool {
+        self.admin || !self.bindings.is_empty()
+    }
+
+    fn office(&self) -> bool {
+        self.admin || self.bindings.iter().any(|b| b.role == Role::Office)
+    }
+
+    fn units(&self) -> Vec<&str> {
+        self.bindings
+            .iter()
+            .filter(|b| b.role == Role::Liaison)
+            .filter_map(|b| b.unit.as_deref())
+            .collect()
+    }
+
+    /// The binding under which they may change a measure involving `units`, if any.
+    fn may_change(&self, lead_unit: &str, units: &[String]) -> Option<Option<&str>> {
+        if self.office() {
+            return Some(None);
+        }
+        self.units()
+            .into_iter()
+            .find(|u| *u == lead_unit || units.iter().any(|x| x == u))
+            .map(Some)
+    }
+
+    fn person_id(&self) -> Option<i64> {
+        self.bindings.first().map(|b| b.person_id)
+    }
+
+    fn actor(&self) -> String {
+        self.bindings
+            .first()
+            .map(|b| b.name.clone())
+            .unwrap_or_else(|| format!("telegram:{}", self.sender.user_id))
+    }
+}
+
+/// Handles one incoming update.
+pub async fn handle(
+    store: &Store,
+    settings: &Settings,
+    incoming: &Incoming,
+    now: DateTime<Utc>,
+) -> Result<Handled, StoreError> {
+    let Some(mut tx) = store.begin_update(incoming.update_id, now).await? else {
+        return Ok(Handled::default());
+    };
+    let Some(sender) = incoming.from.clone() else {
+        tx.commit().await?;
+        return Ok(Handled {
+            applied: true,
+            ..Handled::default()
+        });
+    };
+    let bindings = tx.bindings(sender.user_id).await?;
+    let who = Who {
+        admin: settings.config.telegram.admins.contains(&sender.user_id),
+        sender,
+        bindings,
+    };
+    let mut step = Step {
+        store,
+        settings,
+        tx,
+        incoming,
+        now,
+        who,
+        queued: false,
+        actions: Vec::new(),
+        refresh: None,
+    };
+    step.run().await?;
+    let Step {
+        tx,
+        queued,
+        mut actions,
+        refresh,
+        ..
+    } = step;
+    tx.commit().await?;
+    if let Some((chat_id, message_id)) = refresh
+        && let Some(message) = refreshed_reminder(store, settings, chat_id, message_id, now).await?
+    {
+        actions.push(Action::Edit {
+            chat_id,
+            message_id,
+            message,
+        });
+    }
+    Ok(Handled {
+        applied: true,
+        actions,
+        queued,
+    })
+}
+
+/// A reminder as it reads now: the same measures with their current status and light.
+pub async fn refreshed_reminder(
+    store: &Store,
+    settings: &Settings,
+    chat_id: i64,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Message>, StoreError> {
+    let Some(sent) = store.sent_reminder(chat_id, message_id).await? else {
+        return Ok(None);
+    };
+    let mut measures = Vec::new();
+    for (_, code) in &sent.items {
+        measures.push(store.measure(code).await?);
+    }
+    let today = now.with_timezone(&settings.timezone).date_naive();
+    let ctx = context(settings, today);
+    let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
+    let rows: Vec<_> = measures.iter().zip(&assessments).collect();
+    let day = sent
+        .created_at
+        .with_timezone(&settings.timezone)
+        .date_naive();
+    Ok(Some(render(
+        Kind::Reminder,
+        &rows,
+        day,
+        settings.config.language,
+    )))
+}
+
+fn context(settings: &Settings, today: NaiveDate) -> Context<'_> {
+    Context {
+        today,
+        calendar: &settings.calendar,
+        rules: &settings.config.rules,
+        timezone: settings.timezone,
+    }
+}
+
+struct Step<'a> {
+    store: &'a Store,
+    settings: &'a Settings,
+    tx: UpdateTx,
+    incoming: &'a Incoming,
+    now: DateTime<Utc>,
+    who: Who,
+    queued: bool,
+    actions: Vec<Action>,
+    refresh: Option<(i64, i64)>,
+}
+
+impl Step<'_> {
+    fn lang(&self) -> Language {
+        self.settings.config.language
+    }
+
+    fn group(&self) -> bool {
+        self.incoming.chat_kind == ChatKind::Group
+    }
+
+    /// Queues a reply in the chat the update came from.
+    async fn say(&mut self, text: String) -> Result<(), StoreError> {
+        let key = format!("reply:{}:{}", self.incoming.update_id, self.queued_count());
+        let chat = self.incoming.chat_id;
+        let person = if self.group() {
+            None
+        } else {
+            self.who.person_id()
+        };
+        self.tx
+            .enqueue(&key, chat, person, "reply", &Message::text(text))
+            .await?;
+        self.queued = true;
+        Ok(())
+    }
+
+    fn queued_count(&self) -> usize {
+        usize::from(self.queued)
+    }
+
+    /// Queues a notice to every office member.
+    async fn tell_office(&mut self, text: String) -> Result<(), StoreError> {
+        for chat in self.tx.office_chats().await? {
+            let key = format!("notice:{}:{chat}", self.incoming.update_id);
+            self.tx
+                .enqueue(&key, chat, None, "notice", &Message::text(text.clone()))
+                .await?;
+            self.queued = true;
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self) -> Result<(), StoreError> {
+        match self.incoming.event.clone() {
+            Event::Text { text, reply_to, .. } => self.text(&text, reply_to).await,
+            Event::Button {
+                callback_id,
+                message_id,
+                data,
+            } => self.button(&callback_id, message_id, &data).await,
+            Event::Other => Ok(()),
+        }
+    }
+
+    async fn text(&mut self, text: &str, reply_to: Option<i64>) -> Result<(), StoreError> {
+        let text = text.trim();
+        if let Some(command) = text.strip_prefix('/') {
+            let (name, args) = command
+                .split_once(char::is_whitespace)
+                .unwrap_or((command, ""));
+            let name = name.split('@').next().unwrap_or("").to_lowercase();
+            return self.command(&name, args.trim()).await;
+        }
+        let reminder = match reply_to {
+            Some(id) => self.store.sent_reminder(self.incoming.chat_id, id).await?,
+            None => None,
+        };
+        if !self.who.bound() {
+            // In a group, people talk among themselves: only replies to the bot get an answer.
+            if !self.group() || reminder.is_some() {
+                self.say(self.unbound_line()).await?;
+            }
+            return Ok(());
+        }
+        let (code, rest) = match split_code(text) {
+            Some((code, rest)) => (Some(code), rest),
+            None => (None, text),
+        };
+        let target = match (&reminder, &code) {
+            (Some(sent), Some(code)) => sent
+                .items
+                .iter()
+                .find(|(_, c)| c == code)
+                .map(|(id, c)| (*id, c.clone())),
+            (Some(sent), None) if sent.items.len() == 1 => Some(sent.items[0].clone()),
+            (Some(_), None) => {
+                let line = tr(
+                    self.lang(),
+                    "这条提醒列了多项措施,请写明序号,如“1-3 已完成”。",
+                    "This reminder lists several measures: start with the code, e.g. \"1-3 done\".",
+                );
+                return self.say(line).await;
+            }
+            (None, Some(code)) => self
+                .store
+                .find_measure(code)
+                .await?
+                .map(|(id, _)| (id, code.clone())),
+            (None, None) => None,
+        };
+        let Some((measure_id, code)) = target else {
+            if self.group() && reminder.is_none() {
+                return Ok(());
+            }
+            let line = match &code {
+                Some(code) => format!(
+                    "{} {code}",
+                    tr(self.lang(), "没有这个序号:", "No measure has the code")
+                ),
+                None => tr(
+                    self.lang(),
+                    "要更新进展,请回复提醒消息,或发送“/update 序号 内容”,如 /update 1-3 已完成。",
+                    "To update a measure, reply to a reminder or send /update CODE TEXT, e.g. /update 1-3 done.",
+                ),
+            };
+            return self.say(line).await;
+        };
+        self.update(measure_id, &code, rest, text).await
+    }
+
+    fn unbound_line(&self) -> String {
+        tr(
+            self.lang(),
+            "您好,您尚未绑定。请向整改办索取邀请码,然后发送“/bind 邀请码”。",
+            "Hello! You are not bound yet. Ask the supervision office for a code, then send /bind CODE.",
+        )
+    }
+
+    async fn command(&mut self, name: &str, args: &str) -> Result<(), StoreError> {
+        match name {
+            "start" | "bind" if !args.is_empty() => self.bind(args).await,
+            "start" | "help" if self.who.bound() => {
+                let text = self.help();
+                self.say(text).await
+            }
+            "whoami" if self.who.bound() => {
+                let text = self.whoami();
+                self.say(text).await
+            }
+            "list" if self.who.bound() => {
+                let text = self.list().await?;
+                self.say(text).await
+            }
+            "unbind" if self.who.bound() => {
+                let n = self.tx.unbind(self.who.sender.user_id).await?;
+                let text = format!(
+                    "{} ({n})",
+                    tr(
+                        self.lang(),
+                        "已解除绑定,不再收到提醒。",
+                        "Unbound: you will get no more reminders."
+                    )
+                );
+                self.say(text).await
+            }
+            "update" if self.who.bound() => {
+                let Some((code, rest)) =
+                    split_code(&format!("{args} ")).map(|(c, r)| (c, r.trim().to_string()))
+                else {
+                    let line = tr(
+                        self.lang(),
+                        "用法:/update 序号 内容,如 /update 1-3 已完成",
+                        "Usage: /update CODE TEXT, e.g. /update 1-3 done",
+                    );
+                    return self.say(line).await;
+                };
+                match self.store.find_measure(&code).await? {
+                    Some((id, _)) => self.update(id, &code, &rest, args).await,
+                    None => {
+                        let line = format!(
+                            "{} {code}",
+                            tr(self.lang(), "没有这个序号:", "No measure has the code")
+                        );
+                        self.say(line).await
+                    }
+                }
+            }
+            _ if !self.who.bound() => {
+                if !self.group() {
+                    self.say(self.unbound_line()).await?;
+                }
+                Ok(())
+            }
+            _ => {
+                let text = self.help();
+                self.say(text).await
+            }
+        }
+    }
+
+    async fn bind(&mut self, code: &str) -> Result<(), StoreError> {
+        let hash = code_hash(code);
+        let sender = self.who.sender.clone();
+        let zh = self.lang() == Language::Zh;
+        let text = match self
+            .tx
+            .redeem(&hash, &sender, self.incoming.chat_id, self.group())
+            .await?
+        {
+            Redeemed::Person(b) => {
+                let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
+                let role = match (b.role, zh) {
+                    (Role::Liaison, true) => "联络员",
+                    (Role::Leader, true) => "责任领导",
+                    (Role::Office, true) => "整改办",
+                    (Role::Liaison, false) => "liaison",
+                    (Role::Leader, false) => "leader",
+                    (Role::Office, false) => "office",
+                };
+                if zh {
+                    format!("绑定成功:{place} {role} {}。发送 /help 查看用法。", b.name)
+                } else {
+                    format!(
+                        "Bound: {} as {role} of {place}. Send /help to see what you can do.",
+                        b.name
+                    )
+                }
+            }
+            Redeemed::Group { unit } => {
+                if zh {
+                    format!("本群已绑定为 {unit} 的工作群,提醒将发到这里。")
+                } else {
+                    format!("This group is now {unit}'s chat: reminders will come here.")
+                }
+            }
+            Redeemed::Unknown => tr(
+                self.lang(),
+                "邀请码无效,请核对后重试,或向整改办索取新码。",
+                "This code is not valid. Check it, or ask the office for a new one.",
+            ),
+            Redeemed::Used => tr(
+                self.lang(),
+                "此邀请码已被使用,请向整改办索取新码。",
+                "This code has been used. Ask the office for a new one.",
+            ),
+            Redeemed::Expired => tr(
+                self.lang(),
+                "此邀请码已过期(有效期 7 天),请向整改办索取新码。",
+                "This code has expired (codes last 7 days). Ask the office for a new one.",
+            ),
+            Redeemed::NotForGroups => tr(
+                self.lang(),
+                "此邀请码只能在与机器人的私聊中使用。",
+                "This code works only in a private chat with the bot.",
+            ),
+        };
+        self.say(text).await
+    }
+
+    fn help(&self) -> String {
+        let lines: Vec<String> = COMMANDS
+            .iter()
+            .map(|(c, zh, en)| {
+                format!(
+                    "/{c} — {}",
+                    if self.lang() == Language::Zh { zh } else { en }
+                )
+            })
+            .collect();
+        let intro = tr(
+            self.lang(),
+            "督办机器人:每个工作日推送到期和逾期的整改措施。回复提醒消息即可更新,如“1-3 已完成”“1-3 60% 合同已签”“1-3 需协调 原因”“1-3 延期 2024-06-30 原因”。",
+            "duban reminds you of measures due or overdue each working day. Reply to a reminder to update one: \"1-3 done\", \"1-3 60% contract signed\", \"1-3 blocked: reason\", \"1-3 extend to 2024-06-30 reason\".",
+        );
+        format!("{intro}\n{}", lines.join("\n"))
+    }
+
+    fn whoami(&self) -> String {
+        let zh = self.lang() == Language::Zh;
+        let mut lines: Vec<String> = self
+            .who
+            .bindings
+            .iter()
+            .map(|b| {
+                let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
+                format!("{} · {} · {place}", b.name, b.role.code())
+            })
+            .collect();
+        if self.who.admin {
+            lines.push(if zh {
+                "配置中的整改办管理员".into()
+            } else {
+                "office (admin in config)".into()
+            });
+        }
+        lines.join("\n")
+    }
+
+    async fn list(&mut self) -> Result<String, StoreError> {
+        let measures = self.store.measures().await?;
+        let today = self.now.with_timezone(&self.settings.timezone).date_naive();
+        let ctx = context(self.settings, today);
+        let units = self.who.units();
+        let leader_names: Vec<&str> = self
+            .who
+            .bindings
+            .iter()
+            .filter(|b| b.role == Role::Leader)
+            .map(|b| b.name.as_str())
+            .collect();
+        let office = self.who.office();
+        let mut rows: Vec<(String, Assessment)> = measures
+            .iter()
+            .filter(|m| m.status.is_open())
+            .filter(|m| {
+                office
+                    || units.iter().any(|u| m.involves(u))
+                    || m.leaders.iter().any(|l| leader_names.contains(&l.as_str()))
+            })
+            .map(|m| (m.code.clone(), assess(m, &ctx)))
+            .filter(|(_, a)| !office || a.colour == crate::rules::Colour::Red || !units.is_empty())
+            .collect();
+        rows.sort_by_key(|(_, a)| a.colour);
+        let zh = self.lang() == Language::Zh;
+        if rows.is_empty() {
+            return Ok(tr(
+                self.lang(),
+                "没有未销号的整改措施。",
+                "No open measures.",
+            ));
+        }
+        let total = rows.len();
+        let mut out = vec![if zh {
+            format!("{today} 未销号 {total} 项:")
+        } else {
+            format!("{today}: {total} open measure(s):")
+        }];
+        for (code, a) in rows.iter().take(30) {
+            let light = match a.colour {
+                crate::rules::Colour::Red => "🔴",
+                crate::rules::Colour::Yellow => "🟡",
+                crate::rules::Colour::Green => "🟢",
+            };
+            out.push(format!(
+                "{light} {code} {}",
+                crate::report::reason_text(a, self.lang())
+            ));
+        }
+        if total > 30 {
+            out.push(if zh {
+                format!("……另有 {} 项", total - 30)
+            } else {
+                format!("… and {} more", total - 30)
+            });
+        }
+        Ok(out.join("\n"))
+    }
+
+    /// Applies a reply's text to one measure.
+    async fn update(
+        &mut self,
+        measure_id: i64,
+        code: &str,
+        text: &str,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        let measure = self.store.measure(code).await?;
+        let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
+            let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
+                tr(
+                    self.lang(),
+                    "责任领导可查看进展,更新请由牵头单位联络员办理。",
+                    "Leaders can read progress; the lead unit's liaison updates it.",
+                )
+            } else {
+                format!(
+                    "{} {code}",
+                    tr(
+                        self.lang(),
+                        "您只能更新本单位的整改措施,无权更新",
+                        "You can only update your own units' measures, not"
+                    )
+                )
+            };
+            return self.say(line).await;
+        };
+        let parsed = match intent(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let line = match (e, self.lang()) {
+                    (ReplyError::ExtensionWithoutDate, Language::Zh) => {
+                        format!("请写明延期到的日期,如“{code} 延期 2024-06-30 原因”。")
+                    }
+                    (ReplyError::BlockedWithoutReason, Language::Zh) => {
+                        format!("请说明需协调的事项,如“{code} 需协调 用地指标未落实”。")
+                    }
+                    (ReplyError::Empty, Language::Zh) => format!("请写明进展,如“{code} 已完成”。"),
+                    (e, _) => e.to_string(),
+                };
+                return self.say(line).await;
+            }
+        };
+        let unit = unit.map(str::to_string).or(Some(measure.lead_unit.clone()));
+        let line = self.apply(measure_id, code, parsed, unit, raw).await?;
+        self.say(line).await
+    }
+
+    fn change(&self, unit: Option<String>, raw: &str) -> crate::store::Change {
+        crate::store::Change {
+            actor: self.who.actor(),
+            source: Source::Chat,
+            at: self.now,
+            note: Some(raw.to_string()),
+            chat: Some(ChatOrigin {
+                unit,
+                chat_id: self.incoming.chat_id,
+                raw_text: raw.to_string(),
+            }),
+        }
+    }
+
+    /// Does what an intent asks to a measure; returns the one-line confirmation.
+    async fn apply(
+        &mut self,
+        id: i64,
+        code: &str,
+        parsed: Intent,
+        unit: Option<String>,
+        raw: &str,
+    ) -> Result<String, StoreError> {
+        let change = self.change(unit.clone(), raw);
+        let status = self.tx.status(id).await?;
+        let zh = self.lang() == Language::Zh;
+        let language = self.lang();
+        let label = move |s: Status| crate::report::status_label(s, language);
+        if status == Status::Closed {
+            return Ok(if zh {
+                format!("{code} 已销号,无需再报。如需重新整改请联系整改办。")
+            } else {
+                format!("{code} is closed; ask the office to reopen it.")
+            });
+        }
+        let person = self.who.person_id();
+        Ok(match parsed {
+            Intent::Done { note } => {
+                if status == Status::Claimed {
+                    return Ok(if zh {
+                        format!("{code} 已申请销号,等待整改办核验。")
+                    } else {
+                        format!("{code}: completion already claimed, waiting for the office.")
+                    });
+                }
+                self.tx.set_status(id, Status::Claimed, &change).await?;
+                if let Some(note) = note {
+                    self.tx.add_note(id, &note, &change).await?;
+                }
+                if zh {
+                    format!("✅ {code} 已记录:{}(待整改办核验)", label(Status::Claimed))
+                } else {
+                    format!(
+                        "✅ {code}: {} (for the office to verify)",
+                        label(Status::Claimed)
+                    )
+                }
+            }
+            Intent::Progress { note, .. } => {
+                let now = self.progress(id, status, &change).await?;
+                self.tx.add_note(id, &note, &change).await?;
+                if zh {
+                    format!("🔄 {code} 已记录进展,状态:{}", label(now))
+                } else {
+                    format!("🔄 {code}: progress recorded, status {}", label(now))
+                }
+            }
+            Intent::Note(note) => {
+                self.tx.add_note(id, &note, &change).await?;
+                self.tx
+                    .record(id, HistoryKind::Note, status, &change)
+                    .await?;
+                if zh {
+                    format!("📝 {code} 已记录进展,状态:{}", label(status))
+                } else {
+                    format!("📝 {code}: note recorded, status {}", label(status))
+                }
+            }
+            Intent::Blocked { reason } => {
+                if let Some(person) = person {
+                    self.tx.flag(id, person, &reason).await?;
+                }
+                self.tx
+                    .record(id, HistoryKind::Flag, status, &change)
+                    .await?;
+                let who = format!("{} {}", unit.clone().unwrap_or_default(), self.who.actor());
+                let notice = if zh {
+                    format!("⚠️ {who} 就 {code} 申请协调:{reason}")
+                } else {
+                    format!("⚠️ {who} asks for coordination on {code}: {reason}")
+                };
+                self.tell_office(notice).await?;
+                if zh {
+                    format!("⚠️ {code} 已提交整改办协调,状态:{}", label(status))
+                } else {
+                    format!(
+                        "⚠️ {code}: sent to the office for coordination, status {}",
+                        label(status)
+                    )
+                }
+            }
+            Intent::Extend { until, reason } => {
+                if let Some(person) = person {
+                    self.tx
+                        .request_extension(id, person, until, reason.as_deref())
+                        .await?;
+                }
+                self.tx
+                    .record(id, HistoryKind::Extension, status, &change)
+                    .await?;
+                let who = format!("{} {}", unit.clone().unwrap_or_default(), self.who.actor());
+                let why = reason.unwrap_or_default();
+                let notice = if zh {
+                    format!("📅 {who} 申请 {code} 延期至 {until}:{why}")
+                } else {
+                    format!("📅 {who} asks to extend {code} to {until}: {why}")
+                };
+                self.tell_office(notice).await?;
+                if zh {
+                    format!(
+                        "📅 {code} 延期申请(至 {until})已提交整改办审核,状态:{}",
+                        label(status)
+                    )
+                } else {
+                    format!(
+                        "📅 {code}: extension to {until} sent to the office, status {}",
+                        label(status)
+                    )
+                }
+            }
+        })
+    }
+
+    /// Marks a measure in progress when it had not started; writes the history row either way.
+    async fn progress(
+        &mut self,
+        id: i64,
+        status: Status,
+        change: &crate::store::Change,
+    ) -> Result<Status, StoreError> {
+        if status == Status::NotStarted {
+            self.tx.set_status(id, Status::InProgress, change).await?;
+            return Ok(Status::InProgress);
+        }
+        self.tx
+            .record(id, HistoryKind::Note, status, change)
+            .await?;
+        Ok(status)
+    }
+
+    async fn button(
+        &mut self,
+        callback_id: &str,
+        message_id: Option<i64>,
+        data: &str,
+    ) -> Result<(), StoreError> {
+        let answer = self.press(message_id, data).await?;
+        self.actions.push(Action::Answer {
+            callback_id: callback_id.to_string(),
+            text: answer,
+        });
+        Ok(())
+    }
+
+    /// A button press; returns the toast.
+    async fn press(&mut self, message_id: Option<i64>, data: &str) -> Result<String, StoreError> {
+        let refused = tr(
+            self.lang(),
+            "此按钮无效或已过期。",
+            "This button is not valid any more.",
+        );
+        if !self.who.bound() {
+            return Ok(self.unbound_line());
+        }
+        let mut parts = data.split(':');
+        let (Some("m"), Some(position), Some(action), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(refused);
+        };
+        let (Some(message_id), Ok(position)) = (message_id, position.parse::<usize>()) else {
+            return Ok(refused);
+        };
+        let Some(sent) = self
+            .store
+            .sent_reminder(self.incoming.chat_id, message_id)
+            .await?
+        else {
+            return Ok(refused);
+        };
+        if (self.now - sent.created_at).num_days() > BUTTON_DAYS {
+            return Ok(refused);
+        }
+        let Some((id, code)) = sent.items.get(position).cloned() else {
+            return Ok(refused);
+        };
+        let measure = self.store.measure(&code).await?;
+        let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
+            return Ok(tr(
+                self.lang(),
+                "您无权更新此项。",
+                "You may not update this measure.",
+            ));
+        };
+        let unit = unit.map(str::to_string).or(Some(measure.lead_unit.clone()));
+        let zh = self.lang() == Language::Zh;
+        let raw = format!("[button] {action}");
+        let toast = match action {
+            "done" => {
+                self.apply(id, &code, Intent::Done { note: None }, unit, &raw)
+                    .await?
+            }
+            "progress" => {
+                let change = self.change(unit, &raw);
+                let status = self.tx.status(id).await?;
+                if status == Status::Closed || status == Status::Claimed {
+                    format!(
+                        "{code}: {}",
+                        crate::report::status_label(status, self.lang())
+                    )
+                } else {
+                    let now = self.progress(id, status, &change).await?;
+                    if zh {
+                        format!(
+                            "🔄 {code} 状态:{}。可回复本消息补充进展。",
+                            crate::report::status_label(now, self.lang())
+                        )
+                    } else {
+                        format!(
+                            "🔄 {code}: {}. Reply to add details.",
+                            crate::report::status_label(now, self.lang())
+                        )
+                    }
+                }
+            }
+            "blocked" => {
+                let line = if zh {
+                    format!("请回复提醒消息说明需协调的事项,如“{code} 需协调 用地指标未落实”。")
+                } else {
+                    format!(
+                        "Reply to the reminder with the reason, e.g. \"{code} blocked: land quota\"."
+                    )
+                };
+                self.say(line.clone()).await?;
+                line
+            }
+            "extend" => {
+                let line = if zh {
+                    format!("请回复提醒消息写明日期和原因,如“{code} 延期 2024-06-30 设备未到货”。")
+                } else {
+                    format!(
+                        "Reply to the reminder with the date and reason, e.g. \"{code} extend to 2024-06-30 supplier late\"."
+                    )
+                };
+                self.say(line.clone()).await?;
+                line
+            }
+            _ => return Ok(refused),
+        };
+        if matches!(action, "done" | "progress") {
+            self.refresh = Some((self.incoming.chat_id, message_id));
+        }
+        Ok(toast)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_hash_the_same_however_typed() {
+        assert_eq!(code_hash("abcd-efgh-jk"), code_hash(" ABCDEFGHJK "));
+        assert_ne!(code_hash("ABCDEFGHJK"), code_hash("ABCDEFGHJM"));
+        assert_eq!(code_hash("x").len(), 64);
+    }
+}

@@ -1,0 +1,165 @@
+//! Chat, channel-neutral: what comes in from a chat and what goes out to one.
+//!
+//! Rules, reminders and the bot speak in these types. A channel (Telegram, the console, later
+//! group robots) turns them into its own API calls and back.
+
+use serde::{Deserialize, Serialize};
+
+/// Telegram allows 4,096 characters in a message; duban keeps a margin.
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+
+/// A message to send: text and rows of buttons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The text, plain.
+    pub text: String,
+    /// Rows of buttons under the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Vec<Button>>,
+}
+
+impl Message {
+    /// A message of text alone.
+    pub fn text(text: impl Into<String>) -> Message {
+        Message {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
+    }
+}
+
+/// A button: its label, and the data a press sends back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    /// What people read.
+    pub label: String,
+    /// What a press sends back (at most 64 bytes on Telegram).
+    pub data: String,
+}
+
+/// What kind of chat something came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A one-to-one chat with the bot.
+    Private,
+    /// A group or supergroup.
+    Group,
+}
+
+/// Who sent something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    /// Their chat user id.
+    pub user_id: i64,
+    /// Their display name.
+    pub name: String,
+}
+
+/// Something that came in from a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The channel's id of this update; each is applied once.
+    pub update_id: i64,
+    /// The chat it came from.
+    pub chat_id: i64,
+    /// Private or group.
+    pub chat_kind: ChatKind,
+    /// Who sent it, when known.
+    pub from: Option<Sender>,
+    /// What it is.
+    pub event: Event,
+}
+
+/// The kinds of incoming things duban reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A text message, possibly a reply to an earlier message.
+    Text {
+        /// Its id in the chat.
+        message_id: i64,
+        /// The text.
+        text: String,
+        /// The message it replies to.
+        reply_to: Option<i64>,
+    },
+    /// A button press.
+    Button {
+        /// The id to answer the press with.
+        callback_id: String,
+        /// The message the button sits under, when it is still accessible.
+        message_id: Option<i64>,
+        /// The button's data.
+        data: String,
+    },
+    /// Anything else (a photo, a service message, an update duban could not read).
+    Other,
+}
+
+/// Something to do on the channel right away, outside the outbox: answering a button press
+/// (a short toast) and refreshing the message the button sits under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Answer a button press.
+    Answer {
+        /// The press.
+        callback_id: String,
+        /// The toast.
+        text: String,
+    },
+    /// Replace a sent message's text and buttons.
+    Edit {
+        /// The chat.
+        chat_id: i64,
+        /// The message.
+        message_id: i64,
+        /// The new content.
+        message: Message,
+    },
+}
+
+/// Splits lines into messages of at most `limit` characters, never inside a line (a line
+/// longer than the limit is cut).
+pub fn split_lines(header: &str, lines: &[String], footer: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = header.to_string();
+    let fixed = header.chars().count() + footer.chars().count() + 2;
+    for line in lines {
+        let line: String = line
+            .chars()
+            .take(limit.saturating_sub(fixed).max(1))
+            .collect();
+        if current.chars().count() + line.chars().count() + fixed > limit && current != header {
+            current.push('\n');
+            current.push_str(footer);
+            out.push(current);
+            current = header.to_string();
+        }
+        current.push('\n');
+        current.push_str(&line);
+    }
+    current.push('\n');
+    current.push_str(footer);
+    out.push(current);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_split_between_lines() {
+        let lines: Vec<String> = (0..100)
+            .map(|i| format!("第{i}项 {}", "字".repeat(80)))
+            .collect();
+        let parts = split_lines("标题", &lines, "结尾", 1000);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(part.chars().count() <= 1000, "{}", part.chars().count());
+            assert!(part.starts_with("标题\n") && part.ends_with("\n结尾"));
+        }
+        let joined: usize = parts.iter().map(|p| p.matches("第").count()).sum();
+        assert_eq!(joined, 100);
+        assert_eq!(split_lines("h", &[], "f", 100), ["h\nf"]);
+    }
+}

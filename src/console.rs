@@ -1,0 +1,187 @@
+//! The console channel: the same reminders and replies in a terminal, for trying duban
+//! without a Telegram account. Messages print to stdout; lines typed on stdin are replies
+//! from one console user, a liaison of every unit.
+//!
+//! A line replies to the latest reminder ("3-2 已完成", "3-2 60% 合同已签"); `!N` presses
+//! button N of the latest message with buttons; `/list`, `/help` work as in Telegram. The
+//! service stops when the input ends.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::channel::{Channel, SendError};
+use crate::chat::{ChatKind, Event, Incoming, Message, Sender};
+use crate::service::UpdateSource;
+
+/// The console user's chat and user id.
+pub const CONSOLE_CHAT: i64 = 1;
+
+#[derive(Debug, Default)]
+struct State {
+    next_message_id: i64,
+    last_message: Option<i64>,
+    last_buttons: Option<(i64, Message)>,
+}
+
+/// Prints messages; shares what it printed with the console's input.
+#[derive(Debug, Clone, Default)]
+pub struct Console {
+    state: Arc<Mutex<State>>,
+}
+
+impl Console {
+    /// A console channel.
+    pub fn new() -> Console {
+        Console::default()
+    }
+
+    /// The input side: lines from stdin.
+    pub fn input(&self, first_update: i64) -> ConsoleInput {
+        ConsoleInput {
+            state: Arc::clone(&self.state),
+            lines: BufReader::new(tokio::io::stdin()).lines(),
+            next_update: first_update,
+        }
+    }
+
+    fn print(text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn show(id: i64, message: &Message) -> String {
+        let mut text = format!("── #{id} ──\n{}", message.text);
+        let mut n = 0;
+        for row in &message.buttons {
+            let labels: Vec<String> = row
+                .iter()
+                .map(|b| {
+                    n += 1;
+                    format!("[!{n}] {}", b.label)
+                })
+                .collect();
+            text.push_str(&format!("\n  {}", labels.join("  ")));
+        }
+        text
+    }
+}
+
+impl Channel for Console {
+    async fn send(&self, _chat_id: i64, message: &Message) -> Result<i64, SendError> {
+        let id = {
+            let mut state = self.state.lock().expect("console state");
+            state.next_message_id += 1;
+            let id = state.next_message_id;
+            state.last_message = Some(id);
+            if !message.buttons.is_empty() {
+                state.last_buttons = Some((id, message.clone()));
+            }
+            id
+        };
+        Console::print(&Console::show(id, message));
+        Ok(id)
+    }
+
+    async fn edit(
+        &self,
+        _chat_id: i64,
+        message_id: i64,
+        message: &Message,
+    ) -> Result<(), SendError> {
+        {
+            let mut state = self.state.lock().expect("console state");
+            if state
+                .last_buttons
+                .as_ref()
+                .is_some_and(|(id, _)| *id == message_id)
+            {
+                state.last_buttons = Some((message_id, message.clone()));
+            }
+        }
+        Console::print(&format!(
+            "(#{message_id} updated)\n{}",
+            Console::show(message_id, message)
+        ));
+        Ok(())
+    }
+
+    async fn answer(&self, _callback_id: &str, text: &str) -> Result<(), SendError> {
+        Console::print(&format!("(toast) {text}"));
+        Ok(())
+    }
+}
+
+/// Lines typed on stdin, as updates from the console user.
+pub struct ConsoleInput {
+    state: Arc<Mutex<State>>,
+    lines: tokio::io::Lines<BufReader<tokio::io::Stdin>>,
+    next_update: i64,
+}
+
+impl ConsoleInput {
+    fn incoming(&mut self, line: &str) -> Incoming {
+        self.next_update += 1;
+        let state = self.state.lock().expect("console state");
+        let event = match line
+            .strip_prefix('!')
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            Some(n) => {
+                let pressed = state.last_buttons.as_ref().and_then(|(id, m)| {
+                    m.buttons
+                        .iter()
+                        .flatten()
+                        .nth(n.saturating_sub(1))
+                        .map(|b| (*id, b.data.clone()))
+                });
+                match pressed {
+                    Some((message_id, data)) => Event::Button {
+                        callback_id: format!("console-{}", self.next_update),
+                        message_id: Some(message_id),
+                        data,
+                    },
+                    None => Event::Other,
+                }
+            }
+            None => Event::Text {
+                message_id: 0,
+                text: line.to_string(),
+                reply_to: state.last_buttons.as_ref().map(|(id, _)| *id),
+            },
+        };
+        Incoming {
+            update_id: self.next_update,
+            chat_id: CONSOLE_CHAT,
+            chat_kind: ChatKind::Private,
+            from: Some(Sender {
+                user_id: CONSOLE_CHAT,
+                name: "控制台联络员".into(),
+            }),
+            event,
+        }
+    }
+}
+
+impl UpdateSource for ConsoleInput {
+    async fn next(&mut self, after: Option<i64>) -> Result<Option<Vec<Incoming>>, SendError> {
+        if let Some(after) = after {
+            self.next_update = self.next_update.max(after);
+        }
+        loop {
+            let line = self
+                .lines
+                .next_line()
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?;
+            let Some(line) = line else { return Ok(None) };
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            return Ok(Some(vec![self.incoming(line)]));
+        }
+    }
+}

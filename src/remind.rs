@@ -1,0 +1,378 @@
+//! Planning a reminder sweep: who gets which message about which measures, and what it says.
+//!
+//! Pure: measures, their assessments and the bound recipients in; messages with their
+//! idempotency keys out. Delivery is the outbox's business.
+
+use chrono::NaiveDate;
+
+use crate::chat::{Button, MAX_MESSAGE_CHARS, Message};
+use crate::config::Language;
+use crate::ledger::{Deadline, Measure, Status, fnv1a};
+use crate::report::{fit, reason_text, status_label};
+use crate::rules::{Assessment, Audience, Colour, Tier};
+
+/// At most this many measures in one reminder, so that its buttons stay usable.
+pub const MAX_ITEMS: usize = 20;
+
+/// Who a sweep can write to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The person, for one-to-one chats.
+    pub person_id: Option<i64>,
+    /// Where to write.
+    pub chat_id: i64,
+    /// What they receive.
+    pub kind: RecipientKind,
+}
+
+/// What a recipient receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientKind {
+    /// A liaison: reminders for the measures of their units.
+    Liaison {
+        /// The units they answer for.
+        units: Vec<String>,
+    },
+    /// A unit's group chat: reminders for the measures of its units.
+    Group {
+        /// The units bound to the group.
+        units: Vec<String>,
+    },
+    /// A responsible leader: 催办 copies of their overdue measures.
+    Leader {
+        /// Their name as the ledger's 责任领导 column writes it.
+        name: String,
+    },
+}
+
+/// The kinds of message a sweep sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A reminder to a liaison or a unit's group, with buttons.
+    Reminder,
+    /// A 催办 copy to a responsible leader.
+    UrgeCopy,
+}
+
+impl Kind {
+    /// The stable code, as the outbox stores it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Reminder => "reminder",
+            Kind::UrgeCopy => "urge_copy",
+        }
+    }
+}
+
+/// One message a sweep wants sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The idempotency key: recipient, kind, item set and day (and the part, when a list is
+    /// split). The same sweep planned twice gives the same keys.
+    pub key: String,
+    /// Where.
+    pub chat_id: i64,
+    /// To whom, for one-to-one chats.
+    pub person_id: Option<i64>,
+    /// What kind.
+    pub kind: Kind,
+    /// What it says.
+    pub message: Message,
+    /// The measures it lists, in order; buttons and replies refer to them by position.
+    pub items: Vec<String>,
+}
+
+/// The actions a reminder's buttons offer.
+pub const BUTTON_ACTIONS: [&str; 4] = ["done", "progress", "blocked", "extend"];
+
+/// Whether a measure belongs in the liaisons' reminders: open and waiting for its unit
+/// (not started or in progress), and yellow, red, or due today.
+pub fn wants_reminder(measure: &Measure, assessment: &Assessment<'_>) -> bool {
+    matches!(measure.status, Status::NotStarted | Status::InProgress)
+        && (assessment.colour != Colour::Green || assessment.tier == Some(Tier::DueToday))
+}
+
+/// Red first (the most overdue first), then yellow (the soonest due first), then ledger order.
+fn urgency(a: &Assessment<'_>) -> (u8, i64) {
+    let rank = match a.colour {
+        Colour::Red => 0,
+        Colour::Yellow => 1,
+        Colour::Green => 2,
+    };
+    let days = match a.tier {
+        Some(Tier::Overdue { working_days, .. }) => -i64::from(working_days),
+        Some(Tier::DueToday) => 0,
+        Some(Tier::Upcoming { working_days }) => i64::from(working_days),
+        None => i64::MAX,
+    };
+    (rank, days)
+}
+
+/// Plans the sweep of `today`.
+pub fn plan(
+    measures: &[Measure],
+    assessments: &[Assessment<'_>],
+    recipients: &[Recipient],
+    today: NaiveDate,
+    language: Language,
+) -> Vec<Planned> {
+    let mut due: Vec<usize> = (0..measures.len())
+        .filter(|&i| wants_reminder(&measures[i], &assessments[i]))
+        .collect();
+    due.sort_by_key(|&i| (urgency(&assessments[i]), i));
+    let mut out = Vec::new();
+    for recipient in recipients {
+        let (kind, items): (Kind, Vec<usize>) = match &recipient.kind {
+            RecipientKind::Liaison { units } | RecipientKind::Group { units } => (
+                Kind::Reminder,
+                due.iter()
+                    .copied()
+                    .filter(|&i| units.iter().any(|u| measures[i].involves(u)))
+                    .collect(),
+            ),
+            RecipientKind::Leader { name } => (
+                Kind::UrgeCopy,
+                due.iter()
+                    .copied()
+                    .filter(|&i| {
+                        measures[i].leaders.iter().any(|l| l == name)
+                            && assessments[i]
+                                .step
+                                .is_some_and(|s| s.notify.contains(&Audience::Leader))
+                    })
+                    .collect(),
+            ),
+        };
+        if items.is_empty() {
+            continue;
+        }
+        out.extend(messages_for(
+            recipient,
+            kind,
+            &items,
+            measures,
+            assessments,
+            today,
+            language,
+        ));
+    }
+    out
+}
+
+fn messages_for(
+    recipient: &Recipient,
+    kind: Kind,
+    items: &[usize],
+    measures: &[Measure],
+    assessments: &[Assessment<'_>],
+    today: NaiveDate,
+    language: Language,
+) -> Vec<Planned> {
+    let codes: Vec<&str> = items.iter().map(|&i| measures[i].code.as_str()).collect();
+    let set = fnv1a(codes.join("\u{1f}").into_bytes());
+    let chunks: Vec<Vec<usize>> = chunk_by_size(items, measures, assessments, kind, language);
+    let parts = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(part, chunk)| {
+            let rows: Vec<(&Measure, &Assessment)> = chunk
+                .iter()
+                .map(|&i| (&measures[i], &assessments[i]))
+                .collect();
+            let message = render(kind, &rows, today, language);
+            Planned {
+                key: format!(
+                    "{}:{}:{today}:{set:016x}:{}/{parts}",
+                    kind.code(),
+                    recipient.chat_id,
+                    part + 1
+                ),
+                chat_id: recipient.chat_id,
+                person_id: recipient.person_id,
+                kind,
+                message,
+                items: chunk.iter().map(|&i| measures[i].code.clone()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Splits items into messages of at most [`MAX_ITEMS`] items and [`MAX_MESSAGE_CHARS`]
+/// characters.
+fn chunk_by_size(
+    items: &[usize],
+    measures: &[Measure],
+    assessments: &[Assessment<'_>],
+    kind: Kind,
+    language: Language,
+) -> Vec<Vec<usize>> {
+    let frame = header(kind, NaiveDate::MIN, 0, false, language)
+        .chars()
+        .count()
+        + footer(kind, language).chars().count()
+        + 4;
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut size = frame;
+    for &i in items {
+        let line = item_line(kind, &measures[i], &assessments[i], language)
+            .chars()
+            .count()
+            + 1;
+        if !current.is_empty() && (current.len() == MAX_ITEMS || size + line > MAX_MESSAGE_CHARS) {
+            chunks.push(std::mem::take(&mut current));
+            size = frame;
+        }
+        current.push(i);
+        size += line;
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+fn header(kind: Kind, today: NaiveDate, count: usize, urgent: bool, language: Language) -> String {
+    match (kind, language, urgent) {
+        (Kind::Reminder, Language::Zh, true) => {
+            format!("【催办】{today} 以下 {count} 项整改措施已逾期或即将到期,请抓紧办理:")
+        }
+        (Kind::Reminder, Language::Zh, false) => {
+            format!("【督办提醒】{today} 以下 {count} 项整改措施请关注:")
+        }
+        (Kind::Reminder, Language::En, true) => {
+            format!("[Urgent] {today}: {count} measure(s) overdue or due soon:")
+        }
+        (Kind::Reminder, Language::En, false) => {
+            format!("[Reminder] {today}: {count} measure(s) need attention:")
+        }
+        (Kind::UrgeCopy, Language::Zh, _) => {
+            format!("【催办抄送】{today} 您负责的 {count} 项整改措施已逾期:")
+        }
+        (Kind::UrgeCopy, Language::En, _) => format!(
+            "[Copy of urge] {today}: {count} measure(s) you are responsible for are overdue:"
+        ),
+    }
+}
+
+fn footer(kind: Kind, language: Language) -> &'static str {
+    match (kind, language) {
+        (Kind::Reminder, Language::Zh) => {
+            "回复本消息并写明序号更新进展,如“1-4 已完成”“1-4 60% 合同已签”“1-4 需协调 原因”“1-4 延期 2024-06-30 原因”;也可点下方按钮。"
+        }
+        (Kind::Reminder, Language::En) => {
+            "Reply to this message with a code, e.g. \"1-4 done\", \"1-4 60% contract signed\", \"1-4 blocked: reason\", \"1-4 extend to 2024-06-30 reason\", or press a button."
+        }
+        (Kind::UrgeCopy, Language::Zh) => "牵头单位已同时收到催办。",
+        (Kind::UrgeCopy, Language::En) => "The lead units were urged at the same time.",
+    }
+}
+
+fn light(colour: Colour) -> &'static str {
+    match colour {
+        Colour::Red => "🔴",
+        Colour::Yellow => "🟡",
+        Colour::Green => "🟢",
+    }
+}
+
+/// The deadline as a reminder shows it.
+fn deadline_text(measure: &Measure, assessment: &Assessment<'_>, language: Language) -> String {
+    let zh = language == Language::Zh;
+    match (measure.deadline, assessment.due) {
+        (Deadline::Date(d), _) => d.to_string(),
+        (Deadline::Immediate(_), Some(due)) if zh => format!("立行立改({due})"),
+        (Deadline::Immediate(_), Some(due)) => format!("immediate ({due})"),
+        (Deadline::LongTerm(_), Some(due)) if zh => format!("长期坚持,本期报送 {due}"),
+        (Deadline::LongTerm(_), Some(due)) => format!("long-term, report due {due}"),
+        _ => measure.deadline_text.clone(),
+    }
+}
+
+fn item_line(
+    kind: Kind,
+    measure: &Measure,
+    assessment: &Assessment<'_>,
+    language: Language,
+) -> String {
+    let zh = language == Language::Zh;
+    let what = fit(&measure.content, 36).trim_end().to_string();
+    let deadline = deadline_text(measure, assessment, language);
+    let reason = reason_text(assessment, language);
+    let status = status_label(measure.status, language);
+    let label = if zh { "时限" } else { "due" };
+    match kind {
+        Kind::Reminder => format!(
+            "{} {} {what}\n    {label} {deadline} · {reason} · {status}",
+            light(assessment.colour),
+            measure.code
+        ),
+        Kind::UrgeCopy => format!(
+            "{} {} {what}\n    {} {} · {label} {deadline} · {reason}",
+            light(assessment.colour),
+            measure.code,
+            if zh { "牵头单位" } else { "lead unit" },
+            measure.lead_unit
+        ),
+    }
+}
+
+/// The text and buttons of a reminder listing `rows`, as sent and as refreshed after a
+/// button press.
+pub fn render(
+    kind: Kind,
+    rows: &[(&Measure, &Assessment<'_>)],
+    today: NaiveDate,
+    language: Language,
+) -> Message {
+    let urgent = rows.iter().any(|(_, a)| {
+        a.step.is_some_and(|s| {
+            s.notify.contains(&Audience::UnitHead) || s.notify.contains(&Audience::Leader)
+        })
+    });
+    let mut text = header(kind, today, rows.len(), urgent, language);
+    for (m, a) in rows {
+        text.push('\n');
+        text.push_str(&item_line(kind, m, a, language));
+    }
+    text.push('\n');
+    text.push_str(footer(kind, language));
+    let buttons = match kind {
+        Kind::UrgeCopy => Vec::new(),
+        Kind::Reminder => rows
+            .iter()
+            .enumerate()
+            .map(|(position, (m, _))| buttons_for(position, &m.code, language))
+            .collect(),
+    };
+    Message { text, buttons }
+}
+
+fn buttons_for(position: usize, code: &str, language: Language) -> Vec<Button> {
+    let labels: [String; 4] = match language {
+        Language::Zh => [
+            format!("✅ {code} 完成"),
+            "🔄 推进中".into(),
+            "⚠️ 需协调".into(),
+            "📅 申请延期".into(),
+        ],
+        Language::En => [
+            format!("✅ {code} done"),
+            "🔄 in progress".into(),
+            "⚠️ blocked".into(),
+            "📅 extend".into(),
+        ],
+    };
+    labels
+        .into_iter()
+        .zip(BUTTON_ACTIONS)
+        .map(|(label, action)| Button {
+            label,
+            data: format!("m:{position}:{action}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,377 @@
+//! The service: the reminder sweep as one step, and the loops of `duban run` around the
+//! steps — polling for updates, delivering the outbox, the daily schedule — with a graceful
+//! shutdown. A database or network error in a loop is logged and retried; it never ends it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Timelike;
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::{Notify, watch};
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+use crate::bot;
+use crate::channel::{Channel, Limiter, SendError};
+use crate::chat::{Action, Incoming};
+use crate::config::Settings;
+use crate::outbox::{Delivery, deliver_once};
+use crate::remind::{Planned, plan};
+use crate::rules::{Assessment, Context, assess};
+use crate::store::{Store, StoreError};
+
+/// The name of the daily sweep in the runs table.
+pub const SWEEP: &str = "sweep";
+
+/// What one sweep did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepOutcome {
+    /// The day swept, in the office's time zone.
+    pub day: NaiveDate,
+    /// Why nothing was planned, when the day is off.
+    pub day_off: bool,
+    /// The messages planned.
+    pub planned: Vec<Planned>,
+    /// How many of them were new to the outbox.
+    pub queued: usize,
+}
+
+/// Plans the reminders of `now`'s day. Nothing on a day off, unless the config or `force`
+/// says otherwise.
+pub async fn plan_sweep(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<SweepOutcome, StoreError> {
+    let day = now.with_timezone(&settings.timezone).date_naive();
+    if !force
+        && !settings.config.schedule.send_on_days_off
+        && !settings.calendar.is_working_day(day)
+    {
+        return Ok(SweepOutcome {
+            day,
+            day_off: true,
+            planned: Vec::new(),
+            queued: 0,
+        });
+    }
+    let measures = store.measures().await?;
+    let ctx = Context {
+        today: day,
+        calendar: &settings.calendar,
+        rules: &settings.config.rules,
+        timezone: settings.timezone,
+    };
+    let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
+    let recipients = store.recipients().await?;
+    let planned = plan(
+        &measures,
+        &assessments,
+        &recipients,
+        day,
+        settings.config.language,
+    );
+    Ok(SweepOutcome {
+        day,
+        day_off: false,
+        planned,
+        queued: 0,
+    })
+}
+
+/// One sweep: plans the reminders of `now`'s day and queues them, once per key; marks the
+/// day's sweep done.
+pub async fn sweep(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<SweepOutcome, StoreError> {
+    let mut outcome = plan_sweep(store, settings, now, force).await?;
+    if outcome.day_off {
+        return Ok(outcome);
+    }
+    outcome.queued = store
+        .enqueue_sweep(SWEEP, outcome.day, &outcome.planned, now)
+        .await?;
+    Ok(outcome)
+}
+
+/// Whether today's sweep should have run by `now` and has not: the service catches it up
+/// once at start.
+pub async fn sweep_missed(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let local = now.with_timezone(&settings.timezone);
+    let day = local.date_naive();
+    let Some(at) = settings.config.schedule.sweep_time() else {
+        return Ok(false);
+    };
+    let sweep_day =
+        settings.config.schedule.send_on_days_off || settings.calendar.is_working_day(day);
+    Ok(sweep_day && local.time() >= at && !store.run_done(SWEEP, day).await?)
+}
+
+/// Where updates come from: one call, one batch (a long poll, or a line typed).
+pub trait UpdateSource: Send {
+    /// The next updates after `after`; an empty batch when none came in time; `None` when
+    /// the source has ended (the console's input closed).
+    fn next(
+        &mut self,
+        after: Option<i64>,
+    ) -> impl Future<Output = Result<Option<Vec<Incoming>>, SendError>> + Send;
+}
+
+/// Handles one batch of updates and carries out their immediate actions. Returns the id of
+/// the last update handled, which may be before the batch's end when the database failed:
+/// the rest will come again.
+pub async fn handle_batch<C: Channel>(
+    store: &Store,
+    settings: &Settings,
+    channel: &C,
+    batch: &[Incoming],
+    wake: &Notify,
+) -> (Option<i64>, Option<StoreError>) {
+    let mut last = None;
+    for incoming in batch {
+        match bot::handle(store, settings, incoming, Utc::now()).await {
+            Ok(handled) => {
+                last = Some(incoming.update_id);
+                if handled.queued {
+                    wake.notify_one();
+                }
+                for action in handled.actions {
+                    let done = match &action {
+                        Action::Answer { callback_id, text } => {
+                            channel.answer(callback_id, text).await
+                        }
+                        Action::Edit {
+                            chat_id,
+                            message_id,
+                            message,
+                        } => channel.edit(*chat_id, *message_id, message).await,
+                    };
+                    if let Err(e) = done {
+                        tracing::warn!("could not carry out {}: {e}", action_name(&action));
+                    }
+                }
+            }
+            Err(e) => return (last, Some(e)),
+        }
+    }
+    (last, None)
+}
+
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::Answer { .. } => "a button answer",
+        Action::Edit { .. } => "a message edit",
+    }
+}
+
+/// A loop's wait after an error: 1, 2, 4 … up to 30 seconds.
+fn retry_wait(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(5)).min(Duration::from_secs(30))
+}
+
+/// The running service's parts, shared by its loops.
+pub struct Service<C> {
+    /// The ledger.
+    pub store: Store,
+    /// The configuration.
+    pub settings: Arc<Settings>,
+    /// Where messages go.
+    pub channel: C,
+    /// Wakes the outbox loop when something was queued.
+    pub wake: Arc<Notify>,
+    /// Turns true when the service should stop.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl<C: Channel + Clone + 'static> Service<C> {
+    /// Delivers the outbox until told to stop. A message being sent when the stop comes is
+    /// finished first; the rest stays queued.
+    pub async fn deliver_loop(self: Arc<Self>) {
+        let mut limiter = Limiter::new(&self.settings.config.delivery);
+        let mut stop = self.stop.clone();
+        let mut failures = 0;
+        while !*stop.borrow() {
+            let step = deliver_once(
+                &self.store,
+                &self.channel,
+                &mut limiter,
+                &self.settings.config.delivery,
+                self.settings.config.language,
+                Utc::now(),
+            )
+            .await;
+            let wait = match step {
+                Ok(Delivery::Idle { next }) => {
+                    failures = 0;
+                    next.unwrap_or(Duration::from_secs(60))
+                }
+                Ok(delivery) => {
+                    failures = 0;
+                    if let Delivery::Retry { id, error } | Delivery::Dead { id, error } = &delivery
+                    {
+                        tracing::info!(outbox = id, "not delivered: {error}");
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("outbox: {e}; retrying");
+                    retry_wait(failures)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Polls `source` and applies each update until told to stop or the source ends.
+    pub async fn poll_loop<S: UpdateSource>(self: Arc<Self>, mut source: S) {
+        let mut stop = self.stop.clone();
+        let mut after = loop {
+            match self.store.last_update_id().await {
+                Ok(last) => break last,
+                Err(e) => {
+                    tracing::warn!("reading the last update: {e}; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let mut failures = 0;
+        while !*stop.borrow() {
+            let batch = tokio::select! {
+                batch = source.next(after) => batch,
+                _ = stop.changed() => break,
+            };
+            let batch = match batch {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("getting updates: {e}; retrying");
+                    tokio::time::sleep(match e {
+                        SendError::RetryAfter(wait) => wait,
+                        _ => retry_wait(failures),
+                    })
+                    .await;
+                    continue;
+                }
+            };
+            let (last, error) = handle_batch(
+                &self.store,
+                &self.settings,
+                &self.channel,
+                &batch,
+                &self.wake,
+            )
+            .await;
+            if let Some(last) = last {
+                after = Some(after.map_or(last, |a| a.max(last)));
+            }
+            match error {
+                Some(e) => {
+                    failures += 1;
+                    tracing::warn!("applying an update: {e}; it will come again");
+                    tokio::time::sleep(retry_wait(failures)).await;
+                }
+                None => failures = 0,
+            }
+        }
+    }
+
+    /// Runs the sweep, retrying after errors until it has run or the service stops.
+    pub async fn sweep_until_done(&self) {
+        let mut stop = self.stop.clone();
+        let mut failures = 0;
+        while !*stop.borrow() {
+            match sweep(&self.store, &self.settings, Utc::now(), false).await {
+                Ok(outcome) => {
+                    if outcome.day_off {
+                        tracing::info!(day = %outcome.day, "a day off: no sweep");
+                    } else {
+                        tracing::info!(day = %outcome.day, planned = outcome.planned.len(), queued = outcome.queued, "sweep");
+                        self.wake.notify_one();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("sweep failed: {e}; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(retry_wait(failures)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the daily sweep on tokio-cron-scheduler at `schedule.sweep_at` in the office's
+    /// time zone, after catching up a sweep missed today (the service was down at the time).
+    pub async fn start_schedule(self: &Arc<Self>) -> Result<JobScheduler, JobSchedulerError> {
+        match sweep_missed(&self.store, &self.settings, Utc::now()).await {
+            Ok(true) => {
+                tracing::info!("catching up today's sweep");
+                self.sweep_until_done().await;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("checking for a missed sweep: {e}"),
+        }
+        let at = self
+            .settings
+            .config
+            .schedule
+            .sweep_time()
+            .unwrap_or_default();
+        let cron = format!("0 {} {} * * *", at.minute(), at.hour());
+        let scheduler = JobScheduler::new().await?;
+        let service = Arc::clone(self);
+        let job = Job::new_async_tz(cron.as_str(), self.settings.timezone, move |_, _| {
+            let service = Arc::clone(&service);
+            Box::pin(async move { service.sweep_until_done().await })
+        })?;
+        scheduler.add(job).await?;
+        scheduler.start().await?;
+        Ok(scheduler)
+    }
+}
+
+/// Delivers the outbox until nothing may go for `patience` (for `duban remind`).
+pub async fn drain<C: Channel>(
+    store: &Store,
+    channel: &C,
+    settings: &Settings,
+    patience: Duration,
+) -> Result<usize, StoreError> {
+    let mut limiter = Limiter::new(&settings.config.delivery);
+    let mut sent = 0;
+    loop {
+        match deliver_once(
+            store,
+            channel,
+            &mut limiter,
+            &settings.config.delivery,
+            settings.config.language,
+            Utc::now(),
+        )
+        .await?
+        {
+            Delivery::Sent { .. } => sent += 1,
+            Delivery::Retry { .. } | Delivery::Dead { .. } => {}
+            Delivery::Idle { next: Some(wait) } if wait <= patience => {
+                tokio::time::sleep(wait).await
+            }
+            Delivery::Idle { .. } => return Ok(sent),
+        }
+    }
+}

@@ -1,0 +1,881 @@
+//! The chat side of the store: invitations and bindings, the outbox, incoming updates seen,
+//! scheduled runs, and the changes a chat reply makes, inside one transaction with the
+//! messages it causes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_status_in};
+use super::{
+    Backend, Change, Store, StoreError, date_text, instant_text, nearest, parse_instant,
+    parse_status,
+};
+use crate::chat::{Message, Sender};
+use crate::ledger::{Role, Status};
+use crate::remind::{Planned, Recipient, RecipientKind};
+
+/// A person bound to a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The person.
+    pub person_id: i64,
+    /// Their name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// The unit a liaison answers for.
+    pub unit: Option<String>,
+    /// Where a leader or office member sits.
+    pub place: Option<String>,
+    /// Their one-to-one chat.
+    pub chat_id: Option<i64>,
+}
+
+/// A new invitation.
+#[derive(Debug, Clone)]
+pub struct NewInvite<'a> {
+    /// The code's SHA-256, hex; the code itself is never stored.
+    pub code_hash: &'a str,
+    /// The role it grants.
+    pub role: Role,
+    /// For a liaison: the unit of the ledger.
+    pub unit: Option<&'a str>,
+    /// For a leader or office member: where they sit.
+    pub place: Option<&'a str>,
+    /// For a leader: the 责任领导 of the ledger it links to.
+    pub person_name: Option<&'a str>,
+    /// Who made it.
+    pub created_by: &'a str,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Until when it can be used.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What redeeming a code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// A person is bound in a one-to-one chat.
+    Person(Binding),
+    /// A group chat is bound to a unit.
+    Group {
+        /// The unit.
+        unit: String,
+    },
+    /// No such code.
+    Unknown,
+    /// The code was used already.
+    Used,
+    /// The code's seven days are over.
+    Expired,
+    /// A leader's or office member's code was used in a group; it binds a person only.
+    NotForGroups,
+}
+
+/// A row of the outbox waiting to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Its id.
+    pub id: i64,
+    /// Where.
+    pub chat_id: i64,
+    /// To whom, for one-to-one chats.
+    pub person_id: Option<i64>,
+    /// What kind of message.
+    pub kind: String,
+    /// What it says.
+    pub message: Message,
+    /// Sends tried so far.
+    pub attempts: i64,
+}
+
+/// A reminder as sent: which measures its positions refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentReminder {
+    /// The outbox row.
+    pub outbox_id: i64,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// The measures' ids and codes, by position.
+    pub items: Vec<(i64, String)>,
+}
+
+/// Counts of the outbox by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting to be sent.
+    pub pending: i64,
+    /// Sent.
+    pub sent: i64,
+    /// Given up (the person blocked the bot, or Telegram refused the message).
+    pub dead: i64,
+}
+
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::from_code(text).ok_or_else(|| StoreError::Corrupt {
+        column: "people.role",
+        value: text.to_string(),
+    })
+}
+
+impl Store {
+    /// The names of the ledger's units.
+    pub async fn unit_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM units ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Stores an invitation. A liaison's unit must be a unit of the ledger.
+    pub async fn create_invite(&self, invite: &NewInvite<'_>) -> Result<(), StoreError> {
+        let mut unit_id: Option<i64> = None;
+        if let Some(unit) = invite.unit {
+            unit_id = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
+                .bind(unit)
+                .fetch_optional(&self.pool)
+                .await?;
+            if unit_id.is_none() {
+                let names = self.unit_names().await?;
+                return Err(StoreError::NoSuchUnit {
+                    unit: unit.to_string(),
+                    nearest: nearest(unit, names.iter().map(String::as_str)),
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO invites (code_hash, role, unit_id, place, person_name, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(invite.code_hash)
+        .bind(invite.role.code())
+        .bind(unit_id)
+        .bind(invite.place)
+        .bind(invite.person_name)
+        .bind(invite.created_by)
+        .bind(instant_text(invite.at))
+        .bind(instant_text(invite.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Binds a chat user as liaison of every unit of the ledger that they are not bound to
+    /// yet (the console's user); returns how many bindings were new.
+    pub async fn bind_everywhere(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let at = instant_text(at);
+        let done = sqlx::query(
+            "INSERT INTO people (name, unit_id, role, created_at, place, telegram_id, chat_id, bound_at) \
+             SELECT $1, u.id, 'liaison', $2, 'console', $3, $4, $2 FROM units u \
+             WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.telegram_id = $3 AND p.unit_id = u.id)",
+        )
+        .bind(name)
+        .bind(&at)
+        .bind(user_id)
+        .bind(chat_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done)
+    }
+
+    /// Every binding of a chat user, with the names of their units.
+    pub async fn bindings(&self, telegram_id: i64) -> Result<Vec<Binding>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        bindings_in(&mut conn, telegram_id).await
+    }
+
+    /// Whom a sweep writes to: bound, reachable liaisons (one entry per chat, with all their
+    /// units), unit groups, and bound leaders.
+    pub async fn recipients(&self) -> Result<Vec<Recipient>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.chat_id, p.role, u.name, p.name FROM people p LEFT JOIN units u ON u.id = p.unit_id \
+             WHERE p.chat_id IS NOT NULL AND p.unreachable_at IS NULL AND p.role IN ('liaison', 'leader') \
+             ORDER BY p.chat_id, p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Recipient> = Vec::new();
+        for row in &rows {
+            let person_id: i64 = row.try_get(0)?;
+            let chat_id: i64 = row.try_get(1)?;
+            let role = role_of(row.try_get(2)?)?;
+            let unit: Option<String> = row.try_get(3)?;
+            let name: String = row.try_get(4)?;
+            match role {
+                Role::Liaison => {
+                    let Some(unit) = unit else { continue };
+                    match out.iter_mut().find(|r| {
+                        r.chat_id == chat_id && matches!(r.kind, RecipientKind::Liaison { .. })
+                    }) {
+                        Some(Recipient {
+                            kind: RecipientKind::Liaison { units },
+                            ..
+                        }) => units.push(unit),
+                        _ => out.push(Recipient {
+                            person_id: Some(person_id),
+                            chat_id,
+                            kind: RecipientKind::Liaison { units: vec![unit] },
+                        }),
+                    }
+                }
+                Role::Leader => out.push(Recipient {
+                    person_id: Some(person_id),
+                    chat_id,
+                    kind: RecipientKind::Leader { name },
+                }),
+                Role::Office => {}
+            }
+        }
+        let groups = sqlx::query(
+            "SELECT c.chat_id, u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id ORDER BY c.chat_id, u.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &groups {
+            let chat_id: i64 = row.try_get(0)?;
+            let unit: String = row.try_get(1)?;
+            match out
+                .iter_mut()
+                .find(|r| r.chat_id == chat_id && matches!(r.kind, RecipientKind::Group { .. }))
+            {
+                Some(Recipient {
+                    kind: RecipientKind::Group { units },
+                    ..
+                }) => units.push(unit),
+                _ => out.push(Recipient {
+                    person_id: None,
+                    chat_id,
+                    kind: RecipientKind::Group { units: vec![unit] },
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The office members' chats, for notices (a flag, an extension request, a person who
+    /// cannot be reached).
+    pub async fn office_chats(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Queues a sweep's messages, once each: a key already in the outbox is skipped, so
+    /// planning the same sweep again queues nothing. Marks the run of `day` done in the same
+    /// transaction. Returns how many messages were new.
+    pub async fn enqueue_sweep(
+        &self,
+        kind: &str,
+        day: NaiveDate,
+        planned: &[Planned],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut fresh = 0;
+        for p in planned {
+            let Some(id) = enqueue_in(
+                &mut tx,
+                &p.key,
+                p.chat_id,
+                p.person_id,
+                p.kind.code(),
+                &p.message,
+                at,
+            )
+            .await?
+            else {
+                continue;
+            };
+            fresh += 1;
+            for (position, code) in p.items.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO outbox_items (outbox_id, position, measure_id) SELECT $1, $2, id FROM measures WHERE code = $3",
+                )
+                .bind(id)
+                .bind(position as i64)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (kind, day) DO UPDATE SET finished_at = excluded.finished_at"
+            }
+            Backend::Postgres => {
+                "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (kind, day) DO UPDATE SET finished_at = excluded.finished_at"
+            }
+        };
+        sqlx::query(sql)
+            .bind(kind)
+            .bind(date_text(day))
+            .bind(instant_text(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Whether the run of `kind` for `day` has finished.
+    pub async fn run_done(&self, kind: &str, day: NaiveDate) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT finished_at FROM runs WHERE kind = $1 AND day = $2")
+                .bind(kind)
+                .bind(date_text(day))
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        Ok(found.is_some())
+    }
+
+    /// Queues one message; `None` when its key is in the outbox already.
+    pub async fn enqueue(
+        &self,
+        key: &str,
+        chat_id: i64,
+        person_id: Option<i64>,
+        kind: &str,
+        message: &Message,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        enqueue_in(&mut conn, key, chat_id, person_id, kind, message, at).await
+    }
+
+    /// Pending messages whose time has come, oldest first.
+    pub async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, chat_id, person_id, kind, body, attempts FROM outbox \
+             WHERE state = 'pending' AND not_before <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(instant_text(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let body: String = row.try_get(4)?;
+                Ok(OutboxRow {
+                    id: row.try_get(0)?,
+                    chat_id: row.try_get(1)?,
+                    person_id: row.try_get(2)?,
+                    kind: row.try_get(3)?,
+                    message: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                        column: "outbox.body",
+                        value: e.to_string(),
+                    })?,
+                    attempts: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// When the next pending message is due, if any is.
+    pub async fn next_outbox_time(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<String> =
+            sqlx::query_scalar("SELECT MIN(not_before) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        next.map(|t| parse_instant("outbox.not_before", &t))
+            .transpose()
+    }
+
+    /// Records a message as sent, with the channel's id for it.
+    pub async fn outbox_sent(
+        &self,
+        id: i64,
+        message_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, message_id = $2, attempts = attempts + 1 WHERE id = $3")
+            .bind(instant_text(at))
+            .bind(message_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a message back for a later try.
+    pub async fn outbox_retry(
+        &self,
+        id: i64,
+        not_before: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET not_before = $1, last_error = $2, attempts = attempts + 1 WHERE id = $3")
+            .bind(instant_text(not_before))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a message up.
+    pub async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET state = 'dead', last_error = $1, attempts = attempts + 1 WHERE id = $2")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts the outbox by state.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let mut counts = OutboxCounts::default();
+        for row in sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let state: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            match state.as_str() {
+                "pending" => counts.pending = n,
+                "sent" => counts.sent = n,
+                _ => counts.dead = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Marks everyone bound to a chat unreachable (they blocked the bot); returns their names.
+    pub async fn mark_unreachable(
+        &self,
+        chat_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM people WHERE chat_id = $1 AND unreachable_at IS NULL ORDER BY id",
+        )
+        .bind(chat_id)
+        .fetch_all(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE people SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
+        )
+        .bind(instant_text(at))
+        .bind(chat_id)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the person blocked the bot' WHERE chat_id = $1 AND state = 'pending'")
+            .bind(chat_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(names)
+    }
+
+    /// People who cannot be reached: they blocked the bot.
+    pub async fn unreachable(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.name, u.name FROM people p LEFT JOIN units u ON u.id = p.unit_id WHERE p.unreachable_at IS NOT NULL ORDER BY p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// The highest update id applied, to resume polling after it.
+    pub async fn last_update_id(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT MAX(update_id) FROM updates")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The reminder sent as message `message_id` in `chat_id`, if any.
+    pub async fn sent_reminder(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+    ) -> Result<Option<SentReminder>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, created_at FROM outbox WHERE chat_id = $1 AND message_id = $2 AND kind = 'reminder'",
+        )
+        .bind(chat_id)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let outbox_id: i64 = row.try_get(0)?;
+        let created_at = parse_instant("outbox.created_at", row.try_get(1)?)?;
+        let items = sqlx::query(
+            "SELECT m.id, m.code FROM outbox_items i JOIN measures m ON m.id = i.measure_id WHERE i.outbox_id = $1 ORDER BY i.position",
+        )
+        .bind(outbox_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(SentReminder {
+            outbox_id,
+            created_at,
+            items,
+        }))
+    }
+
+    /// The id and status of the measure with `code`, if it exists.
+    pub async fn find_measure(&self, code: &str) -> Result<Option<(i64, Status)>, StoreError> {
+        let row = sqlx::query("SELECT id, status FROM measures WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get(0)?,
+                parse_status("measures.status", r.try_get(1)?)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Starts the transaction in which one incoming update is applied.
+    pub async fn begin_update(
+        &self,
+        update_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<UpdateTx>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sql = "INSERT INTO updates (update_id, received_at) VALUES ($1, $2) ON CONFLICT (update_id) DO NOTHING";
+        let inserted = sqlx::query(sql)
+            .bind(update_id)
+            .bind(instant_text(at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(UpdateTx { tx, at }))
+    }
+}
+
+async fn bindings_in(
+    conn: &mut AnyConnection,
+    telegram_id: i64,
+) -> Result<Vec<Binding>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.role, u.name, p.place, p.chat_id FROM people p LEFT JOIN units u ON u.id = p.unit_id \
+         WHERE p.telegram_id = $1 ORDER BY p.id",
+    )
+    .bind(telegram_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Binding {
+                person_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                role: role_of(r.try_get(2)?)?,
+                unit: r.try_get(3)?,
+                place: r.try_get(4)?,
+                chat_id: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+async fn enqueue_in(
+    conn: &mut AnyConnection,
+    key: &str,
+    chat_id: i64,
+    person_id: Option<i64>,
+    kind: &str,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let body = serde_json::to_string(message).expect("a message serializes");
+    let at = instant_text(at);
+    let row = sqlx::query(
+        "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (key) DO NOTHING RETURNING id",
+    )
+    .bind(key)
+    .bind(chat_id)
+    .bind(person_id)
+    .bind(kind)
+    .bind(body)
+    .bind(at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .map_err(StoreError::from)
+}
+
+/// The transaction applying one incoming update: the changes it makes and the messages it
+/// causes commit together, with the update's id, so that it is applied once.
+pub struct UpdateTx {
+    tx: Transaction<'static, Any>,
+    at: DateTime<Utc>,
+}
+
+impl UpdateTx {
+    /// The bindings of a chat user.
+    pub async fn bindings(&mut self, telegram_id: i64) -> Result<Vec<Binding>, StoreError> {
+        bindings_in(&mut self.tx, telegram_id).await
+    }
+
+    /// Redeems an invitation code (by its hash) for `sender` in `chat_id`.
+    pub async fn redeem(
+        &mut self,
+        code_hash: &str,
+        sender: &Sender,
+        chat_id: i64,
+        group: bool,
+    ) -> Result<Redeemed, StoreError> {
+        let row = sqlx::query(
+            "SELECT i.id, i.role, i.unit_id, u.name, i.place, i.person_name, i.expires_at, i.used_at \
+             FROM invites i LEFT JOIN units u ON u.id = i.unit_id WHERE i.code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Redeemed::Unknown);
+        };
+        let invite_id: i64 = row.try_get(0)?;
+        let role = role_of(row.try_get(1)?)?;
+        let unit_id: Option<i64> = row.try_get(2)?;
+        let unit: Option<String> = row.try_get(3)?;
+        let place: Option<String> = row.try_get(4)?;
+        let person_name: Option<String> = row.try_get(5)?;
+        let expires_at = parse_instant("invites.expires_at", row.try_get(6)?)?;
+        let used_at: Option<String> = row.try_get(7)?;
+        if used_at.is_some() {
+            return Ok(Redeemed::Used);
+        }
+        if expires_at < self.at {
+            return Ok(Redeemed::Expired);
+        }
+        if group && role != Role::Liaison {
+            return Ok(Redeemed::NotForGroups);
+        }
+        let at = instant_text(self.at);
+        sqlx::query(
+            "UPDATE invites SET used_at = $1, used_by = $2, used_in_chat = $3 WHERE id = $4",
+        )
+        .bind(&at)
+        .bind(sender.user_id)
+        .bind(chat_id)
+        .bind(invite_id)
+        .execute(&mut *self.tx)
+        .await?;
+        if group {
+            let unit_id = unit_id.expect("a liaison's invite names a unit");
+            sqlx::query(
+                "INSERT INTO unit_chats (unit_id, chat_id, bound_at, bound_by) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (unit_id, chat_id) DO NOTHING",
+            )
+            .bind(unit_id)
+            .bind(chat_id)
+            .bind(&at)
+            .bind(sender.user_id)
+            .execute(&mut *self.tx)
+            .await?;
+            return Ok(Redeemed::Group {
+                unit: unit.unwrap_or_default(),
+            });
+        }
+        // A leader's code may name a 责任领导 of the ledger: that person gets the chat.
+        let existing: Option<i64> = match (&person_name, role) {
+            (Some(name), Role::Leader) => sqlx::query_scalar("SELECT id FROM people WHERE role = 'leader' AND name = $1")
+                .bind(name)
+                .fetch_optional(&mut *self.tx)
+                .await?,
+            _ => sqlx::query_scalar(
+                "SELECT id FROM people WHERE telegram_id = $1 AND role = $2 AND COALESCE(unit_id, -1) = COALESCE($3, -1)",
+            )
+            .bind(sender.user_id)
+            .bind(role.code())
+            .bind(unit_id)
+            .fetch_optional(&mut *self.tx)
+            .await?,
+        };
+        let name = person_name.clone().unwrap_or_else(|| sender.name.clone());
+        let person_id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE people SET telegram_id = $1, chat_id = $2, bound_at = $3, unreachable_at = NULL, place = COALESCE($4, place) WHERE id = $5",
+                )
+                .bind(sender.user_id)
+                .bind(chat_id)
+                .bind(&at)
+                .bind(place.as_deref())
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+                id
+            }
+            None => {
+                let row = sqlx::query(
+                    "INSERT INTO people (name, unit_id, role, created_at, place, telegram_id, chat_id, bound_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING id",
+                )
+                .bind(&name)
+                .bind(unit_id)
+                .bind(role.code())
+                .bind(&at)
+                .bind(place.as_deref())
+                .bind(sender.user_id)
+                .bind(chat_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                row.try_get(0)?
+            }
+        };
+        Ok(Redeemed::Person(Binding {
+            person_id,
+            name,
+            role,
+            unit,
+            place,
+            chat_id: Some(chat_id),
+        }))
+    }
+
+    /// Unbinds a chat user everywhere: their people rows lose the chat identity, their
+    /// leader rows from the ledger stay. Returns how many bindings ended.
+    pub async fn unbind(&mut self, telegram_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE people SET telegram_id = NULL, chat_id = NULL, bound_at = NULL WHERE telegram_id = $1",
+        )
+        .bind(telegram_id)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        Ok(done)
+    }
+
+    /// Sets a measure's status, with the history row.
+    pub async fn set_status(
+        &mut self,
+        measure_id: i64,
+        to: Status,
+        change: &Change,
+    ) -> Result<StatusChange, StoreError> {
+        set_status_in(&mut self.tx, measure_id, to, change).await
+    }
+
+    /// Adds a progress note.
+    pub async fn add_note(
+        &mut self,
+        measure_id: i64,
+        body: &str,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        add_note_in(&mut self.tx, measure_id, body, change).await
+    }
+
+    /// Writes a history row that changes no status.
+    pub async fn record(
+        &mut self,
+        measure_id: i64,
+        kind: HistoryKind,
+        status: Status,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        history_in(&mut self.tx, measure_id, kind, status, status, change).await
+    }
+
+    /// A measure's current status.
+    pub async fn status(&mut self, measure_id: i64) -> Result<Status, StoreError> {
+        let text: String = sqlx::query_scalar("SELECT status FROM measures WHERE id = $1")
+            .bind(measure_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        parse_status("measures.status", &text)
+    }
+
+    /// Records a request for coordination (需协调).
+    pub async fn flag(
+        &mut self,
+        measure_id: i64,
+        person_id: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO coordination_flags (measure_id, person_id, reason, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(measure_id)
+            .bind(person_id)
+            .bind(reason)
+            .bind(instant_text(self.at))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a request for a later deadline (申请延期).
+    pub async fn request_extension(
+        &mut self,
+        measure_id: i64,
+        person_id: i64,
+        until: NaiveDate,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO extension_requests (measure_id, person_id, requested_until, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(measure_id)
+        .bind(person_id)
+        .bind(date_text(until))
+        .bind(reason)
+        .bind(instant_text(self.at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a message, to go out once this update commits.
+    pub async fn enqueue(
+        &mut self,
+        key: &str,
+        chat_id: i64,
+        person_id: Option<i64>,
+        kind: &str,
+        message: &Message,
+    ) -> Result<Option<i64>, StoreError> {
+        enqueue_in(
+            &mut self.tx,
+            key,
+            chat_id,
+            person_id,
+            kind,
+            message,
+            self.at,
+        )
+        .await
+    }
+
+    /// The office members' chats.
+    pub async fn office_chats(&mut self) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Commits the update.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

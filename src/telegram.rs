@@ -1,0 +1,261 @@
+//! Telegram through teloxide: sending, editing and answering as a [`Channel`], and long
+//! polling for updates, turned into [`crate::chat`] types.
+//!
+//! The token is a [`Secret`]: it never reaches a log line. teloxide removes it from the URLs
+//! in its network errors too.
+
+use std::time::Duration;
+
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters,
+};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    MessageId, Update, UpdateKind,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+use crate::bot::COMMANDS;
+use crate::channel::{Channel, SendError};
+use crate::chat::{ChatKind, Event, Incoming, Message, Sender};
+use crate::config::{Language, Secret};
+
+/// Errors setting the bot up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    /// The API URL is not a URL.
+    #[error("telegram.api_url {0:?} is not a URL")]
+    ApiUrl(String),
+    /// The HTTP client cannot be built.
+    #[error("the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The bot.
+#[derive(Clone)]
+pub struct Telegram {
+    bot: Bot,
+}
+
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Telegram([redacted])")
+    }
+}
+
+impl Telegram {
+    /// A bot with `token` talking to `api_url`, with requests allowed to last a long poll.
+    pub fn new(
+        token: &Secret,
+        api_url: &str,
+        poll_timeout: Duration,
+    ) -> Result<Telegram, TelegramError> {
+        let url =
+            reqwest::Url::parse(api_url).map_err(|_| TelegramError::ApiUrl(api_url.to_string()))?;
+        let client = teloxide::net::default_reqwest_settings()
+            .timeout(poll_timeout + Duration::from_secs(15))
+            .build()
+            .map_err(|e| TelegramError::Client(e.to_string()))?;
+        Ok(Telegram {
+            bot: Bot::with_client(token.expose(), client).set_api_url(url),
+        })
+    }
+
+    /// The bot's username, for t.me links.
+    pub async fn username(&self) -> Result<String, SendError> {
+        let me = self.bot.get_me().await.map_err(send_error)?;
+        Ok(me.user.username.clone().unwrap_or_default())
+    }
+
+    /// Registers the commands shown in Telegram's menu.
+    pub async fn register_commands(&self, language: Language) -> Result<(), SendError> {
+        let commands: Vec<BotCommand> = COMMANDS
+            .iter()
+            .map(|(c, zh, en)| {
+                BotCommand::new(*c, if language == Language::Zh { *zh } else { *en })
+            })
+            .collect();
+        self.bot
+            .set_my_commands(commands)
+            .await
+            .map_err(send_error)?;
+        Ok(())
+    }
+
+    /// One long-polling request: the updates after `after`, waiting up to `timeout`.
+    pub async fn poll(
+        &self,
+        after: Option<i64>,
+        timeout: Duration,
+    ) -> Result<Vec<Incoming>, SendError> {
+        let mut request = self
+            .bot
+            .get_updates()
+            .timeout(timeout.as_secs() as u32)
+            .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+        if let Some(after) = after {
+            request = request.offset((after + 1) as i32);
+        }
+        let updates = request.await.map_err(send_error)?;
+        Ok(updates.into_iter().map(incoming).collect())
+    }
+}
+
+/// An update as duban reads it.
+pub fn incoming(update: Update) -> Incoming {
+    let update_id = i64::from(update.id.0);
+    let sender = |user: &teloxide::types::User| Sender {
+        user_id: user.id.0 as i64,
+        name: user.full_name(),
+    };
+    match update.kind {
+        UpdateKind::Message(message) => {
+            let event = match message.text() {
+                Some(text) => Event::Text {
+                    message_id: i64::from(message.id.0),
+                    text: text.to_string(),
+                    reply_to: message.reply_to_message().map(|m| i64::from(m.id.0)),
+                },
+                None => Event::Other,
+            };
+            Incoming {
+                update_id,
+                chat_id: message.chat.id.0,
+                chat_kind: if message.chat.is_private() {
+                    ChatKind::Private
+                } else {
+                    ChatKind::Group
+                },
+                from: message.from.as_ref().map(sender),
+                event,
+            }
+        }
+        UpdateKind::CallbackQuery(query) => {
+            let (chat_id, chat_kind, message_id) = match &query.message {
+                Some(m) => (
+                    m.chat().id.0,
+                    if m.chat().is_private() {
+                        ChatKind::Private
+                    } else {
+                        ChatKind::Group
+                    },
+                    Some(i64::from(m.id().0)),
+                ),
+                None => (query.from.id.0 as i64, ChatKind::Private, None),
+            };
+            Incoming {
+                update_id,
+                chat_id,
+                chat_kind,
+                from: Some(sender(&query.from)),
+                event: Event::Button {
+                    callback_id: query.id.0.clone(),
+                    message_id,
+                    data: query.data.clone().unwrap_or_default(),
+                },
+            }
+        }
+        _ => Incoming {
+            update_id,
+            chat_id: 0,
+            chat_kind: ChatKind::Private,
+            from: None,
+            event: Event::Other,
+        },
+    }
+}
+
+/// teloxide's errors as a channel's.
+fn send_error(error: RequestError) -> SendError {
+    match error {
+        RequestError::RetryAfter(seconds) => SendError::RetryAfter(seconds.duration()),
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel
+            | ApiError::CantInitiateConversation
+            | ApiError::CantTalkWithBots
+            | ApiError::ChatNotFound,
+        ) => SendError::Blocked,
+        // Server errors come back as unknown API errors: retry them.
+        RequestError::Api(ApiError::Unknown(text)) => SendError::Transient(text),
+        RequestError::Api(other) => SendError::Refused(other.to_string()),
+        RequestError::MigrateToChatId(id) => {
+            SendError::Refused(format!("the group moved to chat {}", id.0))
+        }
+        RequestError::Network(e) => SendError::Transient(e.to_string()),
+        RequestError::InvalidJson { raw, .. } => SendError::Transient(format!(
+            "unreadable answer: {}",
+            raw.chars().take(200).collect::<String>()
+        )),
+        RequestError::Io(e) => SendError::Transient(e.to_string()),
+    }
+}
+
+fn keyboard(message: &Message) -> Option<InlineKeyboardMarkup> {
+    if message.buttons.is_empty() {
+        return None;
+    }
+    Some(InlineKeyboardMarkup::new(message.buttons.iter().map(
+        |row| {
+            row.iter()
+                .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+                .collect::<Vec<_>>()
+        },
+    )))
+}
+
+impl Channel for Telegram {
+    async fn send(&self, chat_id: i64, message: &Message) -> Result<i64, SendError> {
+        let mut request = self.bot.send_message(ChatId(chat_id), message.text.clone());
+        if let Some(markup) = keyboard(message) {
+            request = request.reply_markup(markup);
+        }
+        let sent = request.await.map_err(send_error)?;
+        Ok(i64::from(sent.id.0))
+    }
+
+    async fn edit(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        message: &Message,
+    ) -> Result<(), SendError> {
+        let mut request = self.bot.edit_message_text(
+            ChatId(chat_id),
+            MessageId(message_id as i32),
+            message.text.clone(),
+        );
+        if let Some(markup) = keyboard(message) {
+            request = request.reply_markup(markup);
+        }
+        request.await.map_err(send_error)?;
+        Ok(())
+    }
+
+    async fn answer(&self, callback_id: &str, text: &str) -> Result<(), SendError> {
+        self.bot
+            .answer_callback_query(CallbackQueryId(callback_id.to_string()))
+            .text(text.chars().take(190).collect::<String>())
+            .await
+            .map_err(send_error)?;
+        Ok(())
+    }
+}
+
+/// Long polling as an update source for the service.
+pub struct TelegramUpdates {
+    /// The bot.
+    pub telegram: Telegram,
+    /// How long one poll waits.
+    pub timeout: Duration,
+}
+
+impl crate::service::UpdateSource for TelegramUpdates {
+    async fn next(&mut self, after: Option<i64>) -> Result<Option<Vec<Incoming>>, SendError> {
+        self.telegram.poll(after, self.timeout).await.map(Some)
+    }
+}

@@ -1,0 +1,789 @@
+//! The bot end to end: `duban run` and `duban remind` against a fake Telegram Bot API
+//! server on 127.0.0.1 (tests/common/fake_telegram.rs) that speaks real HTTP and JSON.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_telegram::{Failure, FakeTelegram, TOKEN};
+use common::{Sandbox, bind, by_code};
+
+const NOW: &str = "2024-03-15T09:00:00+08:00";
+const AT: &str = "2024-03-15";
+
+/// Liaison of 经济发展局.
+const ECON: i64 = 7001;
+/// Liaison of 管委会办公室.
+const ADMIN: i64 = 7002;
+/// An office member.
+const OFFICE: i64 = 7003;
+
+/// The codes a reminder to a liaison of `unit` should list on 2024-03-15, worked out from
+/// `measures --json` rather than from the planner: open and waiting for the unit, and
+/// yellow, red or due today; red first.
+fn expected_items(sandbox: &Sandbox, unit: &str) -> Vec<String> {
+    let all = sandbox.measures(AT);
+    let mut items: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|m| m["status"] == "not_started" || m["status"] == "in_progress")
+        .filter(|m| m["colour"] != "green" || m["working_days_left"] == 0)
+        .filter(|m| {
+            m["lead_unit"] == unit || m["units"].as_array().unwrap().iter().any(|u| u == unit)
+        })
+        .collect();
+    items.sort_by_key(|m| {
+        (
+            if m["colour"] == "red" { 0 } else { 1 },
+            -m["overdue_days"].as_i64().unwrap(),
+        )
+    });
+    items
+        .iter()
+        .map(|m| m["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn listed_codes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("🔴") || l.starts_with("🟡") || l.starts_with("🟢"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_with_codes() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = sb.start_bot(&fake, &[]);
+    fake.wait_for(15, "setMyCommands", |f| {
+        !f.calls("setMyCommands").is_empty()
+    })
+    .await;
+    let commands = &fake.calls("setMyCommands")[0].body["commands"];
+    assert!(
+        commands
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["command"] == "list"),
+        "{commands}"
+    );
+
+    // An unbound user gets one polite line, and nothing else happens.
+    fake.text(9001, 9001, "你好,1-4 已完成", None);
+    fake.wait_for(15, "the unbound line", |f| !f.sent_to(9001).is_empty())
+        .await;
+    let unbound = fake.sent_to(9001);
+    assert_eq!(unbound.len(), 1);
+    assert!(
+        unbound[0].text.contains("尚未绑定") && unbound[0].text.contains("/bind"),
+        "{}",
+        unbound[0].text
+    );
+
+    // A good code binds; the same code again is refused as used.
+    let code = sb.invite("经济发展局", "liaison", None);
+    assert!(
+        code.len() >= 10
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    );
+    assert!(
+        !code.contains(['0', 'O', '1', 'I', 'L']),
+        "unambiguous alphabet: {code}"
+    );
+    fake.text(ECON, ECON, &format!("/start {code}"), None);
+    fake.wait_for(15, "the binding", |f| !f.sent_to(ECON).is_empty())
+        .await;
+    assert!(
+        fake.sent_to(ECON)[0]
+            .text
+            .contains("绑定成功:经济发展局 联络员"),
+        "{}",
+        fake.sent_to(ECON)[0].text
+    );
+    fake.text(9002, 9002, &format!("/bind {code}"), None);
+    fake.wait_for(15, "the refusal of a used code", |f| {
+        !f.sent_to(9002).is_empty()
+    })
+    .await;
+    assert!(
+        fake.sent_to(9002)[0].text.contains("已被使用"),
+        "{}",
+        fake.sent_to(9002)[0].text
+    );
+    // An unknown code.
+    fake.text(9003, 9003, "/bind ABCDEFGHJKMN", None);
+    fake.wait_for(15, "the refusal of an unknown code", |f| {
+        !f.sent_to(9003).is_empty()
+    })
+    .await;
+    assert!(fake.sent_to(9003)[0].text.contains("邀请码无效"));
+    // An expired code.
+    let old = sb.invite("财政局", "liaison", None);
+    let url = sb.url.clone();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE invites SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE used_at IS NULL",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    fake.text(9004, 9004, &format!("/bind {old}"), None);
+    fake.wait_for(15, "the refusal of an expired code", |f| {
+        !f.sent_to(9004).is_empty()
+    })
+    .await;
+    assert!(fake.sent_to(9004)[0].text.contains("已过期"));
+    // /whoami and /unbind.
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.wait_for(15, "whoami", |f| f.sent_to(ECON).len() >= 2)
+        .await;
+    assert!(
+        fake.sent_to(ECON)[1].text.contains("liaison · 经济发展局"),
+        "{}",
+        fake.sent_to(ECON)[1].text
+    );
+    // A code for a unit that is not in the ledger is refused with the nearest names.
+    let err = sb.fails(&["invite", "经发局"]);
+    assert!(
+        err.contains("no such unit \"经发局\"") && err.contains("经济发展局"),
+        "{err}"
+    );
+    // A group chat bound with a liaison code.
+    bind(&sb, &fake, -5001, ADMIN, "财政局", "liaison", None).await;
+    assert!(fake.sent_to(-5001)[0].text.contains("本群已绑定为 财政局"));
+    assert!(bot.stop());
+}
+
+/// Starts a bot with a liaison of 经济发展局, one of 管委会办公室, an office member, the leader
+/// 王建国, and 管委会办公室's group.
+async fn bound_bot(fake: &FakeTelegram, sb: &Sandbox) -> common::Running {
+    let bot = sb.start_bot(fake, &[]);
+    bind(sb, fake, ECON, ECON, "经济发展局", "liaison", None).await;
+    bind(sb, fake, ADMIN, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(sb, fake, OFFICE, OFFICE, "整改办", "office", None).await;
+    bind(sb, fake, 7004, 7004, "党工委", "leader", Some("王建国")).await;
+    bind(sb, fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    bot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_at_a_fixed_moment_once_each() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    let before = fake.sent().len();
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Vec<_> = fake.sent().into_iter().skip(before).collect();
+    // The liaison of 经济发展局: the measures worked out independently, red first.
+    let econ: Vec<_> = sent.iter().filter(|s| s.chat_id == ECON).collect();
+    assert_eq!(econ.len(), 1);
+    let text = &econ[0].text;
+    assert_eq!(
+        listed_codes(text),
+        expected_items(&sb, "经济发展局"),
+        "{text}"
+    );
+    assert!(text.starts_with("【催办】2024-03-15"), "{text}");
+    assert!(
+        text.contains("🔴 1-4 ")
+            && text.contains("时限 2023-12-31 · 逾期 50 个工作日(通报) · 推进中"),
+        "{text}"
+    );
+    let keyboard = econ[0].markup.as_ref().unwrap()["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(keyboard.len(), listed_codes(text).len());
+    assert_eq!(keyboard[0][0]["text"], "✅ 1-4 完成");
+    assert_eq!(keyboard[0][0]["callback_data"], "m:0:done");
+    assert_eq!(keyboard[0].as_array().unwrap().len(), 4);
+    // 管委会办公室: its liaison and its group get the same list.
+    let admin: Vec<_> = sent.iter().filter(|s| s.chat_id == ADMIN).collect();
+    let group: Vec<_> = sent.iter().filter(|s| s.chat_id == -5001).collect();
+    assert_eq!(admin.len(), 1);
+    assert_eq!(group.len(), 1);
+    assert_eq!(
+        listed_codes(&admin[0].text),
+        expected_items(&sb, "管委会办公室")
+    );
+    assert_eq!(listed_codes(&group[0].text), listed_codes(&admin[0].text));
+    // The leader 王建国 gets a 催办 copy of his overdue measures, without buttons.
+    let leader: Vec<_> = sent.iter().filter(|s| s.chat_id == 7004).collect();
+    assert_eq!(
+        leader.len(),
+        1,
+        "{}\n{sent:#?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        leader[0].text.starts_with("【催办抄送】"),
+        "{}",
+        leader[0].text
+    );
+    assert!(listed_codes(&leader[0].text).contains(&"1-4".to_string()));
+    assert!(leader[0].markup.is_none());
+    // The office gets no sweep.
+    assert!(sent.iter().all(|s| s.chat_id != OFFICE));
+    // The same sweep again sends nothing.
+    let again = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(
+        fake.sent().len(),
+        before + sent.len(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // A day off sends nothing.
+    let sunday = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", "2024-03-17T09:00:00+08:00"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&sunday.stdout).contains("is a day off"));
+    assert_eq!(fake.sent().len(), before + sent.len());
+    // A dry run prints and queues nothing.
+    let dry = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", "2024-03-18T09:00:00+08:00", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run: nothing queued"));
+    assert_eq!(fake.sent().len(), before + sent.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_and_replies_move_the_ledger() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let econ = fake.sent_to(ECON).into_iter().last().unwrap();
+    let admin = fake.sent_to(ADMIN).into_iter().last().unwrap();
+    let econ_items = listed_codes(&econ.text);
+    let admin_items = listed_codes(&admin.text);
+    assert!(admin_items.len() >= 2, "{}", admin.text);
+    let bot = sb.start_bot(&fake, &[]);
+
+    // A button press: 完成 on the first item claims it, answers the press and refreshes the
+    // reminder.
+    let first = econ_items[0].clone();
+    fake.press(ECON, ECON, econ.message_id, "m:0:done");
+    fake.wait_for(15, "the answer to the press", |f| {
+        !f.calls("answerCallbackQuery").is_empty()
+    })
+    .await;
+    let toast = fake.calls("answerCallbackQuery")[0].body["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        toast.contains(&first) && toast.contains("申请销号"),
+        "{toast}"
+    );
+    fake.wait_for(15, "the refreshed reminder", |f| {
+        !f.calls("editMessageText").is_empty()
+    })
+    .await;
+    let edit = &fake.calls("editMessageText")[0].body;
+    assert_eq!(edit["message_id"], econ.message_id);
+    assert!(
+        edit["text"].as_str().unwrap().contains("申请销号"),
+        "{edit}"
+    );
+    assert_eq!(by_code(&sb.measures(AT), &first)["status"], "claimed");
+
+    // A reply to a reminder naming a code: progress with a percentage.
+    let second = admin_items[1].clone();
+    let replies_before = fake.sent_to(ADMIN).len();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("{second} 60% 合同已签"),
+        Some(admin.message_id),
+    );
+    fake.wait_for(15, "the confirmation", |f| {
+        f.sent_to(ADMIN).len() > replies_before
+    })
+    .await;
+    let confirmation = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    assert!(
+        confirmation.contains(&second) && confirmation.contains("推进中"),
+        "{confirmation}"
+    );
+    let m = by_code(&sb.measures(AT), &second).clone();
+    assert_eq!(m["latest_progress"], "60% 合同已签");
+    assert_eq!(m["status"], "in_progress");
+    let history: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", &second, "--json"])).unwrap();
+    let last = history["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["source"].as_str(), last["actor"].as_str()),
+        (Some("chat"), Some("联络员7002")),
+        "{last}"
+    );
+    assert_eq!(
+        last["note"],
+        format!("{second} 60% 合同已签"),
+        "the words as sent are kept"
+    );
+
+    // /update, and a request for coordination that reaches the office.
+    let office_before = fake.sent_to(OFFICE).len();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("/update {second} 需协调 用地指标未落实"),
+        None,
+    );
+    fake.wait_for(15, "the office's notice", |f| {
+        f.sent_to(OFFICE).len() > office_before
+    })
+    .await;
+    assert!(
+        fake.sent_to(OFFICE)
+            .last()
+            .unwrap()
+            .text
+            .contains("用地指标未落实")
+    );
+
+    // A liaison cannot touch another unit's measure, by reply or by button.
+    let theirs = admin_items
+        .iter()
+        .find(|c| !econ_items.contains(c))
+        .cloned()
+        .expect("a 管委会办公室-only item");
+    let before = fake.sent_to(ECON).len();
+    fake.text(ECON, ECON, &format!("/update {theirs} 已完成"), None);
+    fake.wait_for(15, "the refusal", |f| f.sent_to(ECON).len() > before)
+        .await;
+    assert!(
+        fake.sent_to(ECON)
+            .last()
+            .unwrap()
+            .text
+            .contains("只能更新本单位"),
+        "{}",
+        fake.sent_to(ECON).last().unwrap().text
+    );
+    let answers = fake.calls("answerCallbackQuery").len();
+    fake.press(ADMIN, ECON, admin.message_id, "m:0:done");
+    fake.wait_for(15, "the refused press", |f| {
+        f.calls("answerCallbackQuery").len() > answers
+    })
+    .await;
+    assert_ne!(
+        by_code(&sb.measures(AT), &admin_items[0])["status"],
+        "claimed"
+    );
+
+    // Forged presses change nothing: a position the reminder does not have, a message that
+    // is no reminder, data that is not ours.
+    let statuses: Vec<_> = sb
+        .measures(AT)
+        .iter()
+        .map(|m| m["status"].clone())
+        .collect();
+    for (message_id, data) in [
+        (econ.message_id, "m:99:done"),
+        (123456, "m:0:done"),
+        (econ.message_id, "x:0:done"),
+        (econ.message_id, "m:0:drop"),
+    ] {
+        let answers = fake.calls("answerCallbackQuery").len();
+        fake.press(ECON, ECON, message_id, data);
+        fake.wait_for(15, "the refusal of a forged press", |f| {
+            f.calls("answerCallbackQuery").len() > answers
+        })
+        .await;
+        let toast = fake.calls("answerCallbackQuery").last().unwrap().body["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(toast.contains("无效"), "{data}: {toast}");
+    }
+    assert_eq!(
+        sb.measures(AT)
+            .iter()
+            .map(|m| m["status"].clone())
+            .collect::<Vec<_>>(),
+        statuses
+    );
+
+    // A replayed update is ignored.
+    let update = fake.text(ADMIN, ADMIN, &format!("/update {second} 已完成"), None);
+    fake.wait_for(15, "the claim", |_| {
+        by_code(&sb.measures(AT), &second)["status"] == "claimed"
+    })
+    .await;
+    let sent = fake.sent().len();
+    let notes = serde_json::from_str::<serde_json::Value>(&sb.ok(&["history", &second, "--json"]))
+        .unwrap()["notes"]
+        .as_array()
+        .unwrap()
+        .len();
+    fake.replay(update["update_id"].as_i64().unwrap(), update.clone());
+    let marker = fake.text(ECON, ECON, "/whoami", None);
+    let _ = marker;
+    fake.wait_for(15, "the whoami after the replay", |f| f.sent().len() > sent)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent().len(), sent + 1, "only /whoami was answered");
+    let notes_after =
+        serde_json::from_str::<serde_json::Value>(&sb.ok(&["history", &second, "--json"])).unwrap()
+            ["notes"]
+            .as_array()
+            .unwrap()
+            .len();
+    assert_eq!(notes_after, notes);
+    assert!(bot.stop());
+    // The replay is still ignored after a restart.
+    let bot = sb.start_bot(&fake, &[]);
+    fake.replay(update["update_id"].as_i64().unwrap(), update);
+    let sent = fake.sent().len();
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.wait_for(15, "the whoami after the restart", |f| {
+        f.sent().len() > sent
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent().len(), sent + 1);
+    assert!(bot.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    let before = fake.sent().len();
+    fake.fail_next(&[
+        Failure::TooMany(1),
+        Failure::TooMany(1),
+        Failure::ServerError,
+    ]);
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 pending"), "{stdout}");
+    let sent: Vec<_> = fake.sent().into_iter().skip(before).collect();
+    // Every chat got its reminder exactly once.
+    let mut chats: Vec<i64> = sent.iter().map(|s| s.chat_id).collect();
+    chats.sort();
+    let mut unique = chats.clone();
+    unique.dedup();
+    assert_eq!(chats, unique, "a message went twice");
+    for chat in [ECON, ADMIN, -5001, 7004] {
+        assert!(chats.contains(&chat), "{chat} got nothing");
+    }
+    assert_eq!(
+        fake.calls("sendMessage").len() - sent.len() - before,
+        3,
+        "three refused tries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_blocked_the_bot_is_marked_and_reported() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    fake.block(ECON);
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 given up"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let notice = fake.sent_to(OFFICE).into_iter().last().unwrap();
+    assert!(
+        notice.text.contains("联络员7001") && notice.text.contains("屏蔽"),
+        "{}",
+        notice.text
+    );
+    // No more tries for the blocked chat: the next sweep does not write to it.
+    let tries = fake
+        .calls("sendMessage")
+        .iter()
+        .filter(|r| r.body["chat_id"] == ECON)
+        .count();
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", "2024-03-18T09:00:00+08:00"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        fake.calls("sendMessage")
+            .iter()
+            .filter(|r| r.body["chat_id"] == ECON)
+            .count(),
+        tries
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_delivery_and_restarted_sends_everything_once() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    // Twelve liaisons over the units, so that a sweep has many messages.
+    let bot = sb.start_bot(&fake, &[]);
+    let units = [
+        "经济发展局",
+        "财政局",
+        "党工委办公室",
+        "管委会办公室",
+        "党群工作部",
+        "组织人事部",
+        "国资办",
+        "科技创新局",
+        "招商局",
+        "纪工委",
+        "建设管理局",
+        "投资服务中心",
+    ];
+    for (i, unit) in units.iter().enumerate() {
+        let id = 8000 + i as i64;
+        bind(&sb, &fake, id, id, unit, "liaison", None).await;
+    }
+    assert!(bot.stop());
+    let plan = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW, "--dry-run"])
+        .output()
+        .unwrap();
+    let planned = String::from_utf8_lossy(&plan.stdout)
+        .matches("── to chat")
+        .count();
+    assert!(planned >= 6, "{planned}");
+    let before = fake.sent().len();
+    // Slow delivery: five a second in all. Kill the process between two sends.
+    let slow = [("DUBAN_DELIVERY__PER_SECOND", "5")];
+    let child = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .envs(slow)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = common::Running {
+        child,
+        log: sb.path("none.log"),
+    };
+    fake.wait_for(20, "three sends", |f| f.sent().len() >= before + 3)
+        .await;
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    running.child.kill().unwrap();
+    let _ = running.child.wait();
+    let halfway = fake.sent().len() - before;
+    assert!(
+        halfway < planned,
+        "killed before the end ({halfway} of {planned})"
+    );
+    // Restarted: the service delivers what is left, once.
+    let bot = sb.start_bot(&fake, &[]);
+    fake.wait_for(20, "every reminder", |f| f.sent().len() - before >= planned)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bot.stop());
+    let sent: Vec<i64> = fake
+        .sent()
+        .into_iter()
+        .skip(before)
+        .map(|s| s.chat_id)
+        .collect();
+    let mut unique = sent.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(sent.len(), unique.len(), "none twice: {sent:?}");
+    assert_eq!(sent.len(), planned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_never_reaches_a_log_line() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    fake.fail_next(&[Failure::ServerError]);
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.wait_for(20, "the whoami", |f| f.sent_to(ECON).len() >= 2)
+        .await;
+    let log = bot.log();
+    assert!(bot.stop());
+    assert!(
+        fake.requests().iter().all(|r| r.token == TOKEN),
+        "the bot used the token"
+    );
+    assert!(
+        log.contains("DEBUG") || log.contains("INFO"),
+        "the log was written: {log}"
+    );
+    assert!(!log.contains(TOKEN) && !log.contains("AAHtest"), "{log}");
+    // Nor a debug print of the settings.
+    let debug = format!("{:?}", duban::config::Secret::new(TOKEN));
+    assert!(!debug.contains("AAH"));
+}
+
+#[test]
+fn the_console_runs_the_loop_through_stdin() {
+    use std::io::Write;
+    let sb = Sandbox::sqlite();
+    // A ledger with one measure due today and one overdue, whatever today is.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let csv = format!(
+        "序号,整改措施,牵头单位,完成时限,状态\nC-1,今天到期的措施,经济发展局,{today},推进中\nC-2,早已逾期的措施,财政局,2023-06-30,未启动\nC-3,遥远的措施,财政局,2099-06-30,推进中\n"
+    );
+    let file = sb.path("today.csv");
+    std::fs::write(&file, csv).unwrap();
+    sb.ok(&["import", file.to_str().unwrap()]);
+    let mut child = sb
+        .command()
+        .arg("run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(stdin, "C-2 需协调 缺少经费").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    writeln!(stdin, "!1").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    writeln!(stdin, "/list").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("duban console"), "{stdout}");
+    let reminder = stdout.find("🔴 C-2").expect("the overdue item");
+    let due = stdout.find("🟡 C-1").expect("the item due today");
+    assert!(reminder < due, "red first: {stdout}");
+    assert!(
+        !stdout[..stdout.find("── #2").unwrap_or(stdout.len())].contains("C-3"),
+        "green items are not reminded"
+    );
+    assert!(stdout.contains("⚠️ C-2 已提交整改办协调"), "{stdout}");
+    assert!(
+        stdout.contains("(toast) ✅ C-2 已记录:申请销号"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("未销号"), "{stdout}");
+    let all = sb.measures(&today.to_string());
+    assert_eq!(by_code(&all, "C-2")["status"], "claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = sb.start_bot(&fake, &[]);
+    let units = [
+        "经济发展局",
+        "党工委办公室",
+        "管委会办公室",
+        "党群工作部",
+        "组织人事部",
+        "国资办",
+        "建设管理局",
+        "纪工委",
+    ];
+    for (i, unit) in units.iter().enumerate() {
+        let id = 8100 + i as i64;
+        bind(&sb, &fake, id, id, unit, "liaison", None).await;
+    }
+    assert!(bot.stop());
+    let before = fake.sent().len();
+    // The schedule's time has passed today and no sweep ran: the service sweeps at start.
+    // Deliveries are slow (three a second), and SIGTERM comes in the middle.
+    let catch_up = [
+        ("DUBAN_SCHEDULE__ENABLED", "true"),
+        ("DUBAN_SCHEDULE__SWEEP_AT", "00:00"),
+        ("DUBAN_SCHEDULE__SEND_ON_DAYS_OFF", "true"),
+        ("DUBAN_DELIVERY__PER_SECOND", "3"),
+    ];
+    let bot = sb.start_bot(&fake, &catch_up);
+    fake.wait_for(20, "the first reminders", |f| f.sent().len() >= before + 2)
+        .await;
+    assert!(bot.stop(), "a clean exit on SIGTERM");
+    let stopped_at = fake.sent().len() - before;
+    assert!(
+        stopped_at < units.len(),
+        "stopped before the end ({stopped_at})"
+    );
+    // Started again: the rest goes out, the sweep is not run twice, nothing goes twice.
+    let bot = sb.start_bot(&fake, &catch_up);
+    fake.wait_for(20, "every reminder", |f| {
+        f.sent().len() - before >= units.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(bot.stop());
+    let chats: Vec<i64> = fake
+        .sent()
+        .into_iter()
+        .skip(before)
+        .map(|s| s.chat_id)
+        .collect();
+    let mut unique = chats.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(chats.len(), unique.len(), "none twice: {chats:?}");
+    assert_eq!(
+        unique.len(),
+        units.len(),
+        "one reminder per liaison: {chats:?}"
+    );
+}

@@ -1,0 +1,359 @@
+//! A fake Telegram Bot API server on 127.0.0.1 for the tests: real HTTP and JSON, the
+//! methods duban calls, updates the test puts in, and failures the test scripts.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// A failure the next `sendMessage` calls get, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 429 with `retry_after` seconds.
+    TooMany(u64),
+    /// 500.
+    ServerError,
+}
+
+/// A request the server saw.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method, lower case (`sendmessage`).
+    pub method: String,
+    /// The JSON body.
+    pub body: Value,
+    /// The token in the URL.
+    pub token: String,
+}
+
+/// A message the server accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    /// The chat.
+    pub chat_id: i64,
+    /// The message id given back.
+    pub message_id: i64,
+    /// The text.
+    pub text: String,
+    /// The inline keyboard, if any.
+    pub markup: Option<Value>,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Request>,
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    failures: VecDeque<Failure>,
+    blocked: HashSet<i64>,
+    sent: Vec<Sent>,
+    /// Messages per second the server accepts before answering 429 (0: no limit).
+    limit_per_second: usize,
+    recent: VecDeque<Instant>,
+    too_many: usize,
+}
+
+/// The fake server.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The token the tests use.
+pub const TOKEN: &str = "123456789:AAHtest-token-never-to-be-logged";
+
+fn ok(result: Value) -> Response {
+    Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn error(status: StatusCode, code: u16, description: &str, parameters: Option<Value>) -> Response {
+    let mut body = json!({"ok": false, "error_code": code, "description": description});
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (status, Json(body)).into_response()
+}
+
+/// A chat object for an id: private for users, a group for negative ids.
+pub fn chat(chat_id: i64) -> Value {
+    if chat_id < 0 {
+        json!({"id": chat_id, "type": "group", "title": format!("工作群{chat_id}")})
+    } else {
+        json!({"id": chat_id, "type": "private", "first_name": format!("用户{chat_id}")})
+    }
+}
+
+fn bot_user() -> Value {
+    json!({"id": 4242, "is_bot": true, "first_name": "督办", "username": "duban_test_bot"})
+}
+
+fn message(chat_id: i64, message_id: i64, text: &str) -> Value {
+    json!({"message_id": message_id, "date": 1_700_000_000, "chat": chat(chat_id), "from": bot_user(), "text": text})
+}
+
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    Path((bot, method)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let method = method.to_lowercase();
+    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    let token = bot.strip_prefix("bot").unwrap_or(&bot).to_string();
+    fake.inner.lock().unwrap().requests.push(Request {
+        method: method.clone(),
+        body: body.clone(),
+        token,
+    });
+    match method.as_str() {
+        "getme" => ok(json!({
+            "id": 4242, "is_bot": true, "first_name": "督办", "username": "duban_test_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false
+        })),
+        "getwebhookinfo" => {
+            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        "deletewebhook" | "setmycommands" | "answercallbackquery" => ok(json!(true)),
+        "getupdates" => {
+            let offset = body["offset"].as_i64().unwrap_or(0);
+            let wait = body["timeout"].as_u64().unwrap_or(0).min(1);
+            let deadline = Instant::now() + Duration::from_secs(wait);
+            loop {
+                {
+                    let mut inner = fake.inner.lock().unwrap();
+                    inner
+                        .updates
+                        .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    if !inner.updates.is_empty() || Instant::now() >= deadline {
+                        let batch: Vec<Value> = inner.updates.iter().take(100).cloned().collect();
+                        return ok(Value::Array(batch));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        "sendmessage" => {
+            let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+            let mut inner = fake.inner.lock().unwrap();
+            if inner.blocked.contains(&chat_id) {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    403,
+                    "Forbidden: bot was blocked by the user",
+                    None,
+                );
+            }
+            if inner.limit_per_second > 0 {
+                let now = Instant::now();
+                while inner
+                    .recent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                {
+                    inner.recent.pop_front();
+                }
+                if inner.recent.len() >= inner.limit_per_second {
+                    inner.too_many += 1;
+                    return error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        429,
+                        "Too Many Requests: retry after 1",
+                        Some(json!({"retry_after": 1})),
+                    );
+                }
+                inner.recent.push_back(now);
+            }
+            match inner.failures.pop_front() {
+                Some(Failure::TooMany(seconds)) => {
+                    return error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        429,
+                        &format!("Too Many Requests: retry after {seconds}"),
+                        Some(json!({"retry_after": seconds})),
+                    );
+                }
+                Some(Failure::ServerError) => {
+                    return error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        500,
+                        "Internal Server Error",
+                        None,
+                    );
+                }
+                None => {}
+            }
+            inner.next_message_id += 1;
+            let message_id = inner.next_message_id;
+            let text = body["text"].as_str().unwrap_or("").to_string();
+            inner.sent.push(Sent {
+                chat_id,
+                message_id,
+                text: text.clone(),
+                markup: body.get("reply_markup").cloned(),
+            });
+            ok(message(chat_id, message_id, &text))
+        }
+        "editmessagetext" => {
+            let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+            let message_id = body["message_id"].as_i64().unwrap_or(0);
+            ok(message(
+                chat_id,
+                message_id,
+                body["text"].as_str().unwrap_or(""),
+            ))
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found: method not found",
+            None,
+        ),
+    }
+}
+
+impl FakeTelegram {
+    /// Starts a server on a free port of 127.0.0.1.
+    pub async fn start() -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeTelegram {
+            url,
+            inner: Arc::new(Mutex::new(Inner {
+                next_update_id: 1000,
+                next_message_id: 500,
+                ..Inner::default()
+            })),
+        };
+        let app = Router::new()
+            .route("/{bot}/{method}", post(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        fake
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// The requests of one method.
+    pub fn calls(&self, method: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method.to_lowercase())
+            .collect()
+    }
+
+    /// Every message accepted so far.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.inner.lock().unwrap().sent.clone()
+    }
+
+    /// Messages accepted for one chat.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<Sent> {
+        self.sent()
+            .into_iter()
+            .filter(|s| s.chat_id == chat_id)
+            .collect()
+    }
+
+    /// Scripts failures for the next `sendMessage` calls.
+    pub fn fail_next(&self, failures: &[Failure]) {
+        self.inner.lock().unwrap().failures.extend(failures);
+    }
+
+    /// Makes a chat answer 403 "bot was blocked by the user".
+    pub fn block(&self, chat_id: i64) {
+        self.inner.lock().unwrap().blocked.insert(chat_id);
+    }
+
+    /// Enforces a rate: more `sendMessage` calls a second than this get 429.
+    pub fn limit(&self, per_second: usize) {
+        self.inner.lock().unwrap().limit_per_second = per_second;
+    }
+
+    /// How many 429s the rate limit gave.
+    pub fn too_many(&self) -> usize {
+        self.inner.lock().unwrap().too_many
+    }
+
+    /// Puts an update in the queue as it is; returns its id.
+    pub fn push(&self, mut update: Value) -> i64 {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_update_id += 1;
+        let id = update["update_id"].as_i64().unwrap_or(inner.next_update_id);
+        update["update_id"] = json!(id);
+        inner.updates.push_back(update);
+        id
+    }
+
+    /// Puts an update back with an id used before (a replay).
+    pub fn replay(&self, update_id: i64, update: Value) {
+        let mut update = update;
+        update["update_id"] = json!(update_id);
+        self.inner.lock().unwrap().updates.push_back(update);
+    }
+
+    /// A text message from a user; returns the update.
+    pub fn text(&self, chat_id: i64, user_id: i64, text: &str, reply_to: Option<i64>) -> Value {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_message_id += 1;
+        let mut msg = json!({
+            "message_id": inner.next_message_id,
+            "date": 1_700_000_100,
+            "chat": chat(chat_id),
+            "from": {"id": user_id, "is_bot": false, "first_name": format!("联络员{user_id}")},
+            "text": text,
+        });
+        if let Some(id) = reply_to {
+            msg["reply_to_message"] = message(chat_id, id, "(reminder)");
+        }
+        drop(inner);
+        let update = json!({"message": msg});
+        let id = self.push(update.clone());
+        let mut update = update;
+        update["update_id"] = json!(id);
+        update
+    }
+
+    /// A button press on a message.
+    pub fn press(&self, chat_id: i64, user_id: i64, message_id: i64, data: &str) -> Value {
+        let update = json!({"callback_query": {
+            "id": format!("cb-{user_id}-{message_id}-{data}"),
+            "from": {"id": user_id, "is_bot": false, "first_name": format!("联络员{user_id}")},
+            "chat_instance": "ci",
+            "data": data,
+            "message": message(chat_id, message_id, "(reminder)"),
+        }});
+        let id = self.push(update.clone());
+        let mut update = update;
+        update["update_id"] = json!(id);
+        update
+    }
+
+    /// Waits until `check` holds, for up to `seconds`.
+    pub async fn wait_for(&self, seconds: u64, what: &str, check: impl Fn(&FakeTelegram) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !check(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; sent: {:#?}",
+                self.sent()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
