@@ -156,7 +156,10 @@ mod tests {
             limiter.record(-100, t);
         }
         assert!(limiter.ready_at(-100, t) >= t0 + Duration::from_secs(60));
-        limiter.hold(9, t0 + Duration::from_secs(5));
-        assert_eq!(limiter.ready_at(9, t0), t0 + Duration::from_secs(5));
+        // After a 429 a chat waits as long as it was told.
+        let mut fresh = Limiter::new(&DeliveryConfig::default());
+        fresh.hold(9, t0 + Duration::from_secs(5));
+        assert_eq!(fresh.ready_at(9, t0), t0 + Duration::from_secs(5));
+        assert_eq!(fresh.ready_at(10, t0), t0);
     }
 }
