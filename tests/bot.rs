@@ -146,6 +146,25 @@ async fn binding_with_codes() {
         "{}",
         fake.sent_to(ECON)[1].text
     );
+    // /list shows the unit's open measures with their lights; /help the commands.
+    fake.text(ECON, ECON, "/list", None);
+    fake.wait_for(15, "the list", |f| f.sent_to(ECON).len() >= 3).await;
+    let list = fake.sent_to(ECON)[2].text.clone();
+    assert!(list.contains("未销号") && list.contains("1-4"), "{list}");
+    fake.text(ECON, ECON, "/help", None);
+    fake.wait_for(15, "the help", |f| f.sent_to(ECON).len() >= 4).await;
+    assert!(fake.sent_to(ECON)[3].text.contains("/update"));
+    // An update Telegram sends that duban cannot read is skipped, and the next one is handled.
+    fake.push(serde_json::json!({"message": {"message_id": "not a number", "chat": 12}}));
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.wait_for(15, "the reply after a broken update", |f| f.sent_to(ECON).len() >= 5).await;
+    // /unbind ends the binding: the next message gets the unbound line.
+    fake.text(ECON, ECON, "/unbind", None);
+    fake.wait_for(15, "the unbinding", |f| f.sent_to(ECON).len() >= 6).await;
+    assert!(fake.sent_to(ECON)[5].text.contains("已解除绑定"), "{}", fake.sent_to(ECON)[5].text);
+    fake.text(ECON, ECON, "/list", None);
+    fake.wait_for(15, "the unbound line", |f| f.sent_to(ECON).len() >= 7).await;
+    assert!(fake.sent_to(ECON)[6].text.contains("尚未绑定"));
     // A code for a unit that is not in the ledger is refused with the nearest names.
     let err = sb.fails(&["invite", "经发局"]);
     assert!(
@@ -405,6 +424,27 @@ async fn buttons_and_replies_move_the_ledger() {
         by_code(&sb.measures(AT), &admin_items[0])["status"],
         "claimed"
     );
+
+    // A leader reads but does not update.
+    let before = fake.sent_to(7004).len();
+    fake.text(7004, 7004, &format!("/update {second} 已完成"), None);
+    fake.wait_for(15, "the leader's refusal", |f| f.sent_to(7004).len() > before).await;
+    assert!(fake.sent_to(7004).last().unwrap().text.contains("责任领导可查看进展"));
+    // The unit's group: its liaison answers from it, replying to the group's reminder.
+    let group = fake.sent_to(-5001).into_iter().find(|s| s.text.contains("【")).expect("the group's reminder");
+    let third = listed_codes(&group.text).last().unwrap().clone();
+    let before = fake.sent_to(-5001).len();
+    fake.text(-5001, ADMIN, &format!("{third} 已与财政局对接"), Some(group.message_id));
+    fake.wait_for(15, "the group's confirmation", |f| f.sent_to(-5001).len() > before).await;
+    assert!(fake.sent_to(-5001).last().unwrap().text.contains(&format!("📝 {third} 已记录进展")));
+    // Someone unbound in the group is not answered unless they reply to the bot.
+    let before = fake.sent_to(-5001).len();
+    fake.text(-5001, 9999, "大家好", None);
+    fake.text(-5001, 9999, &format!("{third} 已完成"), Some(group.message_id));
+    fake.wait_for(15, "the unbound line in the group", |f| f.sent_to(-5001).len() > before).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent_to(-5001).len(), before + 1);
+    assert!(fake.sent_to(-5001).last().unwrap().text.contains("尚未绑定"));
 
     // Forged presses change nothing: a position the reminder does not have, a message that
     // is no reminder, data that is not ours.
