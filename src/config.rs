@@ -479,7 +479,7 @@ mod tests {
             .unwrap();
         assert_eq!(config, Config::default());
         let only_file: toml::Table = toml::from_str(text).unwrap();
-        for key in ["database_url", "timezone", "language", "rules", "calendar"] {
+        for key in ["database_url", "timezone", "language", "rules", "calendar", "telegram", "schedule", "delivery"] {
             assert!(
                 only_file.contains_key(key),
                 "config/duban.toml documents {key}"
