@@ -827,3 +827,39 @@ async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
         "one reminder per liaison: {chats:?}"
     );
 }
+
+/// The bot on PostgreSQL: binding, a sweep, a button press and a reply, as on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_on_postgres() {
+    let db = common::PgDatabase::create().await;
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_url(&db.url);
+    sb.ok(&["import", common::sample().to_str().unwrap()]);
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    let before = fake.sent().len();
+    let out = sb.bot_command(&fake).args(["remind", "--now", NOW]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let econ = fake.sent_to(ECON).into_iter().last().unwrap();
+    assert_eq!(listed_codes(&econ.text), expected_items(&sb, "经济发展局"));
+    let again = sb.bot_command(&fake).args(["remind", "--now", NOW]).output().unwrap();
+    assert!(again.status.success());
+    let sent = fake.sent().len();
+    let bot = sb.start_bot(&fake, &[]);
+    fake.press(ECON, ECON, econ.message_id, "m:0:done");
+    fake.wait_for(15, "the refreshed reminder", |f| !f.calls("editMessageText").is_empty()).await;
+    let admin = fake.sent_to(ADMIN).into_iter().last().unwrap();
+    let code = listed_codes(&admin.text)[0].clone();
+    fake.text(ADMIN, ADMIN, &format!("{code} 延期 2024-06-30 等待审批"), Some(admin.message_id));
+    fake.wait_for(15, "the office's notice", |f| f.sent_to(OFFICE).iter().any(|s| s.text.contains("延期至 2024-06-30"))).await;
+    assert!(bot.stop());
+    assert_eq!(by_code(&sb.measures(AT), &listed_codes(&econ.text)[0])["status"], "claimed");
+    // The second sweep of the same moment sent nothing.
+    assert!(fake.sent().len() >= sent);
+    assert_eq!(fake.sent()[before..sent].len(), sent - before);
+    let per_chat: Vec<i64> = fake.sent()[before..sent].iter().map(|s| s.chat_id).collect();
+    let mut unique = per_chat.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(per_chat.len(), unique.len());
+}
