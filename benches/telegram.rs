@@ -18,7 +18,10 @@ use fake_telegram::{FakeTelegram, TOKEN};
 use sqlx::Connection;
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn duban(url: &str, fake: &FakeTelegram) -> Command {
@@ -34,7 +37,10 @@ fn duban(url: &str, fake: &FakeTelegram) -> Command {
 }
 
 fn stop(mut child: Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
 }
 
@@ -62,9 +68,18 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
         row.lead_unit = format!("第{:04}单位", i % 2_000 + 1);
         row.units = String::new();
     }
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn).unwrap();
-    let out = duban(&url, &fake).arg("import").arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+        .unwrap();
+    let out = duban(&url, &fake)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     for i in 0..liaisons {
         let chat = 100_000 + i as i64;
@@ -86,7 +101,11 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
         .output()
         .unwrap();
     let elapsed = started.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sent = fake.sent().len();
     let rate = sent as f64 / elapsed;
     println!(
@@ -106,8 +125,13 @@ async fn replies(dir: &std::path::Path) {
     for row in &mut rows {
         row.status = "推进中".into();
     }
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn).unwrap();
-    let out = duban(&url, &fake).arg("import").arg(&file).output().unwrap();
+    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+        .unwrap();
+    let out = duban(&url, &fake)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     // One office member (an admin in config) answers for every measure.
     let admin = 424_242i64;
@@ -132,15 +156,33 @@ async fn replies(dir: &std::path::Path) {
         .collect();
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     // All at once: throughput, and the latency a burst sees.
-    let (elapsed, p50, p99) = push_and_measure(&fake, &mut conn, admin, &codes[..count], "进展:已完成阶段任务", None).await;
+    let (elapsed, p50, p99) = push_and_measure(
+        &fake,
+        &mut conn,
+        admin,
+        &codes[..count],
+        "进展:已完成阶段任务",
+        None,
+    )
+    .await;
     println!(
         "{count} replies through getUpdates, pushed at once: all applied in {elapsed:.2} s = {:.0}/s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms",
         count as f64 / elapsed
     );
     // At a steady 50 a second: the latency one reply sees.
     let paced = count.min(500);
-    let (elapsed, p50, p99) = push_and_measure(&fake, &mut conn, admin, &codes[..paced], "进展:第二轮", Some(Duration::from_millis(20))).await;
-    println!("{paced} replies at 50/s: applied in {elapsed:.2} s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms");
+    let (elapsed, p50, p99) = push_and_measure(
+        &fake,
+        &mut conn,
+        admin,
+        &codes[..paced],
+        "进展:第二轮",
+        Some(Duration::from_millis(20)),
+    )
+    .await;
+    println!(
+        "{paced} replies at 50/s: applied in {elapsed:.2} s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms"
+    );
     stop(child);
 }
 
@@ -165,15 +207,21 @@ async fn push_and_measure(
     }
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM progress_notes WHERE source = 'chat' AND body = $1")
-            .bind(text)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
+        let done: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM progress_notes WHERE source = 'chat' AND body = $1",
+        )
+        .bind(text)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
         if done as usize >= codes.len() {
             break;
         }
-        assert!(Instant::now() < deadline, "only {done} of {} replies applied", codes.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {} replies applied",
+            codes.len()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -189,7 +237,12 @@ async fn push_and_measure(
         .await
         .unwrap();
         let committed = chrono::DateTime::parse_from_rfc3339(&committed).unwrap();
-        latencies.push((committed.with_timezone(&chrono::Utc) - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        latencies.push(
+            (committed.with_timezone(&chrono::Utc) - *at)
+                .num_microseconds()
+                .unwrap_or(0) as f64
+                / 1000.0,
+        );
     }
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
@@ -201,12 +254,24 @@ async fn idle_memory(dir: &std::path::Path) {
     let url = format!("sqlite:{}", dir.join("idle.db").display());
     let file = dir.join("idle.xlsx");
     duban::sample::write_synthetic(&file, 100_000, 2_000, 7).unwrap();
-    let out = duban(&url, &fake).arg("import").arg(&file).output().unwrap();
+    let out = duban(&url, &fake)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let child = duban(&url, &fake).arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = duban(&url, &fake)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss = rss_kib(child.id());
-    println!("idle `duban run` with 100,000 measures: RSS {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "idle `duban run` with 100,000 measures: RSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
     stop(child);
 }
 

@@ -51,6 +51,19 @@ fn tr(language: Language, zh: &str, en: &str) -> String {
     }
 }
 
+/// The longest reason kept from a reply, in characters; the rest is cut with an ellipsis.
+const REASON_CHARS: usize = 500;
+
+/// A reason cut to [`REASON_CHARS`].
+fn clip(text: &str) -> String {
+    if text.chars().count() <= REASON_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(REASON_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
 /// SHA-256 of an invitation code, hex: what the store keeps.
 pub fn code_hash(code: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -144,6 +157,7 @@ pub async fn handle(
         now,
         who,
         queued: false,
+        said: 0,
         actions: Vec::new(),
         refresh: None,
     };
@@ -220,6 +234,7 @@ struct Step<'a> {
     now: DateTime<Utc>,
     who: Who,
     queued: bool,
+    said: usize,
     actions: Vec<Action>,
     refresh: Option<(i64, i64)>,
 }
@@ -235,27 +250,46 @@ impl Step<'_> {
 
     /// Queues a reply in the chat the update came from.
     async fn say(&mut self, text: String) -> Result<(), StoreError> {
-        let key = format!("reply:{}:{}", self.incoming.update_id, self.queued_count());
+        let key = format!("reply:{}:{}", self.incoming.update_id, self.said);
+        self.said += 1;
+        self.say_once(&key, text).await
+    }
+
+    /// Queues a reply under a key: nothing is queued when the key was used before.
+    async fn say_once(&mut self, key: &str, text: String) -> Result<(), StoreError> {
         let chat = self.incoming.chat_id;
         let person = if self.group() {
             None
         } else {
             self.who.person_id()
         };
-        self.tx
-            .enqueue(&key, chat, person, "reply", &Message::text(text))
-            .await?;
-        self.queued = true;
+        if self
+            .tx
+            .enqueue(key, chat, person, "reply", &Message::text(text))
+            .await?
+            .is_some()
+        {
+            self.queued = true;
+        }
         Ok(())
     }
 
-    fn queued_count(&self) -> usize {
-        usize::from(self.queued)
+    /// Tells someone not bound how to bind, at most once a day: a stranger writing a lot
+    /// gets one answer, not one per message.
+    async fn tell_unbound(&mut self) -> Result<(), StoreError> {
+        let day = self.now.with_timezone(&self.settings.timezone).date_naive();
+        let key = format!(
+            "unbound:{}:{}:{day}",
+            self.incoming.chat_id, self.who.sender.user_id
+        );
+        let line = self.unbound_line();
+        self.say_once(&key, line).await
     }
 
     /// Queues a notice to every office member.
     async fn tell_office(&mut self, text: String) -> Result<(), StoreError> {
-        for chat in self.tx.office_chats().await? {
+        let admins = self.settings.config.telegram.admins.clone();
+        for chat in self.tx.office_chats(&admins).await? {
             let key = format!("notice:{}:{chat}", self.incoming.update_id);
             self.tx
                 .enqueue(&key, chat, None, "notice", &Message::text(text.clone()))
@@ -293,20 +327,39 @@ impl Step<'_> {
         if !self.who.bound() {
             // In a group, people talk among themselves: only replies to the bot get an answer.
             if !self.group() || reminder.is_some() {
-                self.say(self.unbound_line()).await?;
+                self.tell_unbound().await?;
             }
             return Ok(());
         }
-        let (code, rest) = match split_code(text) {
-            Some((code, rest)) => (Some(code), rest),
-            None => (None, text),
-        };
+        // A leading code counts only when it names a measure on the reminder or in the
+        // ledger; otherwise the text merely starts with a number.
+        let mut code = None;
+        let mut rest = text;
+        let mut known = None;
+        if let Some((candidate, after)) = split_code(text) {
+            let on_reminder = reminder.as_ref().and_then(|sent| {
+                sent.items
+                    .iter()
+                    .find(|(_, c)| *c == candidate)
+                    .map(|(id, c)| (*id, c.clone()))
+            });
+            let found = match on_reminder {
+                Some(found) => Some(found),
+                None => self
+                    .store
+                    .find_measure(&candidate)
+                    .await?
+                    .map(|(id, _)| (id, candidate.clone())),
+            };
+            // Without a reminder to go by, an unknown code is still meant as one.
+            if found.is_some() || reminder.is_none() {
+                code = Some(candidate);
+                rest = after;
+                known = found;
+            }
+        }
         let target = match (&reminder, &code) {
-            (Some(sent), Some(code)) => sent
-                .items
-                .iter()
-                .find(|(_, c)| c == code)
-                .map(|(id, c)| (*id, c.clone())),
+            (_, Some(_)) => known,
             (Some(sent), None) if sent.items.len() == 1 => Some(sent.items[0].clone()),
             (Some(_), None) => {
                 let line = tr(
@@ -316,11 +369,6 @@ impl Step<'_> {
                 );
                 return self.say(line).await;
             }
-            (None, Some(code)) => self
-                .store
-                .find_measure(code)
-                .await?
-                .map(|(id, _)| (id, code.clone())),
             (None, None) => None,
         };
         let Some((measure_id, code)) = target else {
@@ -341,6 +389,14 @@ impl Step<'_> {
             return self.say(line).await;
         };
         self.update(measure_id, &code, rest, text).await
+    }
+
+    /// Who asks, for the office's notice: unit and name.
+    fn signature(&self, unit: Option<&str>) -> String {
+        match unit {
+            Some(unit) => format!("{unit} {}", self.who.actor()),
+            None => self.who.actor(),
+        }
     }
 
     fn unbound_line(&self) -> String {
@@ -364,6 +420,23 @@ impl Step<'_> {
             }
             "list" if self.who.bound() => {
                 let text = self.list().await?;
+                self.say(text).await
+            }
+            "unbind" if self.group() && (self.who.office() || !self.who.units().is_empty()) => {
+                let n = self.tx.unbind_group(self.incoming.chat_id).await?;
+                let text = if n == 0 {
+                    tr(
+                        self.lang(),
+                        "本群未绑定任何单位。",
+                        "This group is not bound to any unit.",
+                    )
+                } else {
+                    tr(
+                        self.lang(),
+                        "本群已解除绑定,不再收到提醒。",
+                        "This group is unbound: no more reminders will come here.",
+                    )
+                };
                 self.say(text).await
             }
             "unbind" if self.who.bound() => {
@@ -402,7 +475,7 @@ impl Step<'_> {
             }
             _ if !self.who.bound() => {
                 if !self.group() {
-                    self.say(self.unbound_line()).await?;
+                    self.tell_unbound().await?;
                 }
                 Ok(())
             }
@@ -584,8 +657,8 @@ impl Step<'_> {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
                 tr(
                     self.lang(),
-                    "责任领导可查看进展,更新请由牵头单位联络员办理。",
-                    "Leaders can read progress; the lead unit's liaison updates it.",
+                    "责任领导可查看进展,更新请由责任单位联络员办理。",
+                    "Leaders can read progress; the responsible units' liaisons update it.",
                 )
             } else {
                 format!(
@@ -615,7 +688,7 @@ impl Step<'_> {
                 return self.say(line).await;
             }
         };
-        let unit = unit.map(str::to_string).or(Some(measure.lead_unit.clone()));
+        let unit = unit.map(str::to_string);
         let line = self.apply(measure_id, code, parsed, unit, raw).await?;
         self.say(line).await
     }
@@ -699,13 +772,12 @@ impl Step<'_> {
                 }
             }
             Intent::Blocked { reason } => {
-                if let Some(person) = person {
-                    self.tx.flag(id, person, &reason).await?;
-                }
+                let reason = clip(&reason);
+                self.tx.flag(id, person, &self.who.actor(), &reason).await?;
                 self.tx
                     .record(id, HistoryKind::Flag, status, &change)
                     .await?;
-                let who = format!("{} {}", unit.clone().unwrap_or_default(), self.who.actor());
+                let who = self.signature(unit.as_deref());
                 let notice = if zh {
                     format!("⚠️ {who} 就 {code} 申请协调:{reason}")
                 } else {
@@ -722,15 +794,24 @@ impl Step<'_> {
                 }
             }
             Intent::Extend { until, reason } => {
-                if let Some(person) = person {
-                    self.tx
-                        .request_extension(id, person, until, reason.as_deref())
-                        .await?;
+                let today = self.now.with_timezone(&self.settings.timezone).date_naive();
+                if until <= today {
+                    return Ok(if zh {
+                        format!(
+                            "延期日期须晚于今天({today}),请重新填写,如“{code} 延期 2024-06-30 原因”。"
+                        )
+                    } else {
+                        format!("The new date must be after today ({today}).")
+                    });
                 }
+                let reason = reason.as_deref().map(clip);
+                self.tx
+                    .request_extension(id, person, &self.who.actor(), until, reason.as_deref())
+                    .await?;
                 self.tx
                     .record(id, HistoryKind::Extension, status, &change)
                     .await?;
-                let who = format!("{} {}", unit.clone().unwrap_or_default(), self.who.actor());
+                let who = self.signature(unit.as_deref());
                 let why = reason.unwrap_or_default();
                 let notice = if zh {
                     format!("📅 {who} 申请 {code} 延期至 {until}:{why}")
@@ -824,7 +905,7 @@ impl Step<'_> {
                 "You may not update this measure.",
             ));
         };
-        let unit = unit.map(str::to_string).or(Some(measure.lead_unit.clone()));
+        let unit = unit.map(str::to_string);
         let zh = self.lang() == Language::Zh;
         let raw = format!("[button] {action}");
         let toast = match action {

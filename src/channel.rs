@@ -25,6 +25,12 @@ pub enum SendError {
     /// The channel refused the message itself; trying again will not help.
     #[error("refused: {0}")]
     Refused(String),
+    /// A group became a supergroup with this new id: write there.
+    #[error("the chat moved to {0}")]
+    Moved(i64),
+    /// The channel refuses the bot (a wrong or revoked token): nothing can be sent.
+    #[error("the bot is refused: {0}")]
+    Unauthorized(String),
 }
 
 /// A way to reach people.

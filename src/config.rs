@@ -120,7 +120,9 @@ pub struct TelegramConfig {
     pub api_url: String,
     /// The bot's username, for t.me links in invitations; asked from the server when empty.
     pub bot_username: String,
-    /// Telegram user ids of office members (整改办), bound or not.
+    /// Telegram user ids of office members (整改办), bound or not. In the environment:
+    /// `DUBAN_TELEGRAM_ADMINS=7100,7200` (or one id, or `[7100, 7200]`).
+    #[serde(deserialize_with = "id_list")]
     pub admins: Vec<i64>,
     /// How long one long-polling request waits for updates.
     pub poll_timeout_seconds: u64,
@@ -419,9 +421,64 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{main}?{}", query.join("&"))
 }
 
+/// A list of chat ids: a sequence, one number, or numbers in a string separated by commas
+/// or spaces, as an environment variable gives them.
+fn id_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        List(Vec<i64>),
+        One(i64),
+        Text(String),
+    }
+    match Ids::deserialize(deserializer)? {
+        Ids::List(ids) => Ok(ids),
+        Ids::One(id) => Ok(vec![id]),
+        Ids::Text(text) => text
+            .split(|c: char| c == ',' || c == '\u{FF0C}' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<i64>().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{part:?} is not a Telegram user id (ids are whole numbers, separated by commas)"
+                    ))
+                })
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    // figment's Jail takes closures returning its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn admins_from_the_environment() {
+        for (value, expected) in [
+            ("7100", vec![7100]),
+            ("7100,7200", vec![7100, 7200]),
+            ("7100, 7200", vec![7100, 7200]),
+            ("[7100, 7200]", vec![7100, 7200]),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env("DUBAN_TELEGRAM_ADMINS", value);
+                let settings = Settings::load(None).expect("loads");
+                assert_eq!(settings.config.telegram.admins, expected, "{value}");
+                Ok(())
+            });
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DUBAN_TELEGRAM_ADMINS", "7100,boss");
+            let error = Settings::load(None).expect_err("refused").to_string();
+            assert!(
+                error.contains("\"boss\" is not a Telegram user id"),
+                "{error}"
+            );
+            Ok(())
+        });
+    }
 
     #[test]
     fn secrets_never_print() {
@@ -479,7 +536,16 @@ mod tests {
             .unwrap();
         assert_eq!(config, Config::default());
         let only_file: toml::Table = toml::from_str(text).unwrap();
-        for key in ["database_url", "timezone", "language", "rules", "calendar", "telegram", "schedule", "delivery"] {
+        for key in [
+            "database_url",
+            "timezone",
+            "language",
+            "rules",
+            "calendar",
+            "telegram",
+            "schedule",
+            "delivery",
+        ] {
             assert!(
                 only_file.contains_key(key),
                 "config/duban.toml documents {key}"

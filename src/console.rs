@@ -37,6 +37,14 @@ impl Console {
         Console::default()
     }
 
+    /// A console channel whose message ids continue after `last`: a restarted console must
+    /// not reuse the ids of reminders it printed before, which replies refer to.
+    pub fn after(last: i64) -> Console {
+        let console = Console::default();
+        console.state.lock().expect("console state").next_message_id = last;
+        console
+    }
+
     /// The input side: lines from stdin.
     pub fn input(&self, first_update: i64) -> ConsoleInput {
         ConsoleInput {

@@ -454,6 +454,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
+            if app.settings.config.telegram.token.is_empty() {
+                refuse_console_over_telegram(&app.store).await?;
+            }
             let queued = app
                 .store
                 .enqueue_sweep(
@@ -466,9 +469,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let token = &app.settings.config.telegram.token;
             let patience = std::time::Duration::from_secs(60);
             let sent = if token.is_empty() {
+                let last = app
+                    .store
+                    .last_message_id(duban::console::CONSOLE_CHAT)
+                    .await?;
                 duban::service::drain(
                     &app.store,
-                    &duban::console::Console::new(),
+                    &duban::console::Console::after(last),
                     &app.settings,
                     patience,
                 )
@@ -479,13 +486,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let counts = app.store.outbox_counts().await?;
             println!(
-                "sweep of {}: {} message(s) planned, {queued} new, {sent} sent; outbox: {} pending, {} sent, {} given up",
+                "sweep of {}: {} message(s) planned, {queued} new, {} sent; outbox: {} pending, {} sent, {} given up",
                 outcome.day,
                 outcome.planned.len(),
+                sent.sent,
                 counts.pending,
                 counts.sent,
                 counts.dead
             );
+            if let Some(why) = sent.refused {
+                eprintln!(
+                    "error: Telegram refuses the bot ({why}): check DUBAN_TELEGRAM_TOKEN. \
+                     The {} pending message(s) stay queued and go out once the token works.",
+                    counts.pending
+                );
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Invite {
             unit,
@@ -609,6 +625,22 @@ async fn shutdown_signal() {
     }
 }
 
+/// Stops the console from taking over a database whose people are bound in Telegram: it
+/// would print, and mark as sent, messages meant for them.
+async fn refuse_console_over_telegram(store: &duban::store::Store) -> anyhow::Result<()> {
+    if store
+        .has_chat_bindings(duban::console::CONSOLE_CHAT)
+        .await?
+    {
+        anyhow::bail!(
+            "this database has people or groups bound in Telegram, but no bot token is set \
+             (DUBAN_TELEGRAM_TOKEN): without it their messages would print here instead of \
+             reaching them. Set the token, or use another database for the console."
+        );
+    }
+    Ok(())
+}
+
 /// `duban run`.
 async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     use duban::service::Service;
@@ -628,8 +660,9 @@ async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             import(&app, &path, false, None, "console".into()).await?;
             let _ = std::fs::remove_dir_all(&dir);
         }
-        let console = duban::console::Console::new();
+        refuse_console_over_telegram(&app.store).await?;
         let chat = duban::console::CONSOLE_CHAT;
+        let console = duban::console::Console::after(app.store.last_message_id(chat).await?);
         app.store
             .bind_everywhere(chat, chat, "控制台联络员", Utc::now())
             .await?;

@@ -1,8 +1,9 @@
 //! Delivering the outbox: one step sends the next message that may go now and records what
 //! happened; the loop around it only sleeps and retries.
 //!
-//! A message is marked sent only after the channel confirms it, so a crash never loses one;
-//! keys make queueing idempotent, so a sweep run twice never queues one twice.
+//! A message is marked sent only after the channel confirms it, and that mark is retried until
+//! the database takes it, so a message is neither lost nor, short of the process dying in that
+//! moment, sent twice. Keys make queueing idempotent, so a sweep run twice queues nothing twice.
 
 use std::time::{Duration, Instant};
 
@@ -10,11 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::channel::{Channel, Limiter, SendError};
 use crate::chat::Message;
-use crate::config::{DeliveryConfig, Language};
+use crate::config::{DeliveryConfig, Language, Settings};
 use crate::store::{Store, StoreError};
-
-/// After this many failed tries a message is given up.
-pub const MAX_ATTEMPTS: i64 = 30;
 
 /// What one delivery step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,17 +24,23 @@ pub enum Delivery {
         /// The chat.
         chat_id: i64,
     },
-    /// A message must wait (429, server error, network); it stays queued.
+    /// A message must wait (429, server error, network, a group that moved); it stays queued.
     Retry {
         /// The outbox row.
         id: i64,
         /// Why.
         error: String,
     },
-    /// A message was given up: its recipient blocked the bot, or the channel refused it.
+    /// A message was given up: its chat cannot be reached, or the channel refused it.
     Dead {
         /// The outbox row.
         id: i64,
+        /// Why.
+        error: String,
+    },
+    /// The channel refused the bot itself (a revoked token): nothing can go until that is
+    /// fixed; every message stays queued.
+    Paused {
         /// Why.
         error: String,
     },
@@ -52,15 +56,15 @@ pub async fn deliver_once<C: Channel>(
     store: &Store,
     channel: &C,
     limiter: &mut Limiter,
-    config: &DeliveryConfig,
-    language: Language,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<Delivery, StoreError> {
+    let config = &settings.config.delivery;
     let clock = Instant::now();
     let due = store.due_outbox(now, 1_000).await?;
     let mut soonest: Option<Instant> = None;
-    let Some(row) = due.into_iter().find(|row| {
-        let ready = limiter.ready_at(row.chat_id, clock);
+    let Some(&(id, _)) = due.iter().find(|(_, chat_id)| {
+        let ready = limiter.ready_at(*chat_id, clock);
         if ready <= clock {
             return true;
         }
@@ -79,12 +83,14 @@ pub async fn deliver_once<C: Channel>(
         };
         return Ok(Delivery::Idle { next });
     };
+    let row = store.outbox_row(id).await?;
     let result = channel.send(row.chat_id, &row.message).await;
     let sent_at = Instant::now();
+    let later = |wait: Duration| now + chrono::Duration::from_std(wait).unwrap_or_default();
     match result {
         Ok(message_id) => {
             limiter.record(row.chat_id, sent_at);
-            store.outbox_sent(row.id, message_id, Utc::now()).await?;
+            record_sent(store, row.id, message_id, config).await;
             Ok(Delivery::Sent {
                 id: row.id,
                 chat_id: row.chat_id,
@@ -93,40 +99,37 @@ pub async fn deliver_once<C: Channel>(
         Err(SendError::RetryAfter(wait)) => {
             limiter.hold(row.chat_id, sent_at + wait);
             let error = format!("429: retry after {} s", wait.as_secs());
+            store.outbox_retry(row.id, later(wait), &error).await?;
+            Ok(Delivery::Retry { id: row.id, error })
+        }
+        Err(SendError::Transient(error)) => {
+            limiter.record(row.chat_id, sent_at);
             store
-                .outbox_retry(
-                    row.id,
-                    now + chrono::Duration::from_std(wait).unwrap_or_default(),
-                    &error,
-                )
+                .outbox_retry(row.id, later(backoff(row.attempts, config)), &error)
                 .await?;
             Ok(Delivery::Retry { id: row.id, error })
         }
-        Err(SendError::Transient(error)) if row.attempts + 1 < MAX_ATTEMPTS => {
-            limiter.record(row.chat_id, sent_at);
-            let wait = backoff(row.attempts, config);
-            store
-                .outbox_retry(
-                    row.id,
-                    now + chrono::Duration::from_std(wait).unwrap_or_default(),
-                    &error,
-                )
-                .await?;
+        Err(SendError::Moved(to)) => {
+            store.move_chat(row.chat_id, to).await?;
+            let error = format!("the group moved to chat {to}");
+            tracing::info!(from = row.chat_id, to, "a group became a supergroup");
             Ok(Delivery::Retry { id: row.id, error })
+        }
+        Err(SendError::Unauthorized(error)) => {
+            tracing::error!(
+                "the channel refuses the bot ({error}): check the token; messages stay queued"
+            );
+            Ok(Delivery::Paused { error })
         }
         Err(SendError::Blocked) => {
-            let names = store.mark_unreachable(row.chat_id, Utc::now()).await?;
-            store
-                .outbox_dead(row.id, "the recipient blocked the bot")
-                .await?;
-            tell_office_unreachable(store, row.chat_id, &names, language, now).await?;
+            let cut = store.mark_unreachable(row.chat_id, Utc::now()).await?;
+            tell_office_unreachable(store, row.chat_id, &cut, settings, now).await?;
             Ok(Delivery::Dead {
                 id: row.id,
                 error: "blocked".into(),
             })
         }
-        Err(e) => {
-            let error = e.to_string();
+        Err(SendError::Refused(error)) => {
             store.outbox_dead(row.id, &error).await?;
             tracing::warn!(
                 outbox = row.id,
@@ -135,6 +138,17 @@ pub async fn deliver_once<C: Channel>(
             );
             Ok(Delivery::Dead { id: row.id, error })
         }
+    }
+}
+
+/// Records a sent message, retrying until the database takes it: giving up would send the
+/// message a second time.
+async fn record_sent(store: &Store, id: i64, message_id: i64, config: &DeliveryConfig) {
+    let mut failures = 0;
+    while let Err(e) = store.outbox_sent(id, message_id, Utc::now()).await {
+        tracing::warn!(outbox = id, "recording a sent message: {e}; retrying");
+        tokio::time::sleep(backoff(failures, config).min(Duration::from_secs(30))).await;
+        failures += 1;
     }
 }
 
@@ -147,15 +161,15 @@ pub fn backoff(attempts: i64, config: &DeliveryConfig) -> Duration {
 async fn tell_office_unreachable(
     store: &Store,
     chat_id: i64,
-    names: &[String],
-    language: Language,
+    cut: &[String],
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if names.is_empty() {
+    if cut.is_empty() {
         return Ok(());
     }
-    let who = names.join("、");
-    let text = match language {
+    let who = cut.join("、");
+    let text = match settings.config.language {
         Language::Zh => {
             format!("⛔ {who} 已屏蔽督办机器人或无法联系,提醒无法送达,请线下联系并重新绑定。")
         }
@@ -163,7 +177,7 @@ async fn tell_office_unreachable(
             "⛔ {who} blocked the bot or cannot be reached: reminders do not arrive. Please get in touch and bind again."
         ),
     };
-    for office in store.office_chats().await? {
+    for office in store.office_chats(&settings.config.telegram.admins).await? {
         if office == chat_id {
             continue;
         }

@@ -64,6 +64,8 @@ const DONE: [&str; 9] = [
     "completed",
     "finished",
 ];
+/// Words that make 完成 a noun ("完成情况", "完成率"): the reply is not a claim of completion.
+const NOT_DONE_AFTER: [&str; 5] = ["情况", "率", "进度", "比例", "时限"];
 const PROGRESS: [&str; 6] = [
     "推进中",
     "正在推进",
@@ -86,28 +88,42 @@ const EXTEND: [&str; 6] = ["申请延期", "延期至", "延期到", "延期", "
 
 /// Splits a leading measure code off a reply: "1-3 已完成" → ("1-3", "已完成"). The caller
 /// checks that the code exists; a reply may also just start with a number.
+///
+/// The code ends at a space or a separator, or where Chinese text starts ("1-4已完成"). A
+/// bare number glued to Chinese ("5月底前完成", "3项已完成") is not taken for a code: only a
+/// structured one such as "1-4" or "2.3" is.
 pub fn split_code(text: &str) -> Option<(String, &str)> {
     let text = text.trim_start();
-    let end = text.find(|c: char| {
-        c.is_whitespace() || matches!(c, ':' | '\u{FF1A}' | ',' | '\u{FF0C}' | '、')
-    })?;
+    let is_separator =
+        |c: char| c.is_whitespace() || matches!(c, ':' | '\u{FF1A}' | ',' | '\u{FF0C}' | '、');
+    let is_code_char = |c: char| {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        };
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')
+    };
+    let end = text.find(|c: char| !is_code_char(c)).unwrap_or(text.len());
     let (head, rest) = text.split_at(end);
-    let code = parse::code(head);
+    let glued = match rest.chars().next() {
+        None => false,
+        Some(c) if is_separator(c) => false,
+        // "60%", "3/4", "A+": not a code followed by text.
+        Some(c) if c.is_ascii() || c == '\u{FF05}' => return None,
+        Some(_) => true,
+    };
+    let code = parse::code(head.trim_end_matches(['.', '\u{FF0E}']));
     let looks_like_code = !code.is_empty()
         && code
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        && code.chars().any(|c| c.is_ascii_digit());
+        && code.chars().any(|c| c.is_ascii_digit())
+        && (!glued || code.contains(['-', '.']));
     if !looks_like_code {
         return None;
     }
-    let rest = rest.trim_start_matches(|c: char| {
-        c.is_whitespace() || matches!(c, ':' | '\u{FF1A}' | ',' | '\u{FF0C}' | '、')
-    });
+    let rest = rest.trim_start_matches(is_separator);
     Some((code, rest))
 }
 
@@ -199,7 +215,9 @@ pub fn intent(text: &str) -> Result<Intent, ReplyError> {
             note: text.to_string(),
         });
     }
-    if let Some(rest) = strip_word(text, &DONE) {
+    if let Some(rest) = strip_word(text, &DONE)
+        && !NOT_DONE_AFTER.iter().any(|w| rest.starts_with(w))
+    {
         return Ok(Intent::Done {
             note: rest_or_none(rest),
         });

@@ -134,7 +134,7 @@ pub async fn handle_batch<C: Channel>(
     channel: &C,
     batch: &[Incoming],
     wake: &Notify,
-) -> (Option<i64>, Option<StoreError>) {
+) -> (Option<i64>, Option<(i64, StoreError)>) {
     let mut last = None;
     for incoming in batch {
         match bot::handle(store, settings, incoming, Utc::now()).await {
@@ -159,7 +159,7 @@ pub async fn handle_batch<C: Channel>(
                     }
                 }
             }
-            Err(e) => return (last, Some(e)),
+            Err(e) => return (last, Some((incoming.update_id, e))),
         }
     }
     (last, None)
@@ -171,6 +171,9 @@ fn action_name(action: &Action) -> &'static str {
         Action::Edit { .. } => "a message edit",
     }
 }
+
+/// How often one update may fail before it is skipped.
+pub const POISON_ATTEMPTS: u32 = 4;
 
 /// A loop's wait after an error: 1, 2, 4 … up to 30 seconds.
 fn retry_wait(failures: u32) -> Duration {
@@ -203,8 +206,7 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 &self.store,
                 &self.channel,
                 &mut limiter,
-                &self.settings.config.delivery,
-                self.settings.config.language,
+                &self.settings,
                 Utc::now(),
             )
             .await;
@@ -213,6 +215,7 @@ impl<C: Channel + Clone + 'static> Service<C> {
                     failures = 0;
                     next.unwrap_or(Duration::from_secs(60))
                 }
+                Ok(Delivery::Paused { .. }) => Duration::from_secs(60),
                 Ok(delivery) => {
                     failures = 0;
                     if let Delivery::Retry { id, error } | Delivery::Dead { id, error } = &delivery
@@ -248,6 +251,8 @@ impl<C: Channel + Clone + 'static> Service<C> {
             }
         };
         let mut failures = 0;
+        // The update that failed last, and how often in a row.
+        let mut failing: Option<(i64, u32)> = None;
         while !*stop.borrow() {
             let batch = tokio::select! {
                 batch = source.next(after) => batch,
@@ -278,13 +283,35 @@ impl<C: Channel + Clone + 'static> Service<C> {
             if let Some(last) = last {
                 after = Some(after.map_or(last, |a| a.max(last)));
             }
-            match error {
-                Some(e) => {
-                    failures += 1;
-                    tracing::warn!("applying an update: {e}; it will come again");
+            let Some((update_id, e)) = error else {
+                failures = 0;
+                failing = None;
+                continue;
+            };
+            failures += 1;
+            let times = match failing {
+                Some((id, times)) if id == update_id => times + 1,
+                _ => 1,
+            };
+            failing = Some((update_id, times));
+            if times < POISON_ATTEMPTS {
+                tracing::warn!("applying update {update_id}: {e}; it will come again");
+                tokio::time::sleep(retry_wait(failures)).await;
+                continue;
+            }
+            // The same update fails however often it is tried: skip it rather than stall
+            // every later one. If the store itself is down, skipping fails too and the
+            // update is tried again.
+            match self.store.skip_update(update_id, Utc::now()).await {
+                Ok(()) => {
+                    tracing::error!("update {update_id} failed {times} times ({e}); skipped it");
+                    after = Some(after.map_or(update_id, |a| a.max(update_id)));
+                    failing = None;
+                }
+                Err(skip) => {
+                    tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
                     tokio::time::sleep(retry_wait(failures)).await;
                 }
-                None => failures = 0,
             }
         }
     }
@@ -346,32 +373,36 @@ impl<C: Channel + Clone + 'static> Service<C> {
     }
 }
 
+/// What draining the outbox did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages sent.
+    pub sent: usize,
+    /// Why the channel refused the bot, when it did: the rest stays queued.
+    pub refused: Option<String>,
+}
+
 /// Delivers the outbox until nothing may go for `patience` (for `duban remind`).
 pub async fn drain<C: Channel>(
     store: &Store,
     channel: &C,
     settings: &Settings,
     patience: Duration,
-) -> Result<usize, StoreError> {
+) -> Result<Drained, StoreError> {
     let mut limiter = Limiter::new(&settings.config.delivery);
-    let mut sent = 0;
+    let mut drained = Drained::default();
     loop {
-        match deliver_once(
-            store,
-            channel,
-            &mut limiter,
-            &settings.config.delivery,
-            settings.config.language,
-            Utc::now(),
-        )
-        .await?
-        {
-            Delivery::Sent { .. } => sent += 1,
+        match deliver_once(store, channel, &mut limiter, settings, Utc::now()).await? {
+            Delivery::Sent { .. } => drained.sent += 1,
             Delivery::Retry { .. } | Delivery::Dead { .. } => {}
             Delivery::Idle { next: Some(wait) } if wait <= patience => {
                 tokio::time::sleep(wait).await
             }
-            Delivery::Idle { .. } => return Ok(sent),
+            Delivery::Idle { .. } => return Ok(drained),
+            Delivery::Paused { error } => {
+                drained.refused = Some(error);
+                return Ok(drained);
+            }
         }
     }
 }

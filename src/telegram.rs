@@ -180,12 +180,21 @@ fn send_error(error: RequestError) -> SendError {
             | ApiError::CantTalkWithBots
             | ApiError::ChatNotFound,
         ) => SendError::Blocked,
+        RequestError::Api(ApiError::InvalidToken) => {
+            SendError::Unauthorized("the bot token was refused".to_string())
+        }
+        // Any other "Forbidden" (a new wording, a restricted group) means the chat refuses
+        // the bot, the same as being blocked.
+        RequestError::Api(ApiError::Unknown(text)) if text.starts_with("Forbidden") => {
+            SendError::Blocked
+        }
+        RequestError::Api(ApiError::Unknown(text)) if text.starts_with("Unauthorized") => {
+            SendError::Unauthorized(text)
+        }
         // Server errors come back as unknown API errors: retry them.
         RequestError::Api(ApiError::Unknown(text)) => SendError::Transient(text),
         RequestError::Api(other) => SendError::Refused(other.to_string()),
-        RequestError::MigrateToChatId(id) => {
-            SendError::Refused(format!("the group moved to chat {}", id.0))
-        }
+        RequestError::MigrateToChatId(id) => SendError::Moved(id.0),
         RequestError::Network(e) => SendError::Transient(e.to_string()),
         RequestError::InvalidJson { raw, .. } => SendError::Transient(format!(
             "unreadable answer: {}",

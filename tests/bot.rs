@@ -148,22 +148,33 @@ async fn binding_with_codes() {
     );
     // /list shows the unit's open measures with their lights; /help the commands.
     fake.text(ECON, ECON, "/list", None);
-    fake.wait_for(15, "the list", |f| f.sent_to(ECON).len() >= 3).await;
+    fake.wait_for(15, "the list", |f| f.sent_to(ECON).len() >= 3)
+        .await;
     let list = fake.sent_to(ECON)[2].text.clone();
     assert!(list.contains("未销号") && list.contains("1-4"), "{list}");
     fake.text(ECON, ECON, "/help", None);
-    fake.wait_for(15, "the help", |f| f.sent_to(ECON).len() >= 4).await;
+    fake.wait_for(15, "the help", |f| f.sent_to(ECON).len() >= 4)
+        .await;
     assert!(fake.sent_to(ECON)[3].text.contains("/update"));
     // An update Telegram sends that duban cannot read is skipped, and the next one is handled.
     fake.push(serde_json::json!({"message": {"message_id": "not a number", "chat": 12}}));
     fake.text(ECON, ECON, "/whoami", None);
-    fake.wait_for(15, "the reply after a broken update", |f| f.sent_to(ECON).len() >= 5).await;
+    fake.wait_for(15, "the reply after a broken update", |f| {
+        f.sent_to(ECON).len() >= 5
+    })
+    .await;
     // /unbind ends the binding: the next message gets the unbound line.
     fake.text(ECON, ECON, "/unbind", None);
-    fake.wait_for(15, "the unbinding", |f| f.sent_to(ECON).len() >= 6).await;
-    assert!(fake.sent_to(ECON)[5].text.contains("已解除绑定"), "{}", fake.sent_to(ECON)[5].text);
+    fake.wait_for(15, "the unbinding", |f| f.sent_to(ECON).len() >= 6)
+        .await;
+    assert!(
+        fake.sent_to(ECON)[5].text.contains("已解除绑定"),
+        "{}",
+        fake.sent_to(ECON)[5].text
+    );
     fake.text(ECON, ECON, "/list", None);
-    fake.wait_for(15, "the unbound line", |f| f.sent_to(ECON).len() >= 7).await;
+    fake.wait_for(15, "the unbound line", |f| f.sent_to(ECON).len() >= 7)
+        .await;
     assert!(fake.sent_to(ECON)[6].text.contains("尚未绑定"));
     // A code for a unit that is not in the ledger is refused with the nearest names.
     let err = sb.fails(&["invite", "经发局"]);
@@ -395,6 +406,40 @@ async fn buttons_and_replies_move_the_ledger() {
             .contains("用地指标未落实")
     );
 
+    // A code glued to the words counts as a code.
+    let glued = admin_items[0].clone();
+    let before = fake.sent_to(ADMIN).len();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("{glued}推进中,已召开专题会"),
+        Some(admin.message_id),
+    );
+    fake.wait_for(15, "the glued reply's confirmation", |f| {
+        f.sent_to(ADMIN).len() > before
+    })
+    .await;
+    let line = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    assert!(line.contains(&format!("🔄 {glued} 已记录进展")), "{line}");
+    assert_eq!(by_code(&sb.measures(AT), &glued)["status"], "in_progress");
+
+    // An extension to a day already past is refused, and nothing reaches the office.
+    let before = fake.sent_to(ADMIN).len();
+    let office_before = fake.sent_to(OFFICE).len();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("/update {second} 延期 2024-06-30 等待审批"),
+        None,
+    );
+    fake.wait_for(15, "the refused extension", |f| {
+        f.sent_to(ADMIN).len() > before
+    })
+    .await;
+    let line = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    assert!(line.contains("须晚于今天"), "{line}");
+    assert_eq!(fake.sent_to(OFFICE).len(), office_before);
+
     // A liaison cannot touch another unit's measure, by reply or by button.
     let theirs = admin_items
         .iter()
@@ -428,23 +473,74 @@ async fn buttons_and_replies_move_the_ledger() {
     // A leader reads but does not update.
     let before = fake.sent_to(7004).len();
     fake.text(7004, 7004, &format!("/update {second} 已完成"), None);
-    fake.wait_for(15, "the leader's refusal", |f| f.sent_to(7004).len() > before).await;
-    assert!(fake.sent_to(7004).last().unwrap().text.contains("责任领导可查看进展"));
+    fake.wait_for(15, "the leader's refusal", |f| {
+        f.sent_to(7004).len() > before
+    })
+    .await;
+    assert!(
+        fake.sent_to(7004)
+            .last()
+            .unwrap()
+            .text
+            .contains("责任领导可查看进展")
+    );
     // The unit's group: its liaison answers from it, replying to the group's reminder.
-    let group = fake.sent_to(-5001).into_iter().find(|s| s.text.contains("【")).expect("the group's reminder");
+    let group = fake
+        .sent_to(-5001)
+        .into_iter()
+        .find(|s| s.text.contains("【"))
+        .expect("the group's reminder");
     let third = listed_codes(&group.text).last().unwrap().clone();
     let before = fake.sent_to(-5001).len();
-    fake.text(-5001, ADMIN, &format!("{third} 已与财政局对接"), Some(group.message_id));
-    fake.wait_for(15, "the group's confirmation", |f| f.sent_to(-5001).len() > before).await;
-    assert!(fake.sent_to(-5001).last().unwrap().text.contains(&format!("📝 {third} 已记录进展")));
-    // Someone unbound in the group is not answered unless they reply to the bot.
+    fake.text(
+        -5001,
+        ADMIN,
+        &format!("{third} 已与财政局对接"),
+        Some(group.message_id),
+    );
+    fake.wait_for(15, "the group's confirmation", |f| {
+        f.sent_to(-5001).len() > before
+    })
+    .await;
+    assert!(
+        fake.sent_to(-5001)
+            .last()
+            .unwrap()
+            .text
+            .contains(&format!("📝 {third} 已记录进展"))
+    );
+    // Someone unbound in the group is not answered unless they reply to the bot, and then
+    // once a day however often they write.
     let before = fake.sent_to(-5001).len();
     fake.text(-5001, 9999, "大家好", None);
-    fake.text(-5001, 9999, &format!("{third} 已完成"), Some(group.message_id));
-    fake.wait_for(15, "the unbound line in the group", |f| f.sent_to(-5001).len() > before).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.sent_to(-5001).len(), before + 1);
-    assert!(fake.sent_to(-5001).last().unwrap().text.contains("尚未绑定"));
+    fake.text(
+        -5001,
+        9999,
+        &format!("{third} 已完成"),
+        Some(group.message_id),
+    );
+    fake.text(
+        -5001,
+        9999,
+        &format!("{third} 推进中"),
+        Some(group.message_id),
+    );
+    fake.text(-5001, ADMIN, "/whoami", None);
+    fake.wait_for(15, "the whoami after the unbound lines", |f| {
+        f.sent_to(-5001)
+            .iter()
+            .skip(before)
+            .any(|s| s.text.contains("联络员7002 ·"))
+    })
+    .await;
+    let answers: Vec<String> = fake
+        .sent_to(-5001)
+        .into_iter()
+        .skip(before)
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:#?}");
+    assert!(answers[0].contains("尚未绑定"), "{answers:#?}");
 
     // Forged presses change nothing: a position the reminder does not have, a message that
     // is no reminder, data that is not ours.
@@ -763,6 +859,54 @@ fn the_console_runs_the_loop_through_stdin() {
     assert!(stdout.contains("未销号"), "{stdout}");
     let all = sb.measures(&today.to_string());
     assert_eq!(by_code(&all, "C-2")["status"], "claimed");
+    let last_id = |text: &str| -> i64 {
+        text.match_indices("── #")
+            .filter_map(|(i, _)| {
+                text[i + "── #".len()..]
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let first_last = last_id(&stdout);
+    assert!(first_last >= 3, "{stdout}");
+
+    // A restarted console numbers its messages after the ones it printed before, so that a
+    // reply never lands on an old reminder.
+    let mut child = sb
+        .command()
+        .arg("run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(stdin, "/list").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let again = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{again}");
+    let numbers: Vec<i64> = again
+        .match_indices("── #")
+        .filter_map(|(i, _)| {
+            again[i + "── #".len()..]
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(!numbers.is_empty(), "{again}");
+    assert!(
+        numbers.iter().all(|n| *n > first_last),
+        "{numbers:?} after {first_last}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -838,28 +982,250 @@ async fn the_bot_on_postgres() {
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
     let before = fake.sent().len();
-    let out = sb.bot_command(&fake).args(["remind", "--now", NOW]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let econ = fake.sent_to(ECON).into_iter().last().unwrap();
     assert_eq!(listed_codes(&econ.text), expected_items(&sb, "经济发展局"));
-    let again = sb.bot_command(&fake).args(["remind", "--now", NOW]).output().unwrap();
+    let after_first = fake.sent().len();
+    let again = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
     assert!(again.status.success());
     let sent = fake.sent().len();
     let bot = sb.start_bot(&fake, &[]);
     fake.press(ECON, ECON, econ.message_id, "m:0:done");
-    fake.wait_for(15, "the refreshed reminder", |f| !f.calls("editMessageText").is_empty()).await;
+    fake.wait_for(15, "the refreshed reminder", |f| {
+        !f.calls("editMessageText").is_empty()
+    })
+    .await;
     let admin = fake.sent_to(ADMIN).into_iter().last().unwrap();
     let code = listed_codes(&admin.text)[0].clone();
-    fake.text(ADMIN, ADMIN, &format!("{code} 延期 2024-06-30 等待审批"), Some(admin.message_id));
-    fake.wait_for(15, "the office's notice", |f| f.sent_to(OFFICE).iter().any(|s| s.text.contains("延期至 2024-06-30"))).await;
+    let later = (chrono::Utc::now().date_naive() + chrono::Days::new(100)).to_string();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("{code} 延期 {later} 等待审批"),
+        Some(admin.message_id),
+    );
+    fake.wait_for(15, "the office's notice", |f| {
+        f.sent_to(OFFICE)
+            .iter()
+            .any(|s| s.text.contains(&format!("延期至 {later}")))
+    })
+    .await;
     assert!(bot.stop());
-    assert_eq!(by_code(&sb.measures(AT), &listed_codes(&econ.text)[0])["status"], "claimed");
-    // The second sweep of the same moment sent nothing.
-    assert!(fake.sent().len() >= sent);
-    assert_eq!(fake.sent()[before..sent].len(), sent - before);
-    let per_chat: Vec<i64> = fake.sent()[before..sent].iter().map(|s| s.chat_id).collect();
+    assert_eq!(
+        by_code(&sb.measures(AT), &listed_codes(&econ.text)[0])["status"],
+        "claimed"
+    );
+    // The first sweep wrote to each chat once, and the second sweep of the same moment
+    // wrote nothing.
+    assert_eq!(after_first, sent, "the second sweep sent nothing");
+    let per_chat: Vec<i64> = fake.sent()[before..after_first]
+        .iter()
+        .map(|s| s.chat_id)
+        .collect();
+    assert!(per_chat.len() >= 4, "{per_chat:?}");
     let mut unique = per_chat.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(per_chat.len(), unique.len());
+}
+
+/// Chats change under the bot: a group that refuses it, a group that became a supergroup,
+/// a token that stops working. The office (here an admin from the configuration, bound to
+/// nothing) is told what it must act on; nothing is lost or sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_that_refuse_or_move_and_a_refused_token() {
+    const BOSS: i64 = 7100;
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let admins = [("DUBAN_TELEGRAM_ADMINS", "7100")];
+    let bot = sb.start_bot(&fake, &admins);
+    bind(&sb, &fake, ECON, ECON, "经济发展局", "liaison", None).await;
+    bind(&sb, &fake, ADMIN, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(&sb, &fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(&sb, &fake, -5002, ECON, "经济发展局", "liaison", None).await;
+    assert!(bot.stop());
+
+    // The console refuses a database whose people are bound in Telegram.
+    let refused = sb.fails(&["remind", "--now", NOW]);
+    assert!(refused.contains("bound in Telegram"), "{refused}");
+
+    // 管委会办公室's group refuses the bot in words teloxide does not know; 经济发展局's
+    // group became a supergroup.
+    fake.forbid(-5001, "Forbidden: the group chat was deleted");
+    fake.migrate(-5002, -1_005_002);
+    let remind = |now: &str| {
+        sb.bot_command(&fake)
+            .envs(admins)
+            .args(["remind", "--now", now])
+            .output()
+            .unwrap()
+    };
+    let out = remind(NOW);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        fake.sent_to(-5001)
+            .iter()
+            .all(|s| !s.text.contains("【催办】"))
+    );
+    let moved = fake.sent_to(-1_005_002);
+    assert_eq!(moved.len(), 1, "{moved:#?}");
+    assert_eq!(
+        listed_codes(&moved[0].text),
+        expected_items(&sb, "经济发展局")
+    );
+    let notice = fake.sent_to(BOSS);
+    assert_eq!(notice.len(), 1, "{notice:#?}");
+    assert!(
+        notice[0].text.contains("管委会办公室 工作群") && notice[0].text.contains("无法"),
+        "{}",
+        notice[0].text
+    );
+    // The next working day: the refusing group is not tried again, the moved one is
+    // written to at its new id only.
+    let tries = |chat: i64| {
+        fake.calls("sendMessage")
+            .iter()
+            .filter(|r| r.body["chat_id"] == chat)
+            .count()
+    };
+    let (refusing, old_id) = (tries(-5001), tries(-5002));
+    let out = remind("2024-03-18T09:00:00+08:00");
+    assert!(out.status.success());
+    assert_eq!(tries(-5001), refusing);
+    assert_eq!(tries(-5002), old_id);
+    assert_eq!(fake.sent_to(-1_005_002).len(), 2);
+    assert_eq!(fake.sent_to(BOSS).len(), 1, "no second notice");
+
+    // The token stops working: `remind` fails loudly and keeps every message queued; once
+    // the token works again, each goes out once.
+    fake.revoke(true);
+    let before = fake.sent().len();
+    let out = remind("2024-03-19T09:00:00+08:00");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refuses the bot"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(" 0 pending"), "{stdout}");
+    assert_eq!(fake.sent().len(), before);
+    fake.revoke(false);
+    let out = remind("2024-03-19T09:00:00+08:00");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 pending"));
+    let mut chats: Vec<i64> = fake.sent()[before..].iter().map(|s| s.chat_id).collect();
+    chats.sort();
+    assert_eq!(chats, [-1_005_002, ECON, ADMIN], "each once");
+}
+
+/// An update that fails every time is skipped after a few tries instead of holding back
+/// the ones after it; buttons of an old reminder are refused; replies to one chat keep
+/// Telegram's pace of one a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_update_is_skipped_and_old_buttons_refused() {
+    use sqlx::Connection;
+    let fake = FakeTelegram::start().await;
+    let sb = Sandbox::with_sample();
+    let bot = bound_bot(&fake, &sb).await;
+    assert!(bot.stop());
+    let out = sb
+        .bot_command(&fake)
+        .args(["remind", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let econ = fake.sent_to(ECON).into_iter().last().unwrap();
+    let code = listed_codes(&econ.text)[0].clone();
+
+    // The reminder is three weeks old; and the database refuses every request for
+    // coordination.
+    let mut db = sqlx::SqliteConnection::connect(&sb.url).await.unwrap();
+    sqlx::query("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000000Z' WHERE chat_id = $1")
+        .bind(ECON)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON coordination_flags BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    let bot = sb.start_bot(&fake, &[("DUBAN_DELIVERY__PER_CHAT_PER_SECOND", "1")]);
+    fake.press(ECON, ECON, econ.message_id, "m:0:done");
+    fake.wait_for(15, "the answer to the old button", |f| {
+        !f.calls("answerCallbackQuery").is_empty()
+    })
+    .await;
+    let toast = fake.calls("answerCallbackQuery")[0].body["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(toast.contains("无效"), "{toast}");
+    assert_ne!(by_code(&sb.measures(AT), &code)["status"], "claimed");
+
+    let before = fake.sent_to(ECON).len();
+    let poison = fake.text(ECON, ECON, &format!("/update {code} 需协调 资金缺口"), None);
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.text(ECON, ECON, "/list", None);
+    fake.text(ECON, ECON, "/help", None);
+    fake.wait_for(60, "the replies after the poison update", |f| {
+        f.sent_to(ECON).len() >= before + 3
+    })
+    .await;
+    let replies: Vec<_> = fake.sent_to(ECON).into_iter().skip(before).collect();
+    assert_eq!(
+        replies.len(),
+        3,
+        "no answer to the poison update: {replies:#?}"
+    );
+    assert!(
+        replies[0].text.contains("联络员7001 ·"),
+        "{}",
+        replies[0].text
+    );
+    // One a second to the chat.
+    for pair in replies.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= Duration::from_millis(900), "{gap:?}");
+    }
+    let log = bot.log();
+    assert!(bot.stop());
+    let id = poison["update_id"].as_i64().unwrap();
+    assert!(
+        log.contains(&format!("update {id} failed 4 times")) && log.contains("poisoned"),
+        "{log}"
+    );
+    // Skipped for good: a restart does not try it again.
+    let bot = sb.start_bot(&fake, &[]);
+    fake.replay(id, poison);
+    fake.text(ECON, ECON, "/whoami", None);
+    fake.wait_for(15, "the whoami after the restart", |f| {
+        f.sent_to(ECON).len() > before + 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent_to(ECON).len(), before + 4);
+    assert!(bot.stop());
 }

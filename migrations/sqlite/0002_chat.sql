@@ -32,6 +32,8 @@ CREATE TABLE unit_chats (
     chat_id INTEGER NOT NULL,
     bound_at TEXT NOT NULL,
     bound_by INTEGER NOT NULL,
+    -- The bot was removed from the group, or the group is gone.
+    unreachable_at TEXT,
     PRIMARY KEY (unit_id, chat_id)
 );
 
@@ -82,7 +84,8 @@ CREATE TABLE runs (
 CREATE TABLE coordination_flags (
     id INTEGER PRIMARY KEY,
     measure_id INTEGER NOT NULL REFERENCES measures (id),
-    person_id INTEGER NOT NULL REFERENCES people (id),
+    person_id INTEGER REFERENCES people (id),
+    requested_by TEXT NOT NULL,
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'raised', 'closed'))
@@ -92,7 +95,8 @@ CREATE TABLE coordination_flags (
 CREATE TABLE extension_requests (
     id INTEGER PRIMARY KEY,
     measure_id INTEGER NOT NULL REFERENCES measures (id),
-    person_id INTEGER NOT NULL REFERENCES people (id),
+    person_id INTEGER REFERENCES people (id),
+    requested_by TEXT NOT NULL,
     requested_until TEXT NOT NULL,
     reason TEXT,
     created_at TEXT NOT NULL,

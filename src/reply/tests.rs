@@ -120,6 +120,8 @@ fn intents_in_chinese_and_english() {
             Intent::Note("未完成,还在等审批".into()),
         ),
         ("已与财政局对接", Intent::Note("已与财政局对接".into())),
+        ("完成情况良好", Intent::Note("完成情况良好".into())),
+        ("完成进度过半", Intent::Note("完成进度过半".into())),
     ];
     for (text, expected) in cases {
         assert_eq!(intent(text).as_ref(), Ok(expected), "{text:?}");
@@ -147,6 +149,14 @@ fn leading_codes() {
         ("60% 合同已签", None),
         ("done", None),
         ("延期 2024-06-30", None),
+        ("1-4已完成", Some(("1-4", "已完成"))),
+        ("2.3、推进中", Some(("2.3", "推进中"))),
+        ("5. 已完成", Some(("5", "已完成"))),
+        ("12 已完成", Some(("12", "已完成"))),
+        ("1-3", Some(("1-3", ""))),
+        ("5月底前完成", None),
+        ("3项已完成", None),
+        ("3/4 已完成", None),
     ];
     for (text, expected) in cases {
         let got = split_code(text);

@@ -7,8 +7,7 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_status_in};
 use super::{
-    Backend, Change, Store, StoreError, date_text, instant_text, nearest, parse_instant,
-    parse_status,
+    Change, Store, StoreError, date_text, instant_text, nearest, parse_instant, parse_status,
 };
 use crate::chat::{Message, Sender};
 use crate::ledger::{Role, Status};
@@ -233,7 +232,8 @@ impl Store {
             }
         }
         let groups = sqlx::query(
-            "SELECT c.chat_id, u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id ORDER BY c.chat_id, u.id",
+            "SELECT c.chat_id, u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id \
+             WHERE c.unreachable_at IS NULL ORDER BY c.chat_id, u.id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -258,14 +258,12 @@ impl Store {
         Ok(out)
     }
 
-    /// The office members' chats, for notices (a flag, an extension request, a person who
-    /// cannot be reached).
-    pub async fn office_chats(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+    /// The office's chats, for notices (a flag, an extension request, someone who cannot be
+    /// reached): bound office members, and the admins of the configuration (a Telegram
+    /// user's private chat has the user's id).
+    pub async fn office_chats(&self, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        office_chats_in(&mut conn, admins).await
     }
 
     /// Queues a sweep's messages, once each: a key already in the outbox is skipped, so
@@ -306,22 +304,15 @@ impl Store {
                 .await?;
             }
         }
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (kind, day) DO UPDATE SET finished_at = excluded.finished_at"
-            }
-            Backend::Postgres => {
-                "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (kind, day) DO UPDATE SET finished_at = excluded.finished_at"
-            }
-        };
-        sqlx::query(sql)
-            .bind(kind)
-            .bind(date_text(day))
-            .bind(instant_text(at))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (kind, day) DO UPDATE SET finished_at = excluded.finished_at",
+        )
+        .bind(kind)
+        .bind(date_text(day))
+        .bind(instant_text(at))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(fresh)
     }
@@ -352,36 +343,45 @@ impl Store {
         enqueue_in(&mut conn, key, chat_id, person_id, kind, message, at).await
     }
 
-    /// Pending messages whose time has come, oldest first.
+    /// Pending messages whose time has come, oldest first: their ids and chats, so that the
+    /// sender can pick one its limits allow without reading every body.
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, chat_id, person_id, kind, body, attempts FROM outbox \
-             WHERE state = 'pending' AND not_before <= $1 ORDER BY id LIMIT $2",
+            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND not_before <= $1 ORDER BY id LIMIT $2",
         )
         .bind(instant_text(now))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                let body: String = row.try_get(4)?;
-                Ok(OutboxRow {
-                    id: row.try_get(0)?,
-                    chat_id: row.try_get(1)?,
-                    person_id: row.try_get(2)?,
-                    kind: row.try_get(3)?,
-                    message: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
-                        column: "outbox.body",
-                        value: e.to_string(),
-                    })?,
-                    attempts: row.try_get(5)?,
-                })
-            })
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
+    }
+
+    /// One outbox row.
+    pub async fn outbox_row(&self, id: i64) -> Result<OutboxRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, chat_id, person_id, kind, body, attempts FROM outbox WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        let body: String = row.try_get(4)?;
+        Ok(OutboxRow {
+            id: row.try_get(0)?,
+            chat_id: row.try_get(1)?,
+            person_id: row.try_get(2)?,
+            kind: row.try_get(3)?,
+            message: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                column: "outbox.body",
+                value: e.to_string(),
+            })?,
+            attempts: row.try_get(5)?,
+        })
     }
 
     /// When the next pending message is due, if any is.
@@ -454,42 +454,99 @@ impl Store {
         Ok(counts)
     }
 
-    /// Marks everyone bound to a chat unreachable (they blocked the bot); returns their names.
+    /// Marks a chat unreachable (the person blocked the bot, the bot left the group): the
+    /// people bound to it and the units whose group it is. Its pending messages are given
+    /// up. Returns who and what is cut off, for the office's notice.
     pub async fn mark_unreachable(
         &self,
         chat_id: i64,
         at: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let names: Vec<String> = sqlx::query_scalar(
+        let at = instant_text(at);
+        let mut tx = self.begin_write().await?;
+        let mut cut: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM people WHERE chat_id = $1 AND unreachable_at IS NULL ORDER BY id",
         )
         .bind(chat_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE people SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
+        let groups: Vec<String> = sqlx::query_scalar(
+            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id WHERE c.chat_id = $1 AND c.unreachable_at IS NULL ORDER BY u.id",
         )
-        .bind(instant_text(at))
         .bind(chat_id)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the person blocked the bot' WHERE chat_id = $1 AND state = 'pending'")
+        cut.extend(groups.into_iter().map(|unit| format!("{unit} 工作群")));
+        for sql in [
+            "UPDATE people SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
+            "UPDATE unit_chats SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(&at)
+                .bind(chat_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the chat cannot be reached' WHERE chat_id = $1 AND state = 'pending'")
             .bind(chat_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(names)
+        tx.commit().await?;
+        Ok(cut)
     }
 
-    /// People who cannot be reached: they blocked the bot.
-    pub async fn unreachable(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT p.name, u.name FROM people p LEFT JOIN units u ON u.id = p.unit_id WHERE p.unreachable_at IS NOT NULL ORDER BY p.id",
+    /// A group became a supergroup with a new id: its bindings and pending messages follow.
+    pub async fn move_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "UPDATE unit_chats SET chat_id = $1 WHERE chat_id = $2",
+            "UPDATE people SET chat_id = $1 WHERE chat_id = $2",
+            "UPDATE outbox SET chat_id = $1 WHERE chat_id = $2 AND state = 'pending'",
+        ] {
+            sqlx::query(sql)
+                .bind(to)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an update as applied without applying it: one that fails the same way every
+    /// time must not hold back the ones after it.
+    pub async fn skip_update(&self, update_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO updates (update_id, received_at) VALUES ($1, $2) ON CONFLICT (update_id) DO NOTHING")
+            .bind(update_id)
+            .bind(instant_text(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether chats other than `except` are bound (people or groups): such a database is
+    /// served by Telegram, and the console must not take its messages.
+    pub async fn has_chat_bindings(&self, except: i64) -> Result<bool, StoreError> {
+        let people: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM people WHERE chat_id IS NOT NULL AND chat_id <> $1",
         )
-        .fetch_all(&self.pool)
+        .bind(except)
+        .fetch_one(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        let groups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unit_chats")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(people + groups > 0)
+    }
+
+    /// The highest message id sent to a chat, to go on numbering after it.
+    pub async fn last_message_id(&self, chat_id: i64) -> Result<i64, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(message_id) FROM outbox WHERE chat_id = $1")
+                .bind(chat_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(last.unwrap_or(0))
     }
 
     /// The highest update id applied, to resume polling after it.
@@ -506,7 +563,8 @@ impl Store {
         message_id: i64,
     ) -> Result<Option<SentReminder>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, created_at FROM outbox WHERE chat_id = $1 AND message_id = $2 AND kind = 'reminder'",
+            "SELECT id, created_at FROM outbox WHERE chat_id = $1 AND message_id = $2 AND kind = 'reminder' \
+             ORDER BY id DESC LIMIT 1",
         )
         .bind(chat_id)
         .bind(message_id)
@@ -566,6 +624,21 @@ impl Store {
         }
         Ok(Some(UpdateTx { tx, at }))
     }
+}
+
+async fn office_chats_in(conn: &mut AnyConnection, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut chats: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for admin in admins {
+        if !chats.contains(admin) {
+            chats.push(*admin);
+        }
+    }
+    chats.sort();
+    Ok(chats)
 }
 
 async fn bindings_in(
@@ -710,7 +783,25 @@ impl UpdateTx {
             .fetch_optional(&mut *self.tx)
             .await?,
         };
-        let name = person_name.clone().unwrap_or_else(|| sender.name.clone());
+        let mut name = person_name.clone().unwrap_or_else(|| sender.name.clone());
+        let mut existing = existing;
+        if existing.is_none() && person_name.is_none() && role == Role::Leader {
+            // An unnamed leader's code: a ledger leader of the sender's name who has no chat
+            // yet is them; one bound to someone else is a namesake, told apart by chat id.
+            let namesake: Option<(i64, Option<i64>)> = sqlx::query(
+                "SELECT id, telegram_id FROM people WHERE role = 'leader' AND name = $1",
+            )
+            .bind(&name)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()?;
+            match namesake {
+                Some((id, None)) => existing = Some(id),
+                Some((_, Some(_))) => name = format!("{name}({})", sender.user_id),
+                None => {}
+            }
+        }
         let person_id = match existing {
             Some(id) => {
                 sqlx::query(
@@ -765,6 +856,15 @@ impl UpdateTx {
         Ok(done)
     }
 
+    /// Ends a group's binding to its units; returns how many ended.
+    pub async fn unbind_group(&mut self, chat_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM unit_chats WHERE chat_id = $1")
+            .bind(chat_id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
+    }
+
     /// Sets a measure's status, with the history row.
     pub async fn set_status(
         &mut self,
@@ -805,16 +905,18 @@ impl UpdateTx {
         parse_status("measures.status", &text)
     }
 
-    /// Records a request for coordination (需协调).
+    /// Records a request for coordination (需协调), by a person (if bound) under a name.
     pub async fn flag(
         &mut self,
         measure_id: i64,
-        person_id: i64,
+        person_id: Option<i64>,
+        requested_by: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO coordination_flags (measure_id, person_id, reason, created_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO coordination_flags (measure_id, person_id, requested_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(measure_id)
             .bind(person_id)
+            .bind(requested_by)
             .bind(reason)
             .bind(instant_text(self.at))
             .execute(&mut *self.tx)
@@ -822,19 +924,21 @@ impl UpdateTx {
         Ok(())
     }
 
-    /// Records a request for a later deadline (申请延期).
+    /// Records a request for a later deadline (申请延期), by a person (if bound) under a name.
     pub async fn request_extension(
         &mut self,
         measure_id: i64,
-        person_id: i64,
+        person_id: Option<i64>,
+        requested_by: &str,
         until: NaiveDate,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO extension_requests (measure_id, person_id, requested_until, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO extension_requests (measure_id, person_id, requested_by, requested_until, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(measure_id)
         .bind(person_id)
+        .bind(requested_by)
         .bind(date_text(until))
         .bind(reason)
         .bind(instant_text(self.at))
@@ -864,13 +968,9 @@ impl UpdateTx {
         .await
     }
 
-    /// The office members' chats.
-    pub async fn office_chats(&mut self) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
-        )
-        .fetch_all(&mut *self.tx)
-        .await?)
+    /// The office's chats: bound office members and the configuration's admins.
+    pub async fn office_chats(&mut self, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
+        office_chats_in(&mut self.tx, admins).await
     }
 
     /// Commits the update.

@@ -1,7 +1,7 @@
 //! A fake Telegram Bot API server on 127.0.0.1 for the tests: real HTTP and JSON, the
 //! methods duban calls, updates the test puts in, and failures the test scripts.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ pub struct Sent {
     pub text: String,
     /// The inline keyboard, if any.
     pub markup: Option<Value>,
+    /// When the server took it.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -53,6 +55,12 @@ struct Inner {
     next_message_id: i64,
     failures: VecDeque<Failure>,
     blocked: HashSet<i64>,
+    /// Chats that answer 403 with their own description.
+    forbidden: HashMap<i64, String>,
+    /// Groups that became supergroups: old id → new id.
+    migrated: HashMap<i64, i64>,
+    /// Whether the token was revoked: every call answers 401.
+    revoked: bool,
     sent: Vec<Sent>,
     /// Messages per second the server accepts before answering 429 (0: no limit).
     limit_per_second: usize,
@@ -108,11 +116,18 @@ async fn handle(
     let method = method.to_lowercase();
     let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
     let token = bot.strip_prefix("bot").unwrap_or(&bot).to_string();
-    fake.inner.lock().unwrap().requests.push(Request {
-        method: method.clone(),
-        body: body.clone(),
-        token,
-    });
+    let revoked = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.requests.push(Request {
+            method: method.clone(),
+            body: body.clone(),
+            token,
+        });
+        inner.revoked
+    };
+    if revoked {
+        return error(StatusCode::UNAUTHORIZED, 401, "Unauthorized", None);
+    }
     match method.as_str() {
         "getme" => ok(json!({
             "id": 4242, "is_bot": true, "first_name": "督办", "username": "duban_test_bot",
@@ -150,6 +165,17 @@ async fn handle(
                     403,
                     "Forbidden: bot was blocked by the user",
                     None,
+                );
+            }
+            if let Some(description) = inner.forbidden.get(&chat_id) {
+                return error(StatusCode::FORBIDDEN, 403, &description.clone(), None);
+            }
+            if let Some(to) = inner.migrated.get(&chat_id) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    Some(json!({"migrate_to_chat_id": to})),
                 );
             }
             if inner.limit_per_second > 0 {
@@ -199,6 +225,7 @@ async fn handle(
                 message_id,
                 text: text.clone(),
                 markup: body.get("reply_markup").cloned(),
+                at: Instant::now(),
             });
             ok(message(chat_id, message_id, &text))
         }
@@ -278,6 +305,26 @@ impl FakeTelegram {
     /// Makes a chat answer 403 "bot was blocked by the user".
     pub fn block(&self, chat_id: i64) {
         self.inner.lock().unwrap().blocked.insert(chat_id);
+    }
+
+    /// Makes a chat answer 403 with this description.
+    pub fn forbid(&self, chat_id: i64, description: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert(chat_id, description.to_string());
+    }
+
+    /// Makes a group a supergroup with a new id: messages to the old id are refused with
+    /// `migrate_to_chat_id`.
+    pub fn migrate(&self, from: i64, to: i64) {
+        self.inner.lock().unwrap().migrated.insert(from, to);
+    }
+
+    /// Revokes the token (every call answers 401) or restores it.
+    pub fn revoke(&self, revoked: bool) {
+        self.inner.lock().unwrap().revoked = revoked;
     }
 
     /// Enforces a rate: more `sendMessage` calls a second than this get 429.
