@@ -58,6 +58,10 @@ pub trait Channel: Send + Sync {
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
+/// Added to the pace in all: sends are paced from when they start, and a millisecond each
+/// keeps network jitter from landing one message too many in a second.
+const JITTER_SLACK: Duration = Duration::from_millis(1);
+
 /// Telegram's flood limits, kept on the sending side: at most one message a second to a
 /// chat, twenty a minute to a group, thirty a second in all.
 #[derive(Debug)]
@@ -76,7 +80,7 @@ impl Limiter {
     pub fn new(config: &DeliveryConfig) -> Limiter {
         Limiter {
             per_chat: Duration::from_secs_f64(1.0 / config.per_chat_per_second),
-            per_second: Duration::from_secs_f64(1.0 / config.per_second),
+            per_second: Duration::from_secs_f64(1.0 / config.per_second) + JITTER_SLACK,
             group_window: Duration::from_secs(60),
             group_max: config.per_group_per_minute as usize,
             last_to: HashMap::new(),
