@@ -43,6 +43,18 @@ fn expected_items(sandbox: &Sandbox, unit: &str) -> Vec<String> {
         .collect()
 }
 
+/// The chats written to in `fake.sent()[from..to]`, sorted; fails if one got two messages.
+fn once_each(fake: &FakeTelegram, from: usize, to: Option<usize>) -> Vec<i64> {
+    let sent = fake.sent();
+    let to = to.unwrap_or(sent.len());
+    let mut chats: Vec<i64> = sent[from..to].iter().map(|s| s.chat_id).collect();
+    chats.sort();
+    let mut unique = chats.clone();
+    unique.dedup();
+    assert_eq!(chats, unique, "a chat got a message twice");
+    chats
+}
+
 fn listed_codes(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| l.starts_with("🔴") || l.starts_with("🟡") || l.starts_with("🟢"))
@@ -93,33 +105,13 @@ async fn binding_with_codes() {
         !code.contains(['0', 'O', '1', 'I', 'L']),
         "unambiguous alphabet: {code}"
     );
-    fake.text(ECON, ECON, &format!("/start {code}"), None);
-    fake.wait_for(15, "the binding", |f| !f.sent_to(ECON).is_empty())
-        .await;
-    assert!(
-        fake.sent_to(ECON)[0]
-            .text
-            .contains("绑定成功:经济发展局 联络员"),
-        "{}",
-        fake.sent_to(ECON)[0].text
-    );
-    fake.text(9002, 9002, &format!("/bind {code}"), None);
-    fake.wait_for(15, "the refusal of a used code", |f| {
-        !f.sent_to(9002).is_empty()
-    })
-    .await;
-    assert!(
-        fake.sent_to(9002)[0].text.contains("已被使用"),
-        "{}",
-        fake.sent_to(9002)[0].text
-    );
+    let line = fake.ask(ECON, ECON, &format!("/start {code}"), None).await;
+    assert!(line.contains("绑定成功:经济发展局 联络员"), "{line}");
+    let line = fake.ask(9002, 9002, &format!("/bind {code}"), None).await;
+    assert!(line.contains("已被使用"), "{line}");
     // An unknown code.
-    fake.text(9003, 9003, "/bind ABCDEFGHJKMN", None);
-    fake.wait_for(15, "the refusal of an unknown code", |f| {
-        !f.sent_to(9003).is_empty()
-    })
-    .await;
-    assert!(fake.sent_to(9003)[0].text.contains("邀请码无效"));
+    let line = fake.ask(9003, 9003, "/bind ABCDEFGHJKMN", None).await;
+    assert!(line.contains("邀请码无效"), "{line}");
     // An expired code.
     let old = sb.invite("财政局", "liaison", None);
     let url = sb.url.clone();
@@ -131,51 +123,25 @@ async fn binding_with_codes() {
     .await
     .unwrap();
     pool.close().await;
-    fake.text(9004, 9004, &format!("/bind {old}"), None);
-    fake.wait_for(15, "the refusal of an expired code", |f| {
-        !f.sent_to(9004).is_empty()
-    })
-    .await;
-    assert!(fake.sent_to(9004)[0].text.contains("已过期"));
-    // /whoami and /unbind.
-    fake.text(ECON, ECON, "/whoami", None);
-    fake.wait_for(15, "whoami", |f| f.sent_to(ECON).len() >= 2)
-        .await;
-    assert!(
-        fake.sent_to(ECON)[1].text.contains("liaison · 经济发展局"),
-        "{}",
-        fake.sent_to(ECON)[1].text
-    );
+    let line = fake.ask(9004, 9004, &format!("/bind {old}"), None).await;
+    assert!(line.contains("已过期"), "{line}");
+    // /whoami.
+    let line = fake.ask(ECON, ECON, "/whoami", None).await;
+    assert!(line.contains("liaison · 经济发展局"), "{line}");
     // /list shows the unit's open measures with their lights; /help the commands.
-    fake.text(ECON, ECON, "/list", None);
-    fake.wait_for(15, "the list", |f| f.sent_to(ECON).len() >= 3)
-        .await;
-    let list = fake.sent_to(ECON)[2].text.clone();
+    let list = fake.ask(ECON, ECON, "/list", None).await;
     assert!(list.contains("未销号") && list.contains("1-4"), "{list}");
-    fake.text(ECON, ECON, "/help", None);
-    fake.wait_for(15, "the help", |f| f.sent_to(ECON).len() >= 4)
-        .await;
-    assert!(fake.sent_to(ECON)[3].text.contains("/update"));
+    let help = fake.ask(ECON, ECON, "/help", None).await;
+    assert!(help.contains("/update"), "{help}");
     // An update Telegram sends that duban cannot read is skipped, and the next one is handled.
     fake.push(serde_json::json!({"message": {"message_id": "not a number", "chat": 12}}));
-    fake.text(ECON, ECON, "/whoami", None);
-    fake.wait_for(15, "the reply after a broken update", |f| {
-        f.sent_to(ECON).len() >= 5
-    })
-    .await;
+    let line = fake.ask(ECON, ECON, "/whoami", None).await;
+    assert!(line.contains("经济发展局"), "{line}");
     // /unbind ends the binding: the next message gets the unbound line.
-    fake.text(ECON, ECON, "/unbind", None);
-    fake.wait_for(15, "the unbinding", |f| f.sent_to(ECON).len() >= 6)
-        .await;
-    assert!(
-        fake.sent_to(ECON)[5].text.contains("已解除绑定"),
-        "{}",
-        fake.sent_to(ECON)[5].text
-    );
-    fake.text(ECON, ECON, "/list", None);
-    fake.wait_for(15, "the unbound line", |f| f.sent_to(ECON).len() >= 7)
-        .await;
-    assert!(fake.sent_to(ECON)[6].text.contains("尚未绑定"));
+    let line = fake.ask(ECON, ECON, "/unbind", None).await;
+    assert!(line.contains("已解除绑定"), "{line}");
+    let line = fake.ask(ECON, ECON, "/list", None).await;
+    assert!(line.contains("尚未绑定"), "{line}");
     // A code for a unit that is not in the ledger is refused with the nearest names.
     let err = sb.fails(&["invite", "经发局"]);
     assert!(
@@ -186,6 +152,30 @@ async fn binding_with_codes() {
     bind(&sb, &fake, -5001, ADMIN, "财政局", "liaison", None).await;
     assert!(fake.sent_to(-5001)[0].text.contains("本群已绑定为 财政局"));
     assert!(bot.stop());
+}
+
+/// Twelve units of the sample ledger.
+const UNITS: [&str; 12] = [
+    "经济发展局",
+    "财政局",
+    "党工委办公室",
+    "管委会办公室",
+    "党群工作部",
+    "组织人事部",
+    "国资办",
+    "科技创新局",
+    "招商局",
+    "纪工委",
+    "建设管理局",
+    "投资服务中心",
+];
+
+/// Binds one liaison per unit through the running bot, user ids counting from `first_id`.
+async fn bind_liaisons(sb: &Sandbox, fake: &FakeTelegram, units: &[&str], first_id: i64) {
+    for (i, unit) in units.iter().enumerate() {
+        let id = first_id + i as i64;
+        bind(sb, fake, id, id, unit, "liaison", None).await;
+    }
 }
 
 /// Starts a bot with a liaison of 经济发展局, one of 管委会办公室, an office member, the leader
@@ -207,11 +197,7 @@ async fn reminders_at_a_fixed_moment_once_each() {
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
     let before = fake.sent().len();
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -269,11 +255,7 @@ async fn reminders_at_a_fixed_moment_once_each() {
     // The office gets no sweep.
     assert!(sent.iter().all(|s| s.chat_id != OFFICE));
     // The same sweep again sends nothing.
-    let again = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let again = sb.remind(&fake, NOW, &[]);
     assert!(again.status.success());
     assert_eq!(
         fake.sent().len(),
@@ -282,19 +264,11 @@ async fn reminders_at_a_fixed_moment_once_each() {
         String::from_utf8_lossy(&again.stdout)
     );
     // A day off sends nothing.
-    let sunday = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", "2024-03-17T09:00:00+08:00"])
-        .output()
-        .unwrap();
+    let sunday = sb.remind(&fake, "2024-03-17T09:00:00+08:00", &[]);
     assert!(String::from_utf8_lossy(&sunday.stdout).contains("is a day off"));
     assert_eq!(fake.sent().len(), before + sent.len());
     // A dry run prints and queues nothing.
-    let dry = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", "2024-03-18T09:00:00+08:00", "--dry-run"])
-        .output()
-        .unwrap();
+    let dry = sb.remind(&fake, "2024-03-18T09:00:00+08:00", &["--dry-run"]);
     assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run: nothing queued"));
     assert_eq!(fake.sent().len(), before + sent.len());
 }
@@ -305,11 +279,7 @@ async fn buttons_and_replies_move_the_ledger() {
     let sb = Sandbox::with_sample();
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(out.status.success());
     let econ = fake.sent_to(ECON).into_iter().last().unwrap();
     let admin = fake.sent_to(ADMIN).into_iter().last().unwrap();
@@ -321,15 +291,7 @@ async fn buttons_and_replies_move_the_ledger() {
     // A button press: 完成 on the first item claims it, answers the press and refreshes the
     // reminder.
     let first = econ_items[0].clone();
-    fake.press(ECON, ECON, econ.message_id, "m:0:done");
-    fake.wait_for(15, "the answer to the press", |f| {
-        !f.calls("answerCallbackQuery").is_empty()
-    })
-    .await;
-    let toast = fake.calls("answerCallbackQuery")[0].body["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let toast = fake.tap(ECON, ECON, econ.message_id, "m:0:done").await;
     assert!(
         toast.contains(&first) && toast.contains("申请销号"),
         "{toast}"
@@ -348,18 +310,14 @@ async fn buttons_and_replies_move_the_ledger() {
 
     // A reply to a reminder naming a code: progress with a percentage.
     let second = admin_items[1].clone();
-    let replies_before = fake.sent_to(ADMIN).len();
-    fake.text(
-        ADMIN,
-        ADMIN,
-        &format!("{second} 60% 合同已签"),
-        Some(admin.message_id),
-    );
-    fake.wait_for(15, "the confirmation", |f| {
-        f.sent_to(ADMIN).len() > replies_before
-    })
-    .await;
-    let confirmation = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    let confirmation = fake
+        .ask(
+            ADMIN,
+            ADMIN,
+            &format!("{second} 60% 合同已签"),
+            Some(admin.message_id),
+        )
+        .await;
     assert!(
         confirmation.contains(&second) && confirmation.contains("推进中"),
         "{confirmation}"
@@ -388,12 +346,15 @@ async fn buttons_and_replies_move_the_ledger() {
 
     // /update, and a request for coordination that reaches the office.
     let office_before = fake.sent_to(OFFICE).len();
-    fake.text(
-        ADMIN,
-        ADMIN,
-        &format!("/update {second} 需协调 用地指标未落实"),
-        None,
-    );
+    let line = fake
+        .ask(
+            ADMIN,
+            ADMIN,
+            &format!("/update {second} 需协调 用地指标未落实"),
+            None,
+        )
+        .await;
+    assert!(line.contains("已提交整改办协调"), "{line}");
     fake.wait_for(15, "the office's notice", |f| {
         f.sent_to(OFFICE).len() > office_before
     })
@@ -408,35 +369,27 @@ async fn buttons_and_replies_move_the_ledger() {
 
     // A code glued to the words counts as a code.
     let glued = admin_items[0].clone();
-    let before = fake.sent_to(ADMIN).len();
-    fake.text(
-        ADMIN,
-        ADMIN,
-        &format!("{glued}推进中,已召开专题会"),
-        Some(admin.message_id),
-    );
-    fake.wait_for(15, "the glued reply's confirmation", |f| {
-        f.sent_to(ADMIN).len() > before
-    })
-    .await;
-    let line = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    let line = fake
+        .ask(
+            ADMIN,
+            ADMIN,
+            &format!("{glued}推进中,已召开专题会"),
+            Some(admin.message_id),
+        )
+        .await;
     assert!(line.contains(&format!("🔄 {glued} 已记录进展")), "{line}");
     assert_eq!(by_code(&sb.measures(AT), &glued)["status"], "in_progress");
 
     // An extension to a day already past is refused, and nothing reaches the office.
-    let before = fake.sent_to(ADMIN).len();
     let office_before = fake.sent_to(OFFICE).len();
-    fake.text(
-        ADMIN,
-        ADMIN,
-        &format!("/update {second} 延期 2024-06-30 等待审批"),
-        None,
-    );
-    fake.wait_for(15, "the refused extension", |f| {
-        f.sent_to(ADMIN).len() > before
-    })
-    .await;
-    let line = fake.sent_to(ADMIN).last().unwrap().text.clone();
+    let line = fake
+        .ask(
+            ADMIN,
+            ADMIN,
+            &format!("/update {second} 延期 2024-06-30 等待审批"),
+            None,
+        )
+        .await;
     assert!(line.contains("须晚于今天"), "{line}");
     assert_eq!(fake.sent_to(OFFICE).len(), office_before);
 
@@ -446,44 +399,22 @@ async fn buttons_and_replies_move_the_ledger() {
         .find(|c| !econ_items.contains(c))
         .cloned()
         .expect("a 管委会办公室-only item");
-    let before = fake.sent_to(ECON).len();
-    fake.text(ECON, ECON, &format!("/update {theirs} 已完成"), None);
-    fake.wait_for(15, "the refusal", |f| f.sent_to(ECON).len() > before)
+    let line = fake
+        .ask(ECON, ECON, &format!("/update {theirs} 已完成"), None)
         .await;
-    assert!(
-        fake.sent_to(ECON)
-            .last()
-            .unwrap()
-            .text
-            .contains("只能更新本单位"),
-        "{}",
-        fake.sent_to(ECON).last().unwrap().text
-    );
-    let answers = fake.calls("answerCallbackQuery").len();
-    fake.press(ADMIN, ECON, admin.message_id, "m:0:done");
-    fake.wait_for(15, "the refused press", |f| {
-        f.calls("answerCallbackQuery").len() > answers
-    })
-    .await;
+    assert!(line.contains("只能更新本单位"), "{line}");
+    let toast = fake.tap(ADMIN, ECON, admin.message_id, "m:0:done").await;
+    assert!(toast.contains("无权"), "{toast}");
     assert_ne!(
         by_code(&sb.measures(AT), &admin_items[0])["status"],
         "claimed"
     );
 
     // A leader reads but does not update.
-    let before = fake.sent_to(7004).len();
-    fake.text(7004, 7004, &format!("/update {second} 已完成"), None);
-    fake.wait_for(15, "the leader's refusal", |f| {
-        f.sent_to(7004).len() > before
-    })
-    .await;
-    assert!(
-        fake.sent_to(7004)
-            .last()
-            .unwrap()
-            .text
-            .contains("责任领导可查看进展")
-    );
+    let line = fake
+        .ask(7004, 7004, &format!("/update {second} 已完成"), None)
+        .await;
+    assert!(line.contains("责任领导可查看进展"), "{line}");
     // The unit's group: its liaison answers from it, replying to the group's reminder.
     let group = fake
         .sent_to(-5001)
@@ -491,24 +422,15 @@ async fn buttons_and_replies_move_the_ledger() {
         .find(|s| s.text.contains("【"))
         .expect("the group's reminder");
     let third = listed_codes(&group.text).last().unwrap().clone();
-    let before = fake.sent_to(-5001).len();
-    fake.text(
-        -5001,
-        ADMIN,
-        &format!("{third} 已与财政局对接"),
-        Some(group.message_id),
-    );
-    fake.wait_for(15, "the group's confirmation", |f| {
-        f.sent_to(-5001).len() > before
-    })
-    .await;
-    assert!(
-        fake.sent_to(-5001)
-            .last()
-            .unwrap()
-            .text
-            .contains(&format!("📝 {third} 已记录进展"))
-    );
+    let line = fake
+        .ask(
+            -5001,
+            ADMIN,
+            &format!("{third} 已与财政局对接"),
+            Some(group.message_id),
+        )
+        .await;
+    assert!(line.contains(&format!("📝 {third} 已记录进展")), "{line}");
     // Someone unbound in the group is not answered unless they reply to the bot, and then
     // once a day however often they write.
     let before = fake.sent_to(-5001).len();
@@ -555,16 +477,7 @@ async fn buttons_and_replies_move_the_ledger() {
         (econ.message_id, "x:0:done"),
         (econ.message_id, "m:0:drop"),
     ] {
-        let answers = fake.calls("answerCallbackQuery").len();
-        fake.press(ECON, ECON, message_id, data);
-        fake.wait_for(15, "the refusal of a forged press", |f| {
-            f.calls("answerCallbackQuery").len() > answers
-        })
-        .await;
-        let toast = fake.calls("answerCallbackQuery").last().unwrap().body["text"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let toast = fake.tap(ECON, ECON, message_id, data).await;
         assert!(toast.contains("无效"), "{data}: {toast}");
     }
     assert_eq!(
@@ -628,11 +541,7 @@ async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
         Failure::TooMany(1),
         Failure::ServerError,
     ]);
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -642,11 +551,7 @@ async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
     assert!(stdout.contains("0 pending"), "{stdout}");
     let sent: Vec<_> = fake.sent().into_iter().skip(before).collect();
     // Every chat got its reminder exactly once.
-    let mut chats: Vec<i64> = sent.iter().map(|s| s.chat_id).collect();
-    chats.sort();
-    let mut unique = chats.clone();
-    unique.dedup();
-    assert_eq!(chats, unique, "a message went twice");
+    let chats = once_each(&fake, before, None);
     for chat in [ECON, ADMIN, -5001, 7004] {
         assert!(chats.contains(&chat), "{chat} got nothing");
     }
@@ -664,11 +569,7 @@ async fn a_person_who_blocked_the_bot_is_marked_and_reported() {
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
     fake.block(ECON);
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("1 given up"),
@@ -682,24 +583,10 @@ async fn a_person_who_blocked_the_bot_is_marked_and_reported() {
         notice.text
     );
     // No more tries for the blocked chat: the next sweep does not write to it.
-    let tries = fake
-        .calls("sendMessage")
-        .iter()
-        .filter(|r| r.body["chat_id"] == ECON)
-        .count();
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", "2024-03-18T09:00:00+08:00"])
-        .output()
-        .unwrap();
+    let tries = fake.tries(ECON);
+    let out = sb.remind(&fake, "2024-03-18T09:00:00+08:00", &[]);
     assert!(out.status.success());
-    assert_eq!(
-        fake.calls("sendMessage")
-            .iter()
-            .filter(|r| r.body["chat_id"] == ECON)
-            .count(),
-        tries
-    );
+    assert_eq!(fake.tries(ECON), tries);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -708,30 +595,9 @@ async fn killed_mid_delivery_and_restarted_sends_everything_once() {
     let sb = Sandbox::with_sample();
     // Twelve liaisons over the units, so that a sweep has many messages.
     let bot = sb.start_bot(&fake, &[]);
-    let units = [
-        "经济发展局",
-        "财政局",
-        "党工委办公室",
-        "管委会办公室",
-        "党群工作部",
-        "组织人事部",
-        "国资办",
-        "科技创新局",
-        "招商局",
-        "纪工委",
-        "建设管理局",
-        "投资服务中心",
-    ];
-    for (i, unit) in units.iter().enumerate() {
-        let id = 8000 + i as i64;
-        bind(&sb, &fake, id, id, unit, "liaison", None).await;
-    }
+    bind_liaisons(&sb, &fake, &UNITS, 8000).await;
     assert!(bot.stop());
-    let plan = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW, "--dry-run"])
-        .output()
-        .unwrap();
+    let plan = sb.remind(&fake, NOW, &["--dry-run"]);
     let planned = String::from_utf8_lossy(&plan.stdout)
         .matches("── to chat")
         .count();
@@ -767,17 +633,7 @@ async fn killed_mid_delivery_and_restarted_sends_everything_once() {
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(bot.stop());
-    let sent: Vec<i64> = fake
-        .sent()
-        .into_iter()
-        .skip(before)
-        .map(|s| s.chat_id)
-        .collect();
-    let mut unique = sent.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(sent.len(), unique.len(), "none twice: {sent:?}");
-    assert_eq!(sent.len(), planned);
+    assert_eq!(once_each(&fake, before, None).len(), planned);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -807,7 +663,6 @@ async fn the_token_never_reaches_a_log_line() {
 
 #[test]
 fn the_console_runs_the_loop_through_stdin() {
-    use std::io::Write;
     let sb = Sandbox::sqlite();
     // A ledger with one measure due today and one overdue, whatever today is.
     let today = chrono::Utc::now()
@@ -819,30 +674,7 @@ fn the_console_runs_the_loop_through_stdin() {
     let file = sb.path("today.csv");
     std::fs::write(&file, csv).unwrap();
     sb.ok(&["import", file.to_str().unwrap()]);
-    let mut child = sb
-        .command()
-        .arg("run")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    writeln!(stdin, "C-2 需协调 缺少经费").unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    writeln!(stdin, "!1").unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    writeln!(stdin, "/list").unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = console_session(&sb, &["C-2 需协调 缺少经费", "!1", "/list"]);
     assert!(stdout.contains("duban console"), "{stdout}");
     let reminder = stdout.find("🔴 C-2").expect("the overdue item");
     let due = stdout.find("🟡 C-1").expect("the item due today");
@@ -859,23 +691,25 @@ fn the_console_runs_the_loop_through_stdin() {
     assert!(stdout.contains("未销号"), "{stdout}");
     let all = sb.measures(&today.to_string());
     assert_eq!(by_code(&all, "C-2")["status"], "claimed");
-    let last_id = |text: &str| -> i64 {
-        text.match_indices("── #")
-            .filter_map(|(i, _)| {
-                text[i + "── #".len()..]
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .max()
-            .unwrap_or(0)
-    };
-    let first_last = last_id(&stdout);
+    let first = message_numbers(&stdout);
+    let first_last = first.iter().copied().max().unwrap_or(0);
     assert!(first_last >= 3, "{stdout}");
 
     // A restarted console numbers its messages after the ones it printed before, so that a
     // reply never lands on an old reminder.
+    let again = console_session(&sb, &["/list"]);
+    let numbers = message_numbers(&again);
+    assert!(!numbers.is_empty(), "{again}");
+    assert!(
+        numbers.iter().all(|n| *n > first_last),
+        "{numbers:?} after {first_last}"
+    );
+}
+
+/// Runs `duban run` without a token (the console), types `lines` into it with pauses, and
+/// returns what it printed once the input ended.
+fn console_session(sb: &Sandbox, lines: &[&str]) -> String {
+    use std::io::Write;
     let mut child = sb
         .command()
         .arg("run")
@@ -886,27 +720,32 @@ fn the_console_runs_the_loop_through_stdin() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    writeln!(stdin, "/list").unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+    }
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    let again = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{again}");
-    let numbers: Vec<i64> = again
-        .match_indices("── #")
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The numbers of the messages the console printed ("── #7 ──").
+fn message_numbers(text: &str) -> Vec<i64> {
+    text.match_indices("── #")
         .filter_map(|(i, _)| {
-            again[i + "── #".len()..]
+            text[i + "── #".len()..]
                 .split_whitespace()
                 .next()?
                 .parse()
                 .ok()
         })
-        .collect();
-    assert!(!numbers.is_empty(), "{again}");
-    assert!(
-        numbers.iter().all(|n| *n > first_last),
-        "{numbers:?} after {first_last}"
-    );
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -914,6 +753,7 @@ async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
     let fake = FakeTelegram::start().await;
     let sb = Sandbox::with_sample();
     let bot = sb.start_bot(&fake, &[]);
+    // Units with something due on the day of the test, whatever it is.
     let units = [
         "经济发展局",
         "党工委办公室",
@@ -924,10 +764,7 @@ async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
         "建设管理局",
         "纪工委",
     ];
-    for (i, unit) in units.iter().enumerate() {
-        let id = 8100 + i as i64;
-        bind(&sb, &fake, id, id, unit, "liaison", None).await;
-    }
+    bind_liaisons(&sb, &fake, &units, 8100).await;
     assert!(bot.stop());
     let before = fake.sent().len();
     // The schedule's time has passed today and no sweep ran: the service sweeps at start.
@@ -955,18 +792,9 @@ async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(bot.stop());
-    let chats: Vec<i64> = fake
-        .sent()
-        .into_iter()
-        .skip(before)
-        .map(|s| s.chat_id)
-        .collect();
-    let mut unique = chats.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(chats.len(), unique.len(), "none twice: {chats:?}");
+    let chats = once_each(&fake, before, None);
     assert_eq!(
-        unique.len(),
+        chats.len(),
         units.len(),
         "one reminder per liaison: {chats:?}"
     );
@@ -982,11 +810,7 @@ async fn the_bot_on_postgres() {
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
     let before = fake.sent().len();
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -995,11 +819,7 @@ async fn the_bot_on_postgres() {
     let econ = fake.sent_to(ECON).into_iter().last().unwrap();
     assert_eq!(listed_codes(&econ.text), expected_items(&sb, "经济发展局"));
     let after_first = fake.sent().len();
-    let again = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let again = sb.remind(&fake, NOW, &[]);
     assert!(again.status.success());
     let sent = fake.sent().len();
     let bot = sb.start_bot(&fake, &[]);
@@ -1031,15 +851,8 @@ async fn the_bot_on_postgres() {
     // The first sweep wrote to each chat once, and the second sweep of the same moment
     // wrote nothing.
     assert_eq!(after_first, sent, "the second sweep sent nothing");
-    let per_chat: Vec<i64> = fake.sent()[before..after_first]
-        .iter()
-        .map(|s| s.chat_id)
-        .collect();
+    let per_chat = once_each(&fake, before, Some(after_first));
     assert!(per_chat.len() >= 4, "{per_chat:?}");
-    let mut unique = per_chat.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(per_chat.len(), unique.len());
 }
 
 /// Chats change under the bot: a group that refuses it, a group that became a supergroup,
@@ -1099,12 +912,7 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     );
     // The next working day: the refusing group is not tried again, the moved one is
     // written to at its new id only.
-    let tries = |chat: i64| {
-        fake.calls("sendMessage")
-            .iter()
-            .filter(|r| r.body["chat_id"] == chat)
-            .count()
-    };
+    let tries = |chat: i64| fake.tries(chat);
     let (refusing, old_id) = (tries(-5001), tries(-5002));
     let out = remind("2024-03-18T09:00:00+08:00");
     assert!(out.status.success());
@@ -1132,9 +940,7 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 pending"));
-    let mut chats: Vec<i64> = fake.sent()[before..].iter().map(|s| s.chat_id).collect();
-    chats.sort();
-    assert_eq!(chats, [-1_005_002, ECON, ADMIN], "each once");
+    assert_eq!(once_each(&fake, before, None), [-1_005_002, ECON, ADMIN]);
 }
 
 /// An update that fails every time is skipped after a few tries instead of holding back
@@ -1147,11 +953,7 @@ async fn a_poison_update_is_skipped_and_old_buttons_refused() {
     let sb = Sandbox::with_sample();
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
-    let out = sb
-        .bot_command(&fake)
-        .args(["remind", "--now", NOW])
-        .output()
-        .unwrap();
+    let out = sb.remind(&fake, NOW, &[]);
     assert!(out.status.success());
     let econ = fake.sent_to(ECON).into_iter().last().unwrap();
     let code = listed_codes(&econ.text)[0].clone();
@@ -1173,15 +975,7 @@ async fn a_poison_update_is_skipped_and_old_buttons_refused() {
     db.close().await.unwrap();
 
     let bot = sb.start_bot(&fake, &[("DUBAN_DELIVERY__PER_CHAT_PER_SECOND", "1")]);
-    fake.press(ECON, ECON, econ.message_id, "m:0:done");
-    fake.wait_for(15, "the answer to the old button", |f| {
-        !f.calls("answerCallbackQuery").is_empty()
-    })
-    .await;
-    let toast = fake.calls("answerCallbackQuery")[0].body["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let toast = fake.tap(ECON, ECON, econ.message_id, "m:0:done").await;
     assert!(toast.contains("无效"), "{toast}");
     assert_ne!(by_code(&sb.measures(AT), &code)["status"], "claimed");
 

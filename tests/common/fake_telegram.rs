@@ -297,6 +297,14 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// How many times `sendMessage` was called for a chat, refused calls included.
+    pub fn tries(&self, chat_id: i64) -> usize {
+        self.calls("sendMessage")
+            .iter()
+            .filter(|r| r.body["chat_id"] == chat_id)
+            .count()
+    }
+
     /// Scripts failures for the next `sendMessage` calls.
     pub fn fail_next(&self, failures: &[Failure]) {
         self.inner.lock().unwrap().failures.extend(failures);
@@ -389,6 +397,38 @@ impl FakeTelegram {
         let mut update = update;
         update["update_id"] = json!(id);
         update
+    }
+
+    /// Sends a text as a user and waits for the bot's next message in that chat; returns
+    /// its text.
+    pub async fn ask(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> String {
+        let before = self.sent_to(chat_id).len();
+        self.text(chat_id, user_id, text, reply_to);
+        self.wait_for(15, &format!("the answer to {text:?}"), |f| {
+            f.sent_to(chat_id).len() > before
+        })
+        .await;
+        self.sent_to(chat_id)[before].text.clone()
+    }
+
+    /// Presses a button as a user and waits for the bot's answer to it; returns the toast.
+    pub async fn tap(&self, chat_id: i64, user_id: i64, message_id: i64, data: &str) -> String {
+        let before = self.calls("answerCallbackQuery").len();
+        self.press(chat_id, user_id, message_id, data);
+        self.wait_for(15, &format!("the answer to the press {data}"), |f| {
+            f.calls("answerCallbackQuery").len() > before
+        })
+        .await;
+        self.calls("answerCallbackQuery")[before].body["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     /// Waits until `check` holds, for up to `seconds`.

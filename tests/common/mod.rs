@@ -273,6 +273,15 @@ impl Sandbox {
         command
     }
 
+    /// Runs `duban remind --now NOW EXTRA…` against the fake server.
+    pub fn remind(&self, fake: &FakeTelegram, now: &str, extra: &[&str]) -> Output {
+        self.bot_command(fake)
+            .args(["remind", "--now", now])
+            .args(extra)
+            .output()
+            .expect("run duban remind")
+    }
+
     /// Starts `duban run` against the fake server, logging to a file in the sandbox.
     pub fn start_bot(&self, fake: &FakeTelegram, extra_env: &[(&str, &str)]) -> Running {
         let log = self.path(&format!(
