@@ -143,6 +143,10 @@ pub async fn handle(
             ..Handled::default()
         });
     };
+    // Whoever writes from a chat shows that the bot can write to it again.
+    if !matches!(incoming.event, Event::Other) {
+        tx.reachable(incoming.chat_id).await?;
+    }
     let bindings = tx.bindings(sender.user_id).await?;
     let who = Who {
         admin: settings.config.telegram.admins.contains(&sender.user_id),
@@ -331,30 +335,32 @@ impl Step<'_> {
             }
             return Ok(());
         }
-        // A leading code counts only when it names a measure on the reminder or in the
-        // ledger; otherwise the text merely starts with a number.
+        // A leading code counts only when it names a measure on the reminder, or (written
+        // apart from the words) in the ledger; otherwise the text merely starts with a
+        // number.
         let mut code = None;
         let mut rest = text;
         let mut known = None;
-        if let Some((candidate, after)) = split_code(text) {
+        if let Some(lead) = split_code(text) {
             let on_reminder = reminder.as_ref().and_then(|sent| {
                 sent.items
                     .iter()
-                    .find(|(_, c)| *c == candidate)
+                    .find(|(_, c)| *c == lead.code)
                     .map(|(id, c)| (*id, c.clone()))
             });
             let found = match on_reminder {
                 Some(found) => Some(found),
+                None if lead.glued && reminder.is_some() => None,
                 None => self
                     .store
-                    .find_measure(&candidate)
+                    .find_measure(&lead.code)
                     .await?
-                    .map(|(id, _)| (id, candidate.clone())),
+                    .map(|(id, _)| (id, lead.code.clone())),
             };
             // Without a reminder to go by, an unknown code is still meant as one.
             if found.is_some() || reminder.is_none() {
-                code = Some(candidate);
-                rest = after;
+                code = Some(lead.code);
+                rest = lead.rest;
                 known = found;
             }
         }
@@ -391,6 +397,36 @@ impl Step<'_> {
         self.update(measure_id, &code, rest, text).await
     }
 
+    /// `/unbind` in a group: ends the group's binding, when the sender is office or a
+    /// liaison of one of the group's units.
+    async fn unbind_group(&mut self) -> Result<(), StoreError> {
+        let units = self.tx.group_units(self.incoming.chat_id).await?;
+        if units.is_empty() {
+            let line = tr(
+                self.lang(),
+                "本群未绑定任何单位。",
+                "This group is not bound to any unit.",
+            );
+            return self.say(line).await;
+        }
+        let mine = self.who.units();
+        if !self.who.office() && !units.iter().any(|u| mine.contains(&u.as_str())) {
+            let line = tr(
+                self.lang(),
+                "只有本群所属单位的联络员或整改办可以解除本群的绑定。",
+                "Only a liaison of this group's unit, or the office, can unbind the group.",
+            );
+            return self.say(line).await;
+        }
+        self.tx.unbind_group(self.incoming.chat_id).await?;
+        let line = tr(
+            self.lang(),
+            "本群已解除绑定,不再收到提醒。",
+            "This group is unbound: no more reminders will come here.",
+        );
+        self.say(line).await
+    }
+
     /// Who asks, for the office's notice: unit and name.
     fn signature(&self, unit: Option<&str>) -> String {
         match unit {
@@ -422,23 +458,7 @@ impl Step<'_> {
                 let text = self.list().await?;
                 self.say(text).await
             }
-            "unbind" if self.group() && (self.who.office() || !self.who.units().is_empty()) => {
-                let n = self.tx.unbind_group(self.incoming.chat_id).await?;
-                let text = if n == 0 {
-                    tr(
-                        self.lang(),
-                        "本群未绑定任何单位。",
-                        "This group is not bound to any unit.",
-                    )
-                } else {
-                    tr(
-                        self.lang(),
-                        "本群已解除绑定,不再收到提醒。",
-                        "This group is unbound: no more reminders will come here.",
-                    )
-                };
-                self.say(text).await
-            }
+            "unbind" if self.group() && self.who.bound() => self.unbind_group().await,
             "unbind" if self.who.bound() => {
                 let n = self.tx.unbind(self.who.sender.user_id).await?;
                 let text = format!(
@@ -452,8 +472,8 @@ impl Step<'_> {
                 self.say(text).await
             }
             "update" if self.who.bound() => {
-                let Some((code, rest)) =
-                    split_code(&format!("{args} ")).map(|(c, r)| (c, r.trim().to_string()))
+                let Some((code, rest)) = split_code(&format!("{args} "))
+                    .map(|lead| (lead.code, lead.rest.trim().to_string()))
                 else {
                     let line = tr(
                         self.lang(),
@@ -473,9 +493,10 @@ impl Step<'_> {
                     }
                 }
             }
+            // A command always gets its answer, however often it comes.
             _ if !self.who.bound() => {
                 if !self.group() {
-                    self.tell_unbound().await?;
+                    self.say(self.unbound_line()).await?;
                 }
                 Ok(())
             }

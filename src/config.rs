@@ -182,6 +182,9 @@ pub struct DeliveryConfig {
     pub per_second: f64,
     /// The longest wait between tries after a server or network error.
     pub max_backoff_seconds: u64,
+    /// A message still not delivered this many hours after it was queued is given up: a
+    /// reminder that old is stale, and the next sweep writes a fresh one.
+    pub give_up_after_hours: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -191,6 +194,7 @@ impl Default for DeliveryConfig {
             per_group_per_minute: 20,
             per_second: 30.0,
             max_backoff_seconds: 300,
+            give_up_after_hours: 48,
         }
     }
 }

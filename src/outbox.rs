@@ -2,8 +2,9 @@
 //! happened; the loop around it only sleeps and retries.
 //!
 //! A message is marked sent only after the channel confirms it, and that mark is retried until
-//! the database takes it, so a message is neither lost nor, short of the process dying in that
-//! moment, sent twice. Keys make queueing idempotent, so a sweep run twice queues nothing twice.
+//! the database takes it, so a message is not lost, and is sent twice only when the channel
+//! took it but its answer never arrived (the process died, or the answer timed out). Keys make
+//! queueing idempotent, so a sweep run twice queues nothing twice.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::channel::{Channel, Limiter, SendError};
 use crate::chat::Message;
 use crate::config::{DeliveryConfig, Language, Settings};
-use crate::store::{Store, StoreError};
+use crate::store::{Cut, Store, StoreError};
 
 /// What one delivery step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +121,17 @@ pub async fn deliver_once<C: Channel>(
         }
         Err(SendError::Transient(error)) => {
             limiter.record(row.chat_id, sent_at);
+            let age = now - row.created_at;
+            if age > chrono::Duration::hours(config.give_up_after_hours as i64) {
+                let error = format!("{error}; given up after {} hours", age.num_hours());
+                store.outbox_dead(row.id, &error).await?;
+                tracing::warn!(
+                    outbox = row.id,
+                    chat = row.chat_id,
+                    "gave a message up: {error}"
+                );
+                return Ok(Delivery::Dead { id: row.id, error });
+            }
             store
                 .outbox_retry(row.id, later(backoff(row.attempts, config)), &error)
                 .await?;
@@ -138,8 +150,18 @@ pub async fn deliver_once<C: Channel>(
             Ok(Delivery::Paused { error })
         }
         Err(SendError::Blocked) => {
-            let cut = store.mark_unreachable(row.chat_id, Utc::now()).await?;
-            tell_office_unreachable(store, row.chat_id, &cut, settings, now).await?;
+            let language = settings.config.language;
+            let day = now.with_timezone(&settings.timezone).date_naive();
+            let chat_id = row.chat_id;
+            store
+                .mark_unreachable(
+                    chat_id,
+                    now,
+                    &settings.config.telegram.admins,
+                    |cut| unreachable_notice(cut, language),
+                    |office| format!("unreachable:{chat_id}:{office}:{day}"),
+                )
+                .await?;
             Ok(Delivery::Dead {
                 id: row.id,
                 error: "blocked".into(),
@@ -174,42 +196,27 @@ pub fn backoff(attempts: i64, config: &DeliveryConfig) -> Duration {
     Duration::from_secs(seconds.min(config.max_backoff_seconds.max(1)))
 }
 
-async fn tell_office_unreachable(
-    store: &Store,
-    chat_id: i64,
-    cut: &[String],
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if cut.is_empty() {
-        return Ok(());
-    }
-    let who = cut.join("、");
-    let text = match settings.config.language {
+/// The office's notice that people or groups cannot be reached any more.
+fn unreachable_notice(cut: &Cut, language: Language) -> Message {
+    let text = match language {
         Language::Zh => {
-            format!("⛔ {who} 已屏蔽督办机器人或无法联系,提醒无法送达,请线下联系并重新绑定。")
-        }
-        Language::En => format!(
-            "⛔ {who} blocked the bot or cannot be reached: reminders do not arrive. Please get in touch and bind again."
-        ),
-    };
-    for office in store.office_chats(&settings.config.telegram.admins).await? {
-        if office == chat_id {
-            continue;
-        }
-        let key = format!("unreachable:{chat_id}:{office}:{}", now.format("%Y-%m-%d"));
-        store
-            .enqueue(
-                &key,
-                office,
-                None,
-                "notice",
-                &Message::text(text.clone()),
-                now,
+            let mut who = cut.people.clone();
+            who.extend(cut.groups.iter().map(|unit| format!("{unit} 工作群")));
+            format!(
+                "⛔ {} 已屏蔽督办机器人或无法联系,提醒无法送达,请线下联系并重新绑定。",
+                who.join("、")
             )
-            .await?;
-    }
-    Ok(())
+        }
+        Language::En => {
+            let mut who = cut.people.clone();
+            who.extend(cut.groups.iter().map(|unit| format!("the group of {unit}")));
+            format!(
+                "⛔ {} blocked the bot or cannot be reached: reminders do not arrive. Please get in touch and bind again.",
+                who.join(", ")
+            )
+        }
+    };
+    Message::text(text)
 }
 
 #[cfg(test)]

@@ -65,7 +65,12 @@ const DONE: [&str; 9] = [
     "finished",
 ];
 /// Words that make 完成 a noun ("完成情况", "完成率"): the reply is not a claim of completion.
-const NOT_DONE_AFTER: [&str; 5] = ["情况", "率", "进度", "比例", "时限"];
+/// Words after 完成 that make it a plan or a problem, not a claim: "完成时间推迟", "完成不了",
+/// "完成后报送".
+const NOT_DONE_AFTER: [&str; 14] = [
+    "情况", "率", "进度", "比例", "时限", "时间", "期限", "节点", "计划", "目标", "不", "难", "前",
+    "后",
+];
 const PROGRESS: [&str; 6] = [
     "推进中",
     "正在推进",
@@ -86,13 +91,29 @@ const BLOCKED: [&str; 8] = [
 ];
 const EXTEND: [&str; 6] = ["申请延期", "延期至", "延期到", "延期", "extendto", "extend"];
 
+/// A measure code at the start of a reply, and the words after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadingCode<'a> {
+    /// The code, in its canonical form.
+    pub code: String,
+    /// The words after it.
+    pub rest: &'a str,
+    /// Whether the words follow without a space or separator ("1-4已完成"): such a code is
+    /// less certain, and the bot accepts it only from the reminder replied to.
+    pub glued: bool,
+}
+
+/// Characters that make a number glued to them a quantity or a date, not a code:
+/// "3-5个工作日", "1-2月", "3.5万元", "5.1日前".
+const QUANTITY_AFTER: &str = "年月日号天周个项条件次万亿元人户家所%";
+
 /// Splits a leading measure code off a reply: "1-3 已完成" → ("1-3", "已完成"). The caller
 /// checks that the code exists; a reply may also just start with a number.
 ///
 /// The code ends at a space or a separator, or where Chinese text starts ("1-4已完成"). A
 /// bare number glued to Chinese ("5月底前完成", "3项已完成") is not taken for a code: only a
-/// structured one such as "1-4" or "2.3" is.
-pub fn split_code(text: &str) -> Option<(String, &str)> {
+/// structured one such as "1-4" or "2.3" is, and not before a unit of quantity or time.
+pub fn split_code(text: &str) -> Option<LeadingCode<'_>> {
     let text = text.trim_start();
     let is_separator =
         |c: char| c.is_whitespace() || matches!(c, ':' | '\u{FF1A}' | ',' | '\u{FF0C}' | '、');
@@ -110,6 +131,7 @@ pub fn split_code(text: &str) -> Option<(String, &str)> {
         Some(c) if is_separator(c) => false,
         // "60%", "3/4", "A+": not a code followed by text.
         Some(c) if c.is_ascii() || c == '\u{FF05}' => return None,
+        Some(c) if QUANTITY_AFTER.contains(c) => return None,
         Some(_) => true,
     };
     let code = parse::code(head.trim_end_matches(['.', '\u{FF0E}']));
@@ -124,7 +146,7 @@ pub fn split_code(text: &str) -> Option<(String, &str)> {
         return None;
     }
     let rest = rest.trim_start_matches(is_separator);
-    Some((code, rest))
+    Some(LeadingCode { code, rest, glued })
 }
 
 fn strip_word<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {

@@ -13,8 +13,8 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::bot;
 use crate::channel::{Channel, Limiter, SendError};
-use crate::chat::{Action, Incoming};
-use crate::config::Settings;
+use crate::chat::{Action, Incoming, Message};
+use crate::config::{Language, Settings};
 use crate::outbox::{Delivery, deliver_once};
 use crate::remind::{Planned, plan};
 use crate::rules::{Assessment, Context, assess};
@@ -289,7 +289,10 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 continue;
             };
             failures += 1;
+            // Only failures that will not pass by themselves (not a busy or unreachable
+            // database) count towards skipping.
             let times = match failing {
+                _ if e.is_transient() => 0,
                 Some((id, times)) if id == update_id => times + 1,
                 _ => 1,
             };
@@ -300,13 +303,18 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 continue;
             }
             // The same update fails however often it is tried: skip it rather than stall
-            // every later one. If the store itself is down, skipping fails too and the
-            // update is tried again.
-            match self.store.skip_update(update_id, Utc::now()).await {
+            // every later one, and tell the sender. If the store itself is down, skipping
+            // fails too and the update is tried again.
+            let chat_id = batch
+                .iter()
+                .find(|incoming| incoming.update_id == update_id)
+                .map_or(0, |incoming| incoming.chat_id);
+            match self.skip(update_id, chat_id).await {
                 Ok(()) => {
                     tracing::error!("update {update_id} failed {times} times ({e}); skipped it");
                     after = Some(after.map_or(update_id, |a| a.max(update_id)));
                     failing = None;
+                    self.wake.notify_one();
                 }
                 Err(skip) => {
                     tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
@@ -314,6 +322,32 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 }
             }
         }
+    }
+
+    /// Records an update as applied without its changes, and tells its chat.
+    async fn skip(&self, update_id: i64, chat_id: i64) -> Result<(), StoreError> {
+        let now = Utc::now();
+        self.store.skip_update(update_id, now).await?;
+        if chat_id == 0 {
+            return Ok(());
+        }
+        let text = match self.settings.config.language {
+            Language::Zh => "抱歉,您的上一条消息未能处理,未作任何更改。请稍后重发,或联系整改办。",
+            Language::En => {
+                "Sorry, your last message could not be processed and changed nothing. Please send it again later, or contact the office."
+            }
+        };
+        self.store
+            .enqueue(
+                &format!("skipped:{update_id}"),
+                chat_id,
+                None,
+                "reply",
+                &Message::text(text.to_string()),
+                now,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Runs the sweep, retrying after errors until it has run or the service stops.

@@ -21,7 +21,9 @@ mod read;
 mod sql;
 mod write;
 
-pub use chat::{Binding, NewInvite, OutboxCounts, OutboxRow, Redeemed, SentReminder, UpdateTx};
+pub use chat::{
+    Binding, Cut, NewInvite, OutboxCounts, OutboxRow, Redeemed, SentReminder, UpdateTx,
+};
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use read::UnitRecord;
 pub use write::{HistoryKind, StatusChange};
@@ -91,6 +93,36 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
         StoreError::Database(e)
+    }
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed: the database was busy, locked, unreachable
+    /// or out of connections, or a transaction lost a race. Anything else fails the same
+    /// way every time.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // SQLite: BUSY, LOCKED and their extended codes. PostgreSQL: serialization
+                // failure, deadlock, lock not available, too many connections, shutdown,
+                // and the connection-exception class.
+                matches!(
+                    code.as_ref(),
+                    "5" | "6" | "261" | "262" | "517" | "40001" | "40P01" | "55P03" | "53300"
+                ) || code.starts_with("57P")
+                    || code.starts_with("08")
+            }),
+            _ => false,
+        }
     }
 }
 

@@ -191,6 +191,11 @@ fn send_error(error: RequestError) -> SendError {
         RequestError::Api(ApiError::Unknown(text)) if text.starts_with("Unauthorized") => {
             SendError::Unauthorized(text)
         }
+        // A request Telegram calls bad (no rights in the group, a closed topic) fails the
+        // same way every time.
+        RequestError::Api(ApiError::Unknown(text)) if text.starts_with("Bad Request") => {
+            SendError::Refused(text)
+        }
         // Server errors come back as unknown API errors: retry them.
         RequestError::Api(ApiError::Unknown(text)) => SendError::Transient(text),
         RequestError::Api(other) => SendError::Refused(other.to_string()),

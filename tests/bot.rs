@@ -93,6 +93,12 @@ async fn binding_with_codes() {
         unbound[0].text
     );
 
+    // Free text gets that line once a day; a command is always answered.
+    fake.text(9001, 9001, "请问怎么用", None);
+    let line = fake.ask(9001, 9001, "/help", None).await;
+    assert!(line.contains("尚未绑定"), "{line}");
+    assert_eq!(fake.sent_to(9001).len(), 2, "the second text got no answer");
+
     // A good code binds; the same code again is refused as used.
     let code = sb.invite("经济发展局", "liaison", None);
     assert!(
@@ -464,6 +470,14 @@ async fn buttons_and_replies_move_the_ledger() {
     assert_eq!(answers.len(), 2, "{answers:#?}");
     assert!(answers[0].contains("尚未绑定"), "{answers:#?}");
 
+    // Only a liaison of the group's unit (or the office) may unbind the group.
+    let line = fake.ask(-5001, ECON, "/unbind", None).await;
+    assert!(line.contains("只有本群所属单位的联络员"), "{line}");
+    let line = fake.ask(-5001, ADMIN, "/unbind", None).await;
+    assert!(line.contains("本群已解除绑定"), "{line}");
+    let line = fake.ask(-5001, ADMIN, "/unbind", None).await;
+    assert!(line.contains("本群未绑定任何单位"), "{line}");
+
     // Forged presses change nothing: a position the reminder does not have, a message that
     // is no reminder, data that is not ours.
     let statuses: Vec<_> = sb
@@ -560,6 +574,23 @@ async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
         3,
         "three refused tries"
     );
+    // A message that keeps failing past `give_up_after_hours` is given up, not retried
+    // for ever; the others go out.
+    let before = fake.sent().len();
+    fake.fail_next(&[Failure::ServerError]);
+    let out = sb
+        .bot_command(&fake)
+        .env("DUBAN_DELIVERY__GIVE_UP_AFTER_HOURS", "0")
+        .args(["remind", "--now", "2024-03-18T09:00:00+08:00"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 pending") && stdout.contains("1 given up"),
+        "{stdout}"
+    );
+    assert_eq!(fake.sent().len() - before, sent.len() - 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,16 +900,20 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     bind(&sb, &fake, ADMIN, ADMIN, "管委会办公室", "liaison", None).await;
     bind(&sb, &fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
     bind(&sb, &fake, -5002, ECON, "经济发展局", "liaison", None).await;
+    // 经济发展局's supergroup is bound too, before anyone knew it replaces the group.
+    bind(&sb, &fake, -1_005_002, ECON, "经济发展局", "liaison", None).await;
+    bind(&sb, &fake, -5003, 7005, "党工委办公室", "liaison", None).await;
     assert!(bot.stop());
 
     // The console refuses a database whose people are bound in Telegram.
     let refused = sb.fails(&["remind", "--now", NOW]);
     assert!(refused.contains("bound in Telegram"), "{refused}");
 
-    // 管委会办公室's group refuses the bot in words teloxide does not know; 经济发展局's
-    // group became a supergroup.
+    // 管委会办公室's group refuses the bot in words teloxide does not know; the groups of
+    // 经济发展局 and 党工委办公室 became supergroups.
     fake.forbid(-5001, "Forbidden: the group chat was deleted");
     fake.migrate(-5002, -1_005_002);
+    fake.migrate(-5003, -1_005_003);
     let remind = |now: &str| {
         sb.bot_command(&fake)
             .envs(admins)
@@ -886,23 +921,28 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
             .output()
             .unwrap()
     };
+    let reminders = |chat: i64| -> Vec<String> {
+        fake.sent_to(chat)
+            .into_iter()
+            .filter(|s| s.text.starts_with("【催办】"))
+            .map(|s| s.text)
+            .collect()
+    };
     let out = remind(NOW);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        fake.sent_to(-5001)
-            .iter()
-            .all(|s| !s.text.contains("【催办】"))
-    );
-    let moved = fake.sent_to(-1_005_002);
+    assert!(reminders(-5001).is_empty());
+    // The supergroup bound already gets its own reminder, once; the other one gets the
+    // reminder its old id was sent.
+    let econ = reminders(-1_005_002);
+    assert_eq!(econ.len(), 1, "{econ:#?}");
+    assert_eq!(listed_codes(&econ[0]), expected_items(&sb, "经济发展局"));
+    let moved = reminders(-1_005_003);
     assert_eq!(moved.len(), 1, "{moved:#?}");
-    assert_eq!(
-        listed_codes(&moved[0].text),
-        expected_items(&sb, "经济发展局")
-    );
+    assert_eq!(listed_codes(&moved[0]), expected_items(&sb, "党工委办公室"));
     let notice = fake.sent_to(BOSS);
     assert_eq!(notice.len(), 1, "{notice:#?}");
     assert!(
@@ -910,16 +950,22 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
         "{}",
         notice[0].text
     );
-    // The next working day: the refusing group is not tried again, the moved one is
-    // written to at its new id only.
+    // The next working day: the refusing group is not tried again, the moved ones are
+    // written to at their new ids only.
     let tries = |chat: i64| fake.tries(chat);
-    let (refusing, old_id) = (tries(-5001), tries(-5002));
+    let before = [tries(-5001), tries(-5002), tries(-5003)];
     let out = remind("2024-03-18T09:00:00+08:00");
     assert!(out.status.success());
-    assert_eq!(tries(-5001), refusing);
-    assert_eq!(tries(-5002), old_id);
-    assert_eq!(fake.sent_to(-1_005_002).len(), 2);
+    assert_eq!([tries(-5001), tries(-5002), tries(-5003)], before);
+    assert_eq!(reminders(-1_005_002).len(), 2);
+    assert_eq!(reminders(-1_005_003).len(), 2);
     assert_eq!(fake.sent_to(BOSS).len(), 1, "no second notice");
+
+    // The group takes the bot back and is bound again: reminders reach it again.
+    fake.allow(-5001);
+    let bot = sb.start_bot(&fake, &admins);
+    bind(&sb, &fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    assert!(bot.stop());
 
     // The token stops working: `remind` fails loudly and keeps every message queued; once
     // the token works again, each goes out once.
@@ -940,7 +986,10 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 pending"));
-    assert_eq!(once_each(&fake, before, None), [-1_005_002, ECON, ADMIN]);
+    assert_eq!(
+        once_each(&fake, before, None),
+        [-1_005_003, -1_005_002, -5001, ECON, ADMIN]
+    );
 }
 
 /// An update that fails every time is skipped after a few tries instead of holding back
@@ -985,19 +1034,17 @@ async fn a_poison_update_is_skipped_and_old_buttons_refused() {
     fake.text(ECON, ECON, "/list", None);
     fake.text(ECON, ECON, "/help", None);
     fake.wait_for(60, "the replies after the poison update", |f| {
-        f.sent_to(ECON).len() >= before + 3
+        f.sent_to(ECON).len() >= before + 4
     })
     .await;
     let replies: Vec<_> = fake.sent_to(ECON).into_iter().skip(before).collect();
-    assert_eq!(
-        replies.len(),
-        3,
-        "no answer to the poison update: {replies:#?}"
-    );
+    assert_eq!(replies.len(), 4, "{replies:#?}");
+    // The sender hears that the message was not processed, then the rest are answered.
+    assert!(replies[0].text.contains("未能处理"), "{}", replies[0].text);
     assert!(
-        replies[0].text.contains("联络员7001 ·"),
+        replies[1].text.contains("联络员7001 ·"),
         "{}",
-        replies[0].text
+        replies[1].text
     );
     // One a second to the chat.
     for pair in replies.windows(2) {
@@ -1016,10 +1063,10 @@ async fn a_poison_update_is_skipped_and_old_buttons_refused() {
     fake.replay(id, poison);
     fake.text(ECON, ECON, "/whoami", None);
     fake.wait_for(15, "the whoami after the restart", |f| {
-        f.sent_to(ECON).len() > before + 3
+        f.sent_to(ECON).len() > before + 4
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.sent_to(ECON).len(), before + 4);
+    assert_eq!(fake.sent_to(ECON).len(), before + 5);
     assert!(bot.stop());
 }

@@ -122,6 +122,17 @@ fn intents_in_chinese_and_english() {
         ("已与财政局对接", Intent::Note("已与财政局对接".into())),
         ("完成情况良好", Intent::Note("完成情况良好".into())),
         ("完成进度过半", Intent::Note("完成进度过半".into())),
+        (
+            "完成时间推迟到7月",
+            Intent::Note("完成时间推迟到7月".into()),
+        ),
+        ("完成不了", Intent::Note("完成不了".into())),
+        (
+            "已完成整改",
+            Intent::Done {
+                note: Some("整改".into()),
+            },
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(intent(text).as_ref(), Ok(expected), "{text:?}");
@@ -157,13 +168,25 @@ fn leading_codes() {
         ("5月底前完成", None),
         ("3项已完成", None),
         ("3/4 已完成", None),
+        ("3-5个工作日内完成", None),
+        ("1-2月已完成前期工作", None),
+        ("3.5万元已拨付", None),
+        ("5.1日前完成", None),
     ];
     for (text, expected) in cases {
         let got = split_code(text);
         assert_eq!(
-            got.as_ref().map(|(c, r)| (c.as_str(), *r)),
+            got.as_ref().map(|c| (c.code.as_str(), c.rest)),
             *expected,
             "{text:?}"
         );
     }
+}
+
+#[test]
+fn glued_codes_are_marked() {
+    assert!(split_code("1-4已完成").unwrap().glued);
+    assert!(!split_code("1-4 已完成").unwrap().glued);
+    assert!(!split_code("1-4:已完成").unwrap().glued);
+    assert!(!split_code("1-4").unwrap().glued);
 }

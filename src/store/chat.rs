@@ -86,6 +86,24 @@ pub struct OutboxRow {
     pub message: Message,
     /// Sends tried so far.
     pub attempts: i64,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who a chat that cannot be reached any more cuts off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cut {
+    /// People bound to the chat.
+    pub people: Vec<String>,
+    /// Units whose group the chat was.
+    pub groups: Vec<String>,
+}
+
+impl Cut {
+    /// Whether nobody was cut off (the chat was marked before).
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty() && self.groups.is_empty()
+    }
 }
 
 /// A reminder as sent: which measures its positions refer to.
@@ -365,7 +383,7 @@ impl Store {
     /// One outbox row.
     pub async fn outbox_row(&self, id: i64) -> Result<OutboxRow, StoreError> {
         let row = sqlx::query(
-            "SELECT id, chat_id, person_id, kind, body, attempts FROM outbox WHERE id = $1",
+            "SELECT id, chat_id, person_id, kind, body, attempts, created_at FROM outbox WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
@@ -381,6 +399,7 @@ impl Store {
                 value: e.to_string(),
             })?,
             attempts: row.try_get(5)?,
+            created_at: parse_instant("outbox.created_at", row.try_get(6)?)?,
         })
     }
 
@@ -456,15 +475,20 @@ impl Store {
 
     /// Marks a chat unreachable (the person blocked the bot, the bot left the group): the
     /// people bound to it and the units whose group it is. Its pending messages are given
-    /// up. Returns who and what is cut off, for the office's notice.
+    /// up. In the same transaction, the office's notice (what `notice` makes of who is cut
+    /// off) is queued under `key(office chat)` to each office chat but this one, so that
+    /// the office hears of it exactly when it happens.
     pub async fn mark_unreachable(
         &self,
         chat_id: i64,
         at: DateTime<Utc>,
-    ) -> Result<Vec<String>, StoreError> {
-        let at = instant_text(at);
+        admins: &[i64],
+        notice: impl FnOnce(&Cut) -> Message,
+        key: impl Fn(i64) -> String,
+    ) -> Result<Cut, StoreError> {
+        let when = instant_text(at);
         let mut tx = self.begin_write().await?;
-        let mut cut: Vec<String> = sqlx::query_scalar(
+        let people: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM people WHERE chat_id = $1 AND unreachable_at IS NULL ORDER BY id",
         )
         .bind(chat_id)
@@ -476,13 +500,13 @@ impl Store {
         .bind(chat_id)
         .fetch_all(&mut *tx)
         .await?;
-        cut.extend(groups.into_iter().map(|unit| format!("{unit} 工作群")));
+        let cut = Cut { people, groups };
         for sql in [
             "UPDATE people SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
             "UPDATE unit_chats SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
         ] {
             sqlx::query(sql)
-                .bind(&at)
+                .bind(&when)
                 .bind(chat_id)
                 .execute(&mut *tx)
                 .await?;
@@ -491,17 +515,30 @@ impl Store {
             .bind(chat_id)
             .execute(&mut *tx)
             .await?;
+        if !cut.is_empty() {
+            let message = notice(&cut);
+            for office in office_chats_in(&mut tx, admins).await? {
+                if office != chat_id {
+                    enqueue_in(&mut tx, &key(office), office, None, "notice", &message, at).await?;
+                }
+            }
+        }
         tx.commit().await?;
         Ok(cut)
     }
 
     /// A group became a supergroup with a new id: its bindings and pending messages follow.
+    /// When the new id is bound already (someone bound the supergroup), that binding stands
+    /// and the old id's pending messages are given up: the new id has its own.
     pub async fn move_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let bound: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unit_chats WHERE chat_id = $1")
+            .bind(to)
+            .fetch_one(&mut *tx)
+            .await?;
         for sql in [
+            "DELETE FROM unit_chats WHERE chat_id = $2 AND unit_id IN (SELECT unit_id FROM unit_chats WHERE chat_id = $1)",
             "UPDATE unit_chats SET chat_id = $1 WHERE chat_id = $2",
-            "UPDATE people SET chat_id = $1 WHERE chat_id = $2",
-            "UPDATE outbox SET chat_id = $1 WHERE chat_id = $2 AND state = 'pending'",
         ] {
             sqlx::query(sql)
                 .bind(to)
@@ -509,6 +546,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        let pending = if bound > 0 {
+            sqlx::query(
+                "UPDATE outbox SET state = 'dead', last_error = 'the group moved to a chat bound already' \
+                 WHERE chat_id = $1 AND state = 'pending'",
+            )
+            .bind(from)
+        } else {
+            sqlx::query("UPDATE outbox SET chat_id = $2 WHERE chat_id = $1 AND state = 'pending'")
+                .bind(from)
+                .bind(to)
+        };
+        pending.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -754,9 +803,11 @@ impl UpdateTx {
         .await?;
         if group {
             let unit_id = unit_id.expect("a liaison's invite names a unit");
+            // Binding again is how a group the bot had left comes back: it is reachable again.
             sqlx::query(
                 "INSERT INTO unit_chats (unit_id, chat_id, bound_at, bound_by) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (unit_id, chat_id) DO NOTHING",
+                 ON CONFLICT (unit_id, chat_id) DO UPDATE SET unreachable_at = NULL, \
+                 bound_at = excluded.bound_at, bound_by = excluded.bound_by",
             )
             .bind(unit_id)
             .bind(chat_id)
@@ -784,22 +835,16 @@ impl UpdateTx {
             .await?,
         };
         let mut name = person_name.clone().unwrap_or_else(|| sender.name.clone());
-        let mut existing = existing;
         if existing.is_none() && person_name.is_none() && role == Role::Leader {
-            // An unnamed leader's code: a ledger leader of the sender's name who has no chat
-            // yet is them; one bound to someone else is a namesake, told apart by chat id.
-            let namesake: Option<(i64, Option<i64>)> = sqlx::query(
-                "SELECT id, telegram_id FROM people WHERE role = 'leader' AND name = $1",
-            )
-            .bind(&name)
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
-            .transpose()?;
-            match namesake {
-                Some((id, None)) => existing = Some(id),
-                Some((_, Some(_))) => name = format!("{name}({})", sender.user_id),
-                None => {}
+            // An unnamed leader's code never takes over a 责任领导 of the ledger: Telegram
+            // names are chosen by their owners. A namesake is told apart by the user id.
+            let namesake: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM people WHERE role = 'leader' AND name = $1")
+                    .bind(&name)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            if namesake.is_some() {
+                name = format!("{name}({})", sender.user_id);
             }
         }
         let person_id = match existing {
@@ -854,6 +899,31 @@ impl UpdateTx {
         .await?
         .rows_affected();
         Ok(done)
+    }
+
+    /// A message came from this chat, so the bot can write to it again (a person who had
+    /// blocked the bot and unblocked it, a group that took the bot back).
+    pub async fn reachable(&mut self, chat_id: i64) -> Result<(), StoreError> {
+        for sql in [
+            "UPDATE people SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
+            "UPDATE unit_chats SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(chat_id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The units whose group this chat is.
+    pub async fn group_units(&mut self, chat_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id WHERE c.chat_id = $1 ORDER BY u.id",
+        )
+        .bind(chat_id)
+        .fetch_all(&mut *self.tx)
+        .await?)
     }
 
     /// Ends a group's binding to its units; returns how many ended.

@@ -324,6 +324,11 @@ impl FakeTelegram {
             .insert(chat_id, description.to_string());
     }
 
+    /// Lets a chat take messages again (undoes [`FakeTelegram::forbid`]).
+    pub fn allow(&self, chat_id: i64) {
+        self.inner.lock().unwrap().forbidden.remove(&chat_id);
+    }
+
     /// Makes a group a supergroup with a new id: messages to the old id are refused with
     /// `migrate_to_chat_id`.
     pub fn migrate(&self, from: i64, to: i64) {
