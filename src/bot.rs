@@ -16,13 +16,18 @@ use crate::store::{Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError
 const BUTTON_DAYS: i64 = 14;
 
 /// The commands the bot offers, for setMyCommands: (command, Chinese description, English).
-pub const COMMANDS: [(&str, &str, &str); 6] = [
+pub const COMMANDS: [(&str, &str, &str); 7] = [
     ("help", "使用说明", "how to use the bot"),
     ("list", "我单位未销号的整改措施", "my units' open measures"),
     (
         "update",
         "更新进展:/update 序号 内容",
         "update a measure: /update CODE TEXT",
+    ),
+    (
+        "answer",
+        "答复诉求:/answer 编号 内容",
+        "answer a request: /answer R12 TEXT",
     ),
     ("whoami", "我的绑定", "who I am bound as"),
     (
@@ -126,12 +131,26 @@ impl Who {
     }
 }
 
-/// Handles one incoming update.
+/// The bytes of a file an update carries, as the channel gave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download<'a> {
+    /// The update carries no file.
+    None,
+    /// The file's bytes.
+    Bytes(&'a [u8]),
+    /// The file is over the configured size and was not fetched.
+    TooLarge,
+    /// The channel could not hand the file over.
+    Failed,
+}
+
+/// Handles one incoming update, with the file it carries, if any.
 pub async fn handle(
     store: &Store,
     settings: &Settings,
     incoming: &Incoming,
     now: DateTime<Utc>,
+    file: Download<'_>,
 ) -> Result<Handled, StoreError> {
     let Some(mut tx) = store.begin_update(incoming.update_id, now).await? else {
         return Ok(Handled::default());
@@ -162,6 +181,7 @@ pub async fn handle(
         who,
         queued: false,
         said: 0,
+        file,
         actions: Vec::new(),
         refresh: None,
     };
@@ -239,6 +259,7 @@ struct Step<'a> {
     who: Who,
     queued: bool,
     said: usize,
+    file: Download<'a>,
     actions: Vec<Action>,
     refresh: Option<(i64, i64)>,
 }
@@ -257,6 +278,28 @@ impl Step<'_> {
         let key = format!("reply:{}:{}", self.incoming.update_id, self.said);
         self.said += 1;
         self.say_once(&key, text).await
+    }
+
+    /// Queues a reply about something (a measure), so that a reply to it (evidence) finds it.
+    async fn say_about(
+        &mut self,
+        text: String,
+        context: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let key = format!("reply:{}:{}", self.incoming.update_id, self.said);
+        self.said += 1;
+        let queued = self
+            .tx
+            .enqueue_about(
+                &key,
+                self.incoming.chat_id,
+                "reply",
+                &Message::text(text),
+                &context,
+            )
+            .await?;
+        self.queued |= queued.is_some();
+        Ok(())
     }
 
     /// Queues a reply under a key: nothing is queued when the key was used before.
@@ -290,19 +333,6 @@ impl Step<'_> {
         self.say_once(&key, line).await
     }
 
-    /// Queues a notice to every office member.
-    async fn tell_office(&mut self, text: String) -> Result<(), StoreError> {
-        let admins = self.settings.config.telegram.admins.clone();
-        for chat in self.tx.office_chats(&admins).await? {
-            let key = format!("notice:{}:{chat}", self.incoming.update_id);
-            self.tx
-                .enqueue(&key, chat, None, "notice", &Message::text(text.clone()))
-                .await?;
-            self.queued = true;
-        }
-        Ok(())
-    }
-
     async fn run(&mut self) -> Result<(), StoreError> {
         match self.incoming.event.clone() {
             Event::Text { text, reply_to, .. } => self.text(&text, reply_to).await,
@@ -311,6 +341,12 @@ impl Step<'_> {
                 message_id,
                 data,
             } => self.button(&callback_id, message_id, &data).await,
+            Event::File {
+                file,
+                caption,
+                reply_to,
+                ..
+            } => self.file_event(&file, caption.trim(), reply_to).await,
             Event::Other => Ok(()),
         }
     }
@@ -328,11 +364,29 @@ impl Step<'_> {
             Some(id) => self.store.sent_reminder(self.incoming.chat_id, id).await?,
             None => None,
         };
+        let sent = match reply_to {
+            Some(id) => self.store.sent_message(self.incoming.chat_id, id).await?,
+            None => None,
+        };
         if !self.who.bound() {
             // In a group, people talk among themselves: only replies to the bot get an answer.
-            if !self.group() || reminder.is_some() {
+            if !self.group() || sent.is_some() {
                 self.tell_unbound().await?;
             }
+            return Ok(());
+        }
+        if let Some(sent) = &sent
+            && self.reason_reply(sent, text).await?
+        {
+            return Ok(());
+        }
+        let about_requests = sent.as_ref().is_some_and(|s| s.kind == "requests");
+        let names_request = text.starts_with(['R', 'r', 'Ｒ'])
+            && text
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+        if (about_requests || names_request) && self.request_reply(sent.as_ref(), text).await? {
             return Ok(());
         }
         // A leading code counts only when it names a measure on the reminder, or (written
@@ -470,6 +524,20 @@ impl Step<'_> {
                     )
                 );
                 self.say(text).await
+            }
+            "answer" if self.who.bound() => {
+                let (head, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+                match crate::workflow::parse_request_code(head) {
+                    Some(id) => self.answer_request(id, rest.trim()).await,
+                    None => {
+                        let line = tr(
+                            self.lang(),
+                            "用法:/answer 编号 内容,如 /answer R3 已与企业对接,问题已解决",
+                            "Usage: /answer CODE TEXT, e.g. /answer R3 solved with the company",
+                        );
+                        self.say(line).await
+                    }
+                }
             }
             "update" if self.who.bound() => {
                 let Some((code, rest)) = split_code(&format!("{args} "))
@@ -711,7 +779,8 @@ impl Step<'_> {
         };
         let unit = unit.map(str::to_string);
         let line = self.apply(measure_id, code, parsed, unit, raw).await?;
-        self.say(line).await
+        self.say_about(line, serde_json::json!({ "measure": measure_id }))
+            .await
     }
 
     fn change(&self, unit: Option<String>, raw: &str) -> crate::store::Change {
@@ -724,6 +793,7 @@ impl Step<'_> {
                 unit,
                 chat_id: self.incoming.chat_id,
                 raw_text: raw.to_string(),
+                user_id: self.who.sender.user_id,
             }),
         }
     }
@@ -749,7 +819,6 @@ impl Step<'_> {
                 format!("{code} is closed; ask the office to reopen it.")
             });
         }
-        let person = self.who.person_id();
         Ok(match parsed {
             Intent::Done { note } => {
                 if status == Status::Claimed {
@@ -759,9 +828,12 @@ impl Step<'_> {
                         format!("{code}: completion already claimed, waiting for the office.")
                     });
                 }
-                self.tx.set_status(id, Status::Claimed, &change).await?;
+                let done = self.tx.set_status(id, Status::Claimed, &change).await?;
                 if let Some(note) = note {
                     self.tx.add_note(id, &note, &change).await?;
+                }
+                if let Some(claim) = done.claim {
+                    self.notify_claim(claim, id, code, unit.as_deref()).await?;
                 }
                 if zh {
                     format!("✅ {code} 已记录:{}(待整改办核验)", label(Status::Claimed))
@@ -794,17 +866,10 @@ impl Step<'_> {
             }
             Intent::Blocked { reason } => {
                 let reason = clip(&reason);
-                self.tx.flag(id, person, &self.who.actor(), &reason).await?;
                 self.tx
                     .record(id, HistoryKind::Flag, status, &change)
                     .await?;
-                let who = self.signature(unit.as_deref());
-                let notice = if zh {
-                    format!("⚠️ {who} 就 {code} 申请协调:{reason}")
-                } else {
-                    format!("⚠️ {who} asks for coordination on {code}: {reason}")
-                };
-                self.tell_office(notice).await?;
+                self.flag(id, code, &reason, unit.as_deref()).await?;
                 if zh {
                     format!("⚠️ {code} 已提交整改办协调,状态:{}", label(status))
                 } else {
@@ -815,7 +880,7 @@ impl Step<'_> {
                 }
             }
             Intent::Extend { until, reason } => {
-                let today = self.now.with_timezone(&self.settings.timezone).date_naive();
+                let today = self.today();
                 if until <= today {
                     return Ok(if zh {
                         format!(
@@ -827,19 +892,10 @@ impl Step<'_> {
                 }
                 let reason = reason.as_deref().map(clip);
                 self.tx
-                    .request_extension(id, person, &self.who.actor(), until, reason.as_deref())
-                    .await?;
-                self.tx
                     .record(id, HistoryKind::Extension, status, &change)
                     .await?;
-                let who = self.signature(unit.as_deref());
-                let why = reason.unwrap_or_default();
-                let notice = if zh {
-                    format!("📅 {who} 申请 {code} 延期至 {until}:{why}")
-                } else {
-                    format!("📅 {who} asks to extend {code} to {until}: {why}")
-                };
-                self.tell_office(notice).await?;
+                self.request_extension(id, code, until, reason.as_deref(), unit.as_deref())
+                    .await?;
                 if zh {
                     format!(
                         "📅 {code} 延期申请(至 {until})已提交整改办审核,状态:{}",
@@ -895,6 +951,9 @@ impl Step<'_> {
         );
         if !self.who.bound() {
             return Ok(self.unbound_line());
+        }
+        if data.starts_with("c:") || data.starts_with("x:") || data.starts_with("f:") {
+            return self.office_press(message_id, data).await;
         }
         let mut parts = data.split(':');
         let (Some("m"), Some(position), Some(action), None) =
@@ -987,6 +1046,8 @@ impl Step<'_> {
         Ok(toast)
     }
 }
+
+mod workflow;
 
 #[cfg(test)]
 mod tests {

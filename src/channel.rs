@@ -56,6 +56,13 @@ pub trait Channel: Send + Sync {
         callback_id: &str,
         text: &str,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Fetches a file someone sent, refusing one over `limit` bytes ("too large").
+    fn download(
+        &self,
+        file_id: &str,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, SendError>> + Send;
 }
 
 /// Added to the pace in all: sends are paced from when they start, and a millisecond each

@@ -8,14 +8,20 @@ use serde::{Deserialize, Serialize};
 /// Telegram allows 4,096 characters in a message; duban keeps a margin.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
 
-/// A message to send: text and rows of buttons.
+/// Telegram allows 1,024 characters in a photo's or a document's caption.
+pub const MAX_CAPTION_CHARS: usize = 1_000;
+
+/// A message to send: text and rows of buttons, or a file with the text as its caption.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    /// The text, plain.
+    /// The text, plain (a caption when there is a file).
     pub text: String,
     /// Rows of buttons under the text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Vec<Button>>,
+    /// A file sent with the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Attachment>,
 }
 
 impl Message {
@@ -24,8 +30,72 @@ impl Message {
         Message {
             text: text.into(),
             buttons: Vec::new(),
+            file: None,
         }
     }
+
+    /// A file with a caption.
+    pub fn file(file: Attachment, caption: impl Into<String>) -> Message {
+        Message {
+            text: caption.into(),
+            buttons: Vec::new(),
+            file: Some(file),
+        }
+    }
+}
+
+/// A file to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Shown as a picture, or as a file to download.
+    pub kind: FileKind,
+    /// Where the bytes are.
+    pub source: FileSource,
+    /// The name people see.
+    pub name: String,
+}
+
+/// How a file is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A picture (a chart, a photo of evidence).
+    Photo,
+    /// A document (a ledger, a PDF).
+    Document,
+}
+
+impl FileKind {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            FileKind::Photo => "photo",
+            FileKind::Document => "document",
+        }
+    }
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    /// A file under the data directory, by its relative path.
+    Stored(String),
+    /// A file the channel already has (Telegram's file_id): sent again without upload.
+    Channel(String),
+}
+
+/// A file someone sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingFile {
+    /// The channel's id for it, to download it and to send it on.
+    pub file_id: String,
+    /// Its name (photos get one made up).
+    pub name: String,
+    /// Photo or document.
+    pub kind: FileKind,
+    /// Its size in bytes, when the channel says.
+    pub size: Option<u64>,
 }
 
 /// A button: its label, and the data a press sends back.
@@ -91,7 +161,18 @@ pub enum Event {
         /// The button's data.
         data: String,
     },
-    /// Anything else (a photo, a service message, an update duban could not read).
+    /// A photo or a document, possibly with a caption and in reply to an earlier message.
+    File {
+        /// Its id in the chat.
+        message_id: i64,
+        /// The file.
+        file: IncomingFile,
+        /// The caption.
+        caption: String,
+        /// The message it replies to.
+        reply_to: Option<i64>,
+    },
+    /// Anything else (a sticker, a service message, an update duban could not read).
     Other,
 }
 

@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// `schedule.sweep_at` is not a time of day.
     #[error("configuration: schedule.sweep_at {0:?} is not a time such as 09:00")]
     Schedule(String),
+    /// A `[digest]` value has the wrong form.
+    #[error("configuration: digest.{0}")]
+    Digest(String),
     /// A delivery limit is zero or negative.
     #[error("configuration: delivery limits must be above zero")]
     Delivery,
@@ -222,6 +225,70 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// How messages are delivered.
     pub delivery: DeliveryConfig,
+    /// Where evidence, charts and exported ledgers are kept (created on first use).
+    pub data_dir: PathBuf,
+    /// The leadership digest.
+    pub digest: DigestConfig,
+    /// Evidence sent in chats.
+    pub evidence: EvidenceConfig,
+}
+
+/// The leadership digest (`[digest]`, 每日简报).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Whether `duban run` sends it on schedule.
+    pub enabled: bool,
+    /// When: hour and minute, `HH:MM`, on working days.
+    pub at: String,
+    /// The weekday the exported ledger is attached (`monday` … `sunday`); on a day off the
+    /// next digest carries it.
+    pub ledger_on: String,
+    /// At most this many measures in the red list; the rest are counted ("…另有 N 项").
+    pub red_list_max: usize,
+    /// A unit that has not answered a reminder for this many working days is listed.
+    pub silent_after_working_days: u32,
+    /// A font file (TTF/OTF) for the chart's labels; empty: the bundled Chinese subset.
+    pub font_path: String,
+}
+
+impl Default for DigestConfig {
+    fn default() -> DigestConfig {
+        DigestConfig {
+            enabled: true,
+            at: "17:30".into(),
+            ledger_on: "friday".into(),
+            red_list_max: 30,
+            silent_after_working_days: 3,
+            font_path: String::new(),
+        }
+    }
+}
+
+impl DigestConfig {
+    /// The digest's time of day.
+    pub fn time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(&self.at, "%H:%M").ok()
+    }
+
+    /// The weekday the ledger is attached.
+    pub fn ledger_weekday(&self) -> Option<chrono::Weekday> {
+        self.ledger_on.parse().ok()
+    }
+}
+
+/// Evidence sent in chats (`[evidence]`, 佐证材料).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Files larger than this are refused (Telegram lets bots download 20 MB at most).
+    pub max_megabytes: u64,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> EvidenceConfig {
+        EvidenceConfig { max_megabytes: 20 }
+    }
 }
 
 impl Default for Config {
@@ -236,6 +303,9 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             schedule: ScheduleConfig::default(),
             delivery: DeliveryConfig::default(),
+            data_dir: PathBuf::from("duban-data"),
+            digest: DigestConfig::default(),
+            evidence: EvidenceConfig::default(),
         }
     }
 }
@@ -252,6 +322,9 @@ impl fmt::Debug for Config {
             .field("telegram", &self.telegram)
             .field("schedule", &self.schedule)
             .field("delivery", &self.delivery)
+            .field("data_dir", &self.data_dir)
+            .field("digest", &self.digest)
+            .field("evidence", &self.evidence)
             .finish()
     }
 }
@@ -318,6 +391,18 @@ impl Settings {
             .map_err(|_| ConfigError::Timezone(config.timezone.clone()))?;
         if config.schedule.sweep_time().is_none() {
             return Err(ConfigError::Schedule(config.schedule.sweep_at.clone()));
+        }
+        if config.digest.time().is_none() {
+            return Err(ConfigError::Digest(format!(
+                "at {:?} is not a time such as 17:30",
+                config.digest.at
+            )));
+        }
+        if config.digest.ledger_weekday().is_none() {
+            return Err(ConfigError::Digest(format!(
+                "ledger_on {:?} is not a weekday such as friday",
+                config.digest.ledger_on
+            )));
         }
         if !(config.delivery.per_chat_per_second > 0.0
             && config.delivery.per_second > 0.0

@@ -62,6 +62,17 @@ impl Console {
 
     fn show(id: i64, message: &Message) -> String {
         let mut text = format!("── #{id} ──\n{}", message.text);
+        if let Some(file) = &message.file {
+            let place = match &file.source {
+                crate::chat::FileSource::Stored(path) => format!("data_dir/{path}"),
+                crate::chat::FileSource::Channel(id) => format!("file id {id}"),
+            };
+            text.push_str(&format!(
+                "\n  [{}: {} · {place}]",
+                file.kind.code(),
+                file.name
+            ));
+        }
         let mut n = 0;
         for row in &message.buttons {
             let labels: Vec<String> = row
@@ -78,6 +89,10 @@ impl Console {
 }
 
 impl Channel for Console {
+    async fn download(&self, _file_id: &str, _limit: u64) -> Result<Vec<u8>, SendError> {
+        Err(SendError::Refused("the console takes no files".into()))
+    }
+
     async fn send(&self, _chat_id: i64, message: &Message) -> Result<i64, SendError> {
         let id = {
             let mut state = self.state.lock().expect("console state");

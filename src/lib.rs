@@ -7,9 +7,11 @@
 pub mod bot;
 pub mod calendar;
 pub mod channel;
+pub mod chart;
 pub mod chat;
 pub mod config;
 pub mod console;
+pub mod digest;
 pub mod export;
 pub mod import;
 pub mod ledger;
@@ -22,3 +24,4 @@ pub mod sample;
 pub mod service;
 pub mod store;
 pub mod telegram;
+pub mod workflow;

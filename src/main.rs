@@ -96,6 +96,68 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Verifies a measure and closes it (销号): approves its pending claim, or closes it at
+    /// once when nobody claimed it.
+    Close {
+        /// The measure's code (序号).
+        code: String,
+        /// The office's note, kept in the history.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who verifies, for the history (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Sends a claimed measure back to work (退回); the liaison is told why.
+    Reject {
+        /// The measure's code (序号).
+        code: String,
+        /// Why, kept in the history and sent to the liaison.
+        #[arg(long)]
+        reason: String,
+        /// Who decides (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Re-opens a closed measure: back to in progress, with the reason in the history.
+    Reopen {
+        /// The measure's code (序号).
+        code: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who decides (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Moves a measure's deadline (延期); the history keeps the old one.
+    Extend {
+        /// The measure's code (序号).
+        code: String,
+        /// The new deadline.
+        #[arg(value_name = "YYYY-MM-DD")]
+        date: NaiveDate,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who decides (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Requests under the response rule (诉求/事项): add one, answer one.
+    Request {
+        #[command(subcommand)]
+        action: RequestAction,
+    },
+    /// Lists requests with their limit and where they stand.
+    Requests {
+        /// The day to judge (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        at: Option<NaiveDate>,
+        /// Prints a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shows a measure's history and progress notes.
     History {
         /// The measure's code (序号).
@@ -115,6 +177,19 @@ enum Command {
         /// Prints the messages the sweep would send, queueing nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Makes the leadership digest (每日简报) and delivers it to every bound leader, then
+    /// exits (for cron and tests). On the ledger's weekday the exported ledger goes with it.
+    Digest {
+        /// The moment to make it for, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Prints the digest, writing and queueing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Makes one on a day off too.
+        #[arg(long)]
+        force: bool,
     },
     /// Makes a one-time invitation code (valid 7 days) and its t.me link. The code is the
     /// last line of output.
@@ -138,6 +213,45 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         at: Option<NaiveDate>,
     },
+}
+
+#[derive(Subcommand)]
+enum RequestAction {
+    /// Adds a request for a unit; its limit comes from the response rule.
+    Add {
+        /// The unit that must answer.
+        #[arg(long)]
+        unit: String,
+        /// consult (当天), general (一周) or major (一月).
+        #[arg(long, value_parser = parse_category)]
+        category: duban::rules::RequestCategory,
+        /// What is asked.
+        text: String,
+        /// When it was raised, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Who enters it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Answers a request, which closes it.
+    Answer {
+        /// The request: R12 or 12.
+        id: String,
+        /// The answer.
+        text: String,
+        /// When it was answered, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Who answers (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn parse_category(text: &str) -> Result<duban::rules::RequestCategory, String> {
+    duban::workflow::parse_category(text)
+        .ok_or_else(|| format!("unknown category {text:?}: use consult, general or major"))
 }
 
 fn parse_colour(text: &str) -> Result<Colour, String> {
@@ -203,6 +317,94 @@ impl App {
             rules: &self.settings.config.rules,
             timezone: self.settings.timezone,
         }
+    }
+
+    /// Delivers what is queued (for `remind` and `digest`), prints `what` with the outbox's
+    /// counts, and fails when the channel refuses the bot.
+    async fn deliver_now(&self, what: &str) -> anyhow::Result<ExitCode> {
+        let token = &self.settings.config.telegram.token;
+        let patience = std::time::Duration::from_secs(60);
+        let sent = if token.is_empty() {
+            let last = self
+                .store
+                .last_message_id(duban::console::CONSOLE_CHAT)
+                .await?;
+            duban::service::drain(
+                &self.store,
+                &duban::console::Console::after(last),
+                &self.settings,
+                patience,
+            )
+            .await?
+        } else {
+            let telegram = telegram(&self.settings)?;
+            duban::service::drain(&self.store, &telegram, &self.settings, patience).await?
+        };
+        let counts = self.store.outbox_counts().await?;
+        println!(
+            "{what}, {} sent; outbox: {} pending, {} sent, {} given up",
+            sent.sent, counts.pending, counts.sent, counts.dead
+        );
+        if let Some(why) = sent.refused {
+            eprintln!(
+                "error: Telegram refuses the bot ({why}): check DUBAN_TELEGRAM_TOKEN. \
+                 The {} pending message(s) stay queued and go out once the token works.",
+                counts.pending
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// A change made from the command line.
+    fn cli_change(by: Option<String>, note: Option<String>) -> Change {
+        Change {
+            actor: App::actor(by),
+            source: Source::Cli,
+            at: Utc::now(),
+            note,
+            chat: None,
+        }
+    }
+
+    /// Queues a note of the office's decision on a measure's latest claim to the chat the
+    /// claim came from; the running service delivers it.
+    async fn tell_claimant(&self, code: &str, change: &Change) -> anyhow::Result<()> {
+        let Some(claim) = self.store.claims(code).await?.pop() else {
+            return Ok(());
+        };
+        let Some(chat) = claim.chat_id else {
+            return Ok(());
+        };
+        let reason = claim.reason.clone().unwrap_or_default();
+        let text = match (claim.state, self.settings.config.language) {
+            (duban::workflow::ClaimState::Approved, duban::config::Language::Zh) => {
+                format!("✅ {code} 销号申请已通过核验,已销号。")
+            }
+            (duban::workflow::ClaimState::Approved, duban::config::Language::En) => {
+                format!("✅ {code}: the office verified it; the measure is closed.")
+            }
+            (duban::workflow::ClaimState::Rejected, duban::config::Language::Zh) => {
+                format!("↩️ {code} 销号申请被退回,已回到推进中。理由:{reason}")
+            }
+            (duban::workflow::ClaimState::Rejected, duban::config::Language::En) => {
+                format!(
+                    "↩️ {code}: the claim was sent back; it is in progress again. Reason: {reason}"
+                )
+            }
+            _ => return Ok(()),
+        };
+        self.store
+            .enqueue(
+                &format!("claim-decided:{}", claim.id),
+                chat,
+                None,
+                "notice",
+                &duban::chat::Message::text(text),
+                change.at,
+            )
+            .await?;
+        Ok(())
     }
 
     fn actor(by: Option<String>) -> String {
@@ -393,6 +595,127 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Close { code, note, by } => {
+            let code = duban::ledger::parse::code(&code);
+            let app = App::open(config).await?;
+            let change = App::cli_change(by, note.clone());
+            let status = app.store.measure(&code).await?.status;
+            let done = match status {
+                Status::Closed => bail!("{code} is closed already"),
+                Status::Claimed => app
+                    .store
+                    .decide_claim(&code, true, note.as_deref(), &change)
+                    .await?
+                    .context("the claim was decided meanwhile")?,
+                _ => app.store.set_status(&code, Status::Closed, &change).await?,
+            };
+            app.tell_claimant(&code, &change).await?;
+            let language = app.settings.config.language;
+            println!(
+                "{code}: {} → {}",
+                status_label(done.from, language),
+                status_label(done.to, language)
+            );
+        }
+        Command::Reject { code, reason, by } => {
+            let code = duban::ledger::parse::code(&code);
+            let app = App::open(config).await?;
+            let change = App::cli_change(by, Some(reason.clone()));
+            let status = app.store.measure(&code).await?.status;
+            if status != Status::Claimed {
+                bail!(
+                    "{code} is {}, not claimed: only a claim can be sent back",
+                    status.code()
+                );
+            }
+            app.store
+                .decide_claim(&code, false, Some(&reason), &change)
+                .await?
+                .context("the claim was decided meanwhile")?;
+            app.tell_claimant(&code, &change).await?;
+            println!("{code}: claim sent back ({reason}); in progress again");
+        }
+        Command::Reopen { code, reason, by } => {
+            let code = duban::ledger::parse::code(&code);
+            let app = App::open(config).await?;
+            let change = App::cli_change(by, Some(reason.clone()));
+            let status = app.store.measure(&code).await?.status;
+            if status != Status::Closed {
+                bail!(
+                    "{code} is {}, not closed: nothing to re-open",
+                    status.code()
+                );
+            }
+            app.store
+                .set_status(&code, Status::InProgress, &change)
+                .await?;
+            println!("{code}: re-opened ({reason}); in progress");
+        }
+        Command::Extend {
+            code,
+            date,
+            reason,
+            by,
+        } => {
+            let code = duban::ledger::parse::code(&code);
+            let app = App::open(config).await?;
+            let today = Utc::now()
+                .with_timezone(&app.settings.timezone)
+                .date_naive();
+            if date <= today {
+                bail!("the new deadline {date} must be after today ({today})");
+            }
+            let change = App::cli_change(by, Some(reason));
+            let old = app.store.extend(&code, date, &change).await?;
+            println!("{code}: deadline {old} → {date}");
+        }
+        Command::Request { action } => return request(config, action).await,
+        Command::Requests { at, json } => {
+            let app = App::open(config).await?;
+            let at = at.unwrap_or_else(|| app.today());
+            let requests = app.store.requests().await?;
+            let calendar = &app.settings.calendar;
+            if json {
+                let rows: Vec<serde_json::Value> = requests
+                    .iter()
+                    .map(|r| {
+                        let mut row = serde_json::to_value(r).expect("a request serializes");
+                        row["code"] = r.code().into();
+                        row["category"] = duban::workflow::category_code(r.category).into();
+                        row["state"] = serde_json::to_value(r.state(at, calendar))
+                            .expect("a state serializes");
+                        row
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let language = app.settings.config.language;
+            for r in &requests {
+                let state = match r.state(at, calendar) {
+                    duban::workflow::RequestState::Open { working_days_left } => {
+                        format!("open, {working_days_left} working day(s) left")
+                    }
+                    duban::workflow::RequestState::Late { overdue_days } => {
+                        format!("LATE by {overdue_days} working day(s)")
+                    }
+                    duban::workflow::RequestState::AnsweredInTime => "answered in time".into(),
+                    duban::workflow::RequestState::AnsweredLate { overdue_days } => {
+                        format!("answered {overdue_days} working day(s) late")
+                    }
+                };
+                println!(
+                    "{:<5} {}  {:<6} due {}  {}  {}",
+                    r.code(),
+                    duban::report::fit(&r.unit, 12),
+                    duban::workflow::category_label(r.category, language),
+                    r.due,
+                    state,
+                    duban::report::fit(&r.body, 40)
+                );
+            }
+            println!("{} request(s) (as of {at})", requests.len());
+        }
         Command::History { code, json } => {
             let code = duban::ledger::parse::code(&code);
             let app = App::open(config).await?;
@@ -442,9 +765,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for p in &outcome.planned {
                     println!(
                         "── to chat {} ({}) ──\n{}\n",
-                        p.chat_id,
-                        p.kind.code(),
-                        p.message.text
+                        p.chat_id, p.kind, p.message.text
                     );
                 }
                 println!(
@@ -466,42 +787,74 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Utc::now(),
                 )
                 .await?;
-            let token = &app.settings.config.telegram.token;
-            let patience = std::time::Duration::from_secs(60);
-            let sent = if token.is_empty() {
-                let last = app
-                    .store
-                    .last_message_id(duban::console::CONSOLE_CHAT)
-                    .await?;
-                duban::service::drain(
-                    &app.store,
-                    &duban::console::Console::after(last),
-                    &app.settings,
-                    patience,
-                )
-                .await?
-            } else {
-                let telegram = telegram(&app.settings)?;
-                duban::service::drain(&app.store, &telegram, &app.settings, patience).await?
-            };
-            let counts = app.store.outbox_counts().await?;
-            println!(
-                "sweep of {}: {} message(s) planned, {queued} new, {} sent; outbox: {} pending, {} sent, {} given up",
-                outcome.day,
-                outcome.planned.len(),
-                sent.sent,
-                counts.pending,
-                counts.sent,
-                counts.dead
-            );
-            if let Some(why) = sent.refused {
-                eprintln!(
-                    "error: Telegram refuses the bot ({why}): check DUBAN_TELEGRAM_TOKEN. \
-                     The {} pending message(s) stay queued and go out once the token works.",
-                    counts.pending
-                );
-                return Ok(ExitCode::FAILURE);
+            return app
+                .deliver_now(&format!(
+                    "sweep of {}: {} message(s) planned, {queued} new",
+                    outcome.day,
+                    outcome.planned.len()
+                ))
+                .await;
+        }
+        Command::Digest {
+            now,
+            dry_run,
+            force,
+        } => {
+            let app = App::open(config).await?;
+            let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+            if !dry_run && app.settings.config.telegram.token.is_empty() {
+                refuse_console_over_telegram(&app.store).await?;
             }
+            let outcome =
+                duban::service::digest(&app.store, &app.settings, at, force, dry_run).await?;
+            if outcome.day_off {
+                println!(
+                    "{} is a day off: no digest (--force makes one)",
+                    outcome.day
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let leaders: BTreeSet<i64> = outcome.planned.iter().map(|p| p.chat_id).collect();
+            if dry_run {
+                if let Some(digest) = &outcome.digest {
+                    println!("{}\n", digest.text);
+                }
+                println!(
+                    "chart: {}{}",
+                    outcome.chart.as_deref().unwrap_or("-"),
+                    match &outcome.ledger {
+                        Some(ledger) => format!("; ledger: {ledger}"),
+                        None => String::new(),
+                    }
+                );
+                println!(
+                    "{} message(s) planned for {} leader(s) on {} (dry run: nothing written or queued)",
+                    outcome.planned.len(),
+                    leaders.len(),
+                    outcome.day
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            if leaders.is_empty() {
+                println!(
+                    "digest of {}: no leader is bound, so nothing was sent (duban invite PLACE --role leader)",
+                    outcome.day
+                );
+            }
+            return app
+                .deliver_now(&format!(
+                    "digest of {}: {} message(s) for {} leader(s), {} new; chart {}",
+                    outcome.day,
+                    outcome.planned.len(),
+                    leaders.len(),
+                    outcome.queued,
+                    app.settings
+                        .config
+                        .data_dir
+                        .join(outcome.chart.as_deref().unwrap_or_default())
+                        .display()
+                ))
+                .await;
         }
         Command::Invite {
             unit,
@@ -589,7 +942,8 @@ fn telegram(settings: &Settings) -> anyhow::Result<duban::telegram::Telegram> {
         &config.token,
         &config.api_url,
         std::time::Duration::from_secs(config.poll_timeout_seconds),
-    )?)
+    )?
+    .with_data_dir(&settings.config.data_dir))
 }
 
 /// The bot's username: from config, else from the server when a token is set.
@@ -921,4 +1275,79 @@ fn sample_list(items: &[String]) -> String {
         items[..SHOWN].join(", "),
         items.len() - SHOWN
     )
+}
+
+/// `duban request add|answer`.
+async fn request(config: Option<&Path>, action: RequestAction) -> anyhow::Result<ExitCode> {
+    let app = App::open(config).await?;
+    match action {
+        RequestAction::Add {
+            unit,
+            category,
+            text,
+            now,
+            by,
+        } => {
+            let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+            let raised_on = at.with_timezone(&app.settings.timezone).date_naive();
+            let due = duban::rules::response_due(
+                raised_on,
+                category,
+                &app.settings.config.rules.response,
+                &app.settings.calendar,
+            );
+            let text = text.trim();
+            if text.is_empty() {
+                bail!("the request's text is empty");
+            }
+            let unit = duban::ledger::parse::name(&unit);
+            let actor = App::actor(by);
+            let id = app
+                .store
+                .add_request(&duban::store::NewRequest {
+                    unit: &unit,
+                    category,
+                    body: text,
+                    raised_on,
+                    due,
+                    by: &actor,
+                    at,
+                })
+                .await?;
+            println!(
+                "{}: {unit}, {}, raised {raised_on}, due {due}",
+                duban::workflow::request_code(id),
+                duban::workflow::category_code(category)
+            );
+        }
+        RequestAction::Answer { id, text, now, by } => {
+            let Some(number) = duban::workflow::parse_request_code(&id) else {
+                bail!("{id:?} is not a request: write R12 or 12");
+            };
+            let code = duban::workflow::request_code(number);
+            let Some(request) = app.store.request(number).await? else {
+                bail!("no request {code}");
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                bail!("the answer is empty");
+            }
+            let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+            let on = at.with_timezone(&app.settings.timezone).date_naive();
+            if !app
+                .store
+                .answer_request(number, text, &App::actor(by), at, on)
+                .await?
+            {
+                bail!("{code} was answered already");
+            }
+            let late = on > request.due;
+            println!(
+                "{code}: answered on {on} (due {}){}",
+                request.due,
+                if late { ", late" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

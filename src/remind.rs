@@ -5,11 +5,13 @@
 
 use chrono::NaiveDate;
 
+use crate::calendar::Calendar;
 use crate::chat::{Button, MAX_MESSAGE_CHARS, Message};
 use crate::config::Language;
 use crate::ledger::{Deadline, Measure, Status, fnv1a};
 use crate::report::{fit, reason_text, status_label};
 use crate::rules::{Assessment, Audience, Colour, Tier};
+use crate::workflow::{Request, RequestState, category_label};
 
 /// At most this many measures in one reminder, so that its buttons stay usable.
 pub const MAX_ITEMS: usize = 20;
@@ -74,12 +76,14 @@ pub struct Planned {
     pub chat_id: i64,
     /// To whom, for one-to-one chats.
     pub person_id: Option<i64>,
-    /// What kind.
-    pub kind: Kind,
+    /// What kind, as the outbox stores it: `reminder`, `urge_copy`, `requests`, `digest`.
+    pub kind: &'static str,
     /// What it says.
     pub message: Message,
     /// The measures it lists, in order; buttons and replies refer to them by position.
     pub items: Vec<String>,
+    /// What else it is about (JSON), for replies to it: the requests it lists.
+    pub context: Option<serde_json::Value>,
 }
 
 /// The actions a reminder's buttons offer.
@@ -190,9 +194,10 @@ fn messages_for(
                 ),
                 chat_id: recipient.chat_id,
                 person_id: recipient.person_id,
-                kind,
+                kind: kind.code(),
                 message,
                 items: chunk.iter().map(|&i| measures[i].code.clone()).collect(),
+                context: None,
             }
         })
         .collect()
@@ -346,7 +351,11 @@ pub fn render(
             .map(|(position, (m, _))| buttons_for(position, &m.code, language))
             .collect(),
     };
-    Message { text, buttons }
+    Message {
+        text,
+        buttons,
+        file: None,
+    }
 }
 
 fn buttons_for(position: usize, code: &str, language: Language) -> Vec<Button> {
@@ -376,3 +385,128 @@ fn buttons_for(position: usize, code: &str, language: Language) -> Vec<Button> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a request (诉求) belongs in its unit's reminders: not answered, and due within
+/// `yellow_within` working days, or late.
+pub fn wants_request_reminder(
+    request: &Request,
+    today: NaiveDate,
+    calendar: &Calendar,
+    yellow_within: u32,
+) -> bool {
+    match request.state(today, calendar) {
+        RequestState::Late { .. } => true,
+        RequestState::Open { working_days_left } => working_days_left <= i64::from(yellow_within),
+        RequestState::AnsweredInTime | RequestState::AnsweredLate { .. } => false,
+    }
+}
+
+/// Plans the reminders of open requests (诉求督办) to the liaisons and groups of the units
+/// that must answer them: late ones first, then by due day.
+pub fn plan_requests(
+    requests: &[Request],
+    recipients: &[Recipient],
+    today: NaiveDate,
+    calendar: &Calendar,
+    yellow_within: u32,
+    language: Language,
+) -> Vec<Planned> {
+    let mut due: Vec<&Request> = requests
+        .iter()
+        .filter(|r| wants_request_reminder(r, today, calendar, yellow_within))
+        .collect();
+    due.sort_by_key(|r| (r.due, r.id));
+    let mut out = Vec::new();
+    for recipient in recipients {
+        let (RecipientKind::Liaison { units } | RecipientKind::Group { units }) = &recipient.kind
+        else {
+            continue;
+        };
+        let mine: Vec<&Request> = due
+            .iter()
+            .copied()
+            .filter(|r| units.contains(&r.unit))
+            .collect();
+        let parts = mine.len().div_ceil(MAX_ITEMS);
+        for (part, chunk) in mine.chunks(MAX_ITEMS).enumerate() {
+            let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
+            let set = fnv1a(
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .into_bytes(),
+            );
+            out.push(Planned {
+                key: format!(
+                    "requests:{}:{today}:{set:016x}:{}/{parts}",
+                    recipient.chat_id,
+                    part + 1
+                ),
+                chat_id: recipient.chat_id,
+                person_id: recipient.person_id,
+                kind: "requests",
+                message: Message::text(render_requests(chunk, today, calendar, language)),
+                items: Vec::new(),
+                context: Some(serde_json::json!({ "requests": ids })),
+            });
+        }
+    }
+    out
+}
+
+/// The text of a reminder listing `requests`.
+fn render_requests(
+    requests: &[&Request],
+    today: NaiveDate,
+    calendar: &Calendar,
+    language: Language,
+) -> String {
+    let zh = language == Language::Zh;
+    let mut lines = vec![if zh {
+        format!("【诉求督办】{today} 以下 {} 项诉求待答复:", requests.len())
+    } else {
+        format!(
+            "[Requests] {today}: {} request(s) to answer:",
+            requests.len()
+        )
+    }];
+    for r in requests {
+        let (light, state) = match r.state(today, calendar) {
+            RequestState::Late { overdue_days } if zh => {
+                ("🔴", format!("超时 {overdue_days} 个工作日"))
+            }
+            RequestState::Late { overdue_days } => {
+                ("🔴", format!("{overdue_days} working day(s) late"))
+            }
+            RequestState::Open {
+                working_days_left: 0,
+            } if zh => ("🟡", "今天到期".to_string()),
+            RequestState::Open {
+                working_days_left: 0,
+            } => ("🟡", "due today".to_string()),
+            RequestState::Open { working_days_left } if zh => {
+                ("🟡", format!("还剩 {working_days_left} 个工作日"))
+            }
+            RequestState::Open { working_days_left } => {
+                ("🟡", format!("{working_days_left} working day(s) left"))
+            }
+            _ => ("🟢", String::new()),
+        };
+        lines.push(format!(
+            "{light} {} [{}] {}\n    {} {} · {state} · {}",
+            r.code(),
+            category_label(r.category, language),
+            fit(&r.body, 36).trim_end(),
+            if zh { "时限" } else { "due" },
+            r.due,
+            r.unit
+        ));
+    }
+    lines.push(if zh {
+        "回复本消息答复(多项时写明编号),如“R3 已与企业对接,问题已解决”;也可发送 /answer R3 内容。".to_string()
+    } else {
+        "Reply to this message to answer (with the code when several are listed), e.g. \"R3 solved with the company\", or send /answer R3 TEXT.".to_string()
+    });
+    lines.join("\n")
+}

@@ -13,10 +13,10 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::bot;
 use crate::channel::{Channel, Limiter, SendError};
-use crate::chat::{Action, Incoming, Message};
+use crate::chat::{Action, Event, Incoming, Message};
 use crate::config::{Language, Settings};
 use crate::outbox::{Delivery, deliver_once};
-use crate::remind::{Planned, plan};
+use crate::remind::{Planned, plan, plan_requests};
 use crate::rules::{Assessment, Context, assess};
 use crate::store::{Store, StoreError};
 
@@ -65,13 +65,22 @@ pub async fn plan_sweep(
     };
     let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
     let recipients = store.recipients().await?;
-    let planned = plan(
+    let mut planned = plan(
         &measures,
         &assessments,
         &recipients,
         day,
         settings.config.language,
     );
+    let requests = store.requests().await?;
+    planned.extend(plan_requests(
+        &requests,
+        &recipients,
+        day,
+        &settings.calendar,
+        settings.config.rules.yellow_within_working_days,
+        settings.config.language,
+    ));
     Ok(SweepOutcome {
         day,
         day_off: false,
@@ -136,8 +145,36 @@ pub async fn handle_batch<C: Channel>(
     wake: &Notify,
 ) -> (Option<i64>, Option<(i64, StoreError)>) {
     let mut last = None;
+    let limit = settings
+        .config
+        .evidence
+        .max_megabytes
+        .saturating_mul(1 << 20);
     for incoming in batch {
-        match bot::handle(store, settings, incoming, Utc::now()).await {
+        // A file is fetched before its update is applied, so that the step stays one
+        // transaction; a bound sender is not required here, the bot checks that.
+        let fetched = match &incoming.event {
+            Event::File { file, .. } if file.size.is_some_and(|size| size > limit) => {
+                Err(bot::Download::TooLarge)
+            }
+            Event::File { file, .. } => match channel.download(&file.file_id, limit).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(SendError::Refused(why)) if why.contains("too large") => {
+                    Err(bot::Download::TooLarge)
+                }
+                Err(e) => {
+                    tracing::warn!("fetching a file of update {}: {e}", incoming.update_id);
+                    Err(bot::Download::Failed)
+                }
+            },
+            _ => Ok(None),
+        };
+        let download = match &fetched {
+            Ok(Some(bytes)) => bot::Download::Bytes(bytes),
+            Ok(None) => bot::Download::None,
+            Err(download) => *download,
+        };
+        match bot::handle(store, settings, incoming, Utc::now(), download).await {
             Ok(handled) => {
                 last = Some(incoming.update_id);
                 if handled.queued {
@@ -402,8 +439,54 @@ impl<C: Channel + Clone + 'static> Service<C> {
             Box::pin(async move { service.sweep_until_done().await })
         })?;
         scheduler.add(job).await?;
+        if self.settings.config.digest.enabled {
+            match digest_missed(&self.store, &self.settings, Utc::now()).await {
+                Ok(true) => {
+                    tracing::info!("catching up today's digest");
+                    self.digest_until_done().await;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!("checking for a missed digest: {e}"),
+            }
+            let at = self.settings.config.digest.time().unwrap_or_default();
+            let cron = format!("0 {} {} * * *", at.minute(), at.hour());
+            let service = Arc::clone(self);
+            let job = Job::new_async_tz(cron.as_str(), self.settings.timezone, move |_, _| {
+                let service = Arc::clone(&service);
+                Box::pin(async move { service.digest_until_done().await })
+            })?;
+            scheduler.add(job).await?;
+        }
         scheduler.start().await?;
         Ok(scheduler)
+    }
+
+    /// Makes and queues today's digest, retrying after errors until it is done or the
+    /// service stops.
+    pub async fn digest_until_done(&self) {
+        let mut stop = self.stop.clone();
+        let mut failures = 0;
+        while !*stop.borrow() {
+            match digest(&self.store, &self.settings, Utc::now(), false, false).await {
+                Ok(outcome) => {
+                    if outcome.day_off {
+                        tracing::info!(day = %outcome.day, "a day off: no digest");
+                    } else {
+                        tracing::info!(day = %outcome.day, queued = outcome.queued, "digest");
+                        self.wake.notify_one();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("digest failed: {e}; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(retry_wait(failures)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -440,3 +523,7 @@ pub async fn drain<C: Channel>(
         }
     }
 }
+
+mod digest;
+
+pub use digest::{DIGEST, DigestError, DigestOutcome, digest, digest_missed, split_text};

@@ -19,6 +19,7 @@ mod chat;
 mod import;
 mod read;
 mod sql;
+mod workflow;
 mod write;
 
 pub use chat::{
@@ -26,6 +27,9 @@ pub use chat::{
 };
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use read::UnitRecord;
+pub use workflow::{
+    Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit, Unreachable,
+};
 pub use write::{HistoryKind, StatusChange};
 
 /// Which database is behind the store.
@@ -163,6 +167,8 @@ pub struct ChatOrigin {
     pub chat_id: i64,
     /// The words sent, or the button pressed.
     pub raw_text: String,
+    /// Who sent them: the chat user id.
+    pub user_id: i64,
 }
 
 /// The ledger's database.
@@ -183,6 +189,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "chat",
         include_str!("../migrations/sqlite/0002_chat.sql"),
     ),
+    (
+        3,
+        "workflow",
+        include_str!("../migrations/sqlite/0003_workflow.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -195,6 +206,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "chat",
         include_str!("../migrations/postgres/0002_chat.sql"),
+    ),
+    (
+        3,
+        "workflow",
+        include_str!("../migrations/postgres/0003_workflow.sql"),
     ),
 ];
 

@@ -4,21 +4,27 @@
 //! The token is a [`Secret`]: it never reaches a log line. teloxide removes it from the URLs
 //! in its network errors too.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use teloxide::net::Download;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters,
+    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendDocumentSetters,
+    SendMessageSetters, SendPhotoSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    AllowedUpdate, BotCommand, CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
-    MessageId, Update, UpdateKind,
+    AllowedUpdate, BotCommand, CallbackQueryId, ChatId, FileId, InlineKeyboardButton,
+    InlineKeyboardMarkup, InputFile, MessageId, Update, UpdateKind,
 };
-use teloxide::{ApiError, Bot, RequestError};
+use teloxide::{ApiError, Bot, DownloadError, RequestError};
 
 use crate::bot::COMMANDS;
 use crate::channel::{Channel, SendError};
-use crate::chat::{ChatKind, Event, Incoming, Message, Sender};
+use crate::chat::{
+    ChatKind, Event, FileKind, FileSource, Incoming, IncomingFile, MAX_CAPTION_CHARS, Message,
+    Sender,
+};
 use crate::config::{Language, Secret};
 
 /// Errors setting the bot up.
@@ -36,6 +42,7 @@ pub enum TelegramError {
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Telegram {
@@ -59,7 +66,14 @@ impl Telegram {
             .map_err(|e| TelegramError::Client(e.to_string()))?;
         Ok(Telegram {
             bot: Bot::with_client(token.expose(), client).set_api_url(url),
+            data_dir: PathBuf::from("."),
         })
+    }
+
+    /// The same bot, sending stored files from under `data_dir`.
+    pub fn with_data_dir(mut self, data_dir: &Path) -> Telegram {
+        self.data_dir = data_dir.to_path_buf();
+        self
     }
 
     /// The bot's username, for t.me links.
@@ -111,13 +125,40 @@ pub fn incoming(update: Update) -> Incoming {
     };
     match update.kind {
         UpdateKind::Message(message) => {
-            let event = match message.text() {
-                Some(text) => Event::Text {
-                    message_id: i64::from(message.id.0),
+            let message_id = i64::from(message.id.0);
+            let reply_to = message.reply_to_message().map(|m| i64::from(m.id.0));
+            let file = match (message.photo(), message.document()) {
+                // The largest size of a photo is the last.
+                (Some(sizes), _) => sizes.last().map(|size| IncomingFile {
+                    file_id: size.file.id.0.clone(),
+                    name: format!("photo-{message_id}.jpg"),
+                    kind: FileKind::Photo,
+                    size: Some(u64::from(size.file.size)),
+                }),
+                (None, Some(document)) => Some(IncomingFile {
+                    file_id: document.file.id.0.clone(),
+                    name: document
+                        .file_name
+                        .clone()
+                        .unwrap_or_else(|| format!("document-{message_id}")),
+                    kind: FileKind::Document,
+                    size: Some(u64::from(document.file.size)),
+                }),
+                (None, None) => None,
+            };
+            let event = match (message.text(), file) {
+                (Some(text), _) => Event::Text {
+                    message_id,
                     text: text.to_string(),
-                    reply_to: message.reply_to_message().map(|m| i64::from(m.id.0)),
+                    reply_to,
                 },
-                None => Event::Other,
+                (None, Some(file)) => Event::File {
+                    message_id,
+                    file,
+                    caption: message.caption().unwrap_or_default().to_string(),
+                    reply_to,
+                },
+                (None, None) => Event::Other,
             };
             Incoming {
                 update_id,
@@ -224,11 +265,52 @@ fn keyboard(message: &Message) -> Option<InlineKeyboardMarkup> {
 
 impl Channel for Telegram {
     async fn send(&self, chat_id: i64, message: &Message) -> Result<i64, SendError> {
-        let mut request = self.bot.send_message(ChatId(chat_id), message.text.clone());
-        if let Some(markup) = keyboard(message) {
-            request = request.reply_markup(markup);
+        let chat = ChatId(chat_id);
+        let Some(file) = &message.file else {
+            let mut request = self.bot.send_message(chat, message.text.clone());
+            if let Some(markup) = keyboard(message) {
+                request = request.reply_markup(markup);
+            }
+            let sent = request.await.map_err(send_error)?;
+            return Ok(i64::from(sent.id.0));
+        };
+        let input = match &file.source {
+            FileSource::Stored(path) => {
+                let full = self.data_dir.join(path);
+                if !full.is_file() {
+                    return Err(SendError::Refused(format!(
+                        "the file {} is missing",
+                        full.display()
+                    )));
+                }
+                InputFile::file(full).file_name(file.name.clone())
+            }
+            FileSource::Channel(id) => InputFile::file_id(FileId(id.clone())),
+        };
+        let caption: String = message.text.chars().take(MAX_CAPTION_CHARS).collect();
+        let sent = match file.kind {
+            FileKind::Photo => {
+                let mut request = self.bot.send_photo(chat, input);
+                if !caption.is_empty() {
+                    request = request.caption(caption);
+                }
+                if let Some(markup) = keyboard(message) {
+                    request = request.reply_markup(markup);
+                }
+                request.await
+            }
+            FileKind::Document => {
+                let mut request = self.bot.send_document(chat, input);
+                if !caption.is_empty() {
+                    request = request.caption(caption);
+                }
+                if let Some(markup) = keyboard(message) {
+                    request = request.reply_markup(markup);
+                }
+                request.await
+            }
         }
-        let sent = request.await.map_err(send_error)?;
+        .map_err(send_error)?;
         Ok(i64::from(sent.id.0))
     }
 
@@ -257,6 +339,40 @@ impl Channel for Telegram {
             .await
             .map_err(send_error)?;
         Ok(())
+    }
+
+    async fn download(&self, file_id: &str, limit: u64) -> Result<Vec<u8>, SendError> {
+        let file = self
+            .bot
+            .get_file(FileId(file_id.to_string()))
+            .await
+            .map_err(send_error)?;
+        if u64::from(file.meta.size) > limit {
+            return Err(SendError::Refused(format!(
+                "the file is too large ({} bytes)",
+                file.meta.size
+            )));
+        }
+        let mut bytes = Vec::new();
+        self.bot
+            .download_file(&file.path, &mut bytes)
+            .await
+            .map_err(|e| match e {
+                // reqwest's message would carry the URL, and the URL carries the token.
+                DownloadError::Network(e) => SendError::Transient(match e.status() {
+                    Some(status) => format!("downloading the file: HTTP {status}"),
+                    None if e.is_timeout() => "downloading the file: timed out".into(),
+                    None => "downloading the file: network error".into(),
+                }),
+                DownloadError::Io(e) => SendError::Transient(e.to_string()),
+            })?;
+        if bytes.len() as u64 > limit {
+            return Err(SendError::Refused(format!(
+                "the file is too large ({} bytes)",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
     }
 }
 

@@ -488,7 +488,7 @@ async fn buttons_and_replies_move_the_ledger() {
     for (message_id, data) in [
         (econ.message_id, "m:99:done"),
         (123456, "m:0:done"),
-        (econ.message_id, "x:0:done"),
+        (econ.message_id, "z:0:done"),
         (econ.message_id, "m:0:drop"),
     ] {
         let toast = fake.tap(ECON, ECON, message_id, data).await;

@@ -156,7 +156,7 @@ fn each_liaison_gets_their_units_items_red_first() {
     assert_eq!(out[0].message.buttons.len(), 3);
     assert_eq!(out[0].message.buttons[0][0].label, "✅ 1-2 完成");
     assert_eq!(out[0].message.buttons[2][3].data, "m:2:extend");
-    assert_eq!(out[0].kind, Kind::Reminder);
+    assert_eq!(out[0].kind, Kind::Reminder.code());
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn leaders_get_urge_copies_of_their_overdue_items_only() {
         ["1-2"],
         "yellow and due-today items are not 催办 yet"
     );
-    assert_eq!(out[0].kind, Kind::UrgeCopy);
+    assert_eq!(out[0].kind, Kind::UrgeCopy.code());
     assert!(out[0].message.text.starts_with("【催办抄送】"));
     assert!(out[0].message.text.contains("牵头单位 经济发展局"));
     assert!(out[0].message.buttons.is_empty(), "leaders read");
@@ -272,4 +272,101 @@ fn long_term_measures_are_reminded_when_their_report_is_due() {
         "{}",
         out[0].message.text
     );
+}
+
+fn request(id: i64, unit: &str, due: &str, answered: Option<&str>) -> Request {
+    Request {
+        id,
+        unit: unit.into(),
+        category: crate::rules::RequestCategory::General,
+        body: format!("企业诉求{id}:用地指标协调"),
+        raised_on: d("2024-09-20"),
+        due: d(due),
+        created_by: "整改办".into(),
+        answer: answered.map(|_| "已答复".into()),
+        answered_by: None,
+        answered_on: answered.map(d),
+    }
+}
+
+#[test]
+fn requests_are_reminded_to_their_units_late_first() {
+    let cal = Calendar::builtin();
+    let recipients = vec![
+        Recipient {
+            person_id: Some(1),
+            chat_id: 100,
+            kind: RecipientKind::Liaison {
+                units: vec!["财政局".into()],
+            },
+        },
+        Recipient {
+            person_id: None,
+            chat_id: -200,
+            kind: RecipientKind::Group {
+                units: vec!["财政局".into(), "招商局".into()],
+            },
+        },
+        Recipient {
+            person_id: Some(3),
+            chat_id: 300,
+            kind: RecipientKind::Leader {
+                name: "王建国".into(),
+            },
+        },
+    ];
+    let requests = vec![
+        request(1, "财政局", "2024-09-27", None), // due today: reminded
+        request(2, "财政局", "2024-09-25", None), // late: reminded first
+        request(3, "财政局", "2024-10-31", None), // far off: not yet
+        request(4, "财政局", "2024-09-25", Some("2024-09-24")), // answered: never
+        request(5, "招商局", "2024-09-29", None), // the make-up Sunday: 1 working day left
+    ];
+    let today = d("2024-09-27");
+    let out = plan_requests(&requests, &recipients, today, &cal, 5, Language::Zh);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    let liaison = &out[0];
+    assert_eq!(liaison.chat_id, 100);
+    assert_eq!(liaison.kind, "requests");
+    assert_eq!(
+        liaison.context,
+        Some(serde_json::json!({ "requests": [2, 1] }))
+    );
+    let text = &liaison.message.text;
+    assert!(
+        text.starts_with("【诉求督办】2024-09-27 以下 2 项诉求待答复"),
+        "{text}"
+    );
+    assert!(
+        text.find("🔴 R2").unwrap() < text.find("🟡 R1").unwrap(),
+        "{text}"
+    );
+    assert!(
+        text.contains("超时 2 个工作日") && text.contains("今天到期"),
+        "{text}"
+    );
+    assert!(!text.contains(" R3 [") && !text.contains(" R4 ["), "{text}");
+    let group = &out[1];
+    assert_eq!(group.chat_id, -200);
+    assert_eq!(
+        group.context,
+        Some(serde_json::json!({ "requests": [2, 1, 5] }))
+    );
+    assert!(
+        group.message.text.contains("还剩 1 个工作日"),
+        "{}",
+        group.message.text
+    );
+    // The same plan twice gives the same keys; another day, other keys.
+    let again = plan_requests(&requests, &recipients, today, &cal, 5, Language::Zh);
+    assert_eq!(out[0].key, again[0].key);
+    let monday = plan_requests(
+        &requests,
+        &recipients,
+        d("2024-09-30"),
+        &cal,
+        5,
+        Language::Zh,
+    );
+    assert_ne!(out[0].key, monday[0].key);
 }

@@ -297,13 +297,14 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut fresh = 0;
         for p in planned {
-            let Some(id) = enqueue_in(
+            let Some(id) = enqueue_context_in(
                 &mut tx,
                 &p.key,
                 p.chat_id,
                 p.person_id,
-                p.kind.code(),
+                p.kind,
                 &p.message,
+                p.context.as_ref(),
                 at,
             )
             .await?
@@ -724,11 +725,27 @@ async fn enqueue_in(
     message: &Message,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
+    enqueue_context_in(conn, key, chat_id, person_id, kind, message, None, at).await
+}
+
+/// Queues one message with what it is about (JSON), for replies and buttons; `None` when
+/// its key is in the outbox already.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn enqueue_context_in(
+    conn: &mut AnyConnection,
+    key: &str,
+    chat_id: i64,
+    person_id: Option<i64>,
+    kind: &str,
+    message: &Message,
+    context: Option<&serde_json::Value>,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
     let body = serde_json::to_string(message).expect("a message serializes");
     let at = instant_text(at);
     let row = sqlx::query(
-        "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (key) DO NOTHING RETURNING id",
+        "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at, context) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7) ON CONFLICT (key) DO NOTHING RETURNING id",
     )
     .bind(key)
     .bind(chat_id)
@@ -736,6 +753,7 @@ async fn enqueue_in(
     .bind(kind)
     .bind(body)
     .bind(at)
+    .bind(context.map(|c| c.to_string()))
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| r.try_get::<i64, _>(0))
@@ -746,8 +764,8 @@ async fn enqueue_in(
 /// The transaction applying one incoming update: the changes it makes and the messages it
 /// causes commit together, with the update's id, so that it is applied once.
 pub struct UpdateTx {
-    tx: Transaction<'static, Any>,
-    at: DateTime<Utc>,
+    pub(super) tx: Transaction<'static, Any>,
+    pub(super) at: DateTime<Utc>,
 }
 
 impl UpdateTx {
@@ -973,48 +991,6 @@ impl UpdateTx {
             .fetch_one(&mut *self.tx)
             .await?;
         parse_status("measures.status", &text)
-    }
-
-    /// Records a request for coordination (需协调), by a person (if bound) under a name.
-    pub async fn flag(
-        &mut self,
-        measure_id: i64,
-        person_id: Option<i64>,
-        requested_by: &str,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO coordination_flags (measure_id, person_id, requested_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(measure_id)
-            .bind(person_id)
-            .bind(requested_by)
-            .bind(reason)
-            .bind(instant_text(self.at))
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Records a request for a later deadline (申请延期), by a person (if bound) under a name.
-    pub async fn request_extension(
-        &mut self,
-        measure_id: i64,
-        person_id: Option<i64>,
-        requested_by: &str,
-        until: NaiveDate,
-        reason: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO extension_requests (measure_id, person_id, requested_by, requested_until, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(measure_id)
-        .bind(person_id)
-        .bind(requested_by)
-        .bind(date_text(until))
-        .bind(reason)
-        .bind(instant_text(self.at))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
     }
 
     /// Queues a message, to go out once this update commits.

@@ -14,6 +14,8 @@ pub struct StatusChange {
     pub from: Status,
     /// The status after.
     pub to: Status,
+    /// The claim (销号申请) the change made or decided, if any.
+    pub claim: Option<i64>,
 }
 
 /// The kinds of history rows.
@@ -27,6 +29,10 @@ pub enum HistoryKind {
     Flag,
     /// A request for a later deadline (申请延期).
     Extension,
+    /// The deadline moved (an approved extension): the old and the new value are kept.
+    Deadline,
+    /// Evidence (佐证材料) came in.
+    Evidence,
 }
 
 impl HistoryKind {
@@ -36,12 +42,18 @@ impl HistoryKind {
             HistoryKind::Note => "note",
             HistoryKind::Flag => "flag",
             HistoryKind::Extension => "extension",
+            HistoryKind::Deadline => "deadline",
+            HistoryKind::Evidence => "evidence",
         }
     }
 }
 
 /// Sets a measure's status inside a transaction and writes the history row. Setting the
 /// status it already has changes nothing and writes nothing.
+///
+/// Claims (销号申请) follow the status: moving to `claimed` opens one; moving from
+/// `claimed` to `closed` approves it, and back to work rejects it, with the change's note as
+/// the reason; closing a measure that was not claimed records a claim decided at once.
 pub(crate) async fn set_status_in(
     conn: &mut AnyConnection,
     id: i64,
@@ -54,7 +66,11 @@ pub(crate) async fn set_status_in(
         .await?;
     let from = parse_status("measures.status", row.try_get(0)?)?;
     if from == to {
-        return Ok(StatusChange { from, to });
+        return Ok(StatusChange {
+            from,
+            to,
+            claim: None,
+        });
     }
     let at = instant_text(change.at);
     let old_claim: Option<String> = row.try_get(1)?;
@@ -73,7 +89,8 @@ pub(crate) async fn set_status_in(
         .execute(&mut *conn)
         .await?;
     history_in(conn, id, HistoryKind::Status, from, to, change).await?;
-    Ok(StatusChange { from, to })
+    let claim = super::workflow::follow_claim_in(conn, id, from, to, change).await?;
+    Ok(StatusChange { from, to, claim })
 }
 
 /// Writes one history row.

@@ -1,0 +1,414 @@
+//! The digest step: gathers the facts, builds the digest, renders its chart (and, on the
+//! ledger's weekday, exports the ledger), and queues all of it to every bound leader through
+//! the outbox, once per day and leader.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+
+use crate::chart::{ChartError, ChartLabels, unit_bars_png_with_font};
+use crate::chat::{Attachment, FileKind, FileSource, MAX_MESSAGE_CHARS, Message};
+use crate::config::{Language, Settings};
+use crate::digest::{Counts, Cut, Digest, Facts, Options, Silent, build};
+use crate::ledger::Measure;
+use crate::remind::{Planned, RecipientKind};
+use crate::rules::{Assessment, Context, assess};
+use crate::store::{DigestCounts, Store, StoreError};
+
+/// The name of the daily digest in the runs table.
+pub const DIGEST: &str = "digest";
+
+/// Why a digest could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The chart could not be drawn.
+    #[error("the digest's chart: {0}")]
+    Chart(#[from] ChartError),
+    /// A file under the data directory could not be written or read.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// What one digest did.
+#[derive(Debug, Clone)]
+pub struct DigestOutcome {
+    /// The day, in the office's time zone.
+    pub day: NaiveDate,
+    /// Why nothing was made, when the day is off.
+    pub day_off: bool,
+    /// The digest, when one was made.
+    pub digest: Option<Digest>,
+    /// The chart's path under the data directory, when drawn.
+    pub chart: Option<String>,
+    /// The exported ledger's path under the data directory, on the ledger's weekday.
+    pub ledger: Option<String>,
+    /// The messages planned.
+    pub planned: Vec<Planned>,
+    /// How many of them were new to the outbox.
+    pub queued: usize,
+}
+
+/// Makes the digest of `now`'s day and, unless `dry_run`, keeps its files and counts and
+/// queues it to every bound leader. Nothing on a day off, unless `force`.
+pub async fn digest(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    force: bool,
+    dry_run: bool,
+) -> Result<DigestOutcome, DigestError> {
+    let day = now.with_timezone(&settings.timezone).date_naive();
+    let mut outcome = DigestOutcome {
+        day,
+        day_off: false,
+        digest: None,
+        chart: None,
+        ledger: None,
+        planned: Vec::new(),
+        queued: 0,
+    };
+    if !force && !settings.calendar.is_working_day(day) {
+        outcome.day_off = true;
+        return Ok(outcome);
+    }
+    let measures = store.measures().await?;
+    let ctx = Context {
+        today: day,
+        calendar: &settings.calendar,
+        rules: &settings.config.rules,
+        timezone: settings.timezone,
+    };
+    let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
+    let previous = store.last_digest(day).await?.and_then(|c| {
+        c.day.map(|d| {
+            (
+                d,
+                Counts {
+                    total: c.total,
+                    closed: c.closed,
+                    red: c.red,
+                    yellow: c.yellow,
+                    green: c.green,
+                    ..Counts::default()
+                },
+            )
+        })
+    });
+    let (start, end) = day_bounds(settings, day);
+    let closed_today = store.closed_between(start, end).await?;
+    let silent: Vec<Silent> = store
+        .silent_units()
+        .await?
+        .into_iter()
+        .map(|s| Silent {
+            unit: s.unit,
+            since: s.since.with_timezone(&settings.timezone).date_naive(),
+        })
+        .collect();
+    let unreachable: Vec<Cut> = store
+        .unreachable()
+        .await?
+        .into_iter()
+        .map(|u| Cut {
+            name: u.name,
+            group: u.group,
+            place: u.place,
+        })
+        .collect();
+    let requests = store.requests().await?;
+    let extended = store.extended_count().await?;
+    let facts = Facts {
+        today: day,
+        measures: &measures,
+        assessments: &assessments,
+        previous,
+        closed_today: &closed_today,
+        silent: &silent,
+        unreachable: &unreachable,
+        requests: &requests,
+        extended,
+    };
+    let options = Options {
+        red_list_max: settings.config.digest.red_list_max,
+        silent_after_working_days: settings.config.digest.silent_after_working_days,
+        language: settings.config.language,
+    };
+    let built = build(&facts, &settings.calendar, &options);
+    let language = settings.config.language;
+    let png = unit_bars_png_with_font(
+        chart_font(&settings.config.digest.font_path)?,
+        &built.chart_title,
+        &chart_labels(language),
+        &built.bars,
+    )?;
+    let dir = format!("digests/{day}");
+    let chart = format!("{dir}/chart-{day}.png");
+    let ledger_day = settings.config.digest.ledger_weekday() == Some(day.weekday());
+    let ledger = ledger_day.then(|| format!("{dir}/{}-{day}.xlsx", ledger_name(language)));
+    if !dry_run {
+        write_file(&settings.config.data_dir, &chart, &png)?;
+        if let Some(ledger) = &ledger {
+            export_ledger(
+                store,
+                settings,
+                &settings.config.data_dir.join(ledger),
+                &measures,
+                &assessments,
+                day,
+            )
+            .await?;
+        }
+    }
+    let leaders: Vec<(Option<i64>, i64)> = store
+        .recipients()
+        .await?
+        .into_iter()
+        .filter(|r| matches!(r.kind, RecipientKind::Leader { .. }))
+        .map(|r| (r.person_id, r.chat_id))
+        .collect();
+    let parts = split_text(&built.text, MAX_MESSAGE_CHARS);
+    for (person_id, chat_id) in &leaders {
+        let mut push = |key: String, message: Message| {
+            outcome.planned.push(Planned {
+                key,
+                chat_id: *chat_id,
+                person_id: *person_id,
+                kind: DIGEST,
+                message,
+                items: Vec::new(),
+                context: None,
+            });
+        };
+        for (i, part) in parts.iter().enumerate() {
+            push(
+                format!("digest:{chat_id}:{day}:{}/{}", i + 1, parts.len()),
+                Message::text(part.clone()),
+            );
+        }
+        push(
+            format!("digest-chart:{chat_id}:{day}"),
+            Message::file(
+                Attachment {
+                    kind: FileKind::Photo,
+                    source: FileSource::Stored(chart.clone()),
+                    name: format!("chart-{day}.png"),
+                },
+                built.chart_title.clone(),
+            ),
+        );
+        if let Some(ledger) = &ledger {
+            push(
+                format!("digest-ledger:{chat_id}:{day}"),
+                Message::file(
+                    Attachment {
+                        kind: FileKind::Document,
+                        source: FileSource::Stored(ledger.clone()),
+                        name: format!("{}-{day}.xlsx", ledger_name(language)),
+                    },
+                    match language {
+                        Language::Zh => format!("{day} 整改台账(每周)"),
+                        Language::En => format!("The ledger as of {day} (weekly)"),
+                    },
+                ),
+            );
+        }
+    }
+    if !dry_run {
+        outcome.queued = store
+            .enqueue_sweep(DIGEST, day, &outcome.planned, now)
+            .await?;
+        let counts = built.counts;
+        store
+            .save_digest(
+                day,
+                &DigestCounts {
+                    day: Some(day),
+                    total: counts.total,
+                    closed: counts.closed,
+                    red: counts.red,
+                    yellow: counts.yellow,
+                    green: counts.green,
+                },
+                now,
+            )
+            .await?;
+    }
+    outcome.chart = Some(chart);
+    outcome.ledger = ledger;
+    outcome.digest = Some(built);
+    Ok(outcome)
+}
+
+/// Whether today's digest should have gone out by `now` and has not.
+pub async fn digest_missed(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let local = now.with_timezone(&settings.timezone);
+    let day = local.date_naive();
+    let Some(at) = settings.config.digest.time() else {
+        return Ok(false);
+    };
+    Ok(settings.calendar.is_working_day(day)
+        && local.time() >= at
+        && !store.run_done(DIGEST, day).await?)
+}
+
+/// The UTC instants where the office's day begins and ends.
+fn day_bounds(settings: &Settings, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = |d: NaiveDate| {
+        settings
+            .timezone
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+    };
+    (local(day), local(day.succ_opt().expect("date in range")))
+}
+
+fn chart_labels(language: Language) -> ChartLabels {
+    match language {
+        Language::Zh => ChartLabels {
+            closed: "已销号".into(),
+            open: "未销号".into(),
+            red: "红灯".into(),
+            axis: "整改措施(项)".into(),
+        },
+        Language::En => ChartLabels {
+            closed: "closed".into(),
+            open: "open".into(),
+            red: "red".into(),
+            axis: "measures".into(),
+        },
+    }
+}
+
+fn ledger_name(language: Language) -> &'static str {
+    match language {
+        Language::Zh => "整改台账",
+        Language::En => "ledger",
+    }
+}
+
+/// The configured chart font, read once; `None` for the bundled one.
+fn chart_font(path: &str) -> Result<Option<&'static [u8]>, DigestError> {
+    static FONT: OnceLock<(String, &'static [u8])> = OnceLock::new();
+    if path.is_empty() {
+        return Ok(None);
+    }
+    if let Some((loaded, bytes)) = FONT.get()
+        && loaded == path
+    {
+        return Ok(Some(bytes));
+    }
+    let bytes = std::fs::read(path).map_err(|e| DigestError::File {
+        path: path.to_string(),
+        message: format!("digest.font_path: {e}"),
+    })?;
+    let bytes: &'static [u8] = bytes.leak();
+    let _ = FONT.set((path.to_string(), bytes));
+    Ok(Some(bytes))
+}
+
+/// Writes a file under the data directory, whole or not at all.
+fn write_file(data_dir: &Path, path: &str, bytes: &[u8]) -> Result<(), DigestError> {
+    let target = data_dir.join(path);
+    let fail = |e: std::io::Error| DigestError::File {
+        path: target.display().to_string(),
+        message: e.to_string(),
+    };
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let temporary = target.with_extension("part");
+    std::fs::write(&temporary, bytes).map_err(fail)?;
+    std::fs::rename(&temporary, &target).map_err(fail)
+}
+
+async fn export_ledger(
+    store: &Store,
+    settings: &Settings,
+    path: &Path,
+    measures: &[Measure],
+    assessments: &[Assessment<'_>],
+    day: NaiveDate,
+) -> Result<(), DigestError> {
+    let units: Vec<(String, i64)> = store
+        .units()
+        .await?
+        .into_iter()
+        .map(|u| (u.name, u.liaisons))
+        .collect();
+    let summaries = crate::report::unit_summaries(&units, measures, assessments);
+    let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(assessments).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| DigestError::File {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    crate::export::write_ledger(path, &rows, &summaries, day, settings.config.language).map_err(
+        |e| DigestError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        },
+    )
+}
+
+/// Splits a text into messages of at most `limit` characters, between lines (a line longer
+/// than the limit is cut).
+pub fn split_text(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut size = 0;
+    for line in text.lines() {
+        let line: String = line.chars().take(limit).collect();
+        let length = line.chars().count() + 1;
+        if size > 0 && size + length > limit {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        if size > 0 {
+            current.push('\n');
+        }
+        current.push_str(&line);
+        size += length;
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_split_between_lines() {
+        let lines: Vec<String> = (0..300)
+            .map(|i| format!("第{i}行 {}", "字".repeat(30)))
+            .collect();
+        let text = lines.join("\n");
+        let parts = split_text(&text, 1000);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(part.chars().count() <= 1000, "{}", part.chars().count());
+            assert!(part.starts_with('第') && !part.ends_with('\n'));
+        }
+        assert_eq!(parts.join("\n"), text, "nothing lost or added");
+        assert_eq!(split_text("短", 1000), ["短"]);
+        assert_eq!(split_text(&"长".repeat(50), 10), ["长".repeat(10)]);
+    }
+}
