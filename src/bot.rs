@@ -123,6 +123,17 @@ impl Who {
         self.bindings.first().map(|b| b.person_id)
     }
 
+    /// Who decided something for the office: the office and the member's name, such as
+    /// `整改办 张三`, or [`Who::actor`] for an admin from config without a binding.
+    fn decider(&self, language: Language) -> String {
+        let office = tr(language, "整改办", "office");
+        self.bindings
+            .iter()
+            .find(|b| b.role == Role::Office)
+            .map(|b| format!("{} {}", b.unit.as_deref().unwrap_or(&office), b.name))
+            .unwrap_or_else(|| self.actor())
+    }
+
     fn actor(&self) -> String {
         self.bindings
             .first()

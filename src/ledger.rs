@@ -378,6 +378,9 @@ impl Source {
 pub struct HistoryEntry {
     /// When it happened.
     pub at: DateTime<Utc>,
+    /// What happened: `created`, `status`, `edit`, `note`, `flag`, `extension` (asked),
+    /// `deadline` (moved), `evidence`.
+    pub kind: String,
     /// Who did it.
     pub actor: String,
     /// Where it came from.
@@ -394,6 +397,12 @@ pub struct HistoryEntry {
     /// For a change from a chat: the chat.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<i64>,
+    /// For a moved deadline: the old value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    /// For a moved deadline: the new value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
 }
 
 /// A progress note (整改进展) on a measure.

@@ -721,22 +721,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = App::open(config).await?;
             let history = app.store.history(&code).await?;
             let notes = app.store.notes(&code).await?;
+            let claims = app.store.claims(&code).await?;
+            let evidence = app.store.evidence(&code).await?;
             if json {
-                let value = serde_json::json!({ "code": code, "history": history, "notes": notes });
+                let value = serde_json::json!({
+                    "code": code,
+                    "history": history,
+                    "notes": notes,
+                    "claims": claims,
+                    "evidence": evidence,
+                });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 let tz = app.settings.timezone;
                 let language = app.settings.config.language;
                 for h in &history {
-                    let from = h.from.map_or("—", |s| status_label(s, language));
+                    let change = match (&h.old, &h.new) {
+                        (Some(old), Some(new)) => format!("{} {old} → {new}", h.kind),
+                        _ => format!(
+                            "{} → {}",
+                            h.from.map_or("—", |s| status_label(s, language)),
+                            status_label(h.to, language)
+                        ),
+                    };
                     println!(
-                        "{}  {:<6}  {}  {} → {}  {}",
+                        "{}  {:<6}  {:<9}  {}  {change}  {}",
                         h.at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
                         h.source.code(),
+                        h.kind,
                         h.actor,
-                        from,
-                        status_label(h.to, language),
                         h.note.as_deref().unwrap_or("")
+                    );
+                }
+                for e in &evidence {
+                    println!(
+                        "{}  evidence  {}  {} ({} bytes, sha256 {})",
+                        e["at"].as_str().unwrap_or_default(),
+                        e["sent_by"].as_str().unwrap_or_default(),
+                        e["file_name"].as_str().unwrap_or_default(),
+                        e["size"],
+                        e["sha256"].as_str().unwrap_or_default(),
                     );
                 }
                 for n in &notes {

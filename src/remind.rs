@@ -503,10 +503,14 @@ fn render_requests(
             r.unit
         ));
     }
+    // The example names the first request listed, so it can be copied as it is.
+    let example = requests
+        .first()
+        .map_or_else(|| "R1".to_string(), |r| r.code());
     lines.push(if zh {
-        "回复本消息答复(多项时写明编号),如“R3 已与企业对接,问题已解决”;也可发送 /answer R3 内容。".to_string()
+        format!("回复本消息答复(多项时写明编号),如“{example} 已与企业对接,问题已解决”;也可发送 /answer {example} 内容。")
     } else {
-        "Reply to this message to answer (with the code when several are listed), e.g. \"R3 solved with the company\", or send /answer R3 TEXT.".to_string()
+        format!("Reply to this message to answer (with the code when several are listed), e.g. \"{example} solved with the company\", or send /answer {example} TEXT.")
     });
     lines.join("\n")
 }

@@ -78,13 +78,13 @@ impl Step<'_> {
                 "📋 销号申请 {code}:{}\n牵头单位 {} · 时限 {} · 申请人 {who}\n佐证材料 {evidence} 件(随后发来的会转到这里)。\n核验后请点“通过”;退回请点“退回”并回复本消息写明理由。",
                 crate::report::fit(&measure.content, 60),
                 measure.lead_unit,
-                measure.deadline_text,
+                measure.deadline.to_cell_text(),
             ),
             Language::En => format!(
                 "📋 Completion claimed for {code}: {}\nLead unit {} · deadline {} · by {who}\nEvidence: {evidence} file(s) (more will be forwarded here).\nVerify, then press Approve; to reject, press Reject and reply to this message with the reason.",
                 crate::report::fit(&measure.content, 60),
                 measure.lead_unit,
-                measure.deadline_text,
+                measure.deadline.to_cell_text(),
             ),
         };
         let message = Message {
@@ -115,12 +115,12 @@ impl Step<'_> {
             Language::Zh => format!(
                 "📅 延期申请 {code}:{}\n{who} 申请由 {} 延期至 {until}:{reason}\n同意请点“通过”;不同意请点“退回”并回复本消息写明理由。",
                 crate::report::fit(&measure.content, 60),
-                measure.deadline_text,
+                measure.deadline.to_cell_text(),
             ),
             Language::En => format!(
                 "📅 Extension asked for {code}: {}\n{who} asks to move {} to {until}: {reason}\nPress Approve to agree; to refuse, press Reject and reply to this message with the reason.",
                 crate::report::fit(&measure.content, 60),
-                measure.deadline_text,
+                measure.deadline.to_cell_text(),
             ),
         };
         let message = Message {
@@ -264,6 +264,7 @@ impl Step<'_> {
             (Decision::Reject, None) => unreachable!("asked for above"),
         };
         let mut change = self.change(None, &raw);
+        change.actor = self.who.decider(self.lang());
         change.note = reason.map(str::to_string);
         let approve = decision == Decision::Approve;
         if self
@@ -276,18 +277,22 @@ impl Step<'_> {
         }
         let (line, told) = match (approve, zh) {
             (true, true) => (
-                format!("✅ 已通过 · {}", self.who.actor()),
+                format!("✅ 已通过 · {}", self.who.decider(self.lang())),
                 format!("✅ {} 销号申请已通过核验,已销号。", claim.code),
             ),
             (true, false) => (
-                format!("✅ Approved by {}", self.who.actor()),
+                format!("✅ Approved by {}", self.who.decider(self.lang())),
                 format!(
                     "✅ {}: the office verified it; the measure is closed.",
                     claim.code
                 ),
             ),
             (false, true) => (
-                format!("↩️ 已退回 · {}:{}", self.who.actor(), reason.unwrap_or("")),
+                format!(
+                    "↩️ 已退回 · {}:{}",
+                    self.who.decider(self.lang()),
+                    reason.unwrap_or("")
+                ),
                 format!(
                     "↩️ {} 销号申请被退回,已回到推进中。理由:{}",
                     claim.code,
@@ -297,7 +302,7 @@ impl Step<'_> {
             (false, false) => (
                 format!(
                     "↩️ Rejected by {}: {}",
-                    self.who.actor(),
+                    self.who.decider(self.lang()),
                     reason.unwrap_or("")
                 ),
                 format!(
@@ -361,6 +366,7 @@ impl Step<'_> {
             reason.unwrap_or_default().to_string()
         };
         let mut change = self.change(None, &raw);
+        change.actor = self.who.decider(self.lang());
         change.note = Some(match reason {
             Some(reason) => reason.to_string(),
             None => request.reason.clone().unwrap_or_default(),
@@ -376,20 +382,23 @@ impl Step<'_> {
         let code = &request.code;
         let (line, told) = match (approve, zh) {
             (true, true) => (
-                format!("✅ 已同意延期 · {}:{old} → {until}", self.who.actor()),
+                format!(
+                    "✅ 已同意延期 · {}:{old} → {until}",
+                    self.who.decider(self.lang())
+                ),
                 format!("📅 {code} 延期申请已批准,时限由 {old} 调整为 {until}。"),
             ),
             (true, false) => (
                 format!(
                     "✅ Extension approved by {}: {old} → {until}",
-                    self.who.actor()
+                    self.who.decider(self.lang())
                 ),
                 format!("📅 {code}: extension approved, the deadline moves from {old} to {until}."),
             ),
             (false, true) => (
                 format!(
                     "↩️ 未同意延期 · {}:{}",
-                    self.who.actor(),
+                    self.who.decider(self.lang()),
                     reason.unwrap_or("")
                 ),
                 format!(
@@ -400,7 +409,7 @@ impl Step<'_> {
             (false, false) => (
                 format!(
                     "↩️ Extension refused by {}: {}",
-                    self.who.actor(),
+                    self.who.decider(self.lang()),
                     reason.unwrap_or("")
                 ),
                 format!(
@@ -453,7 +462,7 @@ impl Step<'_> {
         } else {
             format!("{} needs coordination ({from}): {}", flag.code, flag.reason)
         };
-        let actor = self.who.actor();
+        let actor = self.who.decider(self.lang());
         let request = self
             .tx
             .raise_flag(

@@ -223,6 +223,7 @@ impl Store {
         let creation = self.creation(id).await?;
         let mut history = vec![HistoryEntry {
             at: creation.at,
+            kind: "created".into(),
             actor: creation.by.clone(),
             source: creation.source(),
             from: None,
@@ -233,9 +234,11 @@ impl Store {
                 .file
                 .as_ref()
                 .map(|file| format!("imported from {file} row {}", creation.row)),
+            old: None,
+            new: None,
         }];
         let rows = sqlx::query(
-            "SELECT at, actor, source, from_status, to_status, note, unit, chat_id FROM history \
+            "SELECT at, actor, source, from_status, to_status, note, unit, chat_id, kind, old_value, new_value FROM history \
              WHERE measure_id = $1 ORDER BY id",
         )
         .bind(id)
@@ -257,6 +260,9 @@ impl Store {
                 note: row.try_get(5)?,
                 unit: row.try_get(6)?,
                 chat_id: row.try_get(7)?,
+                kind: row.try_get(8)?,
+                old: row.try_get(9)?,
+                new: row.try_get(10)?,
             });
         }
         Ok(history)

@@ -10,7 +10,7 @@ use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_date, parse_instant,
     parse_status,
 };
-use crate::ledger::Status;
+use crate::ledger::{Deadline, DeadlineKind, ReportCycle, Status};
 use crate::rules::RequestCategory;
 use crate::workflow::{Claim, ClaimState, ExtensionRequest, Request, parse_category};
 
@@ -340,12 +340,36 @@ pub(crate) async fn move_deadline_in(
     until: NaiveDate,
     change: &Change,
 ) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT deadline_text, status FROM measures WHERE id = $1")
-        .bind(measure_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let old: String = row.try_get(0)?;
-    let status = parse_status("measures.status", row.try_get(1)?)?;
+    let row = sqlx::query(
+        "SELECT deadline_kind, deadline, report_cycle, status FROM measures WHERE id = $1",
+    )
+    .bind(measure_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let corrupt = |column: &'static str, value: &str| StoreError::Corrupt {
+        column,
+        value: value.to_string(),
+    };
+    let kind: String = row.try_get(0)?;
+    let kind =
+        DeadlineKind::from_code(&kind).ok_or_else(|| corrupt("measures.deadline_kind", &kind))?;
+    let date: Option<String> = row.try_get(1)?;
+    let date = date
+        .as_deref()
+        .map(|d| parse_date("measures.deadline", d))
+        .transpose()?;
+    let cycle: Option<String> = row.try_get(2)?;
+    let cycle = match cycle.as_deref() {
+        Some(text) => Some(
+            ReportCycle::from_code(text).ok_or_else(|| corrupt("measures.report_cycle", text))?,
+        ),
+        None => None,
+    };
+    // The old deadline as it was understood (`2023.12` in the ledger was 2023-12-31).
+    let old = Deadline::from_parts(kind, date, cycle)
+        .ok_or_else(|| corrupt("measures.deadline", ""))?
+        .to_cell_text();
+    let status = parse_status("measures.status", row.try_get(3)?)?;
     let new = date_text(until);
     sqlx::query(
         "UPDATE measures SET deadline_kind = 'date', deadline = $1, deadline_text = $1, \

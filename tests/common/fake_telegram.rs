@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -26,10 +26,23 @@ pub enum Failure {
 pub struct Request {
     /// The method, lower case (`sendmessage`).
     pub method: String,
-    /// The JSON body.
+    /// The JSON body (a multipart form's text fields, as JSON).
     pub body: Value,
     /// The token in the URL.
     pub token: String,
+    /// Files uploaded in a multipart form.
+    pub files: Vec<Upload>,
+}
+
+/// A file uploaded in a multipart form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// The form field (`photo`, `document`).
+    pub field: String,
+    /// The file name given.
+    pub name: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// A message the server accepted.
@@ -45,6 +58,8 @@ pub struct Sent {
     pub markup: Option<Value>,
     /// When the server took it.
     pub at: Instant,
+    /// `photo` or `document` for a file, with the uploaded file or the file id sent again.
+    pub file: Option<(String, Result<Upload, String>)>,
 }
 
 #[derive(Default)]
@@ -61,6 +76,8 @@ struct Inner {
     migrated: HashMap<i64, i64>,
     /// Whether the token was revoked: every call answers 401.
     revoked: bool,
+    /// Files people sent, by file id: their path on the server and their bytes.
+    files: HashMap<String, (String, Vec<u8>)>,
     sent: Vec<Sent>,
     /// Messages per second the server accepts before answering 429 (0: no limit).
     limit_per_second: usize,
@@ -108,13 +125,52 @@ fn message(chat_id: i64, message_id: i64, text: &str) -> Value {
     json!({"message_id": message_id, "date": 1_700_000_000, "chat": chat(chat_id), "from": bot_user(), "text": text})
 }
 
+/// A multipart form as JSON text fields and uploaded files.
+async fn form(mut multipart: Multipart) -> (Value, Vec<Upload>) {
+    let mut body = serde_json::Map::new();
+    let mut files = Vec::new();
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.unwrap_or_default().to_vec();
+        match file_name {
+            Some(file_name) => files.push(Upload {
+                field: name,
+                name: file_name,
+                bytes,
+            }),
+            None => {
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                body.insert(name, value);
+            }
+        }
+    }
+    (Value::Object(body), files)
+}
+
 async fn handle(
     State(fake): State<FakeTelegram>,
     Path((bot, method)): Path<(String, String)>,
-    body: Option<Json<Value>>,
+    request: axum::extract::Request,
 ) -> Response {
     let method = method.to_lowercase();
-    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, files) = if multipart {
+        match Multipart::from_request(request, &()).await {
+            Ok(multipart) => form(multipart).await,
+            Err(_) => (Value::Null, Vec::new()),
+        }
+    } else {
+        match Json::<Value>::from_request(request, &()).await {
+            Ok(Json(body)) => (body, Vec::new()),
+            Err(_) => (Value::Null, Vec::new()),
+        }
+    };
     let token = bot.strip_prefix("bot").unwrap_or(&bot).to_string();
     let revoked = {
         let mut inner = fake.inner.lock().unwrap();
@@ -122,6 +178,7 @@ async fn handle(
             method: method.clone(),
             body: body.clone(),
             token,
+            files: files.clone(),
         });
         inner.revoked
     };
@@ -156,7 +213,23 @@ async fn handle(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        "sendmessage" => {
+        "getfile" => {
+            let file_id = body["file_id"].as_str().unwrap_or_default().to_string();
+            let inner = fake.inner.lock().unwrap();
+            match inner.files.get(&file_id) {
+                Some((path, bytes)) => ok(json!({
+                    "file_id": file_id, "file_unique_id": format!("u-{file_id}"),
+                    "file_size": bytes.len(), "file_path": path
+                })),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: invalid file_id",
+                    None,
+                ),
+            }
+        }
+        "sendmessage" | "sendphoto" | "senddocument" => {
             let chat_id = body["chat_id"].as_i64().unwrap_or(0);
             let mut inner = fake.inner.lock().unwrap();
             if inner.blocked.contains(&chat_id) {
@@ -219,13 +292,37 @@ async fn handle(
             }
             inner.next_message_id += 1;
             let message_id = inner.next_message_id;
-            let text = body["text"].as_str().unwrap_or("").to_string();
+            let text = body["text"]
+                .as_str()
+                .or(body["caption"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let field = match method.as_str() {
+                "sendphoto" => Some("photo"),
+                "senddocument" => Some("document"),
+                _ => None,
+            };
+            let file = field.map(|field| {
+                // The file is uploaded in the field itself, or in the part that
+                // `attach://NAME` names, or it is a file id sent again.
+                let value = body[field].as_str().unwrap_or_default();
+                let part = value.strip_prefix("attach://").unwrap_or(field);
+                let sent = match files.iter().find(|f| f.field == part) {
+                    Some(upload) => Ok(Upload {
+                        field: field.to_string(),
+                        ..upload.clone()
+                    }),
+                    None => Err(value.to_string()),
+                };
+                (field.to_string(), sent)
+            });
             inner.sent.push(Sent {
                 chat_id,
                 message_id,
                 text: text.clone(),
                 markup: body.get("reply_markup").cloned(),
                 at: Instant::now(),
+                file,
             });
             ok(message(chat_id, message_id, &text))
         }
@@ -247,6 +344,18 @@ async fn handle(
     }
 }
 
+/// `GET /file/bot{token}/{path}`: the bytes of a file people sent.
+async fn download(
+    State(fake): State<FakeTelegram>,
+    Path((_bot, path)): Path<(String, String)>,
+) -> Response {
+    let inner = fake.inner.lock().unwrap();
+    match inner.files.values().find(|(p, _)| *p == path) {
+        Some((_, bytes)) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 impl FakeTelegram {
     /// Starts a server on a free port of 127.0.0.1.
     pub async fn start() -> FakeTelegram {
@@ -264,6 +373,7 @@ impl FakeTelegram {
         };
         let app = Router::new()
             .route("/{bot}/{method}", post(handle))
+            .route("/file/{bot}/{*path}", axum::routing::get(download))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
@@ -322,6 +432,100 @@ impl FakeTelegram {
             .unwrap()
             .forbidden
             .insert(chat_id, description.to_string());
+    }
+
+    /// Keeps a file as if someone had sent it; returns its file id.
+    pub fn add_file(&self, file_id: &str, path: &str, bytes: &[u8]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .files
+            .insert(file_id.to_string(), (path.to_string(), bytes.to_vec()));
+    }
+
+    /// A photo from a user (a file kept with [`FakeTelegram::add_file`]); returns the update.
+    pub fn photo(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        caption: &str,
+        reply_to: Option<i64>,
+    ) -> Value {
+        let size = self.file_size(file_id);
+        self.file_message(
+            chat_id,
+            user_id,
+            json!({"photo": [
+                {"file_id": format!("{file_id}-small"), "file_unique_id": "s", "file_size": 100, "width": 90, "height": 60},
+                {"file_id": file_id, "file_unique_id": format!("u-{file_id}"), "file_size": size, "width": 1280, "height": 960}
+            ]}),
+            caption,
+            reply_to,
+        )
+    }
+
+    /// A document from a user (a file kept with [`FakeTelegram::add_file`]).
+    pub fn document(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        name: &str,
+        caption: &str,
+        reply_to: Option<i64>,
+    ) -> Value {
+        let size = self.file_size(file_id);
+        self.file_message(
+            chat_id,
+            user_id,
+            json!({"document": {"file_id": file_id, "file_unique_id": format!("u-{file_id}"),
+                "file_name": name, "file_size": size, "mime_type": "application/pdf"}}),
+            caption,
+            reply_to,
+        )
+    }
+
+    fn file_size(&self, file_id: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .files
+            .get(file_id)
+            .map_or(0, |(_, bytes)| bytes.len())
+    }
+
+    fn file_message(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file: Value,
+        caption: &str,
+        reply_to: Option<i64>,
+    ) -> Value {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_message_id += 1;
+        let mut msg = json!({
+            "message_id": inner.next_message_id,
+            "date": 1_700_000_100,
+            "chat": chat(chat_id),
+            "from": {"id": user_id, "is_bot": false, "first_name": format!("联络员{user_id}")},
+        });
+        for (k, v) in file.as_object().unwrap() {
+            msg[k] = v.clone();
+        }
+        if !caption.is_empty() {
+            msg["caption"] = json!(caption);
+        }
+        if let Some(id) = reply_to {
+            msg["reply_to_message"] = message(chat_id, id, "(reminder)");
+        }
+        drop(inner);
+        let update = json!({"message": msg});
+        let id = self.push(update.clone());
+        let mut update = update;
+        update["update_id"] = json!(id);
+        update
     }
 
     /// Lets a chat take messages again (undoes [`FakeTelegram::forbid`]).

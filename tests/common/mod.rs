@@ -216,6 +216,7 @@ pub fn on_ci() -> bool {
 }
 
 pub mod fake_telegram;
+pub mod scene;
 
 use fake_telegram::{FakeTelegram, TOKEN};
 
