@@ -844,7 +844,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("{}\n", digest.text);
                 }
                 println!(
-                    "chart: {}{}",
+                    "would write chart: {}{}",
                     outcome.chart.as_deref().unwrap_or("-"),
                     match &outcome.ledger {
                         Some(ledger) => format!("; ledger: {ledger}"),

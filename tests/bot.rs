@@ -785,10 +785,89 @@ async fn the_bot_on_postgres() {
             .any(|s| s.text.contains(&format!("延期至 {later}")))
     })
     .await;
+    let claimed = listed_codes(&econ.text)[0].clone();
+    assert_eq!(by_code(&sb.measures(AT), &claimed)["status"], "claimed");
+
+    // The workflow on PostgreSQL: evidence for the claim, the office's decisions, a flag
+    // raised into a request and answered.
+    let photo = vec![0x89, b'P', b'N', b'G', 1, 2, 3, 4];
+    fake.add_file("ph-1", "photos/file_1.jpg", &photo);
+    fake.photo(ECON, ECON, "ph-1", &format!("{claimed} 现场照片"), None);
+    fake.wait_for(15, "the evidence's receipt", |f| {
+        f.sent_to(ECON)
+            .iter()
+            .any(|s| s.text.contains(&format!("📎 {claimed} 已收到佐证材料")))
+    })
+    .await;
+    let extension = notices(&fake, OFFICE, "📅 延期申请").remove(0);
+    let toast = fake
+        .tap(
+            OFFICE,
+            OFFICE,
+            extension.message_id,
+            &button(&extension, 0, 0),
+        )
+        .await;
+    assert!(toast.contains("已同意延期"), "{toast}");
+    assert_eq!(by_code(&sb.measures(AT), &code)["deadline"], later.as_str());
+    let claim = notices(&fake, OFFICE, "📋 销号申请").remove(0);
+    let toast = fake
+        .tap(OFFICE, OFFICE, claim.message_id, &button(&claim, 0, 0))
+        .await;
+    assert!(toast.contains("已通过"), "{toast}");
+    assert_eq!(by_code(&sb.measures(AT), &claimed)["status"], "closed");
+    let flagged = listed_codes(&admin.text).last().unwrap().clone();
+    fake.text(
+        ADMIN,
+        ADMIN,
+        &format!("{flagged} 需协调 用地指标未落实"),
+        Some(admin.message_id),
+    );
+    fake.wait_for(15, "the flag's notice", |f| {
+        !notices(f, OFFICE, "⚠️ 管委会办公室").is_empty()
+    })
+    .await;
+    let flag = notices(&fake, OFFICE, "⚠️ 管委会办公室").remove(0);
+    let toast = fake
+        .tap(OFFICE, OFFICE, flag.message_id, &button(&flag, 0, 1))
+        .await;
+    assert!(toast.contains("已转为诉求"), "{toast}");
+    let line = fake
+        .ask(ADMIN, ADMIN, "/answer R1 已协调自然资源局", None)
+        .await;
+    assert!(line.contains("R1 已答复并办结"), "{line}");
     assert!(bot.stop());
-    assert_eq!(
-        by_code(&sb.measures(AT), &listed_codes(&econ.text)[0])["status"],
-        "claimed"
+    let history: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", &claimed, "--json"])).unwrap();
+    assert_eq!(history["claims"][0]["state"], "approved");
+    assert_eq!(history["evidence"][0]["size"], photo.len());
+    let requests: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["requests", "--json"])).unwrap();
+    assert_eq!(requests[0]["category"], "general");
+    assert_eq!(requests[0]["answer"], "已协调自然资源局");
+    // The Friday digest: text, chart and ledger to the leader, once.
+    for _ in 0..2 {
+        let out = sb
+            .bot_command(&fake)
+            .args(["digest", "--now", "2024-03-15T17:30:00+08:00"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let digest: Vec<_> = fake
+        .sent_to(7004)
+        .into_iter()
+        .filter(|s| s.text.starts_with("【每日督办简报】") || s.file.is_some())
+        .collect();
+    assert_eq!(digest.len(), 3, "{digest:#?}");
+    assert!(
+        digest[0].text.contains("经批准延期的措施 1 项"),
+        "{}",
+        digest[0].text
     );
     // The first sweep wrote to each chat once, and the second sweep of the same moment
     // wrote nothing.

@@ -330,3 +330,89 @@ async fn odd_characters_import_alike_on_both_backends() {
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0][0]["content"], "措施一");
 }
+
+/// `value` without the moments things happened (`at`, `claimed_at`, …), which differ
+/// between two runs.
+fn without_moments(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| k != "at" && !k.ends_with("_at"))
+                .map(|(k, v)| (k, without_moments(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_moments).collect()),
+        other => other,
+    }
+}
+
+/// The workflow's commands give the same answers on both backends: claims approved and
+/// sent back, a measure reopened, a deadline moved, requests raised and answered in and
+/// out of time, and the digest built from all of it.
+#[tokio::test]
+async fn the_workflow_gives_the_same_answers_on_both_backends() {
+    let db = PgDatabase::create().await;
+    let pg = Sandbox::with_url(&db.url);
+    let lite = Sandbox::sqlite();
+    let mut outputs = Vec::new();
+    for sb in [&pg, &lite] {
+        sb.ok(&["migrate"]);
+        sb.ok(&["import", sample().to_str().unwrap()]);
+        sb.ok(&["set-status", "1-4", "claimed"]);
+        sb.ok(&["close", "1-4", "--note", "核验通过", "--by", "整改办张三"]);
+        sb.ok(&["set-status", "5-6", "claimed"]);
+        sb.ok(&["reject", "5-6", "--reason", "材料不全"]);
+        sb.ok(&["close", "7-3"]);
+        sb.ok(&["reopen", "7-3", "--reason", "问题反弹"]);
+        sb.ok(&["extend", "3-2", "2030-06-30", "--reason", "政策调整"]);
+        for (category, raised) in [
+            ("consult", "2024-03-11T09:00:00+08:00"),
+            ("general", "2024-03-01T09:00:00+08:00"),
+            ("major", "2024-03-14T09:00:00+08:00"),
+        ] {
+            sb.ok(&[
+                "request",
+                "add",
+                "--unit",
+                "财政局",
+                "--category",
+                category,
+                "企业诉求",
+                "--now",
+                raised,
+            ]);
+        }
+        let late = sb.ok(&[
+            "request",
+            "answer",
+            "R1",
+            "已答复",
+            "--now",
+            "2024-03-13T10:00:00+08:00",
+        ]);
+        assert!(late.contains("late"), "{late}");
+        let mut histories = Vec::new();
+        for code in ["1-4", "5-6", "7-3", "3-2"] {
+            let h: serde_json::Value =
+                serde_json::from_str(&sb.ok(&["history", code, "--json"])).unwrap();
+            histories.push(without_moments(h));
+        }
+        let requests: serde_json::Value =
+            serde_json::from_str(&sb.ok(&["requests", "--json", "--at", "2024-03-15"])).unwrap();
+        let digest = sb.ok(&["digest", "--now", "2024-03-15T17:30:00+08:00", "--dry-run"]);
+        assert!(digest.contains("经批准延期的措施 1 项"), "{digest}");
+        assert!(
+            digest.contains("咨询:按时答复 0 · 超时答复 1 · 办理中 0 · 超时未答复 0"),
+            "{digest}"
+        );
+        outputs.push((histories, requests, digest, sb.measures("2024-03-15")));
+    }
+    let (histories, requests, _, _) = &outputs[0];
+    assert_eq!(histories[0]["claims"][0]["state"], "approved");
+    assert_eq!(histories[0]["claims"][0]["decided_by"], "整改办张三");
+    assert_eq!(histories[1]["claims"][0]["reason"], "材料不全");
+    assert_eq!(histories[3]["history"][1]["old"], "2026-11-30");
+    assert_eq!(requests[0]["state"]["state"], "answered_late");
+    assert_eq!(outputs[0], outputs[1]);
+}

@@ -12,22 +12,6 @@ use serde_json::Value;
 /// A second office member.
 const OFFICE2: i64 = 7006;
 
-/// The data (callback) of a notice's button: `prefix:id:action`.
-fn button(sent: &common::fake_telegram::Sent, row: usize, column: usize) -> String {
-    sent.markup.as_ref().expect("buttons")["inline_keyboard"][row][column]["callback_data"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// The office's notices of a kind (by the words they start with), oldest first.
-fn notices(fake: &FakeTelegram, chat: i64, starts: &str) -> Vec<common::fake_telegram::Sent> {
-    fake.sent_to(chat)
-        .into_iter()
-        .filter(|s| s.text.starts_with(starts))
-        .collect()
-}
-
 fn history(sb: &Sandbox, code: &str) -> Value {
     serde_json::from_str(&sb.ok(&["history", code, "--json"])).unwrap()
 }

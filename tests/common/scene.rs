@@ -94,3 +94,19 @@ pub async fn bound_bot(fake: &FakeTelegram, sb: &Sandbox) -> Running {
     bind(sb, fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
     bot
 }
+
+/// The data (callback) of a notice's button: `prefix:id:action`.
+pub fn button(sent: &super::fake_telegram::Sent, row: usize, column: usize) -> String {
+    sent.markup.as_ref().expect("buttons")["inline_keyboard"][row][column]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The office's notices of a kind (by the words they start with), oldest first.
+pub fn notices(fake: &FakeTelegram, chat: i64, starts: &str) -> Vec<super::fake_telegram::Sent> {
+    fake.sent_to(chat)
+        .into_iter()
+        .filter(|s| s.text.starts_with(starts))
+        .collect()
+}
