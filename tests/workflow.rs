@@ -356,6 +356,17 @@ async fn extensions_and_flags_are_decided_by_the_office() {
         .into_iter()
         .find(|s| s.text.contains("申请协调:用地指标未落实"))
         .unwrap();
+    // The office acts days later: the limit still counts from when the liaison asked
+    // (Monday 11 March 2024, 09:00 in Beijing).
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&sb.url).await.unwrap();
+        sqlx::query("UPDATE coordination_flags SET created_at = '2024-03-11T01:00:00.000000Z'")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    }
     let general = (0..3)
         .map(|i| button(&flag, 0, i))
         .find(|d| d.ends_with(":general"))
@@ -387,6 +398,10 @@ async fn extensions_and_flags_are_decided_by_the_office() {
         5,
         "{raised} → {due}"
     );
+    assert_eq!(
+        (raised.to_string(), due.to_string()),
+        ("2024-03-11".into(), "2024-03-18".into())
+    );
     // Someone of another unit may not answer it; the lead unit's liaison does.
     assert_eq!(lead, "管委会办公室");
     let line = fake.ask(ECON, ECON, "/answer R1 我来答复", None).await;
@@ -401,7 +416,9 @@ async fn extensions_and_flags_are_decided_by_the_office() {
         .await;
     assert!(line.contains("R1 已答复并办结"), "{line}");
     let requests: Value = serde_json::from_str(&sb.ok(&["requests", "--json"])).unwrap();
-    assert_eq!(requests[0]["state"]["state"], "answered_in_time");
+    // Answered today, long after 18 March 2024: late.
+    assert!(line.contains("计为超时答复"), "{line}");
+    assert_eq!(requests[0]["state"]["state"], "answered_late");
     assert_eq!(requests[0]["answer"], "已与自然资源局协调,指标下月落实");
     let line = fake.ask(ADMIN, ADMIN, "/answer R1 再答复一次", None).await;
     assert!(line.contains("已答复过"), "{line}");

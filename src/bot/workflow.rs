@@ -449,9 +449,13 @@ impl Step<'_> {
                 format!("Raised already as {}.", request_code(request))
             });
         }
-        let today = self.today();
+        // The limit counts from when the liaison asked, not from when the office acted.
+        let asked = flag
+            .asked_at
+            .with_timezone(&self.settings.timezone)
+            .date_naive();
         let due = response_due(
-            today,
+            asked,
             category,
             &self.settings.config.rules.response,
             &self.settings.calendar,
@@ -471,7 +475,7 @@ impl Step<'_> {
                     unit: &flag.lead_unit,
                     category,
                     body: &body,
-                    raised_on: today,
+                    raised_on: asked,
                     due,
                     by: &actor,
                     at: self.now,

@@ -85,6 +85,8 @@ pub struct Flag {
     pub reason: String,
     /// The request it was raised into, if it was.
     pub request_id: Option<i64>,
+    /// When the liaison asked.
+    pub asked_at: DateTime<Utc>,
 }
 
 /// Opens, decides or withdraws the claim a status change implies (see `set_status_in`).
@@ -469,7 +471,7 @@ pub(crate) async fn decide_extension_in(
 /// A coordination flag by id.
 pub(crate) async fn flag_in(conn: &mut AnyConnection, id: i64) -> Result<Option<Flag>, StoreError> {
     let row = sqlx::query(
-        "SELECT f.id, m.code, f.unit, u.name, f.reason, f.request_id FROM coordination_flags f \
+        "SELECT f.id, m.code, f.unit, u.name, f.reason, f.request_id, f.created_at FROM coordination_flags f \
          JOIN measures m ON m.id = f.measure_id JOIN units u ON u.id = m.lead_unit_id WHERE f.id = $1",
     )
     .bind(id)
@@ -485,6 +487,7 @@ pub(crate) async fn flag_in(conn: &mut AnyConnection, id: i64) -> Result<Option<
         lead_unit: row.try_get(3)?,
         reason: row.try_get(4)?,
         request_id: row.try_get(5)?,
+        asked_at: parse_instant("coordination_flags.created_at", row.try_get(6)?)?,
     }))
 }
 
