@@ -833,6 +833,13 @@ impl Step<'_> {
         Ok(match parsed {
             Intent::Done { note } => {
                 if status == Status::Claimed {
+                    // Claimed in the ledger, never in a chat: this is the claim the office
+                    // has to hear of.
+                    if self.tx.pending_claim(id).await?.is_none()
+                        && let Some(claim) = self.tx.claim_of_claimed(id, &change).await?
+                    {
+                        self.notify_claim(claim, id, code, unit.as_deref()).await?;
+                    }
                     return Ok(if zh {
                         format!("{code} 已申请销号,等待整改办核验。")
                     } else {

@@ -80,6 +80,10 @@ pub struct Limiter {
     last_to: HashMap<i64, Instant>,
     group_sends: HashMap<i64, VecDeque<Instant>>,
     last_any: Option<Instant>,
+    /// The global pace when this is the only sender.
+    alone_per_second: Duration,
+    /// How many senders share the limits (live instances on one database).
+    senders: usize,
 }
 
 impl Limiter {
@@ -93,7 +97,36 @@ impl Limiter {
             last_to: HashMap::new(),
             group_sends: HashMap::new(),
             last_any: None,
+            alone_per_second: Duration::from_secs_f64(1.0 / config.per_second) + JITTER_SLACK,
+            senders: 1,
         }
+    }
+
+    /// Shares the limits with `senders` senders in all (this one included): each takes
+    /// its part of the global rate, and a chat's own limit is kept in the database (see
+    /// [`Limiter::shared_spacing`]).
+    pub fn share(&mut self, senders: usize) {
+        let senders = senders.max(1);
+        self.senders = senders;
+        self.per_second = self.alone_per_second * senders as u32;
+    }
+
+    /// How many senders share the limits.
+    pub fn senders(&self) -> usize {
+        self.senders
+    }
+
+    /// With several senders, the least time between two messages to `chat_id`, whoever
+    /// sends them; `None` when this is the only sender (its own memory is enough).
+    pub fn shared_spacing(&self, chat_id: i64) -> Option<Duration> {
+        if self.senders <= 1 {
+            return None;
+        }
+        Some(if Self::is_group(chat_id) {
+            (self.group_window / self.group_max.max(1) as u32).max(self.per_chat)
+        } else {
+            self.per_chat
+        })
     }
 
     /// Telegram gives groups negative ids.

@@ -129,6 +129,15 @@ pub struct TelegramConfig {
     pub admins: Vec<i64>,
     /// How long one long-polling request waits for updates.
     pub poll_timeout_seconds: u64,
+    /// Webhook mode (`DUBAN_TELEGRAM_WEBHOOK_URL`, or `duban run --webhook URL`): the public
+    /// HTTPS URL Telegram posts updates to. Empty: long polling.
+    pub webhook_url: String,
+    /// Where the webhook listens (`DUBAN_TELEGRAM_WEBHOOK_LISTEN`, or `--listen ADDR`).
+    pub webhook_listen: String,
+    /// The secret Telegram sends with every webhook request
+    /// (`DUBAN_TELEGRAM_WEBHOOK_SECRET`, 1–256 of `A-Z a-z 0-9 _ -`). Empty: derived from
+    /// the token, so that every instance of one bot agrees without configuration.
+    pub webhook_secret: Secret,
 }
 
 impl Default for TelegramConfig {
@@ -139,6 +148,9 @@ impl Default for TelegramConfig {
             bot_username: String::new(),
             admins: Vec::new(),
             poll_timeout_seconds: 10,
+            webhook_url: String::new(),
+            webhook_listen: String::new(),
+            webhook_secret: Secret::default(),
         }
     }
 }
@@ -231,6 +243,9 @@ pub struct Config {
     pub digest: DigestConfig,
     /// Evidence sent in chats.
     pub evidence: EvidenceConfig,
+    /// The operations HTTP server (`/healthz`, `/metrics`) of `duban run`, as `HOST:PORT`
+    /// (`DUBAN_HTTP_LISTEN`, or `--http ADDR`). Empty: off.
+    pub http_listen: String,
 }
 
 /// The leadership digest (`[digest]`, 每日简报).
@@ -306,6 +321,7 @@ impl Default for Config {
             data_dir: PathBuf::from("duban-data"),
             digest: DigestConfig::default(),
             evidence: EvidenceConfig::default(),
+            http_listen: String::new(),
         }
     }
 }
@@ -325,6 +341,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("digest", &self.digest)
             .field("evidence", &self.evidence)
+            .field("http_listen", &self.http_listen)
             .finish()
     }
 }
@@ -369,6 +386,9 @@ impl Settings {
                 "telegram_token" => "telegram__token".into(),
                 "telegram_api_url" => "telegram__api_url".into(),
                 "telegram_admins" => "telegram__admins".into(),
+                "telegram_webhook_url" => "telegram__webhook_url".into(),
+                "telegram_webhook_listen" => "telegram__webhook_listen".into(),
+                "telegram_webhook_secret" => "telegram__webhook_secret".into(),
                 _ => key.into(),
             })
             .split("__")

@@ -167,8 +167,22 @@ enum Command {
         json: bool,
     },
     /// Runs the service: the bot (Telegram, or the console when no token is set), the
-    /// reminder schedule and the outbox, until SIGINT or SIGTERM.
-    Run,
+    /// reminder schedule and the outbox, until SIGINT or SIGTERM. Several instances may run
+    /// on one PostgreSQL database; SQLite takes one.
+    Run {
+        /// Webhook mode: the public HTTPS URL Telegram posts updates to (default:
+        /// $DUBAN_TELEGRAM_WEBHOOK_URL; without one, long polling).
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        /// Where the webhook listens, HOST:PORT (default: $DUBAN_TELEGRAM_WEBHOOK_LISTEN, then
+        /// 0.0.0.0:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Serve /healthz and /metrics on HOST:PORT (default: $DUBAN_HTTP_LISTEN; off
+        /// unless set).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+    },
     /// Runs one reminder sweep and delivers its messages, then exits (for cron and tests).
     Remind {
         /// The moment to sweep for, RFC 3339 (default: now).
@@ -265,12 +279,23 @@ fn parse_status(text: &str) -> Result<Status, String> {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DUBAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,duban=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+    // DUBAN_LOG_FORMAT=json: one JSON object a line, with time and fields, for collectors.
+    let json = std::env::var("DUBAN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+            .init();
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -773,7 +798,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Run => return run_service(config).await,
+        Command::Run {
+            webhook,
+            listen,
+            http,
+        } => return run_service(config, webhook, listen, http).await,
         Command::Remind { now, dry_run } => {
             let app = App::open(config).await?;
             let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
@@ -1020,11 +1049,28 @@ async fn refuse_console_over_telegram(store: &duban::store::Store) -> anyhow::Re
 }
 
 /// `duban run`.
-async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    use duban::service::Service;
+async fn run_service(
+    config: Option<&Path>,
+    webhook: Option<String>,
+    listen: Option<String>,
+    http: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use duban::service::{Instance, POLL_LEASE, SCHEDULE_LEASE, Service};
     use std::sync::Arc;
     let app = App::open(config).await?;
-    let settings = Arc::new(app.settings.clone());
+    let mut settings = app.settings.clone();
+    if let Some(url) = webhook {
+        settings.config.telegram.webhook_url = url;
+    }
+    if let Some(addr) = listen {
+        settings.config.telegram.webhook_listen = addr;
+    }
+    if let Some(addr) = http {
+        settings.config.http_listen = addr;
+    }
+    let settings = Arc::new(settings);
+    // SQLite is for one instance: a second `duban run` on the same file is refused.
+    let _sqlite_lock = lock_sqlite(&app.store).await?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
     if settings.config.telegram.token.is_empty() {
@@ -1055,6 +1101,7 @@ async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             channel: console.clone(),
             wake: Arc::clone(&wake),
             stop,
+            instance: Arc::new(Instance::alone()),
         });
         let first = app.store.last_update_id().await?.unwrap_or(0);
         // A newcomer sees today's reminders at once, whatever the day.
@@ -1087,13 +1134,68 @@ async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             wait = (wait * 2).min(std::time::Duration::from_secs(300));
         }
     });
+    let instance = Arc::new(Instance::new());
     let service = Arc::new(Service {
         store: app.store.clone(),
         settings: Arc::clone(&settings),
         channel: telegram.clone(),
         wake: Arc::clone(&wake),
-        stop,
+        stop: stop.clone(),
+        instance: Arc::clone(&instance),
     });
+    tracing::info!(instance = %instance.id, "starting");
+    let webhook_url = settings.config.telegram.webhook_url.clone();
+    let mut servers = Vec::new();
+    if !settings.config.http_listen.is_empty() {
+        let addr = settings.config.http_listen.clone();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening on {addr} (DUBAN_HTTP_LISTEN)"))?;
+        tracing::info!("health and metrics on http://{}", listener.local_addr()?);
+        let router = duban::http::ops_router(Arc::clone(&service));
+        servers.push(tokio::spawn(duban::http::serve(
+            listener,
+            router,
+            stop.clone(),
+        )));
+    }
+    let mut leases = Vec::new();
+    if settings.config.schedule.enabled {
+        leases.push(SCHEDULE_LEASE);
+    }
+    if webhook_url.is_empty() {
+        leases.push(POLL_LEASE);
+    } else {
+        let secret = duban::http::webhook_secret(&settings)?;
+        let path = duban::http::webhook_path(&webhook_url)?;
+        let addr = match settings.config.telegram.webhook_listen.as_str() {
+            "" => "0.0.0.0:8080".to_string(),
+            addr => addr.to_string(),
+        };
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening for the webhook on {addr}"))?;
+        tracing::info!("webhook on {} (path {path})", listener.local_addr()?);
+        let router = duban::http::webhook_router(Arc::clone(&service), &path, secret.clone());
+        servers.push(tokio::spawn(duban::http::serve(
+            listener,
+            router,
+            stop.clone(),
+        )));
+        // Every instance tells Telegram the same URL and secret; retried until it takes it.
+        let hook = telegram.clone();
+        let url = webhook_url.clone();
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_secs(1);
+            while let Err(e) = hook.set_webhook(&url, &secret).await {
+                tracing::warn!("setting the webhook: {e}; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(300));
+            }
+            tracing::info!("the webhook is set");
+        });
+    }
+    let leasing = tokio::spawn(Arc::clone(&service).lease_loop(leases));
     let mut scheduler = match settings.config.schedule.enabled {
         true => Some(
             service
@@ -1104,11 +1206,22 @@ async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         false => None,
     };
     let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
-    let updates = duban::telegram::TelegramUpdates {
-        telegram,
-        timeout: std::time::Duration::from_secs(settings.config.telegram.poll_timeout_seconds),
+    let polling = match webhook_url.is_empty() {
+        true => {
+            // A webhook left from webhook mode would make Telegram refuse getUpdates.
+            if let Err(e) = telegram.delete_webhook().await {
+                tracing::warn!("removing a webhook: {e}");
+            }
+            let updates = duban::telegram::TelegramUpdates {
+                telegram,
+                timeout: std::time::Duration::from_secs(
+                    settings.config.telegram.poll_timeout_seconds,
+                ),
+            };
+            Some(tokio::spawn(Arc::clone(&service).poll_loop(updates)))
+        }
+        false => None,
     };
-    let polling = tokio::spawn(Arc::clone(&service).poll_loop(updates));
     tracing::info!("duban is running");
     shutdown_signal().await;
     tracing::info!("stopping: finishing what is being sent");
@@ -1117,9 +1230,43 @@ async fn run_service(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let _ = scheduler.shutdown().await;
     }
     let _ = delivering.await;
-    let _ = polling.await;
+    if let Some(polling) = polling {
+        let _ = polling.await;
+    }
+    for server in servers {
+        let _ = server.await;
+    }
+    let _ = leasing.await;
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the lock that keeps a second `duban run` off an SQLite file; `None` for PostgreSQL.
+/// The lock is the operating system's on a file beside the database, so it ends with the
+/// process, however that ends.
+async fn lock_sqlite(store: &duban::store::Store) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(file) = store.sqlite_file().await? else {
+        return Ok(None);
+    };
+    let mut name = file.clone().into_os_string();
+    name.push(".run-lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .with_context(|| format!("opening {}", PathBuf::from(&name).display()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `duban run` is using {}: SQLite takes one instance. Stop the other one, \
+             or use PostgreSQL (DUBAN_DATABASE_URL=postgres://…) to run several.",
+            file.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", PathBuf::from(&name).display()))
+        }
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {

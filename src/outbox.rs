@@ -24,11 +24,15 @@ pub enum Delivery {
         id: i64,
         /// The chat.
         chat_id: i64,
+        /// What it was (`reminder`, `digest`, `reply` …).
+        kind: String,
     },
     /// A message must wait (429, server error, network, a group that moved); it stays queued.
     Retry {
         /// The outbox row.
         id: i64,
+        /// What it was.
+        kind: String,
         /// Why.
         error: String,
     },
@@ -36,6 +40,8 @@ pub enum Delivery {
     Dead {
         /// The outbox row.
         id: i64,
+        /// What it was.
+        kind: String,
         /// Why.
         error: String,
     },
@@ -55,39 +61,70 @@ pub enum Delivery {
 /// The longest a step waits for its message's slot; a longer wait is left to the loop.
 const IN_STEP_WAIT: Duration = Duration::from_millis(100);
 
-/// Sends the next message that may go now (or within [`IN_STEP_WAIT`]).
+/// How long a sender's claim on a row lasts: longer than a send can take (the HTTP client
+/// gives up after the poll timeout plus 15 s), so that a row is never taken from a sender
+/// still working on it, and short enough that a dead sender's row goes soon.
+pub const CLAIM_FOR: Duration = Duration::from_secs(60);
+
+/// How many rows that may go now a step tries to claim before it leaves the rest to the
+/// next step (other senders took them).
+const CLAIM_TRIES: usize = 4;
+
+/// Sends the next message that may go now (or within [`IN_STEP_WAIT`]), claiming it first
+/// for `sender` so that no other sender on the same database sends it too.
 pub async fn deliver_once<C: Channel>(
     store: &Store,
     channel: &C,
     limiter: &mut Limiter,
     settings: &Settings,
+    sender: &str,
     now: DateTime<Utc>,
 ) -> Result<Delivery, StoreError> {
     let config = &settings.config.delivery;
     let clock = Instant::now();
     let due = store.due_outbox(now, 1_000).await?;
-    // The first message that may go now; else the one that may go soonest.
-    let mut pick: Option<(i64, Instant)> = None;
+    // The messages that may go now; else the one that may go soonest.
+    let mut ready_now: Vec<(i64, i64)> = Vec::new();
+    let mut soonest: Option<(i64, i64, Instant)> = None;
     for &(id, chat_id) in &due {
         let ready = limiter.ready_at(chat_id, clock);
         if ready <= clock {
-            pick = Some((id, ready));
-            break;
+            ready_now.push((id, chat_id));
+            if ready_now.len() >= 32 {
+                break;
+            }
+            continue;
         }
-        if pick.is_none_or(|(_, soonest)| ready < soonest) {
-            pick = Some((id, ready));
+        if ready_now.is_empty() && soonest.is_none_or(|(_, _, at)| ready < at) {
+            soonest = Some((id, chat_id, ready));
         }
     }
-    let (id, ready) = match pick {
+    let candidates: Vec<(i64, i64, Instant)> = match (ready_now.is_empty(), soonest) {
+        (false, _) => {
+            // Several senders start at different rows, so that they seldom want the same one.
+            let start = match limiter.senders() {
+                1 => 0,
+                _ => random_index(ready_now.len()),
+            };
+            ready_now
+                .iter()
+                .cycle()
+                .skip(start)
+                .take(ready_now.len().min(CLAIM_TRIES))
+                .map(|&(id, chat_id)| (id, chat_id, clock))
+                .collect()
+        }
         // A slot close at hand is waited for here, after the database work, so that the
         // pace is the limiter's and not the limiter's plus the queries'.
-        Some((id, ready)) if ready.duration_since(clock) <= IN_STEP_WAIT => (id, ready),
-        Some((_, ready)) => {
+        (true, Some((id, chat_id, ready))) if ready.duration_since(clock) <= IN_STEP_WAIT => {
+            vec![(id, chat_id, ready)]
+        }
+        (true, Some((_, _, ready))) => {
             return Ok(Delivery::Idle {
                 next: Some(ready.duration_since(clock)),
             });
         }
-        None => {
+        (true, None) => {
             let next = store.next_outbox_time().await?.map(|at| {
                 (at - now)
                     .to_std()
@@ -96,6 +133,24 @@ pub async fn deliver_once<C: Channel>(
             });
             return Ok(Delivery::Idle { next });
         }
+    };
+    let until = now + chrono::Duration::from_std(CLAIM_FOR).unwrap_or_default();
+    let mut claimed = None;
+    for (id, chat_id, ready) in candidates {
+        let spacing = limiter.shared_spacing(chat_id);
+        if store
+            .claim_outbox(id, chat_id, sender, now, until, spacing)
+            .await?
+        {
+            claimed = Some((id, ready));
+            break;
+        }
+    }
+    let Some((id, ready)) = claimed else {
+        // Other senders have these; look again soon.
+        return Ok(Delivery::Idle {
+            next: Some(Duration::from_millis(20)),
+        });
     };
     let row = store.outbox_row(id).await?;
     tokio::time::sleep_until(ready.into()).await;
@@ -111,13 +166,18 @@ pub async fn deliver_once<C: Channel>(
             Ok(Delivery::Sent {
                 id: row.id,
                 chat_id: row.chat_id,
+                kind: row.kind,
             })
         }
         Err(SendError::RetryAfter(wait)) => {
             limiter.hold(row.chat_id, Instant::now() + wait);
             let error = format!("429: retry after {} s", wait.as_secs());
             store.outbox_retry(row.id, later(wait), &error).await?;
-            Ok(Delivery::Retry { id: row.id, error })
+            Ok(Delivery::Retry {
+                id: row.id,
+                kind: row.kind,
+                error,
+            })
         }
         Err(SendError::Transient(error)) => {
             limiter.record(row.chat_id, sent_at);
@@ -130,23 +190,36 @@ pub async fn deliver_once<C: Channel>(
                     chat = row.chat_id,
                     "gave a message up: {error}"
                 );
-                return Ok(Delivery::Dead { id: row.id, error });
+                return Ok(Delivery::Dead {
+                    id: row.id,
+                    kind: row.kind,
+                    error,
+                });
             }
             store
                 .outbox_retry(row.id, later(backoff(row.attempts, config)), &error)
                 .await?;
-            Ok(Delivery::Retry { id: row.id, error })
+            Ok(Delivery::Retry {
+                id: row.id,
+                kind: row.kind,
+                error,
+            })
         }
         Err(SendError::Moved(to)) => {
             store.move_chat(row.chat_id, to).await?;
             let error = format!("the group moved to chat {to}");
             tracing::info!(from = row.chat_id, to, "a group became a supergroup");
-            Ok(Delivery::Retry { id: row.id, error })
+            Ok(Delivery::Retry {
+                id: row.id,
+                kind: row.kind,
+                error,
+            })
         }
         Err(SendError::Unauthorized(error)) => {
             tracing::error!(
                 "the channel refuses the bot ({error}): check the token; messages stay queued"
             );
+            store.release_claim(row.id).await?;
             Ok(Delivery::Paused { error })
         }
         Err(SendError::Blocked) => {
@@ -164,6 +237,7 @@ pub async fn deliver_once<C: Channel>(
                 .await?;
             Ok(Delivery::Dead {
                 id: row.id,
+                kind: row.kind,
                 error: "blocked".into(),
             })
         }
@@ -174,7 +248,11 @@ pub async fn deliver_once<C: Channel>(
                 chat = row.chat_id,
                 "gave a message up: {error}"
             );
-            Ok(Delivery::Dead { id: row.id, error })
+            Ok(Delivery::Dead {
+                id: row.id,
+                kind: row.kind,
+                error,
+            })
         }
     }
 }
@@ -188,6 +266,15 @@ async fn record_sent(store: &Store, id: i64, message_id: i64, config: &DeliveryC
         tokio::time::sleep(backoff(failures, config).min(Duration::from_secs(30))).await;
         failures += 1;
     }
+}
+
+/// A number in `0..len` that differs from sender to sender and step to step.
+fn random_index(len: usize) -> usize {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0;
+    }
+    (u64::from_le_bytes(bytes) % len.max(1) as u64) as usize
 }
 
 /// Exponential backoff with the configured ceiling: 2, 4, 8 … seconds.

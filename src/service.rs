@@ -229,6 +229,8 @@ pub struct Service<C> {
     pub wake: Arc<Notify>,
     /// Turns true when the service should stop.
     pub stop: watch::Receiver<bool>,
+    /// This process among the instances on the database: its leases and counters.
+    pub instance: Arc<Instance>,
 }
 
 impl<C: Channel + Clone + 'static> Service<C> {
@@ -239,14 +241,19 @@ impl<C: Channel + Clone + 'static> Service<C> {
         let mut stop = self.stop.clone();
         let mut failures = 0;
         while !*stop.borrow() {
+            limiter.share(self.instance.senders());
             let step = deliver_once(
                 &self.store,
                 &self.channel,
                 &mut limiter,
                 &self.settings,
+                &self.instance.id,
                 Utc::now(),
             )
             .await;
+            if let Ok(delivery) = &step {
+                self.instance.metrics.delivered(delivery);
+            }
             let wait = match step {
                 Ok(Delivery::Idle { next }) => {
                     failures = 0;
@@ -255,7 +262,8 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 Ok(Delivery::Paused { .. }) => Duration::from_secs(60),
                 Ok(delivery) => {
                     failures = 0;
-                    if let Delivery::Retry { id, error } | Delivery::Dead { id, error } = &delivery
+                    if let Delivery::Retry { id, error, .. } | Delivery::Dead { id, error, .. } =
+                        &delivery
                     {
                         tracing::info!(outbox = id, "not delivered: {error}");
                     }
@@ -290,7 +298,30 @@ impl<C: Channel + Clone + 'static> Service<C> {
         let mut failures = 0;
         // The update that failed last, and how often in a row.
         let mut failing: Option<(i64, u32)> = None;
+        let mut polling = self.instance.holds(POLL_LEASE);
         while !*stop.borrow() {
+            // Only the holder of the poll lease asks for updates: Telegram answers a second
+            // poller with 409. Taking the lease over, start after what the other applied.
+            if !self.instance.holds(POLL_LEASE) {
+                polling = false;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            if !polling {
+                polling = true;
+                match self.store.last_update_id().await {
+                    Ok(last) => after = last.max(after),
+                    Err(e) => {
+                        polling = false;
+                        tracing::warn!("reading the last update: {e}; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            }
             let batch = tokio::select! {
                 batch = source.next(after) => batch,
                 _ = stop.changed() => break,
@@ -319,6 +350,8 @@ impl<C: Channel + Clone + 'static> Service<C> {
             .await;
             if let Some(last) = last {
                 after = Some(after.map_or(last, |a| a.max(last)));
+                let applied = batch.iter().filter(|i| i.update_id <= last).count();
+                self.instance.metrics.applied(applied as u64);
             }
             let Some((update_id, e)) = error else {
                 failures = 0;
@@ -362,7 +395,7 @@ impl<C: Channel + Clone + 'static> Service<C> {
     }
 
     /// Records an update as applied without its changes, and tells its chat.
-    async fn skip(&self, update_id: i64, chat_id: i64) -> Result<(), StoreError> {
+    pub async fn skip(&self, update_id: i64, chat_id: i64) -> Result<(), StoreError> {
         let now = Utc::now();
         self.store.skip_update(update_id, now).await?;
         if chat_id == 0 {
@@ -392,8 +425,10 @@ impl<C: Channel + Clone + 'static> Service<C> {
         let mut stop = self.stop.clone();
         let mut failures = 0;
         while !*stop.borrow() {
+            let started = std::time::Instant::now();
             match sweep(&self.store, &self.settings, Utc::now(), false).await {
                 Ok(outcome) => {
+                    self.instance.metrics.swept(started.elapsed().as_secs_f64());
                     if outcome.day_off {
                         tracing::info!(day = %outcome.day, "a day off: no sweep");
                     } else {
@@ -414,9 +449,9 @@ impl<C: Channel + Clone + 'static> Service<C> {
         }
     }
 
-    /// Starts the daily sweep on tokio-cron-scheduler at `schedule.sweep_at` in the office's
-    /// time zone, after catching up a sweep missed today (the service was down at the time).
-    pub async fn start_schedule(self: &Arc<Self>) -> Result<JobScheduler, JobSchedulerError> {
+    /// Catches up a sweep and a digest that should have run today and have not (the
+    /// service was down at the time, or the instance that held the schedule died).
+    pub async fn catch_up(&self) {
         match sweep_missed(&self.store, &self.settings, Utc::now()).await {
             Ok(true) => {
                 tracing::info!("catching up today's sweep");
@@ -425,35 +460,54 @@ impl<C: Channel + Clone + 'static> Service<C> {
             Ok(false) => {}
             Err(e) => tracing::warn!("checking for a missed sweep: {e}"),
         }
-        let at = self
-            .settings
-            .config
-            .schedule
-            .sweep_time()
-            .unwrap_or_default();
-        let cron = format!("0 {} {} * * *", at.minute(), at.hour());
-        let scheduler = JobScheduler::new().await?;
-        let service = Arc::clone(self);
-        let job = Job::new_async_tz(cron.as_str(), self.settings.timezone, move |_, _| {
-            let service = Arc::clone(&service);
-            Box::pin(async move { service.sweep_until_done().await })
-        })?;
-        scheduler.add(job).await?;
-        if self.settings.config.digest.enabled {
-            match digest_missed(&self.store, &self.settings, Utc::now()).await {
-                Ok(true) => {
-                    tracing::info!("catching up today's digest");
-                    self.digest_until_done().await;
-                }
-                Ok(false) => {}
-                Err(e) => tracing::warn!("checking for a missed digest: {e}"),
+        if !self.settings.config.digest.enabled {
+            return;
+        }
+        match digest_missed(&self.store, &self.settings, Utc::now()).await {
+            Ok(true) => {
+                tracing::info!("catching up today's digest");
+                self.digest_until_done().await;
             }
-            let at = self.settings.config.digest.time().unwrap_or_default();
+            Ok(false) => {}
+            Err(e) => tracing::warn!("checking for a missed digest: {e}"),
+        }
+    }
+
+    /// Starts the daily sweep and digest on tokio-cron-scheduler at `schedule.sweep_at` and
+    /// `digest.at` in the office's time zone. Every instance has the jobs; only the holder
+    /// of the schedule lease runs them (it catches up missed ones when it takes the lease).
+    /// A lone instance catches up here.
+    pub async fn start_schedule(self: &Arc<Self>) -> Result<JobScheduler, JobSchedulerError> {
+        if !self.instance.leased() {
+            self.catch_up().await;
+        }
+        let scheduler = JobScheduler::new().await?;
+        let mut jobs: Vec<(chrono::NaiveTime, bool)> = vec![(
+            self.settings
+                .config
+                .schedule
+                .sweep_time()
+                .unwrap_or_default(),
+            false,
+        )];
+        if self.settings.config.digest.enabled {
+            jobs.push((self.settings.config.digest.time().unwrap_or_default(), true));
+        }
+        for (at, is_digest) in jobs {
             let cron = format!("0 {} {} * * *", at.minute(), at.hour());
             let service = Arc::clone(self);
             let job = Job::new_async_tz(cron.as_str(), self.settings.timezone, move |_, _| {
                 let service = Arc::clone(&service);
-                Box::pin(async move { service.digest_until_done().await })
+                Box::pin(async move {
+                    if !service.instance.holds(SCHEDULE_LEASE) {
+                        tracing::debug!("another instance holds the schedule");
+                        return;
+                    }
+                    match is_digest {
+                        true => service.digest_until_done().await,
+                        false => service.sweep_until_done().await,
+                    }
+                })
             })?;
             scheduler.add(job).await?;
         }
@@ -508,8 +562,10 @@ pub async fn drain<C: Channel>(
 ) -> Result<Drained, StoreError> {
     let mut limiter = Limiter::new(&settings.config.delivery);
     let mut drained = Drained::default();
+    // A sender of its own, beside any running service: claims keep them apart.
+    let sender = format!("drain:{}", Instance::alone().id);
     loop {
-        match deliver_once(store, channel, &mut limiter, settings, Utc::now()).await? {
+        match deliver_once(store, channel, &mut limiter, settings, &sender, Utc::now()).await? {
             Delivery::Sent { .. } => drained.sent += 1,
             Delivery::Retry { .. } | Delivery::Dead { .. } => {}
             Delivery::Idle { next: Some(wait) } if wait <= patience => {
@@ -525,5 +581,9 @@ pub async fn drain<C: Channel>(
 }
 
 mod digest;
+mod lease;
 
 pub use digest::{DIGEST, DigestError, DigestOutcome, digest, digest_missed, split_text};
+pub use lease::{
+    ALIVE_WITHIN, Instance, LEASE_EVERY, LEASE_FOR, LeaseStep, POLL_LEASE, SCHEDULE_LEASE,
+};

@@ -17,6 +17,7 @@ use crate::ledger::{Source, Status};
 
 mod chat;
 mod import;
+mod instance;
 mod read;
 mod sql;
 mod workflow;
@@ -26,6 +27,7 @@ pub use chat::{
     Binding, Cut, NewInvite, OutboxCounts, OutboxRow, Redeemed, SentReminder, UpdateTx,
 };
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
+pub use instance::{LeaseHolder, OutboxHealth};
 pub use read::UnitRecord;
 pub use workflow::{
     Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit, Unreachable,
@@ -194,6 +196,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow",
         include_str!("../migrations/sqlite/0003_workflow.sql"),
     ),
+    (
+        4,
+        "instances",
+        include_str!("../migrations/sqlite/0004_instances.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -211,6 +218,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "workflow",
         include_str!("../migrations/postgres/0003_workflow.sql"),
+    ),
+    (
+        4,
+        "instances",
+        include_str!("../migrations/postgres/0004_instances.sql"),
     ),
 ];
 
@@ -295,12 +307,19 @@ impl Store {
 
     /// Applies the pending migrations of this backend's dialect; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
+        self.migrate_until(i64::MAX).await
+    }
+
+    /// Applies the pending migrations up to version `last`: a database as an older release
+    /// left it, for upgrade tests.
+    pub async fn migrate_until(&self, last: i64) -> Result<usize, StoreError> {
         let list = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
         let migrations = list
             .iter()
+            .filter(|(version, _, _)| *version <= last)
             .map(|(version, description, sql)| {
                 Migration::new(
                     *version,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use teloxide::net::Download;
 use teloxide::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendDocumentSetters,
-    SendMessageSetters, SendPhotoSetters,
+    SendMessageSetters, SendPhotoSetters, SetWebhookSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
@@ -94,6 +94,27 @@ impl Telegram {
             .set_my_commands(commands)
             .await
             .map_err(send_error)?;
+        Ok(())
+    }
+
+    /// Has Telegram post updates to `url` with `secret` in every request's
+    /// `X-Telegram-Bot-Api-Secret-Token` header.
+    pub async fn set_webhook(&self, url: &str, secret: &str) -> Result<(), SendError> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|_| SendError::Refused(format!("the webhook URL {url:?} is not a URL")))?;
+        self.bot
+            .set_webhook(url)
+            .secret_token(secret.to_string())
+            .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .await
+            .map_err(send_error)?;
+        Ok(())
+    }
+
+    /// Stops Telegram posting updates to a webhook, so that long polling works (Telegram
+    /// refuses `getUpdates` while a webhook is set). Pending updates are kept.
+    pub async fn delete_webhook(&self) -> Result<(), SendError> {
+        self.bot.delete_webhook().await.map_err(send_error)?;
         Ok(())
     }
 

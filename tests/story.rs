@@ -204,7 +204,7 @@ async fn migrations_apply_once() {
     let sandbox = Sandbox::sqlite();
     for url in [db.url.as_str(), sandbox.url.as_str()] {
         let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 3, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 4, "{url}");
         assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
         store.close().await;
     }
@@ -415,4 +415,42 @@ async fn the_workflow_gives_the_same_answers_on_both_backends() {
     assert_eq!(histories[3]["history"][1]["old"], "2026-11-30");
     assert_eq!(requests[0]["state"]["state"], "answered_late");
     assert_eq!(outputs[0], outputs[1]);
+}
+
+/// A database as the release before the workflow left it (migrations 1 and 2, with history)
+/// upgrades in place on both backends: its history stays, and the new kinds of history
+/// (a moved deadline) can be written.
+#[tokio::test]
+async fn an_older_database_upgrades_in_place() {
+    let db = PgDatabase::create().await;
+    let lite = Sandbox::sqlite();
+    for url in [db.url.as_str(), lite.url.as_str()] {
+        let store = Store::connect(url).await.unwrap();
+        assert_eq!(store.migrate_until(2).await.unwrap(), 2, "{url}");
+        let monday = Utc.with_ymd_and_hms(2024, 1, 8, 2, 0, 0).unwrap();
+        import_file(&store, &sample(), options(monday))
+            .await
+            .unwrap();
+        let change = Change {
+            actor: "整改办".into(),
+            source: Source::Cli,
+            at: monday,
+            note: Some("已启动".into()),
+            chat: None,
+        };
+        store
+            .set_status("7-3", Status::InProgress, &change)
+            .await
+            .unwrap();
+        assert!(store.migrate().await.unwrap() >= 2, "{url}");
+        let history = store.history("7-3").await.unwrap();
+        assert_eq!(history.last().unwrap().note.as_deref(), Some("已启动"));
+        let until = chrono::NaiveDate::from_ymd_opt(2030, 6, 30).unwrap();
+        store.extend("7-3", until, &change).await.unwrap();
+        let history = store.history("7-3").await.unwrap();
+        let moved = history.last().unwrap();
+        assert_eq!(moved.kind, "deadline");
+        assert_eq!(moved.new.as_deref(), Some("2030-06-30"));
+        store.close().await;
+    }
 }

@@ -630,6 +630,24 @@ fn close_reject_reopen_and_extend_from_the_cli() {
     assert_eq!(by_code(&sb.measures(AT), code)["status"], "in_progress");
     let err = sb.fails(&["reopen", code, "--reason", "x"]);
     assert!(err.contains("not closed"), "{err}");
+    // Measures the ledger brought in as 申请销号 (no claim in a chat) are decided all the same.
+    let imported: Vec<String> = sb
+        .measures(AT)
+        .iter()
+        .filter(|m| m["status"] == "claimed")
+        .map(|m| m["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(imported.len() >= 2, "{imported:?}");
+    sb.ok(&["close", &imported[0]]);
+    sb.ok(&["reject", &imported[1], "--reason", "缺少验收材料"]);
+    assert_eq!(by_code(&sb.measures(AT), &imported[0])["status"], "closed");
+    assert_eq!(
+        by_code(&sb.measures(AT), &imported[1])["status"],
+        "in_progress"
+    );
+    let claims = history(&sb, &imported[1])["claims"].clone();
+    assert_eq!(claims[0]["claimed_by"], "台账导入");
+    assert_eq!(claims[0]["state"], "rejected");
     // Closing a measure nobody claimed records the office's own verification.
     sb.ok(&["close", "5-6"]);
     assert_eq!(history(&sb, "5-6")["claims"][0]["state"], "approved");
@@ -649,6 +667,32 @@ fn close_reject_reopen_and_extend_from_the_cli() {
         .unwrap();
     assert_eq!(moved["old"], old);
     assert_eq!(moved["note"], "上级政策调整");
+    // The office re-imports its own file, where 3-2 still has the old deadline and a new
+    // target: the approved extension stays; the history says so.
+    let (title, mut rows) = duban::sample::sample_measures().unwrap();
+    let row = rows
+        .iter_mut()
+        .find(|r| r.code == duban::sample::RawCell::Text("3-2".into()))
+        .unwrap();
+    row.target = "目标已调整".into();
+    let file = sb.path("edited.xlsx");
+    duban::sample::write_ledger_file(&file, &title, &rows, duban::sample::Layout::AspectColumn)
+        .unwrap();
+    sb.ok(&["import", file.to_str().unwrap()]);
+    assert_eq!(by_code(&sb.measures(AT), "3-2")["deadline"], until.as_str());
+    let last = history(&sb, "3-2")["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert!(
+        last["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kept the extended {until}")),
+        "{last}"
+    );
     let err = sb.fails(&["extend", "3-2", "2020-01-01", "--reason", "x"]);
     assert!(err.contains("must be after today"), "{err}");
 }

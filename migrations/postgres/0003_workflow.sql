@@ -7,6 +7,10 @@
 ALTER TABLE measures ADD COLUMN extensions BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE history ADD COLUMN old_value TEXT;
 ALTER TABLE history ADD COLUMN new_value TEXT;
+-- History gains the kinds 'deadline' and 'evidence' (0001 stays as it was applied).
+ALTER TABLE history DROP CONSTRAINT history_kind_check;
+ALTER TABLE history ADD CONSTRAINT history_kind_check
+    CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence'));
 
 -- What a message is about (JSON: a claim, an extension request, a flag, requests), for
 -- replies to it and buttons under it.

@@ -115,7 +115,7 @@ CREATE TABLE history (
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
     source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat')),
-    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension')),
     from_status TEXT,
     to_status TEXT NOT NULL,
     note TEXT,

@@ -5,8 +5,31 @@
 -- An approved extension moves a measure's deadline; the history row (kind 'deadline')
 -- keeps the old value and the new one.
 ALTER TABLE measures ADD COLUMN extensions INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE history ADD COLUMN old_value TEXT;
-ALTER TABLE history ADD COLUMN new_value TEXT;
+
+-- History gains the kinds 'deadline' and 'evidence'. SQLite cannot change a CHECK, so the
+-- table is rebuilt with its rows (0001 stays as it was applied).
+CREATE TABLE history_new (
+    id INTEGER PRIMARY KEY,
+    measure_id INTEGER NOT NULL REFERENCES measures (id),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence')),
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    note TEXT,
+    import_id INTEGER REFERENCES imports (id),
+    unit TEXT,
+    chat_id INTEGER,
+    raw_text TEXT,
+    old_value TEXT,
+    new_value TEXT
+);
+INSERT INTO history_new (id, measure_id, at, actor, source, kind, from_status, to_status, note, import_id, unit, chat_id, raw_text)
+    SELECT id, measure_id, at, actor, source, kind, from_status, to_status, note, import_id, unit, chat_id, raw_text FROM history;
+DROP TABLE history;
+ALTER TABLE history_new RENAME TO history;
+CREATE INDEX history_measure ON history (measure_id, id);
 
 -- What a message is about (JSON: a claim, an extension request, a flag, requests), for
 -- replies to it and buttons under it.

@@ -362,15 +362,17 @@ impl Store {
         enqueue_in(&mut conn, key, chat_id, person_id, kind, message, at).await
     }
 
-    /// Pending messages whose time has come, oldest first: their ids and chats, so that the
-    /// sender can pick one its limits allow without reading every body.
+    /// Pending messages whose time has come and that no sender is working on, oldest first:
+    /// their ids and chats, so that the sender can pick one its limits allow without reading
+    /// every body.
     pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND not_before <= $1 ORDER BY id LIMIT $2",
+            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND not_before <= $1 \
+             AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY id LIMIT $2",
         )
         .bind(instant_text(now))
         .bind(limit)
@@ -421,7 +423,8 @@ impl Store {
         message_id: i64,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, message_id = $2, attempts = attempts + 1 WHERE id = $3")
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, message_id = $2, attempts = attempts + 1, \
+                     claimed_by = NULL, claimed_until = NULL WHERE id = $3")
             .bind(instant_text(at))
             .bind(message_id)
             .bind(id)
@@ -437,22 +440,28 @@ impl Store {
         not_before: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET not_before = $1, last_error = $2, attempts = attempts + 1 WHERE id = $3")
-            .bind(instant_text(not_before))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET not_before = $1, last_error = $2, attempts = attempts + 1, \
+                     claimed_by = NULL, claimed_until = NULL WHERE id = $3",
+        )
+        .bind(instant_text(not_before))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Gives a message up.
     pub async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'dead', last_error = $1, attempts = attempts + 1 WHERE id = $2")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'dead', last_error = $1, attempts = attempts + 1, \
+                     claimed_by = NULL, claimed_until = NULL WHERE id = $2",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -512,7 +521,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the chat cannot be reached' WHERE chat_id = $1 AND state = 'pending'")
+        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the chat cannot be reached', claimed_by = NULL, claimed_until = NULL WHERE chat_id = $1 AND state = 'pending'")
             .bind(chat_id)
             .execute(&mut *tx)
             .await?;
@@ -554,7 +563,7 @@ impl Store {
             )
             .bind(from)
         } else {
-            sqlx::query("UPDATE outbox SET chat_id = $2 WHERE chat_id = $1 AND state = 'pending'")
+            sqlx::query("UPDATE outbox SET chat_id = $2, claimed_by = NULL, claimed_until = NULL WHERE chat_id = $1 AND state = 'pending'")
                 .bind(from)
                 .bind(to)
         };

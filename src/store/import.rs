@@ -552,19 +552,29 @@ impl ImportWriter {
             .zip(&extra)
             .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
             .collect();
-        let upsert = "ON CONFLICT (code) DO UPDATE SET \
+        // An approved extension outlives re-imports of the office's older file: the moved
+        // deadline stays unless the file now gives a later date.
+        let kept = "measures.extensions > 0 AND NOT (excluded.deadline_kind = 'date' \
+             AND excluded.deadline IS NOT NULL AND measures.deadline IS NOT NULL \
+             AND excluded.deadline > measures.deadline)";
+        let upsert = format!(
+            "ON CONFLICT (code) DO UPDATE SET \
              aspect_id = excluded.aspect_id, problem_id = excluded.problem_id, content = excluded.content, target = excluded.target, \
-             lead_unit_id = excluded.lead_unit_id, deadline_kind = excluded.deadline_kind, \
-             deadline = excluded.deadline, report_cycle = excluded.report_cycle, \
-             deadline_text = excluded.deadline_text, position = excluded.position, \
-             source_hash = excluded.source_hash, updated_at = excluded.updated_at";
+             lead_unit_id = excluded.lead_unit_id, \
+             deadline_kind = CASE WHEN {kept} THEN measures.deadline_kind ELSE excluded.deadline_kind END, \
+             deadline = CASE WHEN {kept} THEN measures.deadline ELSE excluded.deadline END, \
+             report_cycle = CASE WHEN {kept} THEN measures.report_cycle ELSE excluded.report_cycle END, \
+             deadline_text = CASE WHEN {kept} THEN measures.deadline_text ELSE excluded.deadline_text END, \
+             position = excluded.position, \
+             source_hash = excluded.source_hash, updated_at = excluded.updated_at"
+        );
         insert_rows(
             &mut self.tx,
             self.backend,
             "measures",
             &MEASURE_COLUMNS,
             &rows,
-            upsert,
+            &upsert,
         )
         .await?;
         drop(rows);
@@ -602,7 +612,7 @@ impl ImportWriter {
         let within = json_id_list(self.backend);
         let sql = format!(
             "SELECT m.id, m.content, m.target, u.name, m.deadline_text, p.title, \
-             (SELECT a.name FROM aspects a WHERE a.id = m.aspect_id) \
+             (SELECT a.name FROM aspects a WHERE a.id = m.aspect_id), m.extensions, m.deadline \
              FROM measures m JOIN units u ON u.id = m.lead_unit_id \
              LEFT JOIN problems p ON p.id = m.problem_id WHERE m.id IN {within}"
         );
@@ -617,6 +627,8 @@ impl ImportWriter {
                     deadline_text: row.try_get(4)?,
                     problem: row.try_get(5)?,
                     aspect: row.try_get(6)?,
+                    extended: row.try_get::<i64, _>(7)? > 0,
+                    deadline: row.try_get(8)?,
                     units: Vec::new(),
                     leaders: Vec::new(),
                 },
@@ -858,6 +870,10 @@ fn line_extra(line: &LedgerLine) -> [String; 2] {
 }
 
 struct Described {
+    /// Whether an extension was approved (the deadline was moved after the ledger's).
+    extended: bool,
+    /// The stored due date, `YYYY-MM-DD`, if the deadline is one.
+    deadline: Option<String>,
     content: String,
     target: Option<String>,
     lead_unit: String,
@@ -870,13 +886,27 @@ struct Described {
 
 /// A history note naming each field a re-import changed, with short values shown old → new.
 fn diff_note(old: &Described, new: &LedgerLine) -> String {
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
+    // An approved extension is kept unless the file gives a later date (see update_changed).
+    let file_later = match (new.deadline, old.deadline.as_deref()) {
+        (crate::ledger::Deadline::Date(file), Some(stored)) => file.to_string().as_str() > stored,
+        _ => false,
+    };
+    let kept = old.extended && !file_later;
+    if kept && old.deadline_text != new.deadline_text {
+        parts.push(format!(
+            "完成时限: kept the extended {} (the file says {})",
+            old.deadline_text, new.deadline_text
+        ));
+    }
     let mut short = |name: &str, a: &str, b: &str| {
         if a != b {
             parts.push(format!("{name}: {a} → {b}"));
         }
     };
-    short("完成时限", &old.deadline_text, &new.deadline_text);
+    if !kept {
+        short("完成时限", &old.deadline_text, &new.deadline_text);
+    }
     short("牵头单位", &old.lead_unit, &new.lead_unit);
     short("责任单位", &old.units.join("、"), &new.units.join("、"));
     short("责任领导", &old.leaders.join("、"), &new.leaders.join("、"));

@@ -100,18 +100,7 @@ pub(crate) async fn follow_claim_in(
     let at = instant_text(change.at);
     let chat = change.chat.as_ref();
     if to == Status::Claimed {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO claims (measure_id, claimed_by, claimed_by_user, chat_id, claimed_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(measure_id)
-        .bind(&change.actor)
-        .bind(chat.map(|c| c.user_id))
-        .bind(chat.map(|c| c.chat_id))
-        .bind(&at)
-        .fetch_one(&mut *conn)
-        .await?;
-        return Ok(Some(id));
+        return open_claim_in(conn, measure_id, change).await.map(Some);
     }
     if from != Status::Claimed {
         if to != Status::Closed {
@@ -190,6 +179,46 @@ pub(crate) async fn decide_claim_in(
     let mut done = set_status_in(conn, measure_id, to, change).await?;
     done.claim = Some(claim_id);
     Ok(Some(done))
+}
+
+/// Opens a pending claim on a measure for `change`'s actor (and chat); returns its id.
+pub(crate) async fn open_claim_in(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    change: &Change,
+) -> Result<i64, StoreError> {
+    let chat = change.chat.as_ref();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO claims (measure_id, claimed_by, claimed_by_user, chat_id, claimed_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(measure_id)
+    .bind(&change.actor)
+    .bind(chat.map(|c| c.user_id))
+    .bind(chat.map(|c| c.chat_id))
+    .bind(instant_text(change.at))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// The pending claim on a measure that is 申请销号; one is opened when the ledger brought
+/// the status in (an import makes no claim), in the name of `claimant`.
+pub(crate) async fn claim_of_claimed_in(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    claimant: &Change,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(id) = pending_claim_in(conn, measure_id).await? {
+        return Ok(Some(id));
+    }
+    let status: String = sqlx::query_scalar("SELECT status FROM measures WHERE id = $1")
+        .bind(measure_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if parse_status("measures.status", &status)? != Status::Claimed {
+        return Ok(None);
+    }
+    open_claim_in(conn, measure_id, claimant).await.map(Some)
 }
 
 /// A claim by id.
@@ -640,7 +669,15 @@ impl Store {
     ) -> Result<Option<StatusChange>, StoreError> {
         let id = self.measure_id(code).await?;
         let mut tx = self.begin_write().await?;
-        let Some(claim) = pending_claim_in(&mut tx, id).await? else {
+        // A measure imported as 申请销号 has no claim yet: it is the ledger's.
+        let imported = Change {
+            actor: "台账导入".into(),
+            source: crate::ledger::Source::Import,
+            note: None,
+            chat: None,
+            ..change.clone()
+        };
+        let Some(claim) = claim_of_claimed_in(&mut tx, id, &imported).await? else {
             return Ok(None);
         };
         let done = decide_claim_in(&mut tx, claim, approve, reason, change).await?;
@@ -1042,6 +1079,16 @@ impl super::UpdateTx {
     /// The pending claim on a measure, if any.
     pub async fn pending_claim(&mut self, measure_id: i64) -> Result<Option<i64>, StoreError> {
         pending_claim_in(&mut self.tx, measure_id).await
+    }
+
+    /// The pending claim on a measure that is 申请销号, opened in `change`'s name when there
+    /// is none (the ledger brought the status in).
+    pub async fn claim_of_claimed(
+        &mut self,
+        measure_id: i64,
+        change: &Change,
+    ) -> Result<Option<i64>, StoreError> {
+        claim_of_claimed_in(&mut self.tx, measure_id, change).await
     }
 
     /// An extension request by id.
