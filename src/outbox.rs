@@ -153,6 +153,7 @@ pub async fn deliver_once<C: Channel>(
         });
     };
     let row = store.outbox_row(id).await?;
+    fetch_kept_file(store, settings, &row.message).await;
     tokio::time::sleep_until(ready.into()).await;
     // Telegram counts messages as they arrive, so the limits count from when a send starts:
     // the round trip and the database write after it do not slow the pace.
@@ -265,6 +266,40 @@ async fn record_sent(store: &Store, id: i64, message_id: i64, config: &DeliveryC
         tracing::warn!(outbox = id, "recording a sent message: {e}; retrying");
         tokio::time::sleep(backoff(failures, config).min(Duration::from_secs(30))).await;
         failures += 1;
+    }
+}
+
+/// Puts a file the message sends from the data directory in place when this instance does
+/// not have it (another instance made it) and the database kept it. Failing that, the send
+/// reports the missing file.
+async fn fetch_kept_file(store: &Store, settings: &Settings, message: &Message) {
+    let Some(crate::chat::Attachment {
+        source: crate::chat::FileSource::Stored(path),
+        ..
+    }) = &message.file
+    else {
+        return;
+    };
+    let target = settings.config.data_dir.join(path);
+    if target.exists() {
+        return;
+    }
+    match store.kept_file(path).await {
+        Ok(Some(bytes)) => {
+            let written = target
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| {
+                    let temporary = target.with_extension("part");
+                    std::fs::write(&temporary, &bytes)?;
+                    std::fs::rename(&temporary, &target)
+                });
+            if let Err(e) = written {
+                tracing::warn!(path, "writing a kept file: {e}");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(path, "reading a kept file: {e}"),
     }
 }
 

@@ -454,3 +454,30 @@ async fn an_older_database_upgrades_in_place() {
         store.close().await;
     }
 }
+
+/// Files the service makes are kept in PostgreSQL, for whichever instance sends them; SQLite
+/// (one instance) keeps them on disk only.
+#[tokio::test]
+async fn made_files_are_kept_in_postgres_only() {
+    let db = PgDatabase::create().await;
+    let lite = Sandbox::sqlite();
+    let at = Utc.with_ymd_and_hms(2024, 3, 15, 9, 30, 0).unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    for (url, kept) in [(db.url.as_str(), true), (lite.url.as_str(), false)] {
+        let store = Store::open(url).await.unwrap();
+        store
+            .keep_file("digests/2024-03-15/chart-2024-03-15.png", &bytes, at)
+            .await
+            .unwrap();
+        let back = store
+            .kept_file("digests/2024-03-15/chart-2024-03-15.png")
+            .await
+            .unwrap();
+        assert_eq!(back.is_some(), kept, "{url}");
+        if kept {
+            assert_eq!(back.unwrap(), bytes);
+            assert_eq!(store.kept_file("digests/none.png").await.unwrap(), None);
+        }
+        store.close().await;
+    }
+}

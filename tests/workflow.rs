@@ -911,8 +911,10 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .to_rfc3339();
     let count = fake.sent().len();
+    // A font path that is wrong does not cost the leaders their digest or its chart.
     let out = sb
         .bot_command(&fake)
+        .env("DUBAN_DIGEST__FONT_PATH", "/nonexistent/font.otf")
         .args(["digest", "--now", &now, "--force"])
         .output()
         .unwrap();
@@ -928,6 +930,11 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         .unwrap()
         .text;
     assert!(text.contains("✅ 今日销号 1 项:1-4"), "{text}");
+    assert!(
+        sent.iter()
+            .any(|s| s.chat_id == 7004 && s.file.as_ref().is_some_and(|(k, _)| k == "photo")),
+        "the chart, drawn with the bundled font"
+    );
     assert!(text.contains("括号内为较 2024-03-15 的变化"), "{text}");
     assert!(
         text.contains("完成率") && text.contains("(已销号较上次 +1)"),

@@ -23,3 +23,11 @@ CREATE TABLE instances (
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
 CREATE INDEX outbox_pending_chat ON outbox (chat_id, id) WHERE state = 'pending';
+
+-- Files the service made (the digest's chart and weekly ledger), kept in the database on
+-- PostgreSQL so that whichever instance sends them has them, data directory or not.
+CREATE TABLE files (
+    path TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);

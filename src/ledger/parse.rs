@@ -104,7 +104,11 @@ pub fn deadline_number(value: f64) -> Result<Deadline, String> {
             "{value} is ambiguous: Excel stores both 2023.1 and 2023.10 as {value}; write {year}-01 or {year}-10"
         ));
     }
-    let month = if month.is_multiple_of(10) { month / 10 } else { month };
+    let month = if month.is_multiple_of(10) {
+        month / 10
+    } else {
+        month
+    };
     month_end(year, month)
         .map(Deadline::Date)
         .ok_or_else(|| format!("cannot read {value} as a deadline"))

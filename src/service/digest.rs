@@ -144,28 +144,48 @@ pub async fn digest(
     };
     let built = build(&facts, &settings.calendar, &options);
     let language = settings.config.language;
-    let png = unit_bars_png_with_font(
-        chart_font(&settings.config.digest.font_path)?,
-        &built.chart_title,
-        &chart_labels(language),
-        &built.bars,
-    )?;
+    // A configured font that cannot be read or drawn with falls back to the bundled one; a
+    // chart that cannot be drawn at all is left out: leaders get the text regardless.
+    let font = chart_font(&settings.config.digest.font_path).unwrap_or_else(|e| {
+        tracing::warn!("{e}; the chart uses the bundled font");
+        None
+    });
+    let draw = |font| {
+        unit_bars_png_with_font(
+            font,
+            &built.chart_title,
+            &chart_labels(language),
+            &built.bars,
+        )
+    };
+    let png = match draw(font) {
+        Ok(png) => Some(png),
+        Err(e) if font.is_some() => {
+            tracing::warn!("drawing the chart with digest.font_path: {e}; using the bundled font");
+            draw(None).ok()
+        }
+        Err(e) => {
+            tracing::warn!("drawing the chart: {e}; the digest goes without it");
+            None
+        }
+    };
     let dir = format!("digests/{day}");
-    let chart = format!("{dir}/chart-{day}.png");
-    let ledger_day = settings.config.digest.ledger_weekday() == Some(day.weekday());
-    let ledger = ledger_day.then(|| format!("{dir}/{}-{day}.xlsx", ledger_name(language)));
+    let chart = png.as_ref().map(|_| format!("{dir}/chart-{day}.png"));
+    let ledger =
+        ledger_due(settings, day).then(|| format!("{dir}/{}-{day}.xlsx", ledger_name(language)));
     if !dry_run {
-        write_file(&settings.config.data_dir, &chart, &png)?;
+        if let (Some(png), Some(chart)) = (&png, &chart) {
+            write_file(&settings.config.data_dir, chart, png)?;
+            store.keep_file(chart, png, now).await?;
+        }
         if let Some(ledger) = &ledger {
-            export_ledger(
-                store,
-                settings,
-                &settings.config.data_dir.join(ledger),
-                &measures,
-                &assessments,
-                day,
-            )
-            .await?;
+            let path = settings.config.data_dir.join(ledger);
+            export_ledger(store, settings, &path, &measures, &assessments, day).await?;
+            let bytes = std::fs::read(&path).map_err(|e| DigestError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            store.keep_file(ledger, &bytes, now).await?;
         }
     }
     let leaders: Vec<(Option<i64>, i64)> = store
@@ -194,17 +214,19 @@ pub async fn digest(
                 Message::text(part.clone()),
             );
         }
-        push(
-            format!("digest-chart:{chat_id}:{day}"),
-            Message::file(
-                Attachment {
-                    kind: FileKind::Photo,
-                    source: FileSource::Stored(chart.clone()),
-                    name: format!("chart-{day}.png"),
-                },
-                built.chart_title.clone(),
-            ),
-        );
+        if let Some(chart) = &chart {
+            push(
+                format!("digest-chart:{chat_id}:{day}"),
+                Message::file(
+                    Attachment {
+                        kind: FileKind::Photo,
+                        source: FileSource::Stored(chart.clone()),
+                        name: format!("chart-{day}.png"),
+                    },
+                    built.chart_title.clone(),
+                ),
+            );
+        }
         if let Some(ledger) = &ledger {
             push(
                 format!("digest-ledger:{chat_id}:{day}"),
@@ -242,7 +264,7 @@ pub async fn digest(
             )
             .await?;
     }
-    outcome.chart = Some(chart);
+    outcome.chart = chart;
     outcome.ledger = ledger;
     outcome.digest = Some(built);
     Ok(outcome)
@@ -299,6 +321,17 @@ fn ledger_name(language: Language) -> &'static str {
         Language::Zh => "整改台账",
         Language::En => "ledger",
     }
+}
+
+/// Whether the weekly ledger goes with the digest of `day`: on the configured weekday, or,
+/// when that day was off, on the first working day after it.
+fn ledger_due(settings: &Settings, day: NaiveDate) -> bool {
+    let Some(weekday) = settings.config.digest.ledger_weekday() else {
+        return false;
+    };
+    let back = (day.weekday().num_days_from_monday() + 7 - weekday.num_days_from_monday()) % 7;
+    let that_day = day - chrono::Days::new(back as u64);
+    back == 0 || settings.calendar.working_day_on_or_after(that_day) == day
 }
 
 /// The configured chart font, read once; `None` for the bundled one.
@@ -410,5 +443,21 @@ mod tests {
         assert_eq!(parts.join("\n"), text, "nothing lost or added");
         assert_eq!(split_text("短", 1000), ["短"]);
         assert_eq!(split_text(&"长".repeat(50), 10), ["长".repeat(10)]);
+    }
+
+    #[test]
+    fn the_weekly_ledger_goes_on_its_day_or_the_first_working_day_after() {
+        let settings = Settings::defaults();
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        for (date, due) in [
+            ("2024-03-15", true),  // a Friday
+            ("2024-03-18", false), // the Monday after
+            ("2024-10-04", true),  // Friday in the National Day holiday: its own day still
+            ("2024-10-08", true),  // … and the first working day after it carries it too
+            ("2024-10-09", false),
+            ("2024-10-11", true), // the next Friday
+        ] {
+            assert_eq!(ledger_due(&settings, day(date)), due, "{date}");
+        }
     }
 }

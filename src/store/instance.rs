@@ -235,6 +235,43 @@ impl Store {
         Ok(file.filter(|f| !f.is_empty()).map(std::path::PathBuf::from))
     }
 
+    /// Keeps a file the service made (under the data directory at `path`) in the database
+    /// too, on PostgreSQL, where another instance may be the one to send it. A no-op on
+    /// SQLite: one instance, one data directory.
+    pub async fn keep_file(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO files (path, bytes, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (path) DO UPDATE SET bytes = excluded.bytes, created_at = excluded.created_at",
+        )
+        .bind(path)
+        .bind(bytes.to_vec())
+        .bind(instant_text(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A file kept with [`Store::keep_file`], if there is one.
+    pub async fn kept_file(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        Ok(
+            sqlx::query_scalar("SELECT bytes FROM files WHERE path = $1")
+                .bind(path)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")

@@ -194,7 +194,7 @@ async fn handle(
         "getwebhookinfo" => {
             ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
         }
-        "deletewebhook" | "setmycommands" | "answercallbackquery" => ok(json!(true)),
+        "deletewebhook" | "setwebhook" | "setmycommands" | "answercallbackquery" => ok(json!(true)),
         "getupdates" => {
             let offset = body["offset"].as_i64().unwrap_or(0);
             let wait = body["timeout"].as_u64().unwrap_or(0).min(1);
