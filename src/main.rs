@@ -1075,7 +1075,14 @@ async fn run_service(
     let wake = Arc::new(tokio::sync::Notify::new());
     if settings.config.telegram.token.is_empty() {
         // The console: the whole loop in a terminal, on the sample ledger when the database
-        // is empty.
+        // is empty. Under a service manager (input from /dev/null) a missing token is a
+        // mistake, not a wish for the console: it would load the sample into the database.
+        if std::fs::read_link("/proc/self/fd/0").is_ok_and(|p| p == Path::new("/dev/null")) {
+            bail!(
+                "no DUBAN_TELEGRAM_TOKEN, and no input for the console (stdin is /dev/null): \
+                 set the token to run the bot"
+            );
+        }
         if app.store.measures().await?.is_empty() {
             let dir = tempfile_dir()?;
             let path = dir.join("滨海新区整改台账-样例.xlsx");

@@ -197,6 +197,40 @@ async fn two_instances_are_one_bot_and_the_survivor_takes_over() {
         assert_eq!(samples(&text, "duban_lease_holder").len(), 2, "{text}");
     }
     assert_eq!(reminders as usize, first_round - before);
+    let swept = first_round - before;
+    // A reply: applied by whichever instance polls; the counters move with it.
+    let scrape_all = || async {
+        let mut texts = Vec::new();
+        for port in ports {
+            texts.push(get(&format!("http://127.0.0.1:{port}/metrics")).await.1);
+        }
+        texts
+    };
+    let applied = |texts: &[String]| -> f64 {
+        texts
+            .iter()
+            .map(|t| total(t, "duban_replies_applied_total", "", ""))
+            .sum()
+    };
+    let replies_before = applied(&scrape_all().await);
+    let econ = fake
+        .sent_to(ECON)
+        .into_iter()
+        .rfind(|s| s.text.starts_with("【"))
+        .unwrap();
+    let code = listed_codes(&econ.text)[0].clone();
+    let line = fake
+        .ask(ECON, ECON, &format!("{code} 60% 合同已签"), Some(econ.message_id))
+        .await;
+    assert!(line.contains(&code), "{line}");
+    let texts = scrape_all().await;
+    assert_eq!(applied(&texts), replies_before + 1.0);
+    let replies_sent: f64 = texts
+        .iter()
+        .map(|t| total(t, "duban_messages_sent_total", "kind", "reply"))
+        .sum();
+    assert!(replies_sent >= 1.0, "{texts:?}");
+    let first_round = fake.sent().len();
     // The holder of the schedule is one of them.
     let holder = schedule_holder(&db.url).await.expect("a schedule holder");
     let pid_of = |holder: &str| holder.split(':').nth(1).unwrap().parse::<u32>().unwrap();
@@ -226,15 +260,16 @@ async fn two_instances_are_one_bot_and_the_survivor_takes_over() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let expected = first_round - before;
     fake.wait_for(45, "the survivor's sweep", |f| {
-        f.sent().len() >= first_round + expected
+        f.sent().len() >= first_round + swept
     })
     .await;
     let took_over = killed.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(fake.sent().len(), first_round + expected, "nothing twice");
+    assert_eq!(fake.sent().len(), first_round + swept, "nothing twice");
     once_each(&fake, first_round, None);
+    assert_eq!(pending(&db.url).await, 0);
+    assert_eq!(sent_rows(&db.url).await as usize, fake.sent().len());
     let holder = schedule_holder(&db.url).await.expect("a schedule holder");
     assert_eq!(pid_of(&holder), survivor.child.id());
     eprintln!("the survivor swept {took_over:?} after the holder was killed");
@@ -497,4 +532,21 @@ async fn a_second_instance_on_one_sqlite_file_is_refused() {
     })
     .await;
     assert!(again.stop());
+}
+
+/// Under a service manager without a token, `duban run` stops with the reason instead of
+/// turning into the console and loading the sample ledger into the database.
+#[test]
+fn no_token_and_no_input_is_an_error_not_the_console() {
+    let sb = Sandbox::sqlite();
+    let out = sb
+        .command()
+        .arg("run")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no DUBAN_TELEGRAM_TOKEN"), "{err}");
+    assert_eq!(sb.ok(&["measures", "--json"]).trim(), "[]", "nothing imported");
 }

@@ -23,6 +23,9 @@ CREATE TABLE instances (
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
 CREATE INDEX outbox_pending_chat ON outbox (chat_id, id) WHERE state = 'pending';
+-- The sender reads the pending rows in order of id: an index of them alone keeps that
+-- read short however many rows were sent before.
+CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
 
 -- Files the service made (the digest's chart and weekly ledger), kept in the database on
 -- PostgreSQL so that whichever instance sends them has them, data directory or not.

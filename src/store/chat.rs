@@ -294,33 +294,89 @@ impl Store {
         planned: &[Planned],
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        use super::sql::{Kind, Val, fetch, json_batch, json_select};
         let mut tx = self.begin_write().await?;
         let mut fresh = 0;
-        for p in planned {
-            let Some(id) = enqueue_context_in(
-                &mut tx,
-                &p.key,
-                p.chat_id,
-                p.person_id,
-                p.kind,
-                &p.message,
-                p.context.as_ref(),
-                at,
-            )
-            .await?
-            else {
-                continue;
-            };
-            fresh += 1;
-            for (position, code) in p.items.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO outbox_items (outbox_id, position, measure_id) SELECT $1, $2, id FROM measures WHERE code = $3",
-                )
-                .bind(id)
-                .bind(position as i64)
-                .bind(code)
-                .execute(&mut *tx)
-                .await?;
+        let at_text = instant_text(at);
+        // Messages and their items go in as JSON batches: a sweep to 10,000 liaisons is
+        // 30,000 messages and 100,000 items, too many for a statement each.
+        for chunk in planned.chunks(500) {
+            let bodies: Vec<String> = chunk
+                .iter()
+                .map(|p| serde_json::to_string(&p.message).expect("a message serializes"))
+                .collect();
+            let contexts: Vec<Option<String>> = chunk
+                .iter()
+                .map(|p| p.context.as_ref().map(|c| c.to_string()))
+                .collect();
+            let rows: Vec<[Val; 7]> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    [
+                        Val::Text(&p.key),
+                        Val::Int(p.chat_id),
+                        Val::OptInt(p.person_id),
+                        Val::Text(p.kind),
+                        Val::Text(&bodies[i]),
+                        Val::Text(&at_text),
+                        Val::OptText(contexts[i].as_deref()),
+                    ]
+                })
+                .collect();
+            let select = json_select(
+                self.backend,
+                &[
+                    ("key", Kind::Text),
+                    ("chat_id", Kind::Int),
+                    ("person_id", Kind::Int),
+                    ("kind", Kind::Text),
+                    ("body", Kind::Text),
+                    ("at", Kind::Text),
+                    ("context", Kind::Text),
+                ],
+            );
+            let sql = format!(
+                "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at, context) \
+                 SELECT b.key, b.chat_id, b.person_id, b.kind, b.body, 'pending', b.at, b.at, b.context \
+                 FROM ({select}) AS b WHERE true ON CONFLICT (key) DO NOTHING RETURNING id, key"
+            );
+            let batch = json_batch(&rows);
+            let inserted = fetch(&mut tx, sql, &[Val::Text(&batch)]).await?;
+            fresh += inserted.len();
+            let mut ids = std::collections::HashMap::new();
+            for row in &inserted {
+                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+            }
+            let items: Vec<(i64, i64, &str)> = chunk
+                .iter()
+                .filter_map(|p| ids.get(&p.key).map(|id| (*id, p)))
+                .flat_map(|(id, p)| {
+                    p.items
+                        .iter()
+                        .enumerate()
+                        .map(move |(position, code)| (id, position as i64, code.as_str()))
+                })
+                .collect();
+            for items in items.chunks(2_000) {
+                let rows: Vec<[Val; 3]> = items
+                    .iter()
+                    .map(|(id, position, code)| [Val::Int(*id), Val::Int(*position), Val::Text(code)])
+                    .collect();
+                let select = json_select(
+                    self.backend,
+                    &[
+                        ("outbox_id", Kind::Int),
+                        ("position", Kind::Int),
+                        ("code", Kind::Text),
+                    ],
+                );
+                let sql = format!(
+                    "INSERT INTO outbox_items (outbox_id, position, measure_id) \
+                     SELECT b.outbox_id, b.position, m.id FROM ({select}) AS b JOIN measures m ON m.code = b.code"
+                );
+                let batch = json_batch(&rows);
+                fetch(&mut tx, sql, &[Val::Text(&batch)]).await?;
             }
         }
         sqlx::query(

@@ -71,17 +71,39 @@ fn listing_sql(backend: Backend, filter: &str) -> String {
         Backend::Sqlite => ("json_group_array", "json_array", "json", ""),
         Backend::Postgres => ("json_agg", "json_build_array", "", "::text"),
     };
+    // SQLite runs the per-measure lists as correlated subqueries along the primary keys;
+    // PostgreSQL gets them pre-aggregated and joined, which keeps it from running a subplan
+    // per measure (with a hash of every person in each) when its statistics are off.
+    let (units, leaders, joins) = match backend {
+        Backend::Sqlite => (
+            format!(
+                "{wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_units l JOIN units x ON x.id = l.unit_id \
+                 WHERE l.measure_id = m.id))"
+            ),
+            format!(
+                "{wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_leaders l JOIN people x ON x.id = l.person_id \
+                 WHERE l.measure_id = m.id))"
+            ),
+            String::new(),
+        ),
+        Backend::Postgres => (
+            "mu.names".to_string(),
+            "ml.names".to_string(),
+            "LEFT JOIN (SELECT l.measure_id, json_agg(x.name ORDER BY l.position) AS names \
+               FROM measure_units l JOIN units x ON x.id = l.unit_id GROUP BY l.measure_id) mu ON mu.measure_id = m.id \
+             LEFT JOIN (SELECT l.measure_id, json_agg(x.name ORDER BY l.position) AS names \
+               FROM measure_leaders l JOIN people x ON x.id = l.person_id GROUP BY l.measure_id) ml ON ml.measure_id = m.id"
+                .to_string(),
+        ),
+    };
     format!(
         "SELECT {agg}({array}(m.id, m.code, a.name, p.title, m.content, m.target, u.name, \
          m.deadline_kind, m.deadline, m.report_cycle, m.deadline_text, m.status, m.created_at, \
          COALESCE(m.last_report_at, CASE WHEN m.initial_progress IS NULL THEN NULL ELSE m.created_at END), \
-         m.claimed_at, COALESCE(m.latest_progress, m.initial_progress), \
-         {wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_units l JOIN units x ON x.id = l.unit_id \
-                 WHERE l.measure_id = m.id)), \
-         {wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_leaders l JOIN people x ON x.id = l.person_id \
-                 WHERE l.measure_id = m.id))) ORDER BY m.position, m.id){as_text} \
+         m.claimed_at, COALESCE(m.latest_progress, m.initial_progress), {units}, {leaders}) \
+         ORDER BY m.position, m.id){as_text} \
          FROM measures m JOIN units u ON u.id = m.lead_unit_id \
-         LEFT JOIN problems p ON p.id = m.problem_id LEFT JOIN aspects a ON a.id = m.aspect_id {filter}"
+         LEFT JOIN problems p ON p.id = m.problem_id LEFT JOIN aspects a ON a.id = m.aspect_id {joins} {filter}"
     )
 }
 
