@@ -41,10 +41,12 @@ async fn create_database() -> (String, String) {
     let admin = admin_url();
     let name = format!("duban_bench_{}", std::process::id());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
@@ -172,8 +174,16 @@ async fn main() {
     duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
         .unwrap();
     let started = Instant::now();
-    let out = duban(&url, &fake).arg("import").arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = duban(&url, &fake)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!(
         "import of {measures} measures into PostgreSQL: {:.1} s",
         started.elapsed().as_secs_f64()
@@ -239,7 +249,17 @@ async fn main() {
         .port();
     let hook = format!("http://127.0.0.1:{port}/hook");
     let child = duban(&url, &fake)
-        .args(["run", "--webhook", &hook, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "run",
+            "--webhook",
+            &hook,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env(
+            "DUBAN_LOG",
+            std::env::var("DUBAN_BENCH_LOG").unwrap_or_else(|_| "error".into()),
+        )
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -280,18 +300,33 @@ async fn main() {
             .json(&update);
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let status = request.send().await.map(|r| r.status().as_u16());
+            let status = request
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .map(|r| r.status().as_u16());
             (status, sent.elapsed().as_secs_f64() * 1000.0)
         }));
     }
     let offered = started.elapsed().as_secs_f64();
     let mut latencies = Vec::with_capacity(total);
     let mut failed = 0;
+    let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
     for task in tasks {
         match task.await.unwrap() {
             (Ok(200), ms) => latencies.push(ms),
-            _ => failed += 1,
+            (outcome, _) => {
+                failed += 1;
+                let why = match outcome {
+                    Ok(status) => format!("HTTP {status}"),
+                    Err(e) => format!("{e}"),
+                };
+                *failures.entry(why).or_default() += 1;
+            }
         }
+    }
+    if !failures.is_empty() {
+        println!("  failures: {failures:?}");
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));

@@ -165,11 +165,19 @@ where
         .into_response()
 }
 
-/// The webhook's state: the service, the secret, and how often each failing update failed.
+/// How many updates the webhook applies at once. Applying one may hold two of the
+/// database pool's connections (its transaction, and a read beside it), and the service's
+/// loops need theirs: more at once would leave updates waiting on each other for a
+/// connection until the pool times out. Requests beyond these wait their turn.
+pub const WEBHOOK_CONCURRENCY: usize = 3;
+
+/// The webhook's state: the service, the secret, how often each failing update failed, and
+/// the turns to apply updates.
 struct Webhook<C> {
     service: Arc<Service<C>>,
     secret: String,
     failing: Mutex<HashMap<i64, u32>>,
+    turns: tokio::sync::Semaphore,
 }
 
 /// The webhook at `path`, checking `secret`.
@@ -181,6 +189,7 @@ where
         service,
         secret,
         failing: Mutex::new(HashMap::new()),
+        turns: tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY),
     });
     Router::new()
         .route(path, post(webhook::<C>))
@@ -215,6 +224,9 @@ where
     };
     let incoming = crate::telegram::incoming(update);
     let update_id = incoming.update_id;
+    let Ok(_turn) = state.turns.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
     let (_, error) = handle_batch(
         &service.store,
         &service.settings,

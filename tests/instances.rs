@@ -220,7 +220,12 @@ async fn two_instances_are_one_bot_and_the_survivor_takes_over() {
         .unwrap();
     let code = listed_codes(&econ.text)[0].clone();
     let line = fake
-        .ask(ECON, ECON, &format!("{code} 60% 合同已签"), Some(econ.message_id))
+        .ask(
+            ECON,
+            ECON,
+            &format!("{code} 60% 合同已签"),
+            Some(econ.message_id),
+        )
         .await;
     assert!(line.contains(&code), "{line}");
     let texts = scrape_all().await;
@@ -498,6 +503,19 @@ async fn the_webhook_checks_its_secret_and_applies_an_update_once() {
         .filter(|e| e["to"] == "claimed" && e["source"] == "chat")
         .count();
     assert_eq!(claims, 1);
+    // Many updates at once (Telegram sends up to 40 in parallel): each is applied, none
+    // waits on another for a database connection until it times out.
+    let burst: Vec<serde_json::Value> = (0..40)
+        .map(|i| fake.text(ECON, ECON, &format!("/update 1-4 备注{i}"), None))
+        .collect();
+    let answers: Vec<_> = burst
+        .iter()
+        .map(|update| post(ports[0], Some(&secret), update))
+        .collect();
+    for answer in futures_join(answers).await {
+        assert_eq!(answer.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(updates(db.url.clone()).await, 42);
     for instance in instances {
         let log = instance.log();
         assert!(!log.contains(&secret), "the secret is in a log");
@@ -548,5 +566,43 @@ fn no_token_and_no_input_is_an_error_not_the_console() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no DUBAN_TELEGRAM_TOKEN"), "{err}");
-    assert_eq!(sb.ok(&["measures", "--json"]).trim(), "[]", "nothing imported");
+    assert_eq!(
+        sb.ok(&["measures", "--json"]).trim(),
+        "[]",
+        "nothing imported"
+    );
+}
+
+/// Awaits all `futures` at once.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut out = Vec::new();
+    // Polled together: each is driven while the others wait on the server.
+    let joined = async {
+        let mut pinned: Vec<std::pin::Pin<Box<F>>> = set.into_iter().map(Box::pin).collect();
+        let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, future) in pinned.iter_mut().enumerate() {
+                if results[i].is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => results[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        results.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>()
+    };
+    out.extend(joined.await);
+    out
 }

@@ -361,7 +361,9 @@ impl Store {
             for items in items.chunks(2_000) {
                 let rows: Vec<[Val; 3]> = items
                     .iter()
-                    .map(|(id, position, code)| [Val::Int(*id), Val::Int(*position), Val::Text(code)])
+                    .map(|(id, position, code)| {
+                        [Val::Int(*id), Val::Int(*position), Val::Text(code)]
+                    })
                     .collect();
                 let select = json_select(
                     self.backend,

@@ -744,7 +744,13 @@ impl ImportWriter {
         // and its plans for the listings go wrong: refresh them with the import.
         let changed = self.outcome.created.len() + self.outcome.updated.len();
         if commit && self.backend == Backend::Postgres && changed >= 1_000 {
-            for table in ["measures", "measure_units", "measure_leaders", "people", "units"] {
+            for table in [
+                "measures",
+                "measure_units",
+                "measure_leaders",
+                "people",
+                "units",
+            ] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
                     .execute(&mut *self.tx)
                     .await?;

@@ -71,10 +71,21 @@ fn listing_sql(backend: Backend, filter: &str) -> String {
         Backend::Sqlite => ("json_group_array", "json_array", "json", ""),
         Backend::Postgres => ("json_agg", "json_build_array", "", "::text"),
     };
-    // SQLite runs the per-measure lists as correlated subqueries along the primary keys;
-    // PostgreSQL gets them pre-aggregated and joined, which keeps it from running a subplan
-    // per measure (with a hash of every person in each) when its statistics are off.
+    // SQLite runs the per-measure lists as correlated subqueries along the primary keys, and
+    // so does PostgreSQL for a few measures. For the whole ledger PostgreSQL gets them
+    // pre-aggregated and joined, which keeps it from running a subplan per measure (with a
+    // hash of every person in each) when its statistics are off.
+    let whole = filter.trim().is_empty();
     let (units, leaders, joins) = match backend {
+        Backend::Postgres if !whole => (
+            "(SELECT json_agg(x.name ORDER BY l.position) FROM measure_units l JOIN units x ON x.id = l.unit_id \
+             WHERE l.measure_id = m.id)"
+                .to_string(),
+            "(SELECT json_agg(x.name ORDER BY l.position) FROM measure_leaders l JOIN people x ON x.id = l.person_id \
+             WHERE l.measure_id = m.id)"
+                .to_string(),
+            String::new(),
+        ),
         Backend::Sqlite => (
             format!(
                 "{wrap}((SELECT {agg}(x.name ORDER BY l.position) FROM measure_units l JOIN units x ON x.id = l.unit_id \
