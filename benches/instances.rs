@@ -145,6 +145,20 @@ async fn drain_with(url: &str, fake: &FakeTelegram, senders: usize) -> (usize, f
     (sent, sent as f64 / elapsed)
 }
 
+/// Sends the sweep's outbox with one sender, then again with two.
+async fn outbox_rates(url: &str, fake: &FakeTelegram, conn: &mut sqlx::PgConnection) {
+    let (sent, rate) = drain_with(url, fake, 1).await;
+    println!("outbox, one sender, no server limit: {sent} sent at {rate:.0}/s");
+    sqlx::query(
+        "UPDATE outbox SET state = 'pending', sent_at = NULL, message_id = NULL, attempts = 0",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let (sent, rate) = drain_with(url, fake, 2).await;
+    println!("outbox, two senders, no server limit: {sent} sent at {rate:.0}/s");
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -209,27 +223,34 @@ async fn main() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let started = Instant::now();
-    let outcome = duban::service::sweep(&store, &settings, now, true)
+    let listed = store.measures().await.unwrap().len();
+    let listing = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let outcome = duban::service::plan_sweep(&store, &settings, now, true)
         .await
         .unwrap();
+    let planning = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let queued = store
+        .enqueue_sweep("sweep", outcome.day, &outcome.planned, now)
+        .await
+        .unwrap();
+    let queueing = started.elapsed().as_secs_f64();
     println!(
-        "sweep over {measures} measures to {liaisons} liaisons: {:.2} s ({} planned, {} queued)",
-        started.elapsed().as_secs_f64(),
+        "sweep over {measures} measures to {liaisons} liaisons: {:.2} s = plan {planning:.2} s (of which listing {listed} measures {listing:.2} s) + queue {queueing:.2} s ({} planned, {queued} queued)",
+        planning + queueing,
         outcome.planned.len(),
-        outcome.queued
     );
 
     // Outbox throughput, one sender, then two on the same rows queued again.
-    let (sent, rate) = drain_with(&url, &fake, 1).await;
-    println!("outbox, one sender, no server limit: {sent} sent at {rate:.0}/s");
-    sqlx::query(
-        "UPDATE outbox SET state = 'pending', sent_at = NULL, message_id = NULL, attempts = 0",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let (sent, rate) = drain_with(&url, &fake, 2).await;
-    println!("outbox, two senders, no server limit: {sent} sent at {rate:.0}/s");
+    if std::env::var_os("DUBAN_BENCH_SKIP_OUTBOX").is_some() {
+        sqlx::query("UPDATE outbox SET state = 'sent'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        outbox_rates(&url, &fake, &mut conn).await;
+    }
 
     // The webhook at a steady rate: each request a liaison's progress on a measure of
     // their unit, answered 200 after its row commits.

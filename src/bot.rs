@@ -908,6 +908,11 @@ impl Step<'_> {
                         format!("The new date must be after today ({today}).")
                     });
                 }
+                let measure = self.store.measure(code).await?;
+                if let Some(refusal) = crate::workflow::extension_refusal(&measure.deadline, until)
+                {
+                    return Ok(crate::workflow::extension_refusal_text(refusal, language));
+                }
                 let reason = reason.as_deref().map(clip);
                 self.tx
                     .record(id, HistoryKind::Extension, status, &change)

@@ -90,6 +90,8 @@ pub struct Options {
     pub silent_after_working_days: u32,
     /// The language.
     pub language: Language,
+    /// The response rule, named in the requests' part.
+    pub response: crate::rules::ResponseRule,
 }
 
 /// A built digest.
@@ -335,7 +337,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
             )
         });
     }
-    requests_section(&mut lines, facts, calendar, language);
+    requests_section(&mut lines, facts, calendar, options);
     let chart_title = if zh {
         format!("{today} 各牵头单位整改进度")
     } else {
@@ -430,11 +432,12 @@ fn requests_section(
     lines: &mut Vec<String>,
     facts: &Facts<'_>,
     calendar: &Calendar,
-    language: Language,
+    options: &Options,
 ) {
     if facts.requests.is_empty() {
         return;
     }
+    let language = options.language;
     let zh = language == Language::Zh;
     let mut parts = Vec::new();
     let mut late_open: Vec<(&Request, i64)> = Vec::new();
@@ -473,11 +476,11 @@ fn requests_section(
         });
     }
     lines.push(String::new());
+    let rule = options.response.describe(language);
     lines.push(if zh {
-        "📌 诉求办理(响应时限:咨询当天、一般一周、重大一月):".to_string()
+        format!("📌 诉求办理(响应时限:{rule}):")
     } else {
-        "📌 Requests (response rule: consultations the same day, general within a week, major within a month):"
-            .to_string()
+        format!("📌 Requests (response rule: {rule}):")
     });
     for part in parts {
         lines.push(format!("  {part}"));

@@ -166,10 +166,10 @@ where
 }
 
 /// How many updates the webhook applies at once. Applying one may hold two of the
-/// database pool's connections (its transaction, and a read beside it), and the service's
-/// loops need theirs: more at once would leave updates waiting on each other for a
-/// connection until the pool times out. Requests beyond these wait their turn.
-pub const WEBHOOK_CONCURRENCY: usize = 3;
+/// database pool's connections (its transaction, and a read beside it; PostgreSQL's pool has
+/// 16), and the service's loops need theirs: more at once would leave updates waiting on each
+/// other for a connection until the pool times out. Requests beyond these wait their turn.
+pub const WEBHOOK_CONCURRENCY: usize = 6;
 
 /// The webhook's state: the service, the secret, how often each failing update failed, and
 /// the turns to apply updates.

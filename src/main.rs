@@ -690,6 +690,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if date <= today {
                 bail!("the new deadline {date} must be after today ({today})");
             }
+            let measure = app.store.measure(&code).await?;
+            match duban::workflow::extension_refusal(&measure.deadline, date) {
+                Some(duban::workflow::ExtensionRefusal::LongTerm) => bail!(
+                    "{code} is long-term (长期坚持): it reports every cycle and has no deadline to extend"
+                ),
+                Some(duban::workflow::ExtensionRefusal::NotLater(current)) => bail!(
+                    "the new deadline {date} must be after {code}'s current deadline {current}"
+                ),
+                None => {}
+            }
             let change = App::cli_change(by, Some(reason));
             let old = app.store.extend(&code, date, &change).await?;
             println!("{code}: deadline {old} → {date}");

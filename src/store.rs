@@ -253,7 +253,7 @@ impl Store {
             .acquire_timeout(timeout)
             .max_connections(match backend {
                 Backend::Sqlite => 4,
-                Backend::Postgres => 8,
+                Backend::Postgres => 16,
             })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

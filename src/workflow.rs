@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::calendar::Calendar;
 use crate::config::Language;
+use crate::ledger::Deadline;
 use crate::rules::RequestCategory;
 
 /// A claim of completion and the office's decision on it (销号申请).
@@ -216,6 +217,45 @@ pub fn category_code(category: RequestCategory) -> &'static str {
         RequestCategory::Consult => "consult",
         RequestCategory::General => "general",
         RequestCategory::Major => "major",
+    }
+}
+
+/// Why a measure's deadline cannot move to a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionRefusal {
+    /// A long-term measure (长期坚持) has no deadline to move: it reports every cycle.
+    LongTerm,
+    /// The date is not after the deadline it has now.
+    NotLater(NaiveDate),
+}
+
+/// Whether `current` may be extended to `until`; `None` when it may.
+pub fn extension_refusal(current: &Deadline, until: NaiveDate) -> Option<ExtensionRefusal> {
+    match current {
+        Deadline::LongTerm(_) => Some(ExtensionRefusal::LongTerm),
+        _ => match current.date() {
+            Some(date) if until <= date => Some(ExtensionRefusal::NotLater(date)),
+            _ => None,
+        },
+    }
+}
+
+/// The refusal in words.
+pub fn extension_refusal_text(refusal: ExtensionRefusal, language: Language) -> String {
+    match (refusal, language) {
+        (ExtensionRefusal::LongTerm, Language::Zh) => {
+            "长期坚持的措施按周期报送,没有时限可以延期;如需调整请联系整改办。".to_string()
+        }
+        (ExtensionRefusal::LongTerm, Language::En) => {
+            "A long-term measure reports every cycle and has no deadline to extend; ask the office."
+                .to_string()
+        }
+        (ExtensionRefusal::NotLater(date), Language::Zh) => {
+            format!("延期日期须晚于现在的时限 {date}。")
+        }
+        (ExtensionRefusal::NotLater(date), Language::En) => {
+            format!("The new date must be after the current deadline, {date}.")
+        }
     }
 }
 

@@ -693,6 +693,28 @@ fn close_reject_reopen_and_extend_from_the_cli() {
             .contains(&format!("kept the extended {until}")),
         "{last}"
     );
+    // Not earlier than the deadline it has now; never for a long-term measure.
+    let earlier = (chrono::NaiveDate::parse_from_str(&until, "%Y-%m-%d").unwrap()
+        - chrono::Days::new(10))
+    .to_string();
+    let err = sb.fails(&["extend", "3-2", &earlier, "--reason", "x"]);
+    assert!(
+        err.contains("must be after 3-2's current deadline"),
+        "{err}"
+    );
+    let long_term = sb
+        .measures(AT)
+        .into_iter()
+        .find(|m| m["deadline_kind"] == "long_term")
+        .unwrap();
+    let err = sb.fails(&[
+        "extend",
+        long_term["code"].as_str().unwrap(),
+        &until,
+        "--reason",
+        "x",
+    ]);
+    assert!(err.contains("long-term"), "{err}");
     let err = sb.fails(&["extend", "3-2", "2020-01-01", "--reason", "x"]);
     assert!(err.contains("must be after today"), "{err}");
 }

@@ -149,7 +149,8 @@ impl Step<'_> {
         let language = self.lang();
         let text = match language {
             Language::Zh => format!(
-                "⚠️ {who} 就 {code} 申请协调:{reason}\n如需按响应时限督办,请点下方按钮转为诉求(咨询当天、一般一周、重大一月)。"
+                "⚠️ {who} 就 {code} 申请协调:{reason}\n如需按响应时限督办,请点下方按钮转为诉求({})。",
+                self.settings.config.rules.response.describe(language)
             ),
             Language::En => format!(
                 "⚠️ {who} asks for coordination on {code}: {reason}\nTo track it under the response rule, raise it into a request below."
@@ -360,6 +361,18 @@ impl Step<'_> {
                 .await;
         }
         let approve = decision == Decision::Approve;
+        if approve {
+            // The deadline may have moved since the request (another one was approved).
+            let measure = self.store.measure(&request.code).await?;
+            if let Some(refusal) =
+                crate::workflow::extension_refusal(&measure.deadline, request.until)
+            {
+                return Ok(crate::workflow::extension_refusal_text(
+                    refusal,
+                    self.lang(),
+                ));
+            }
+        }
         let raw = if approve {
             format!("[button] 同意延期至 {}", request.until)
         } else {

@@ -49,6 +49,7 @@ fn options(red_list_max: usize) -> Options {
         red_list_max,
         silent_after_working_days: 3,
         language: Language::Zh,
+        response: crate::rules::ResponseRule::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! five working days, a major matter by the same date a month later, moved to the next
 //! working day when that is a day off. Each limit is an (amount, unit) pair in configuration.
 
+use crate::config::Language;
 use chrono::{Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +75,43 @@ impl Default for ResponseRule {
     }
 }
 
+impl ResponseLimit {
+    /// The limit in words: `当天`, `5个工作日`, `1个月`; `the same working day`, `5 working
+    /// days`, `1 month`.
+    pub fn describe(&self, language: Language) -> String {
+        let zh = language == Language::Zh;
+        match (self.unit, self.amount, zh) {
+            (LimitUnit::WorkingDays, 0, true) => "当天".into(),
+            (LimitUnit::WorkingDays, 0, false) => "the same working day".into(),
+            (LimitUnit::WorkingDays, n, true) => format!("{n}个工作日"),
+            (LimitUnit::WorkingDays, n, false) => format!("{n} working day(s)"),
+            (LimitUnit::Days, n, true) => format!("{n}天"),
+            (LimitUnit::Days, n, false) => format!("{n} day(s)"),
+            (LimitUnit::Months, n, true) => format!("{n}个月"),
+            (LimitUnit::Months, n, false) => format!("{n} month(s)"),
+        }
+    }
+}
+
 impl ResponseRule {
+    /// The rule in words, as configured: `咨询当天、一般5个工作日、重大1个月`.
+    pub fn describe(&self, language: Language) -> String {
+        match language {
+            Language::Zh => format!(
+                "咨询{}、一般{}、重大{}",
+                self.consult.describe(language),
+                self.general.describe(language),
+                self.major.describe(language)
+            ),
+            Language::En => format!(
+                "consultations {}, general {}, major {}",
+                self.consult.describe(language),
+                self.general.describe(language),
+                self.major.describe(language)
+            ),
+        }
+    }
+
     /// The limit for a category.
     pub fn limit(&self, category: RequestCategory) -> ResponseLimit {
         match category {

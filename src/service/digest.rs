@@ -141,6 +141,7 @@ pub async fn digest(
         red_list_max: settings.config.digest.red_list_max,
         silent_after_working_days: settings.config.digest.silent_after_working_days,
         language: settings.config.language,
+        response: settings.config.rules.response,
     };
     let built = build(&facts, &settings.calendar, &options);
     let language = settings.config.language;

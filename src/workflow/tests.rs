@@ -84,3 +84,44 @@ fn claim_states_round_trip() {
     }
     assert_eq!(ClaimState::from_code("done"), None);
 }
+
+#[test]
+fn extensions_must_move_a_deadline_later() {
+    use crate::ledger::{Deadline, ReportCycle};
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let cases = [
+        (Deadline::Date(d("2024-06-30")), "2024-07-01", None),
+        (
+            Deadline::Date(d("2024-06-30")),
+            "2024-06-30",
+            Some(ExtensionRefusal::NotLater(d("2024-06-30"))),
+        ),
+        (
+            Deadline::Date(d("2024-06-30")),
+            "2024-05-01",
+            Some(ExtensionRefusal::NotLater(d("2024-06-30"))),
+        ),
+        (Deadline::Immediate(None), "2024-05-01", None),
+        (
+            Deadline::Immediate(Some(d("2024-05-10"))),
+            "2024-05-01",
+            Some(ExtensionRefusal::NotLater(d("2024-05-10"))),
+        ),
+        (
+            Deadline::LongTerm(Some(ReportCycle::Quarter)),
+            "2030-01-01",
+            Some(ExtensionRefusal::LongTerm),
+        ),
+    ];
+    for (current, until, refusal) in cases {
+        assert_eq!(
+            extension_refusal(&current, d(until)),
+            refusal,
+            "{current:?} → {until}"
+        );
+    }
+    assert!(
+        extension_refusal_text(ExtensionRefusal::NotLater(d("2024-06-30")), Language::Zh)
+            .contains("2024-06-30")
+    );
+}
