@@ -30,7 +30,8 @@ pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use instance::{LeaseHolder, OutboxHealth};
 pub use read::UnitRecord;
 pub use workflow::{
-    Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit, Unreachable,
+    AdoptedEvidence, Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit,
+    Unreachable,
 };
 pub use write::{HistoryKind, StatusChange};
 

@@ -150,6 +150,21 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
         .find(|s| s.text.starts_with("【"))
         .unwrap();
     let second = listed_codes(&admin.text)[0].clone();
+    // A photo first, the claim after it: the photo goes with the claim to the office.
+    fake.add_file("ph-early", "photos/early.jpg", b"\xff\xd8\xff early photo");
+    fake.photo(
+        ADMIN,
+        ADMIN,
+        "ph-early",
+        &format!("{second} 现场照片"),
+        None,
+    );
+    fake.wait_for(15, "the early photo's receipt", |f| {
+        f.sent_to(ADMIN)
+            .iter()
+            .any(|s| s.text.contains(&format!("📎 {second} 已收到佐证材料")))
+    })
+    .await;
     let line = fake
         .ask(
             ADMIN,
@@ -165,6 +180,15 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
     .await;
     let notice = notices(&fake, OFFICE, "📋 销号申请").pop().unwrap();
     assert!(notice.text.contains(&second), "{}", notice.text);
+    assert!(notice.text.contains("佐证材料 1 件"), "{}", notice.text);
+    fake.wait_for(15, "the early photo forwarded with the claim", |f| {
+        f.sent_to(OFFICE).iter().any(|s| {
+            s.file.as_ref().is_some_and(|(kind, file)| {
+                kind == "photo" && file.as_ref().err().is_some_and(|id| id == "ph-early")
+            })
+        })
+    })
+    .await;
     let toast = fake
         .tap(OFFICE, OFFICE, notice.message_id, &button(&notice, 0, 1))
         .await;

@@ -71,6 +71,8 @@ impl Step<'_> {
         unit: Option<&str>,
     ) -> Result<(), StoreError> {
         let measure = self.store.measure(code).await?;
+        // Files sent before the claim go with it.
+        let earlier = self.tx.adopt_evidence(measure_id, claim).await?;
         let evidence = self.tx.evidence_count(measure_id).await?;
         let who = self.signature(unit);
         let text = match self.lang() {
@@ -97,7 +99,45 @@ impl Step<'_> {
             message,
             json!({ "claim": claim }),
         )
-        .await
+        .await?;
+        for (n, file) in earlier.iter().enumerate() {
+            let caption = match self.lang() {
+                Language::Zh => format!(
+                    "📎 {code} 销号佐证 {}:{}({} · sha256 {})",
+                    n + 1,
+                    file.file_name,
+                    file.sent_by,
+                    &file.sha256[..file.sha256.len().min(12)]
+                ),
+                Language::En => format!(
+                    "📎 {code} evidence {}: {} ({} · sha256 {})",
+                    n + 1,
+                    file.file_name,
+                    file.sent_by,
+                    &file.sha256[..file.sha256.len().min(12)]
+                ),
+            };
+            let kind = match file.kind.as_str() {
+                "photo" => crate::chat::FileKind::Photo,
+                _ => crate::chat::FileKind::Document,
+            };
+            let message = Message::file(
+                crate::chat::Attachment {
+                    kind,
+                    source: crate::chat::FileSource::Channel(file.file_id.clone()),
+                    name: file.file_name.clone(),
+                },
+                caption,
+            );
+            self.notify_office(
+                &format!("evidence:{}", file.id),
+                "evidence",
+                message,
+                json!({ "claim": claim }),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// An extension request's notice to the office, with 通过 / 退回.

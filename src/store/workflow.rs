@@ -350,17 +350,81 @@ async fn status_in(conn: &mut AnyConnection, measure_id: i64) -> Result<Status, 
     parse_status("measures.status", &text)
 }
 
-/// How many pieces of evidence a measure's pending claim (or the measure) has.
+/// How many pieces of evidence the measure's pending claim has, or, with no claim pending,
+/// how many wait for the next claim (files that went with decided claims do not count).
 pub(crate) async fn evidence_count_in(
     conn: &mut AnyConnection,
     measure_id: i64,
 ) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM evidence WHERE measure_id = $1")
+    let claim = pending_claim_in(conn, measure_id).await?;
+    let count = match claim {
+        Some(claim) => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM evidence WHERE measure_id = $1 AND claim_id = $2",
+            )
+            .bind(measure_id)
+            .bind(claim)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM evidence WHERE measure_id = $1 AND claim_id IS NULL",
+            )
             .bind(measure_id)
             .fetch_one(&mut *conn)
-            .await?,
+            .await?
+        }
+    };
+    Ok(count)
+}
+
+/// A piece of evidence sent before a claim, now going with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptedEvidence {
+    /// Its id.
+    pub id: i64,
+    /// The channel's id of the file.
+    pub file_id: String,
+    /// Its name.
+    pub file_name: String,
+    /// `photo` or `document`.
+    pub kind: String,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Who sent it.
+    pub sent_by: String,
+}
+
+/// Attaches the evidence sent for a measure before any claim to `claim`; returns it.
+pub(crate) async fn adopt_evidence_in(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    claim: i64,
+) -> Result<Vec<AdoptedEvidence>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE evidence SET claim_id = $1 WHERE measure_id = $2 AND claim_id IS NULL \
+         RETURNING id, file_id, file_name, kind, sha256, sent_by",
     )
+    .bind(claim)
+    .bind(measure_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut adopted = rows
+        .iter()
+        .map(|r| {
+            Ok(AdoptedEvidence {
+                id: r.try_get(0)?,
+                file_id: r.try_get(1)?,
+                file_name: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                sha256: r.try_get(4)?,
+                sent_by: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    adopted.sort_by_key(|e| e.id);
+    Ok(adopted)
 }
 
 /// Moves a measure's deadline to `until`: the history row keeps the old deadline as the
@@ -1074,6 +1138,15 @@ impl super::UpdateTx {
     /// How much evidence a measure has.
     pub async fn evidence_count(&mut self, measure_id: i64) -> Result<i64, StoreError> {
         evidence_count_in(&mut self.tx, measure_id).await
+    }
+
+    /// Attaches the evidence sent before any claim to `claim`; returns it.
+    pub async fn adopt_evidence(
+        &mut self,
+        measure_id: i64,
+        claim: i64,
+    ) -> Result<Vec<AdoptedEvidence>, StoreError> {
+        adopt_evidence_in(&mut self.tx, measure_id, claim).await
     }
 
     /// The pending claim on a measure, if any.
