@@ -152,14 +152,25 @@ pub async fn handle_batch<C: Channel>(
         .saturating_mul(1 << 20);
     for incoming in batch {
         // A file is fetched before its update is applied, so that the step stays one
-        // transaction; a bound sender is not required here, the bot checks that.
+        // transaction; only for an update not applied yet, from someone bound (the bot
+        // answers strangers without it), so that nobody can make the bot download for them.
+        let wanted = match &incoming.event {
+            Event::File { .. } => match worth_fetching(store, settings, incoming).await {
+                Ok(wanted) => wanted,
+                Err(e) => return (last, Some((incoming.update_id, e))),
+            },
+            _ => false,
+        };
         let fetched = match &incoming.event {
+            Event::File { .. } if !wanted => Ok(None),
             Event::File { file, .. } if file.size.is_some_and(|size| size > limit) => {
                 Err(bot::Download::TooLarge)
             }
             Event::File { file, .. } => match channel.download(&file.file_id, limit).await {
                 Ok(bytes) => Ok(Some(bytes)),
-                Err(SendError::Refused(why)) if why.contains("too large") => {
+                Err(SendError::Refused(why))
+                    if why.contains("too large") || why.contains("too big") =>
+                {
                     Err(bot::Download::TooLarge)
                 }
                 Err(e) => {
@@ -207,6 +218,23 @@ fn action_name(action: &Action) -> &'static str {
         Action::Answer { .. } => "a button answer",
         Action::Edit { .. } => "a message edit",
     }
+}
+
+/// Whether an update's file should be fetched: the update is new and its sender bound (or
+/// an admin of the configuration).
+async fn worth_fetching(
+    store: &Store,
+    settings: &Settings,
+    incoming: &Incoming,
+) -> Result<bool, StoreError> {
+    let Some(sender) = &incoming.from else {
+        return Ok(false);
+    };
+    if store.update_applied(incoming.update_id).await? {
+        return Ok(false);
+    }
+    Ok(settings.config.telegram.admins.contains(&sender.user_id)
+        || !store.bindings(sender.user_id).await?.is_empty())
 }
 
 /// How often one update may fail before it is skipped.

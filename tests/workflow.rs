@@ -34,6 +34,10 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
     let code = listed_codes(&econ.text)[0].clone();
     let bot = sb.start_bot(&fake, &[]);
 
+    // A stranger's file is not fetched: nobody unbound makes the bot download for them.
+    fake.add_file("doc-stranger", "documents/stranger.pdf", b"%PDF stranger");
+    fake.document(7999, 7999, "doc-stranger", "x.pdf", "1-4 材料", None);
+
     // 完成 by button: claimed, and each office member gets the claim with 通过 / 退回.
     let toast = fake.tap(ECON, ECON, econ.message_id, "m:0:done").await;
     assert!(toast.contains("申请销号"), "{toast}");
@@ -263,6 +267,16 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
         .await;
     assert!(toast.contains("已通过"), "{toast}");
     assert_eq!(by_code(&sb.measures(AT), &third)["status"], "closed");
+    let fetched: Vec<String> = fake
+        .calls("getFile")
+        .iter()
+        .map(|r| r.body["file_id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(fetched.contains(&"doc-1".to_string()), "{fetched:?}");
+    assert!(
+        !fetched.contains(&"doc-stranger".to_string()),
+        "{fetched:?}"
+    );
     assert!(bot.stop());
 }
 

@@ -737,6 +737,16 @@ impl Store {
         .transpose()
     }
 
+    /// Whether an update was applied already.
+    pub async fn update_applied(&self, update_id: i64) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT update_id FROM updates WHERE update_id = $1")
+                .bind(update_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// Starts the transaction in which one incoming update is applied.
     pub async fn begin_update(
         &self,
