@@ -101,43 +101,55 @@ impl Step<'_> {
         )
         .await?;
         for (n, file) in earlier.iter().enumerate() {
-            let caption = match self.lang() {
-                Language::Zh => format!(
-                    "📎 {code} 销号佐证 {}:{}({} · sha256 {})",
-                    n + 1,
-                    file.file_name,
-                    file.sent_by,
-                    &file.sha256[..file.sha256.len().min(12)]
-                ),
-                Language::En => format!(
-                    "📎 {code} evidence {}: {} ({} · sha256 {})",
-                    n + 1,
-                    file.file_name,
-                    file.sent_by,
-                    &file.sha256[..file.sha256.len().min(12)]
-                ),
-            };
             let kind = match file.kind.as_str() {
                 "photo" => crate::chat::FileKind::Photo,
                 _ => crate::chat::FileKind::Document,
             };
-            let message = Message::file(
-                crate::chat::Attachment {
-                    kind,
-                    source: crate::chat::FileSource::Channel(file.file_id.clone()),
-                    name: file.file_name.clone(),
-                },
-                caption,
-            );
-            self.notify_office(
-                &format!("evidence:{}", file.id),
-                "evidence",
-                message,
-                json!({ "claim": claim }),
-            )
-            .await?;
+            let forwarded = Forwarded {
+                id: file.id,
+                code,
+                number: n as i64 + 1,
+                kind,
+                file_id: &file.file_id,
+                name: &file.file_name,
+                sender: &file.sent_by,
+                sha256: &file.sha256,
+            };
+            self.forward_evidence(&forwarded, claim).await?;
         }
         Ok(())
+    }
+
+    /// Forwards a piece of evidence to every office chat by the channel's file id, captioned
+    /// with the measure, its number in the claim, who sent it and its SHA-256.
+    async fn forward_evidence(
+        &mut self,
+        file: &Forwarded<'_>,
+        claim: i64,
+    ) -> Result<(), StoreError> {
+        let (code, number, name, sender) = (file.code, file.number, file.name, file.sender);
+        let sha = &file.sha256[..file.sha256.len().min(12)];
+        let caption = match self.lang() {
+            Language::Zh => format!("📎 {code} 销号佐证 {number}:{name}({sender} · sha256 {sha})"),
+            Language::En => {
+                format!("📎 {code} evidence {number}: {name} ({sender} · sha256 {sha})")
+            }
+        };
+        let message = Message::file(
+            crate::chat::Attachment {
+                kind: file.kind,
+                source: crate::chat::FileSource::Channel(file.file_id.to_string()),
+                name: name.to_string(),
+            },
+            caption,
+        );
+        self.notify_office(
+            &format!("evidence:{}", file.id),
+            "evidence",
+            message,
+            json!({ "claim": claim }),
+        )
+        .await
     }
 
     /// An extension request's notice to the office, with 通过 / 退回.
@@ -825,35 +837,18 @@ impl Step<'_> {
         let count = self.tx.evidence_count(measure_id).await?;
         // A claim waiting for the office gets its evidence forwarded there.
         if let Some(claim) = self.tx.pending_claim(measure_id).await? {
-            let caption = match self.lang() {
-                Language::Zh => format!(
-                    "📎 {code} 销号佐证 {count}:{}({} · sha256 {})",
-                    file.name,
-                    self.signature(unit.as_deref()),
-                    &sha256[..12]
-                ),
-                Language::En => format!(
-                    "📎 {code} evidence {count}: {} ({} · sha256 {})",
-                    file.name,
-                    self.signature(unit.as_deref()),
-                    &sha256[..12]
-                ),
+            let sender = self.signature(unit.as_deref());
+            let forwarded = Forwarded {
+                id,
+                code: &code,
+                number: count,
+                kind: file.kind,
+                file_id: &file.file_id,
+                name: &file.name,
+                sender: &sender,
+                sha256: &sha256,
             };
-            let message = Message::file(
-                crate::chat::Attachment {
-                    kind: file.kind,
-                    source: crate::chat::FileSource::Channel(file.file_id.clone()),
-                    name: file.name.clone(),
-                },
-                caption,
-            );
-            self.notify_office(
-                &format!("evidence:{id}"),
-                "evidence",
-                message,
-                json!({ "claim": claim }),
-            )
-            .await?;
+            self.forward_evidence(&forwarded, claim).await?;
         }
         let status = self.tx.status(measure_id).await?;
         let line = match self.lang() {
@@ -1084,6 +1079,23 @@ fn store_file(data_dir: &std::path::Path, path: &str, bytes: &[u8]) -> std::io::
     let temporary = target.with_extension("part");
     std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, &target)
+}
+
+/// A piece of evidence on its way to the office.
+struct Forwarded<'a> {
+    /// Its row.
+    id: i64,
+    /// The measure's code.
+    code: &'a str,
+    /// Its number among the claim's evidence.
+    number: i64,
+    kind: crate::chat::FileKind,
+    /// The channel's id of the file.
+    file_id: &'a str,
+    name: &'a str,
+    /// Who sent it.
+    sender: &'a str,
+    sha256: &'a str,
 }
 
 #[cfg(test)]
