@@ -5,12 +5,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::chat::{Action, ChatKind, Event, Incoming, Message, Sender};
-use crate::config::{Language, Settings};
+use crate::config::Settings;
 use crate::ledger::{Role, Source, Status};
 use crate::remind::{Kind, render};
 use crate::reply::{Intent, ReplyError, intent, split_code};
 use crate::rules::{Assessment, Context, assess};
 use crate::store::{Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, UpdateTx};
+use crate::text::Language;
 
 /// Buttons older than this are refused: their reminder has been superseded.
 const BUTTON_DAYS: i64 = 14;
@@ -21,18 +22,18 @@ pub const COMMANDS: [(&str, &str, &str); 7] = [
     ("list", "我单位未销号的整改措施", "my units' open measures"),
     (
         "update",
-        "更新进展:/update 序号 内容",
+        "更新进展：/update 序号 内容",
         "update a measure: /update CODE TEXT",
     ),
     (
         "answer",
-        "答复诉求:/answer 编号 内容",
+        "答复诉求：/answer 编号 内容",
         "answer a request: /answer R12 TEXT",
     ),
     ("whoami", "我的绑定", "who I am bound as"),
     (
         "bind",
-        "用邀请码绑定:/bind 邀请码",
+        "用邀请码绑定：/bind 邀请码",
         "bind with a code: /bind CODE",
     ),
     ("unbind", "解除绑定", "unbind"),
@@ -67,6 +68,18 @@ fn clip(text: &str) -> String {
     let mut cut: String = text.chars().take(REASON_CHARS).collect();
     cut.push('…');
     cut
+}
+
+/// A role as people read it: 联络员, 责任领导, or the office's own name.
+pub fn role_label(role: Role, language: Language, office: &str) -> String {
+    match (role, language) {
+        (Role::Liaison, Language::Zh) => "联络员".into(),
+        (Role::Leader, Language::Zh) => "责任领导".into(),
+        (Role::Office, Language::Zh) => office.into(),
+        (Role::Liaison, Language::En) => "liaison".into(),
+        (Role::Leader, Language::En) => "leader".into(),
+        (Role::Office, Language::En) => "office".into(),
+    }
 }
 
 /// SHA-256 of an invitation code, hex: what the store keeps.
@@ -125,12 +138,11 @@ impl Who {
 
     /// Who decided something for the office: the office and the member's name, such as
     /// `整改办 张三`, or [`Who::actor`] for an admin from config without a binding.
-    fn decider(&self, language: Language) -> String {
-        let office = tr(language, "整改办", "office");
+    fn decider(&self, office: &str) -> String {
         self.bindings
             .iter()
             .find(|b| b.role == Role::Office)
-            .map(|b| format!("{} {}", b.unit.as_deref().unwrap_or(&office), b.name))
+            .map(|b| format!("{} {}", b.unit.as_deref().unwrap_or(office), b.name))
             .unwrap_or_else(|| self.actor())
     }
 
@@ -358,6 +370,7 @@ impl Step<'_> {
                 reply_to,
                 ..
             } => self.file_event(&file, caption.trim(), reply_to).await,
+            Event::Unreadable => self.unreadable().await,
             Event::Other => Ok(()),
         }
     }
@@ -422,8 +435,12 @@ impl Step<'_> {
                     .await?
                     .map(|(id, _)| (id, lead.code.clone())),
             };
-            // Without a reminder to go by, an unknown code is still meant as one.
-            if found.is_some() || reminder.is_none() {
+            // An unknown code is still meant as one without a reminder to go by, when it is a
+            // structured code written apart ("99-9 已完成"), or when the reminder lists several
+            // measures and the reply must name one.
+            let structured = lead.code.contains(['-', '.']);
+            let several = reminder.as_ref().is_some_and(|r| r.items.len() > 1);
+            if found.is_some() || reminder.is_none() || (!lead.glued && (structured || several)) {
                 code = Some(lead.code);
                 rest = lead.rest;
                 known = found;
@@ -432,12 +449,8 @@ impl Step<'_> {
         let target = match (&reminder, &code) {
             (_, Some(_)) => known,
             (Some(sent), None) if sent.items.len() == 1 => Some(sent.items[0].clone()),
-            (Some(_), None) => {
-                let line = tr(
-                    self.lang(),
-                    "这条提醒列了多项措施,请写明序号,如“1-3 已完成”。",
-                    "This reminder lists several measures: start with the code, e.g. \"1-3 done\".",
-                );
+            (Some(sent), None) => {
+                let line = self.name_the_code(&sent.items[0].1);
                 return self.say(line).await;
             }
             (None, None) => None,
@@ -446,20 +459,69 @@ impl Step<'_> {
             if self.group() && reminder.is_none() {
                 return Ok(());
             }
-            let line = match &code {
-                Some(code) => format!(
-                    "{} {code}",
-                    tr(self.lang(), "没有这个序号:", "No measure has the code")
+            let line = match (&code, &reminder) {
+                (Some(code), Some(sent)) if sent.items.len() > 1 => format!(
+                    "{}{}",
+                    self.no_such_code(code),
+                    self.name_the_code(&sent.items[0].1)
                 ),
-                None => tr(
+                (Some(code), _) => self.no_such_code(code),
+                (None, _) => tr(
                     self.lang(),
-                    "要更新进展,请回复提醒消息,或发送“/update 序号 内容”,如 /update 1-3 已完成。",
+                    "要更新进展，请回复提醒消息，或发送“/update 序号 内容”，如“/update 1-3 已完成”。",
                     "To update a measure, reply to a reminder or send /update CODE TEXT, e.g. /update 1-3 done.",
                 ),
             };
             return self.say(line).await;
         };
         self.update(measure_id, &code, rest, text).await
+    }
+
+    /// A sticker, a voice message or a location: in a one-to-one chat the sender hears what
+    /// the bot reads (once a day for someone not bound); in a group nothing is said.
+    async fn unreadable(&mut self) -> Result<(), StoreError> {
+        if self.group() {
+            return Ok(());
+        }
+        if !self.who.bound() {
+            return self.tell_unbound().await;
+        }
+        let line = tr(
+            self.lang(),
+            "机器人只能读取文字、图片和文件，请用文字回复，如“1-3 已完成”。",
+            "The bot reads text, photos and files only: please answer in words, e.g. \"1-3 done\".",
+        );
+        self.say(line).await
+    }
+
+    /// "No measure has this code", naming it.
+    fn no_such_code(&self, code: &str) -> String {
+        match self.lang() {
+            Language::Zh => format!("没有这个序号：{code}。"),
+            Language::En => format!("No measure has the code {code}. "),
+        }
+    }
+
+    /// Asks for the code on a reminder of several measures, with one of them as the example.
+    fn name_the_code(&self, example: &str) -> String {
+        match self.lang() {
+            Language::Zh => {
+                format!("这条提醒列了多项措施，请在开头写明序号，如“{example} 已完成”。")
+            }
+            Language::En => format!(
+                "This reminder lists several measures: start with the code, e.g. \"{example} done\"."
+            ),
+        }
+    }
+
+    /// The office's name, as configured.
+    pub(crate) fn office_name(&self) -> &str {
+        self.settings.config.office_name()
+    }
+
+    /// The date an example of an extension names: the end of next month, in words.
+    fn example_until(&self) -> String {
+        crate::text::date(crate::text::example_date(self.today()), self.lang())
     }
 
     /// `/unbind` in a group: ends the group's binding, when the sender is office or a
@@ -476,17 +538,22 @@ impl Step<'_> {
         }
         let mine = self.who.units();
         if !self.who.office() && !units.iter().any(|u| mine.contains(&u.as_str())) {
-            let line = tr(
-                self.lang(),
-                "只有本群所属单位的联络员或整改办可以解除本群的绑定。",
-                "Only a liaison of this group's unit, or the office, can unbind the group.",
-            );
+            let line = match self.lang() {
+                Language::Zh => format!(
+                    "只有本群所属单位的联络员或{}可以解除本群的绑定。",
+                    self.office_name()
+                ),
+                Language::En => {
+                    "Only a liaison of this group's unit, or the office, can unbind the group."
+                        .to_string()
+                }
+            };
             return self.say(line).await;
         }
         self.tx.unbind_group(self.incoming.chat_id).await?;
         let line = tr(
             self.lang(),
-            "本群已解除绑定,不再收到提醒。",
+            "本群已解除绑定，不再收到提醒。",
             "This group is unbound: no more reminders will come here.",
         );
         self.say(line).await
@@ -501,11 +568,13 @@ impl Step<'_> {
     }
 
     fn unbound_line(&self) -> String {
-        tr(
-            self.lang(),
-            "您好,您尚未绑定。请向整改办索取邀请码,然后发送“/bind 邀请码”。",
-            "Hello! You are not bound yet. Ask the supervision office for a code, then send /bind CODE.",
-        )
+        match self.lang() {
+            Language::Zh => format!(
+                "您好，您尚未绑定。请向{}索取邀请码，然后发送“/bind 邀请码”。",
+                self.office_name()
+            ),
+            Language::En => "Hello! You are not bound yet. Ask the supervision office for a code, then send /bind CODE.".to_string(),
+        }
     }
 
     async fn command(&mut self, name: &str, args: &str) -> Result<(), StoreError> {
@@ -526,14 +595,12 @@ impl Step<'_> {
             "unbind" if self.group() && self.who.bound() => self.unbind_group().await,
             "unbind" if self.who.bound() => {
                 let n = self.tx.unbind(self.who.sender.user_id).await?;
-                let text = format!(
-                    "{} ({n})",
-                    tr(
-                        self.lang(),
-                        "已解除绑定,不再收到提醒。",
-                        "Unbound: you will get no more reminders."
-                    )
-                );
+                let text = match self.lang() {
+                    Language::Zh => format!("已解除绑定（共{n}项），不再收到提醒。"),
+                    Language::En => {
+                        format!("Unbound ({n}): you will get no more reminders.")
+                    }
+                };
                 self.say(text).await
             }
             "answer" if self.who.bound() => {
@@ -543,7 +610,7 @@ impl Step<'_> {
                     None => {
                         let line = tr(
                             self.lang(),
-                            "用法:/answer 编号 内容,如 /answer R3 已与企业对接,问题已解决",
+                            "用法：/answer 编号 内容，如“/answer R3 已与企业对接，问题已解决”。",
                             "Usage: /answer CODE TEXT, e.g. /answer R3 solved with the company",
                         );
                         self.say(line).await
@@ -556,7 +623,7 @@ impl Step<'_> {
                 else {
                     let line = tr(
                         self.lang(),
-                        "用法:/update 序号 内容,如 /update 1-3 已完成",
+                        "用法：/update 序号 内容，如“/update 1-3 已完成”。",
                         "Usage: /update CODE TEXT, e.g. /update 1-3 done",
                     );
                     return self.say(line).await;
@@ -564,11 +631,8 @@ impl Step<'_> {
                 match self.store.find_measure(&code).await? {
                     Some((id, _)) => self.update(id, &code, &rest, args).await,
                     None => {
-                        let line = format!(
-                            "{} {code}",
-                            tr(self.lang(), "没有这个序号:", "No measure has the code")
-                        );
-                        self.say(line).await
+                        let line = self.no_such_code(&code);
+                        self.say(line.trim_end().to_string()).await
                     }
                 }
             }
@@ -597,16 +661,9 @@ impl Step<'_> {
         {
             Redeemed::Person(b) => {
                 let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
-                let role = match (b.role, zh) {
-                    (Role::Liaison, true) => "联络员",
-                    (Role::Leader, true) => "责任领导",
-                    (Role::Office, true) => "整改办",
-                    (Role::Liaison, false) => "liaison",
-                    (Role::Leader, false) => "leader",
-                    (Role::Office, false) => "office",
-                };
+                let role = role_label(b.role, self.lang(), self.office_name());
                 if zh {
-                    format!("绑定成功:{place} {role} {}。发送 /help 查看用法。", b.name)
+                    format!("绑定成功：{}，{place}{role}。发送 /help 查看用法。", b.name)
                 } else {
                     format!(
                         "Bound: {} as {role} of {place}. Send /help to see what you can do.",
@@ -616,26 +673,34 @@ impl Step<'_> {
             }
             Redeemed::Group { unit } => {
                 if zh {
-                    format!("本群已绑定为 {unit} 的工作群,提醒将发到这里。")
+                    format!("本群已绑定为{unit}的工作群，提醒将发到这里。")
                 } else {
                     format!("This group is now {unit}'s chat: reminders will come here.")
                 }
             }
-            Redeemed::Unknown => tr(
-                self.lang(),
-                "邀请码无效,请核对后重试,或向整改办索取新码。",
-                "This code is not valid. Check it, or ask the office for a new one.",
-            ),
-            Redeemed::Used => tr(
-                self.lang(),
-                "此邀请码已被使用,请向整改办索取新码。",
-                "This code has been used. Ask the office for a new one.",
-            ),
-            Redeemed::Expired => tr(
-                self.lang(),
-                "此邀请码已过期(有效期 7 天),请向整改办索取新码。",
-                "This code has expired (codes last 7 days). Ask the office for a new one.",
-            ),
+            Redeemed::Unknown => match self.lang() {
+                Language::Zh => format!(
+                    "邀请码无效，请核对后重试，或向{}索取新码。",
+                    self.office_name()
+                ),
+                Language::En => {
+                    "This code is not valid. Check it, or ask the office for a new one.".into()
+                }
+            },
+            Redeemed::Used => match self.lang() {
+                Language::Zh => format!("此邀请码已被使用，请向{}索取新码。", self.office_name()),
+                Language::En => "This code has been used. Ask the office for a new one.".into(),
+            },
+            Redeemed::Expired => match self.lang() {
+                Language::Zh => format!(
+                    "此邀请码已过期（有效期7天），请向{}索取新码。",
+                    self.office_name()
+                ),
+                Language::En => {
+                    "This code has expired (codes last 7 days). Ask the office for a new one."
+                        .into()
+                }
+            },
             Redeemed::NotForGroups => tr(
                 self.lang(),
                 "此邀请码只能在与机器人的私聊中使用。",
@@ -655,30 +720,47 @@ impl Step<'_> {
                 )
             })
             .collect();
-        let intro = tr(
-            self.lang(),
-            "督办机器人:每个工作日推送到期和逾期的整改措施。回复提醒消息即可更新,如“1-3 已完成”“1-3 60% 合同已签”“1-3 需协调 原因”“1-3 延期 2024-06-30 原因”。",
-            "duban reminds you of measures due or overdue each working day. Reply to a reminder to update one: \"1-3 done\", \"1-3 60% contract signed\", \"1-3 blocked: reason\", \"1-3 extend to 2024-06-30 reason\".",
-        );
+        let until = crate::text::date(crate::text::example_date(self.today()), self.lang());
+        let intro = match self.lang() {
+            Language::Zh => format!(
+                "督办机器人：每个工作日推送到期和逾期的整改措施。回复提醒消息即可更新，如“1-3 已完成”“1-3 60% 合同已签”“1-3 需协调 原因”“1-3 延期至{until} 原因”。"
+            ),
+            Language::En => format!(
+                "duban reminds you of measures due or overdue each working day. Reply to a reminder to update one: \"1-3 done\", \"1-3 60% contract signed\", \"1-3 blocked: reason\", \"1-3 extend to {until} reason\"."
+            ),
+        };
         format!("{intro}\n{}", lines.join("\n"))
     }
 
     fn whoami(&self) -> String {
-        let zh = self.lang() == Language::Zh;
-        let mut lines: Vec<String> = self
-            .who
-            .bindings
-            .iter()
-            .map(|b| {
-                let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
-                format!("{} · {} · {place}", b.name, b.role.code())
+        let language = self.lang();
+        // One line per name and role, with every place it holds: a liaison of twenty units
+        // reads as one line, not twenty.
+        let mut groups: Vec<(String, Role, Vec<String>)> = Vec::new();
+        for b in &self.who.bindings {
+            let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
+            match groups
+                .iter_mut()
+                .find(|(name, role, _)| *name == b.name && *role == b.role)
+            {
+                Some((_, _, places)) => places.push(place),
+                None => groups.push((b.name.clone(), b.role, vec![place])),
+            }
+        }
+        let mut lines: Vec<String> = groups
+            .into_iter()
+            .map(|(name, role, places)| {
+                let role = role_label(role, language, self.office_name());
+                match language {
+                    Language::Zh => format!("{name}：{}{role}", places.join("、")),
+                    Language::En => format!("{name}: {role} of {}", places.join(", ")),
+                }
             })
             .collect();
         if self.who.admin {
-            lines.push(if zh {
-                "配置中的整改办管理员".into()
-            } else {
-                "office (admin in config)".into()
+            lines.push(match language {
+                Language::Zh => format!("{}成员（配置指定）", self.office_name()),
+                Language::En => "office (admin in config)".into(),
             });
         }
         lines.join("\n")
@@ -719,7 +801,10 @@ impl Step<'_> {
         }
         let total = rows.len();
         let mut out = vec![if zh {
-            format!("{today} 未销号 {total} 项:")
+            format!(
+                "{}，未销号{total}项：",
+                crate::text::date(today, self.lang())
+            )
         } else {
             format!("{today}: {total} open measure(s):")
         }];
@@ -736,7 +821,7 @@ impl Step<'_> {
         }
         if total > 30 {
             out.push(if zh {
-                format!("……另有 {} 项", total - 30)
+                format!("……另有{}项", total - 30)
             } else {
                 format!("… and {} more", total - 30)
             });
@@ -757,18 +842,16 @@ impl Step<'_> {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
                 tr(
                     self.lang(),
-                    "责任领导可查看进展,更新请由责任单位联络员办理。",
+                    "责任领导可查看进展，更新请由责任单位联络员办理。",
                     "Leaders can read progress; the responsible units' liaisons update it.",
                 )
             } else {
-                format!(
-                    "{} {code}",
-                    tr(
-                        self.lang(),
-                        "您只能更新本单位的整改措施,无权更新",
-                        "You can only update your own units' measures, not"
-                    )
-                )
+                match self.lang() {
+                    Language::Zh => format!("您只能更新本单位的整改措施，无权更新{code}。"),
+                    Language::En => {
+                        format!("You can only update your own units' measures, not {code}.")
+                    }
+                }
             };
             return self.say(line).await;
         };
@@ -777,12 +860,19 @@ impl Step<'_> {
             Err(e) => {
                 let line = match (e, self.lang()) {
                     (ReplyError::ExtensionWithoutDate, Language::Zh) => {
-                        format!("请写明延期到的日期,如“{code} 延期 2024-06-30 原因”。")
+                        format!(
+                            "请写明延期到的日期，如“{code} 延期至{} 原因”。",
+                            self.example_until()
+                        )
                     }
+                    (ReplyError::ExtensionWithoutDate, Language::En) => format!(
+                        "Give the new date, e.g. \"{code} extend to {} reason\".",
+                        self.example_until()
+                    ),
                     (ReplyError::BlockedWithoutReason, Language::Zh) => {
-                        format!("请说明需协调的事项,如“{code} 需协调 用地指标未落实”。")
+                        format!("请说明需协调的事项，如“{code} 需协调 用地指标未落实”。")
                     }
-                    (ReplyError::Empty, Language::Zh) => format!("请写明进展,如“{code} 已完成”。"),
+                    (ReplyError::Empty, Language::Zh) => format!("请写明进展，如“{code} 已完成”。"),
                     (e, _) => e.to_string(),
                 };
                 return self.say(line).await;
@@ -825,7 +915,10 @@ impl Step<'_> {
         let label = move |s: Status| crate::report::status_label(s, language);
         if status == Status::Closed {
             return Ok(if zh {
-                format!("{code} 已销号,无需再报。如需重新整改请联系整改办。")
+                format!(
+                    "{code} 已销号，无需再报。如需重新整改，请联系{}。",
+                    self.office_name()
+                )
             } else {
                 format!("{code} is closed; ask the office to reopen it.")
             });
@@ -841,7 +934,7 @@ impl Step<'_> {
                         self.notify_claim(claim, id, code, unit.as_deref()).await?;
                     }
                     return Ok(if zh {
-                        format!("{code} 已申请销号,等待整改办核验。")
+                        format!("{code} 已申请销号，等待{}核验。", self.office_name())
                     } else {
                         format!("{code}: completion already claimed, waiting for the office.")
                     });
@@ -854,7 +947,11 @@ impl Step<'_> {
                     self.notify_claim(claim, id, code, unit.as_deref()).await?;
                 }
                 if zh {
-                    format!("✅ {code} 已记录:{}(待整改办核验)", label(Status::Claimed))
+                    format!(
+                        "✅ {code} 已记录：{}（待{}核验）",
+                        label(Status::Claimed),
+                        self.office_name()
+                    )
                 } else {
                     format!(
                         "✅ {code}: {} (for the office to verify)",
@@ -866,7 +963,7 @@ impl Step<'_> {
                 let now = self.progress(id, status, &change).await?;
                 self.tx.add_note(id, &note, &change).await?;
                 if zh {
-                    format!("🔄 {code} 已记录进展,状态:{}", label(now))
+                    format!("🔄 {code} 已记录进展，状态：{}", label(now))
                 } else {
                     format!("🔄 {code}: progress recorded, status {}", label(now))
                 }
@@ -877,7 +974,7 @@ impl Step<'_> {
                     .record(id, HistoryKind::Note, status, &change)
                     .await?;
                 if zh {
-                    format!("📝 {code} 已记录进展,状态:{}", label(status))
+                    format!("📝 {code} 已记录进展，状态：{}", label(status))
                 } else {
                     format!("📝 {code}: note recorded, status {}", label(status))
                 }
@@ -889,7 +986,11 @@ impl Step<'_> {
                     .await?;
                 self.flag(id, code, &reason, unit.as_deref()).await?;
                 if zh {
-                    format!("⚠️ {code} 已提交整改办协调,状态:{}", label(status))
+                    format!(
+                        "⚠️ {code} 已提交{}协调，状态：{}",
+                        self.office_name(),
+                        label(status)
+                    )
                 } else {
                     format!(
                         "⚠️ {code}: sent to the office for coordination, status {}",
@@ -900,12 +1001,16 @@ impl Step<'_> {
             Intent::Extend { until, reason } => {
                 let today = self.today();
                 if until <= today {
+                    let day = crate::text::date(today, language);
+                    let example = self.example_until();
                     return Ok(if zh {
                         format!(
-                            "延期日期须晚于今天({today}),请重新填写,如“{code} 延期 2024-06-30 原因”。"
+                            "延期日期须晚于今天（{day}），请重新填写，如“{code} 延期至{example} 原因”。"
                         )
                     } else {
-                        format!("The new date must be after today ({today}).")
+                        format!(
+                            "The new date must be after today ({day}), e.g. \"{code} extend to {example} reason\"."
+                        )
                     });
                 }
                 let measure = self.store.measure(code).await?;
@@ -921,7 +1026,9 @@ impl Step<'_> {
                     .await?;
                 if zh {
                     format!(
-                        "📅 {code} 延期申请(至 {until})已提交整改办审核,状态:{}",
+                        "📅 {code} 延期申请（至{}）已提交{}审核，状态：{}",
+                        crate::text::date(until, language),
+                        self.office_name(),
                         label(status)
                     )
                 } else {
@@ -1028,7 +1135,7 @@ impl Step<'_> {
                     let now = self.progress(id, status, &change).await?;
                     if zh {
                         format!(
-                            "🔄 {code} 状态:{}。可回复本消息补充进展。",
+                            "🔄 {code} 状态：{}。可回复本消息补充进展。",
                             crate::report::status_label(now, self.lang())
                         )
                     } else {
@@ -1041,7 +1148,7 @@ impl Step<'_> {
             }
             "blocked" => {
                 let line = if zh {
-                    format!("请回复提醒消息说明需协调的事项,如“{code} 需协调 用地指标未落实”。")
+                    format!("请回复提醒消息说明需协调的事项，如“{code} 需协调 用地指标未落实”。")
                 } else {
                     format!(
                         "Reply to the reminder with the reason, e.g. \"{code} blocked: land quota\"."
@@ -1051,11 +1158,12 @@ impl Step<'_> {
                 line
             }
             "extend" => {
+                let until = self.example_until();
                 let line = if zh {
-                    format!("请回复提醒消息写明日期和原因,如“{code} 延期 2024-06-30 设备未到货”。")
+                    format!("请回复提醒消息写明日期和原因，如“{code} 延期至{until} 设备未到货”。")
                 } else {
                     format!(
-                        "Reply to the reminder with the date and reason, e.g. \"{code} extend to 2024-06-30 supplier late\"."
+                        "Reply to the reminder with the date and reason, e.g. \"{code} extend to {until} supplier late\"."
                     )
                 };
                 self.say(line.clone()).await?;

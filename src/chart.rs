@@ -6,11 +6,12 @@
 //! `data/fonts/README.md`), so no system font is needed. The one side effect is that fonts are
 //! registered in plotters' process-wide font table, under names private to this module.
 //!
-//! Each bar stacks three segments from left to right: closed measures, open measures that are
-//! not red, and red measures. [`UnitBar::open`] counts every measure that is not closed and
-//! [`UnitBar::red`] is the subset of those that are red, so the segments are `closed`,
-//! `open − red` and `red`, and a bar's full length is `closed + open`. A `red` larger than
-//! `open` is treated as equal to `open`.
+//! Each bar stacks four segments from left to right, coloured as the lights are: closed
+//! measures (grey: closed measures have no light), then the open ones by light: green,
+//! yellow and red. [`UnitBar::open`] counts every measure that is not closed; [`UnitBar::yellow`]
+//! and [`UnitBar::red`] are the parts of those that are yellow and red, so the segments are
+//! `closed`, `open − yellow − red`, `yellow` and `red`, and a bar's full length is
+//! `closed + open`. Counts larger than `open` are cut to it, red first.
 //!
 //! Bars are drawn top to bottom in the order given; sort them beforehand for a ranking. At most
 //! [`MAX_BARS`] are drawn: with more units, the chart keeps the [`MAX_BARS`] units with the most
@@ -18,8 +19,8 @@
 //! order, and says so in a footnote. The image is [`WIDTH`] pixels wide and grows by
 //! [`ROW_HEIGHT`] pixels per bar (at least `MIN_HEIGHT`, about 1,200 pixels for 40 bars).
 //!
-//! The legend shows the totals of the bars drawn: closed, open (red included, as 未销号 means)
-//! and red. Each bar ends with its total. The chart's own two notes, "no data" and the
+//! The legend shows the totals of the segments drawn, one entry per colour: 已销号, 绿灯, 黄灯,
+//! 红灯, so that the legend and the bars count the same things. Each bar ends with its total. The chart's own two notes, "no data" and the
 //! footnote, are in Chinese when any label holds a CJK ideograph and in English otherwise.
 
 #[cfg(test)]
@@ -73,10 +74,12 @@ const TITLE_CENTER_Y: i32 = 24;
 /// The vertical centre of the legend row, in pixels from the top.
 const LEGEND_CENTER_Y: i32 = 60;
 
-/// The colour of closed measures (已销号): a green-grey.
-pub const CLOSED_COLOR: RGBColor = RGBColor(127, 160, 140);
-/// The colour of open measures that are not red (未销号): amber.
-pub const OPEN_COLOR: RGBColor = RGBColor(242, 178, 51);
+/// The colour of closed measures (已销号): grey, as they have no light.
+pub const CLOSED_COLOR: RGBColor = RGBColor(170, 170, 170);
+/// The colour of open measures with a green light (绿灯).
+pub const GREEN_COLOR: RGBColor = RGBColor(56, 158, 84);
+/// The colour of open measures with a yellow light (黄灯): amber.
+pub const YELLOW_COLOR: RGBColor = RGBColor(242, 178, 51);
 /// The colour of red measures (红灯): red.
 pub const RED_COLOR: RGBColor = RGBColor(214, 48, 49);
 /// The background colour of the chart.
@@ -94,8 +97,17 @@ pub struct UnitBar {
     pub closed: u32,
     /// How many of the unit's measures are not closed, red ones included.
     pub open: u32,
-    /// How many of the open measures are red (红灯); a subset of `open`.
+    /// How many of the open measures are yellow (黄灯); a part of `open`.
+    pub yellow: u32,
+    /// How many of the open measures are red (红灯); a part of `open`.
     pub red: u32,
+}
+
+impl UnitBar {
+    /// The open measures with a green light: those neither yellow nor red.
+    pub fn green(&self) -> u32 {
+        self.open - red_of(self) - yellow_of(self)
+    }
 }
 
 /// The words drawn on the chart, so that it can be drawn in Chinese or in English.
@@ -103,8 +115,10 @@ pub struct UnitBar {
 pub struct ChartLabels {
     /// The legend entry for closed measures, e.g. 已销号.
     pub closed: String,
-    /// The legend entry for open measures that are not red, e.g. 未销号.
-    pub open: String,
+    /// The legend entry for open measures with a green light, e.g. 绿灯.
+    pub green: String,
+    /// The legend entry for open measures with a yellow light, e.g. 黄灯.
+    pub yellow: String,
     /// The legend entry for red measures, e.g. 红灯.
     pub red: String,
     /// The description of the value axis, e.g. 整改措施数（项）.
@@ -215,6 +229,11 @@ fn chart_height(bar_count: usize, truncated: bool) -> u32 {
 /// The red measures of a bar, never more than its open measures.
 fn red_of(bar: &UnitBar) -> u32 {
     bar.red.min(bar.open)
+}
+
+/// The yellow part of a bar, cut to what the red part leaves of `open`.
+fn yellow_of(bar: &UnitBar) -> u32 {
+    bar.yellow.min(bar.open - red_of(bar))
 }
 
 fn missing_glyphs_in(font: &FontRef<'_>, text: &str) -> Vec<char> {
@@ -357,10 +376,16 @@ impl ChartFont {
 
 /// Whether the labels are in Chinese, which picks the language of the chart's own notes.
 fn labels_are_chinese(labels: &ChartLabels) -> bool {
-    [&labels.closed, &labels.open, &labels.red, &labels.axis]
-        .iter()
-        .flat_map(|s| s.chars())
-        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    [
+        &labels.closed,
+        &labels.green,
+        &labels.yellow,
+        &labels.red,
+        &labels.axis,
+    ]
+    .iter()
+    .flat_map(|s| s.chars())
+    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
 fn drawing_error(err: impl std::fmt::Display) -> ChartError {
@@ -462,19 +487,13 @@ fn draw_chart(
     for (index, bar) in shown.iter().enumerate() {
         // The first bar goes at the top, where the y axis ends.
         let row = (rows - 1 - index) as f64;
-        let red = red_of(bar);
+        let green_end = bar.closed.saturating_add(bar.green());
+        let yellow_end = green_end.saturating_add(yellow_of(bar));
         let segments = [
             (0, bar.closed, CLOSED_COLOR),
-            (
-                bar.closed,
-                bar.closed.saturating_add(bar.open - red),
-                OPEN_COLOR,
-            ),
-            (
-                bar.closed.saturating_add(bar.open - red),
-                bar.closed.saturating_add(bar.open),
-                RED_COLOR,
-            ),
+            (bar.closed, green_end, GREEN_COLOR),
+            (green_end, yellow_end, YELLOW_COLOR),
+            (yellow_end, bar.closed.saturating_add(bar.open), RED_COLOR),
         ];
         let rectangles = segments
             .into_iter()
@@ -504,7 +523,7 @@ fn draw_chart(
     if footnote > 0 {
         let note = if chinese {
             format!(
-                "注：共 {total_units} 个单位，仅显示未销号措施最多的 {} 个。",
+                "注：共{total_units}个单位，仅显示未销号措施最多的{}个。",
                 shown.len()
             )
         } else {
@@ -519,8 +538,8 @@ fn draw_chart(
     root.present().map_err(drawing_error)
 }
 
-/// Draws the legend row, centred under the title, with the totals of the bars shown: closed,
-/// open (red included, as 未销号 means) and red measures.
+/// Draws the legend row, centred under the title, with the totals of the segments shown:
+/// closed, green, yellow and red measures.
 fn draw_legend(
     root: &Canvas<'_>,
     font: &ChartFont,
@@ -528,11 +547,13 @@ fn draw_legend(
     shown: &[&UnitBar],
 ) -> Result<(), ChartError> {
     let closed: u64 = shown.iter().map(|bar| u64::from(bar.closed)).sum();
-    let open: u64 = shown.iter().map(|bar| u64::from(bar.open)).sum();
+    let green: u64 = shown.iter().map(|bar| u64::from(bar.green())).sum();
+    let yellow: u64 = shown.iter().map(|bar| u64::from(yellow_of(bar))).sum();
     let red: u64 = shown.iter().map(|bar| u64::from(red_of(bar))).sum();
     let entries = [
         (format!("{} {closed}", labels.closed), CLOSED_COLOR),
-        (format!("{} {open}", labels.open), OPEN_COLOR),
+        (format!("{} {green}", labels.green), GREEN_COLOR),
+        (format!("{} {yellow}", labels.yellow), YELLOW_COLOR),
         (format!("{} {red}", labels.red), RED_COLOR),
     ];
     const SWATCH: i32 = 14;

@@ -172,7 +172,10 @@ pub enum Event {
         /// The message it replies to.
         reply_to: Option<i64>,
     },
-    /// Anything else (a sticker, a service message, an update duban could not read).
+    /// A message from a person that duban cannot read: a sticker, a voice message, a
+    /// location. It deserves an answer in a one-to-one chat.
+    Unreadable,
+    /// Anything else (a service message, an update duban could not read).
     Other,
 }
 

@@ -92,15 +92,7 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The language of user-facing text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    /// 中文, the default.
-    Zh,
-    /// English.
-    En,
-}
+pub use crate::text::Language;
 
 /// The working-day calendar's sources (`[calendar]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -200,6 +192,9 @@ pub struct DeliveryConfig {
     /// A message still not delivered this many hours after it was queued is given up: a
     /// reminder that old is stale, and the next sweep writes a fresh one.
     pub give_up_after_hours: u64,
+    /// With nothing queued, the outbox is looked at again after this many seconds, for
+    /// messages other processes queued (`duban close` telling the claimant).
+    pub idle_check_seconds: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -210,6 +205,7 @@ impl Default for DeliveryConfig {
             per_second: 30.0,
             max_backoff_seconds: 300,
             give_up_after_hours: 48,
+            idle_check_seconds: 30,
         }
     }
 }
@@ -246,6 +242,34 @@ pub struct Config {
     /// The operations HTTP server (`/healthz`, `/metrics`) of `duban run`, as `HOST:PORT`
     /// (`DUBAN_HTTP_LISTEN`, or `--http ADDR`). Empty: off.
     pub http_listen: String,
+    /// The body that runs the work (整改办, 工作专班, 督查室), as messages name it.
+    pub office: OfficeConfig,
+}
+
+/// The body that runs the rectification work (`[office]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfficeConfig {
+    /// Its name in Chinese messages: 整改办 by default; the source report calls it 工作专班.
+    pub name: String,
+    /// Its name in English messages.
+    pub name_en: String,
+}
+
+impl Default for OfficeConfig {
+    fn default() -> OfficeConfig {
+        OfficeConfig {
+            name: "整改办".into(),
+            name_en: "the office".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The office's name in the configured language.
+    pub fn office_name(&self) -> &str {
+        self.language.pick(&self.office.name, &self.office.name_en)
+    }
 }
 
 /// The leadership digest (`[digest]`, 每日简报).
@@ -322,6 +346,7 @@ impl Default for Config {
             digest: DigestConfig::default(),
             evidence: EvidenceConfig::default(),
             http_listen: String::new(),
+            office: OfficeConfig::default(),
         }
     }
 }
@@ -342,6 +367,7 @@ impl fmt::Debug for Config {
             .field("digest", &self.digest)
             .field("evidence", &self.evidence)
             .field("http_listen", &self.http_listen)
+            .field("office", &self.office)
             .finish()
     }
 }

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::channel::{Channel, SendError};
 use crate::chat::{ChatKind, Event, Incoming, Message, Sender};
 use crate::service::UpdateSource;
+use crate::text::Language;
 
 /// The console user's chat and user id.
 pub const CONSOLE_CHAT: i64 = 1;
@@ -26,21 +27,25 @@ struct State {
 }
 
 /// Prints messages; shares what it printed with the console's input.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Console {
     state: Arc<Mutex<State>>,
+    language: Language,
 }
 
 impl Console {
-    /// A console channel.
-    pub fn new() -> Console {
-        Console::default()
+    /// A console channel speaking `language`.
+    pub fn new(language: Language) -> Console {
+        Console {
+            state: Arc::default(),
+            language,
+        }
     }
 
     /// A console channel whose message ids continue after `last`: a restarted console must
     /// not reuse the ids of reminders it printed before, which replies refer to.
-    pub fn after(last: i64) -> Console {
-        let console = Console::default();
+    pub fn after(last: i64, language: Language) -> Console {
+        let console = Console::new(language);
         console.state.lock().expect("console state").next_message_id = last;
         console
     }
@@ -51,6 +56,7 @@ impl Console {
             state: Arc::clone(&self.state),
             lines: BufReader::new(tokio::io::stdin()).lines(),
             next_update: first_update,
+            language: self.language,
         }
     }
 
@@ -125,14 +131,21 @@ impl Channel for Console {
             }
         }
         Console::print(&format!(
-            "(#{message_id} updated)\n{}",
+            "{}\n{}",
+            match self.language {
+                Language::Zh => format!("（#{message_id}已更新）"),
+                Language::En => format!("(#{message_id} updated)"),
+            },
             Console::show(message_id, message)
         ));
         Ok(())
     }
 
     async fn answer(&self, _callback_id: &str, text: &str) -> Result<(), SendError> {
-        Console::print(&format!("(toast) {text}"));
+        Console::print(&match self.language {
+            Language::Zh => format!("（按钮提示）{text}"),
+            Language::En => format!("(toast) {text}"),
+        });
         Ok(())
     }
 }
@@ -142,49 +155,71 @@ pub struct ConsoleInput {
     state: Arc<Mutex<State>>,
     lines: tokio::io::Lines<BufReader<tokio::io::Stdin>>,
     next_update: i64,
+    language: Language,
 }
 
 impl ConsoleInput {
-    fn incoming(&mut self, line: &str) -> Incoming {
-        self.next_update += 1;
+    /// The update a line makes; `None` (after saying why) for `!N` naming no button.
+    fn incoming(&mut self, line: &str) -> Option<Incoming> {
         let state = self.state.lock().expect("console state");
         let event = match line
             .strip_prefix('!')
-            .and_then(|n| n.trim().parse::<usize>().ok())
+            .or_else(|| line.strip_prefix('！'))
+            .map(|n| n.trim().parse::<usize>())
         {
-            Some(n) => {
+            Some(Ok(n)) => {
+                let count = state
+                    .last_buttons
+                    .as_ref()
+                    .map_or(0, |(_, m)| m.buttons.iter().flatten().count());
                 let pressed = state.last_buttons.as_ref().and_then(|(id, m)| {
                     m.buttons
                         .iter()
                         .flatten()
-                        .nth(n.saturating_sub(1))
+                        .nth(n.checked_sub(1)?)
                         .map(|b| (*id, b.data.clone()))
                 });
                 match pressed {
                     Some((message_id, data)) => Event::Button {
-                        callback_id: format!("console-{}", self.next_update),
+                        callback_id: format!("console-{}", self.next_update + 1),
                         message_id: Some(message_id),
                         data,
                     },
-                    None => Event::Other,
+                    None => {
+                        Console::print(&match (self.language, count) {
+                            (Language::Zh, 0) => "（还没有带按钮的消息，无法按下按钮）".to_string(),
+                            (Language::Zh, count) => format!(
+                                "（没有第{n}个按钮：最近一条带按钮的消息共{count}个按钮，请用“!1”至“!{count}”之间的编号）"
+                            ),
+                            (Language::En, 0) => {
+                                "(no message with buttons yet: nothing to press)".to_string()
+                            }
+                            (Language::En, count) => format!(
+                                "(there is no button {n}: the latest message with buttons has {count}, press one with !1 to !{count})"
+                            ),
+                        });
+                        return None;
+                    }
                 }
             }
-            None => Event::Text {
+            _ => Event::Text {
                 message_id: 0,
                 text: line.to_string(),
                 reply_to: state.last_buttons.as_ref().map(|(id, _)| *id),
             },
         };
-        Incoming {
+        drop(state);
+        self.next_update += 1;
+        Some(Incoming {
             update_id: self.next_update,
             chat_id: CONSOLE_CHAT,
             chat_kind: ChatKind::Private,
             from: Some(Sender {
                 user_id: CONSOLE_CHAT,
-                name: "控制台联络员".into(),
+                name: self.language.pick("控制台联络员", "console liaison").into(),
             }),
             event,
-        }
+        })
     }
 }
 
@@ -204,7 +239,9 @@ impl UpdateSource for ConsoleInput {
             if line.is_empty() {
                 continue;
             }
-            return Ok(Some(vec![self.incoming(line)]));
+            if let Some(incoming) = self.incoming(line) {
+                return Ok(Some(vec![incoming]));
+            }
         }
     }
 }

@@ -12,9 +12,9 @@ use chrono::{Datelike, NaiveDate, Weekday};
 
 use crate::calendar::Calendar;
 use crate::chart::UnitBar;
-use crate::config::Language;
 use crate::ledger::{Measure, Status};
 use crate::rules::{Assessment, Colour, RequestCategory, Tier};
+use crate::text::Language;
 use crate::workflow::{Request, RequestState, category_label};
 
 /// The counts a digest reports, and keeps for the next one's "since last time".
@@ -132,7 +132,7 @@ pub fn count(measures: &[Measure], assessments: &[Assessment<'_>]) -> Counts {
     counts
 }
 
-/// The chart's bars: per lead unit, closed, open and red; the most red first, then the most
+/// The chart's bars: per lead unit, closed, and open by light; the most red first, then the most
 /// open, then by name.
 pub fn bars(measures: &[Measure], assessments: &[Assessment<'_>]) -> Vec<UnitBar> {
     let mut by_unit: BTreeMap<&str, UnitBar> = BTreeMap::new();
@@ -143,6 +143,7 @@ pub fn bars(measures: &[Measure], assessments: &[Assessment<'_>]) -> Vec<UnitBar
                 unit: m.lead_unit.clone(),
                 closed: 0,
                 open: 0,
+                yellow: 0,
                 red: 0,
             });
         if m.status == Status::Closed {
@@ -150,8 +151,10 @@ pub fn bars(measures: &[Measure], assessments: &[Assessment<'_>]) -> Vec<UnitBar
             continue;
         }
         bar.open += 1;
-        if a.colour == Colour::Red {
-            bar.red += 1;
+        match a.colour {
+            Colour::Red => bar.red += 1,
+            Colour::Yellow => bar.yellow += 1,
+            Colour::Green => {}
         }
     }
     let mut bars: Vec<UnitBar> = by_unit.into_values().collect();
@@ -185,7 +188,7 @@ fn signed(change: i64, language: Language) -> String {
 fn delta(now: i64, before: Option<i64>, language: Language) -> String {
     match (before, language) {
         (None, _) => String::new(),
-        (Some(before), Language::Zh) => format!("({})", signed(now - before, language)),
+        (Some(before), Language::Zh) => format!("（{}）", signed(now - before, language)),
         (Some(before), Language::En) => format!(" ({})", signed(now - before, language)),
     }
 }
@@ -210,14 +213,15 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
     let before = facts.previous.map(|(_, c)| c);
     let mut lines = Vec::new();
     let today = facts.today;
+    let day = crate::text::date(today, language);
     lines.push(if zh {
-        format!("【每日督办简报】{today}({})", weekday_zh(today))
+        format!("【每日督办简报】{day}（{}）", weekday_zh(today))
     } else {
         format!("[Daily digest] {today} ({})", today.weekday())
     });
     lines.push(if zh {
         format!(
-            "整改措施 {} 项:已销号 {} · 待核验 {} · 推进中 {} · 未启动 {}",
+            "整改措施{}项：已销号{} · 待核验{} · 推进中{} · 未启动{}",
             counts.total, counts.closed, counts.claimed, counts.in_progress, counts.not_started
         )
     } else {
@@ -229,20 +233,20 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
     let rate = completion_rate(&counts);
     let closed_change = before.map(|b| signed(counts.closed - b.closed, language));
     lines.push(match (zh, closed_change) {
-        (true, Some(change)) => format!("完成率 {rate:.1}%(已销号较上次 {change})"),
-        (true, None) => format!("完成率 {rate:.1}%"),
+        (true, Some(change)) => format!("完成率{rate:.1}%（已销号较上次{change}）"),
+        (true, None) => format!("完成率{rate:.1}%"),
         (false, Some(change)) => format!("Completion {rate:.1}% (closed since last: {change})"),
         (false, None) => format!("Completion {rate:.1}%"),
     });
     let since = match facts.previous {
-        Some((day, _)) if zh => format!(",括号内为较 {day} 的变化"),
+        Some((day, _)) if zh => format!("，括号内为较{}的变化", crate::text::date(day, language)),
         Some((day, _)) => format!("; change since {day} in brackets"),
-        None if zh => "(首次简报)".into(),
+        None if zh => "（首次简报）".into(),
         None => " (first digest)".into(),
     };
     lines.push(if zh {
         format!(
-            "未销号亮灯{since}:🔴 红灯 {}{} · 🟡 黄灯 {}{} · 🟢 绿灯 {}{}",
+            "未销号亮灯{since}：🔴 红灯{}{} · 🟡 黄灯{}{} · 🟢 绿灯{}{}",
             counts.red,
             delta(counts.red, before.map(|b| b.red), language),
             counts.yellow,
@@ -263,7 +267,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
     });
     if facts.extended > 0 {
         lines.push(if zh {
-            format!("经批准延期的措施 {} 项", facts.extended)
+            format!("经批准延期的措施{}项", facts.extended)
         } else {
             format!("{} measure(s) had their deadline extended", facts.extended)
         });
@@ -273,7 +277,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
         lines.push(String::new());
         lines.push(if zh {
             format!(
-                "✅ 今日销号 {} 项:{}",
+                "✅ 今日销号{}项：{}",
                 facts.closed_today.len(),
                 facts.closed_today.join("、")
             )
@@ -292,7 +296,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
             let days = calendar.working_days_between(s.since, today);
             (days >= i64::from(options.silent_after_working_days)).then(|| {
                 if zh {
-                    format!("{}({days} 个工作日)", s.unit)
+                    format!("{}（{days}个工作日）", s.unit)
                 } else {
                     format!("{} ({days} working days)", s.unit)
                 }
@@ -303,7 +307,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
         lines.push(String::new());
         lines.push(if zh {
             format!(
-                "⏳ 超过 {} 个工作日未回复提醒:{}",
+                "⏳ 连续{}个工作日未反馈：{}",
                 options.silent_after_working_days,
                 silent.join("、")
             )
@@ -320,16 +324,16 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
             .unreachable
             .iter()
             .map(|c| match (c.group, &c.place, zh) {
-                (true, _, true) => format!("{} 工作群", c.name),
+                (true, _, true) => format!("{}工作群", c.name),
                 (true, _, false) => format!("the group of {}", c.name),
-                (false, Some(place), true) => format!("{}({place})", c.name),
+                (false, Some(place), true) => format!("{}（{place}）", c.name),
                 (false, Some(place), false) => format!("{} ({place})", c.name),
                 (false, None, _) => c.name.clone(),
             })
             .collect();
         lines.push(String::new());
         lines.push(if zh {
-            format!("⛔ 无法送达(已屏蔽机器人或已移出群):{}", who.join("、"))
+            format!("⛔ 无法送达（已屏蔽机器人或已移出群）：{}", who.join("、"))
         } else {
             format!(
                 "⛔ Cannot be reached (blocked the bot or removed it): {}",
@@ -339,7 +343,7 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
     }
     requests_section(&mut lines, facts, calendar, options);
     let chart_title = if zh {
-        format!("{today} 各牵头单位整改进度")
+        format!("{day}各牵头单位整改进度")
     } else {
         format!("{today}: measures per lead unit")
     };
@@ -382,7 +386,7 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
     let total: usize = units.iter().map(|(_, items)| items.len()).sum();
     lines.push(String::new());
     lines.push(if zh {
-        format!("🔴 红灯清单(按牵头单位,共 {total} 项):")
+        format!("🔴 红灯清单（按牵头单位，共{total}项）：")
     } else {
         format!("🔴 Red list by lead unit ({total}):")
     });
@@ -392,7 +396,7 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
             break;
         }
         lines.push(if zh {
-            format!("{unit}({} 项)", items.len())
+            format!("{unit}（{}项）", items.len())
         } else {
             format!("{unit} ({})", items.len())
         });
@@ -407,7 +411,7 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
             };
             let why = if *overdue > 0 {
                 if zh {
-                    format!("逾期 {overdue} 个工作日")
+                    format!("逾期{overdue}个工作日")
                 } else {
                     format!("{overdue} working day(s) overdue")
                 }
@@ -420,7 +424,7 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
     }
     if shown < total {
         lines.push(if zh {
-            format!("……另有 {} 项", total - shown)
+            format!("……另有{}项", total - shown)
         } else {
             format!("… and {} more", total - shown)
         });
@@ -467,7 +471,7 @@ fn requests_section(
         let label = category_label(category, language);
         parts.push(if zh {
             format!(
-                "{label}:按时答复 {in_time} · 超时答复 {answered_late} · 办理中 {open} · 超时未答复 {late}"
+                "{label}：按时答复{in_time} · 超时答复{answered_late} · 办理中{open} · 超时未答复{late}"
             )
         } else {
             format!(
@@ -478,7 +482,7 @@ fn requests_section(
     lines.push(String::new());
     let rule = options.response.describe(language);
     lines.push(if zh {
-        format!("📌 诉求办理(响应时限:{rule}):")
+        format!("📌 诉求办理（响应时限：{rule}）：")
     } else {
         format!("📌 Requests (response rule: {rule}):")
     });
@@ -489,7 +493,7 @@ fn requests_section(
     for (r, days) in late_open.iter().take(10) {
         lines.push(if zh {
             format!(
-                "  ⚠️ {} {} [{}] 超时 {days} 个工作日:{}",
+                "  ⚠️ {} {}【{}】超时{days}个工作日：{}",
                 r.code(),
                 r.unit,
                 category_label(r.category, language),
@@ -507,7 +511,7 @@ fn requests_section(
     }
     if late_open.len() > 10 {
         lines.push(if zh {
-            format!("  ……另有 {} 项超时", late_open.len() - 10)
+            format!("  ……另有{}项超时", late_open.len() - 10)
         } else {
             format!("  … and {} more late", late_open.len() - 10)
         });

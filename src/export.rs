@@ -11,11 +11,11 @@ use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
-use crate::config::Language;
 use crate::import::Column;
 use crate::ledger::{Deadline, Measure};
 use crate::report::{UnitSummary, reason_text};
 use crate::rules::{Assessment, Colour};
+use crate::text::Language;
 
 /// Errors while writing the workbook.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ fn ledger_sheet(
     };
     let columns = LEDGER_COLUMNS.len() + extra.len();
     let heading = if zh {
-        format!("整改工作台账(截至 {as_of})")
+        format!("整改工作台账（截至{}）", crate::text::date(as_of, language))
     } else {
         format!("Rectification ledger (as of {as_of})")
     };
@@ -221,7 +221,7 @@ const EXCEL_CELL_CHARS: usize = 32_767;
 /// Text as a cell can hold it: cut, with a marker, past Excel's 32,767 characters (a CSV
 /// ledger may carry longer text; the database keeps it whole).
 pub(crate) fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
-    const MARK: &str = "…(已截断)";
+    const MARK: &str = "…（已截断）";
     if text.chars().count() <= EXCEL_CELL_CHARS {
         return text.into();
     }
@@ -278,7 +278,10 @@ fn summary_sheet(
         ]
     };
     let title = if zh {
-        format!("牵头单位整改情况汇总(截至 {as_of})")
+        format!(
+            "牵头单位整改情况汇总（截至{}）",
+            crate::text::date(as_of, language)
+        )
     } else {
         format!("By lead unit (as of {as_of})")
     };
@@ -361,6 +364,6 @@ mod tests {
         let long = "字".repeat(40_000);
         let cut = excel_text(&long);
         assert_eq!(cut.chars().count(), EXCEL_CELL_CHARS);
-        assert!(cut.ends_with("…(已截断)"));
+        assert!(cut.ends_with("…（已截断）"));
     }
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::ledger::parse;
 use crate::ledger::{Deadline, LedgerLine, Status};
 use crate::store::{ImportOutcome, Store, StoreError};
+use crate::text::Language;
 
 pub mod source;
 
@@ -33,7 +34,24 @@ pub struct CellProblem {
     /// The column's header as the file writes it.
     pub column: String,
     /// What is wrong, quoting the cell.
-    pub message: String,
+    pub problem: Problem,
+}
+
+impl CellProblem {
+    /// The problem with its row and column, in `language`: "第7行，完成时限列：……" or
+    /// "row 7, column 完成时限: …".
+    pub fn text(&self, language: Language) -> String {
+        match language {
+            Language::Zh if self.row == 0 => self.problem.text(language),
+            Language::Zh => format!(
+                "第{}行，{}列：{}",
+                self.row,
+                self.column,
+                self.problem.text(language)
+            ),
+            Language::En => self.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for CellProblem {
@@ -41,8 +59,66 @@ impl fmt::Display for CellProblem {
         write!(
             f,
             "row {}, column {}: {}",
-            self.row, self.column, self.message
+            self.row, self.column, self.problem
         )
+    }
+}
+
+/// What is wrong with a cell.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// A needed cell is empty.
+    #[error("{} ({}) is empty", .0.header(), .0.english())]
+    Empty(Column),
+    /// The 序号 cell holds something that is no code.
+    #[error("cannot read {0:?} as a code")]
+    Code(String),
+    /// Two rows give the same code.
+    #[error("code {code:?} is already used in row {first}; codes must be unique")]
+    DuplicateCode {
+        /// The code.
+        code: String,
+        /// The row that used it first.
+        first: u32,
+    },
+    /// The deadline cannot be read.
+    #[error("{0}")]
+    Deadline(parse::DeadlineError),
+    /// The deadline cell holds neither text, a number nor a date.
+    #[error("cannot read {0:?} as a deadline")]
+    DeadlineCell(String),
+    /// The status is none duban knows.
+    #[error("{0}")]
+    Status(crate::ledger::UnknownStatus),
+    /// The header lacks a needed column.
+    #[error("the header has no {} column", .0.header())]
+    MissingColumn(Column),
+    /// The database stopped taking rows.
+    #[error("the writer stopped")]
+    WriterStopped,
+}
+
+impl Problem {
+    /// The problem in words, in `language`.
+    pub fn text(&self, language: Language) -> String {
+        if language == Language::En {
+            return self.to_string();
+        }
+        match self {
+            Problem::Empty(column) => format!("{}为空", column.header()),
+            Problem::Code(text) => format!("无法识别“{text}”为序号"),
+            Problem::DuplicateCode { code, first } => {
+                format!("序号“{code}”已在第{first}行使用，序号不能重复")
+            }
+            Problem::Deadline(e) => e.text(language),
+            Problem::DeadlineCell(text) => format!("无法识别“{text}”为完成时限"),
+            Problem::Status(e) => format!(
+                "无法识别状态“{}”（可填未启动、推进中、申请销号、已销号）",
+                e.0
+            ),
+            Problem::MissingColumn(column) => format!("表头缺少“{}”列", column.header()),
+            Problem::WriterStopped => "数据库停止写入".to_string(),
+        }
     }
 }
 
@@ -57,18 +133,76 @@ pub enum ImportError {
         /// What the reader said.
         message: String,
     },
+    /// The file is not there.
+    #[error("cannot read {0}: there is no such file")]
+    NotFound(String),
     /// The extension names no format duban reads.
     #[error("cannot import {0}: use an .xlsx, .xls, .ods or .csv file")]
     Format(String),
+    /// `--sheet` names a sheet the file does not have.
+    #[error("no sheet named {sheet:?}; the file has: {}", .sheets.join(", "))]
+    NoSheet {
+        /// The sheet asked for.
+        sheet: String,
+        /// The sheets the file has.
+        sheets: Vec<String>,
+    },
     /// No sheet has a header row with the needed columns.
-    #[error("{0}")]
-    NoHeader(String),
+    #[error(
+        "no header row found in the first {HEADER_SEARCH_ROWS} rows of {}: a header needs a 整改措施 (measure) column \
+         and at least two of 序号, 牵头单位, 完成时限, 问题, 责任单位, 责任领导, 状态",
+        if .0.is_empty() { "the file".to_string() } else { format!("sheet(s) {}", .0.join(", ")) }
+    )]
+    NoHeader(Vec<String>),
     /// Cells that cannot be read; every one is listed.
     #[error("{} problem(s) in the ledger; nothing was imported:\n{}", .0.len(), list(.0))]
     Cells(Vec<CellProblem>),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// The error in words, in `language`; every bad cell on a line of its own.
+    pub fn text(&self, language: Language) -> String {
+        if language == Language::En {
+            return self.to_string();
+        }
+        match self {
+            // The reader's own words are English; the office reads what it can do about it.
+            ImportError::Open { path, .. } => format!(
+                "无法读取“{path}”：文件已损坏，或不是其扩展名所示的格式（请在 Excel 或 WPS 中打开后另存为 .xlsx 再导入）"
+            ),
+            ImportError::NotFound(path) => format!("找不到文件“{path}”"),
+            ImportError::Format(path) => {
+                format!("无法导入{path}：请使用 .xlsx、.xls、.ods 或 .csv 文件")
+            }
+            ImportError::NoSheet { sheet, sheets } => {
+                format!(
+                    "没有名为“{sheet}”的工作表；文件中的工作表：{}",
+                    sheets.join("、")
+                )
+            }
+            ImportError::NoHeader(sheets) => format!(
+                "在{}的前{HEADER_SEARCH_ROWS}行中没有找到表头：表头须有“整改措施”列，并至少有序号、牵头单位、完成时限、问题、责任单位、责任领导、状态中的两列",
+                if sheets.is_empty() {
+                    "文件".to_string()
+                } else {
+                    format!("工作表{}", sheets.join("、"))
+                }
+            ),
+            ImportError::Cells(problems) => format!(
+                "台账中有{}处问题，未导入任何内容：\n{}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(|p| format!("  {}", p.text(language)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            ImportError::Store(e) => format!("数据库：{e}"),
+        }
+    }
 }
 
 fn list(problems: &[CellProblem]) -> String {
@@ -360,7 +494,29 @@ fn combine_header_rows<'a>(upper: &[Cell<'a>], lower: &[Cell<'a>]) -> Vec<Cell<'
 
 /// A non-fatal remark about the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning(pub String);
+pub enum Warning {
+    /// 逾期 in the 状态 column: duban computes it, so the row reads as 推进中.
+    OverdueStatus {
+        /// The row.
+        row: u32,
+        /// The cell as written.
+        text: String,
+    },
+}
+
+impl Warning {
+    /// The remark in words, in `language`.
+    pub fn text(&self, language: Language) -> String {
+        match (self, language) {
+            (Warning::OverdueStatus { row, text }, Language::Zh) => format!(
+                "第{row}行：状态“{text}”由duban根据完成时限计算，不单独记录，按“推进中”读取"
+            ),
+            (Warning::OverdueStatus { row, text }, Language::En) => format!(
+                "row {row}: 状态 {text:?} is computed by duban from the deadline, not stored; read as 推进中"
+            ),
+        }
+    }
+}
 
 /// Reads rows into ledger lines: finds the header, carries merged problems down, checks every
 /// cell. Pure: it sees rows, never files.
@@ -422,20 +578,12 @@ impl LedgerReader {
         if let Some(sheet) = &self.only_sheet
             && !self.sheets_seen.contains(sheet)
         {
-            return ImportError::NoHeader(format!(
-                "no sheet named {sheet:?}; the file has: {}",
-                self.sheets_seen.join(", ")
-            ));
+            return ImportError::NoSheet {
+                sheet: sheet.clone(),
+                sheets: self.sheets_seen.clone(),
+            };
         }
-        ImportError::NoHeader(format!(
-            "no header row found in the first {HEADER_SEARCH_ROWS} rows of {}: a header needs a 整改措施 (measure) column \
-             and at least two of 序号, 牵头单位, 完成时限, 问题, 责任单位, 责任领导, 状态",
-            if self.sheets_seen.is_empty() {
-                "the file".to_string()
-            } else {
-                format!("sheet(s) {}", self.sheets_seen.join(", "))
-            }
-        ))
+        ImportError::NoHeader(self.sheets_seen.clone())
     }
 
     fn flush(&mut self) {
@@ -447,7 +595,7 @@ impl LedgerReader {
             self.problems.push(CellProblem {
                 row: 0,
                 column: String::new(),
-                message: "the writer stopped".into(),
+                problem: Problem::WriterStopped,
             });
         }
     }
@@ -459,11 +607,10 @@ impl LedgerReader {
             && let Some((row, _, missing)) = self.candidate.take()
         {
             for column in missing {
-                let name = column.header();
                 self.problems.push(CellProblem {
                     row,
-                    column: name.to_string(),
-                    message: format!("the header has no {name} column"),
+                    column: column.header().to_string(),
+                    problem: Problem::MissingColumn(column),
                 });
             }
         }
@@ -471,7 +618,7 @@ impl LedgerReader {
         self.on_batch = Box::new(|_| false);
     }
 
-    fn problem(&mut self, row: u32, column: Column, message: String) {
+    fn problem(&mut self, row: u32, column: Column, problem: Problem) {
         let name = self
             .columns
             .as_ref()
@@ -480,7 +627,7 @@ impl LedgerReader {
         self.problems.push(CellProblem {
             row,
             column: name,
-            message,
+            problem,
         });
     }
 
@@ -525,15 +672,11 @@ impl LedgerReader {
             Cell::Text(t) if !t.trim().is_empty() => parse::code(t),
             Cell::Number(n) => parse::code_number(*n),
             Cell::Empty | Cell::Text(_) => {
-                self.problem(row, Column::Code, "序号 (code) is empty".into());
+                self.problem(row, Column::Code, Problem::Empty(Column::Code));
                 String::new()
             }
             other => {
-                self.problem(
-                    row,
-                    Column::Code,
-                    format!("cannot read {:?} as a code", other.display()),
-                );
+                self.problem(row, Column::Code, Problem::Code(other.display()));
                 String::new()
             }
         };
@@ -544,11 +687,14 @@ impl LedgerReader {
             self.problem(
                 row,
                 Column::Code,
-                format!("code {code:?} is already used in row {first}; codes must be unique"),
+                Problem::DuplicateCode {
+                    code: code.clone(),
+                    first,
+                },
             );
         }
         let content = content.unwrap_or_else(|| {
-            self.problem(row, Column::Content, "整改措施 (measure) is empty".into());
+            self.problem(row, Column::Content, Problem::Empty(Column::Content));
             String::new()
         });
         if let Some(aspect) = self.text(cells, Column::Aspect) {
@@ -563,11 +709,7 @@ impl LedgerReader {
         let lead_text = self.text(cells, Column::LeadUnit).unwrap_or_default();
         let mut leads = parse::units(&lead_text);
         if leads.is_empty() {
-            self.problem(
-                row,
-                Column::LeadUnit,
-                "牵头单位 (lead unit) is empty".into(),
-            );
+            self.problem(row, Column::LeadUnit, Problem::Empty(Column::LeadUnit));
             leads.push(String::new());
         }
         let lead_unit = leads.remove(0);
@@ -581,14 +723,14 @@ impl LedgerReader {
         let deadline_cell = self.cell(cells, Column::Deadline).clone();
         let deadline_text = deadline_cell.display();
         let deadline = match &deadline_cell {
-            Cell::Date(d) => parse::deadline_date(*d),
-            Cell::Number(n) => parse::deadline_number(*n),
-            Cell::Text(t) => parse::deadline(t),
-            Cell::Empty => Err("完成时限 (deadline) is empty".to_string()),
-            other => Err(format!("cannot read {:?} as a deadline", other.display())),
+            Cell::Date(d) => parse::deadline_date(*d).map_err(Problem::Deadline),
+            Cell::Number(n) => parse::deadline_number(*n).map_err(Problem::Deadline),
+            Cell::Text(t) => parse::deadline(t).map_err(Problem::Deadline),
+            Cell::Empty => Err(Problem::Empty(Column::Deadline)),
+            other => Err(Problem::DeadlineCell(other.display())),
         };
-        let deadline = deadline.unwrap_or_else(|message| {
-            self.problem(row, Column::Deadline, message);
+        let deadline = deadline.unwrap_or_else(|problem| {
+            self.problem(row, Column::Deadline, problem);
             Deadline::Immediate(None)
         });
         let status = match self.text(cells, Column::Status) {
@@ -597,15 +739,16 @@ impl LedgerReader {
                 if ["逾期", "已逾期", "overdue"]
                     .contains(&parse::normalize(&text).to_lowercase().as_str()) =>
             {
-                self.warnings.push(Warning(format!(
-                    "row {row}: 状态 {text:?} is computed by duban from the deadline, not stored; read as 推进中"
-                )));
+                self.warnings.push(Warning::OverdueStatus {
+                    row,
+                    text: text.clone(),
+                });
                 Some(Status::InProgress)
             }
             Some(text) => match parse::status(&text) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.problem(row, Column::Status, e.to_string());
+                    self.problem(row, Column::Status, Problem::Status(e));
                     None
                 }
             },

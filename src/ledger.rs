@@ -233,6 +233,28 @@ impl Deadline {
         }
     }
 
+    /// The deadline as a message writes it: 2024年3月15日, 立行立改（2024年3月8日）, 长期坚持.
+    pub fn describe(&self, language: crate::text::Language) -> String {
+        use crate::text::{Language, date};
+        match (self, language) {
+            (Deadline::Date(d), _) => date(*d, language),
+            (Deadline::Immediate(None), Language::Zh) => "立行立改".to_string(),
+            (Deadline::Immediate(None), Language::En) => "immediate".to_string(),
+            (Deadline::Immediate(Some(d)), Language::Zh) => {
+                format!("立行立改（{}）", date(*d, language))
+            }
+            (Deadline::Immediate(Some(d)), Language::En) => format!("immediate ({d})"),
+            (Deadline::LongTerm(None), Language::Zh) => "长期坚持".to_string(),
+            (Deadline::LongTerm(None), Language::En) => "long-term".to_string(),
+            (Deadline::LongTerm(Some(c)), Language::Zh) => {
+                format!("长期坚持（{}报送）", c.label_zh())
+            }
+            (Deadline::LongTerm(Some(c)), Language::En) => {
+                format!("long-term (reports {})", c.code())
+            }
+        }
+    }
+
     /// The deadline written the way a ledger cell shows it: a date as `2023-12-31`,
     /// `立行立改`, `立行立改 2023-09-30`, `长期坚持` or `长期坚持(每季度报送)`.
     /// [`parse::deadline`] reads every one of these back.
@@ -242,6 +264,7 @@ impl Deadline {
             Deadline::Immediate(None) => "立行立改".to_string(),
             Deadline::Immediate(Some(d)) => format!("立行立改 {}", d.format("%Y-%m-%d")),
             Deadline::LongTerm(None) => "长期坚持".to_string(),
+            // house-style: data (the cell as ledgers write it)
             Deadline::LongTerm(Some(c)) => format!("长期坚持({}报送)", c.label_zh()),
         }
     }

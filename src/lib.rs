@@ -26,4 +26,5 @@ pub mod sample;
 pub mod service;
 pub mod store;
 pub mod telegram;
+pub mod text;
 pub mod workflow;

@@ -323,9 +323,9 @@ fn unreachable_notice(cut: &Cut, language: Language) -> Message {
     let text = match language {
         Language::Zh => {
             let mut who = cut.people.clone();
-            who.extend(cut.groups.iter().map(|unit| format!("{unit} 工作群")));
+            who.extend(cut.groups.iter().map(|unit| format!("{unit}工作群")));
             format!(
-                "⛔ {} 已屏蔽督办机器人或无法联系,提醒无法送达,请线下联系并重新绑定。",
+                "⛔ {}已屏蔽督办机器人或无法联系，提醒无法送达，请线下联系并重新绑定。",
                 who.join("、")
             )
         }

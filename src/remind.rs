@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 
 use crate::calendar::Calendar;
 use crate::chat::{Button, MAX_MESSAGE_CHARS, Message};
-use crate::config::Language;
 use crate::ledger::{Deadline, Measure, Status, fnv1a};
 use crate::report::{fit, reason_text, status_label};
 use crate::rules::{Assessment, Audience, Colour, Tier};
+use crate::text::{self, Language};
 use crate::workflow::{Request, RequestState, category_label};
 
 /// At most this many measures in one reminder, so that its buttons stay usable.
@@ -239,8 +239,10 @@ fn chunk_by_size(
     let frame = header(kind, NaiveDate::MIN, 0, false, language)
         .chars()
         .count()
-        + footer(kind, language).chars().count()
-        + 4;
+        + footer(kind, "0000-00", NaiveDate::MIN, language)
+            .chars()
+            .count()
+        + 40;
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut size = frame;
@@ -263,38 +265,42 @@ fn chunk_by_size(
 }
 
 fn header(kind: Kind, today: NaiveDate, count: usize, urgent: bool, language: Language) -> String {
+    let day = text::date(today, language);
     match (kind, language, urgent) {
         (Kind::Reminder, Language::Zh, true) => {
-            format!("【催办】{today} 以下 {count} 项整改措施已逾期或即将到期,请抓紧办理:")
+            format!("【催办】{day}，以下{count}项整改措施已逾期或即将到期，请抓紧办理：")
         }
         (Kind::Reminder, Language::Zh, false) => {
-            format!("【督办提醒】{today} 以下 {count} 项整改措施请关注:")
+            format!("【督办提醒】{day}，以下{count}项整改措施请关注：")
         }
         (Kind::Reminder, Language::En, true) => {
-            format!("[Urgent] {today}: {count} measure(s) overdue or due soon:")
+            format!("[Urgent] {day}: {count} measure(s) overdue or due soon:")
         }
         (Kind::Reminder, Language::En, false) => {
-            format!("[Reminder] {today}: {count} measure(s) need attention:")
+            format!("[Reminder] {day}: {count} measure(s) need attention:")
         }
         (Kind::UrgeCopy, Language::Zh, _) => {
-            format!("【催办抄送】{today} 您负责的 {count} 项整改措施已逾期:")
+            format!("【督办抄报】{day}，您分管的{count}项整改措施已逾期：")
         }
-        (Kind::UrgeCopy, Language::En, _) => format!(
-            "[Copy of urge] {today}: {count} measure(s) you are responsible for are overdue:"
-        ),
+        (Kind::UrgeCopy, Language::En, _) => {
+            format!("[Copy to the leader] {day}: {count} measure(s) under you are overdue:")
+        }
     }
 }
 
-fn footer(kind: Kind, language: Language) -> &'static str {
+/// The footer: how to answer, with examples on `code` whose extension date comes after
+/// `today`.
+fn footer(kind: Kind, code: &str, today: NaiveDate, language: Language) -> String {
+    let until = text::date(text::example_date(today), language);
     match (kind, language) {
-        (Kind::Reminder, Language::Zh) => {
-            "回复本消息并写明序号更新进展,如“1-4 已完成”“1-4 60% 合同已签”“1-4 需协调 原因”“1-4 延期 2024-06-30 原因”;也可点下方按钮。"
-        }
-        (Kind::Reminder, Language::En) => {
-            "Reply to this message with a code, e.g. \"1-4 done\", \"1-4 60% contract signed\", \"1-4 blocked: reason\", \"1-4 extend to 2024-06-30 reason\", or press a button."
-        }
-        (Kind::UrgeCopy, Language::Zh) => "牵头单位已同时收到催办。",
-        (Kind::UrgeCopy, Language::En) => "The lead units were urged at the same time.",
+        (Kind::Reminder, Language::Zh) => format!(
+            "回复本消息并写明序号更新进展，如“{code} 已完成”“{code} 60% 合同已签”“{code} 需协调 原因”“{code} 延期至{until} 原因”；也可点下方按钮。"
+        ),
+        (Kind::Reminder, Language::En) => format!(
+            "Reply to this message with a code, e.g. \"{code} done\", \"{code} 60% contract signed\", \"{code} blocked: reason\", \"{code} extend to {until} reason\", or press a button."
+        ),
+        (Kind::UrgeCopy, Language::Zh) => "牵头单位已同时收到催办。".to_string(),
+        (Kind::UrgeCopy, Language::En) => "The lead units were urged at the same time.".to_string(),
     }
 }
 
@@ -310,10 +316,14 @@ fn light(colour: Colour) -> &'static str {
 fn deadline_text(measure: &Measure, assessment: &Assessment<'_>, language: Language) -> String {
     let zh = language == Language::Zh;
     match (measure.deadline, assessment.due) {
-        (Deadline::Date(d), _) => d.to_string(),
-        (Deadline::Immediate(_), Some(due)) if zh => format!("立行立改({due})"),
+        (Deadline::Date(d), _) => text::date(d, language),
+        (Deadline::Immediate(_), Some(due)) if zh => {
+            format!("立行立改（{}）", text::date(due, language))
+        }
         (Deadline::Immediate(_), Some(due)) => format!("immediate ({due})"),
-        (Deadline::LongTerm(_), Some(due)) if zh => format!("长期坚持,本期报送 {due}"),
+        (Deadline::LongTerm(_), Some(due)) if zh => {
+            format!("长期坚持，本期{}前报送", text::date(due, language))
+        }
         (Deadline::LongTerm(_), Some(due)) => format!("long-term, report due {due}"),
         _ => measure.deadline_text.clone(),
     }
@@ -330,18 +340,18 @@ fn item_line(
     let deadline = deadline_text(measure, assessment, language);
     let reason = reason_text(assessment, language);
     let status = status_label(measure.status, language);
-    let label = if zh { "时限" } else { "due" };
+    let label = if zh { "时限：" } else { "due " };
     match kind {
         Kind::Reminder => format!(
-            "{} {} {what}\n    {label} {deadline} · {reason} · {status}",
+            "{} {} {what}\n    {label}{deadline} · {reason} · {status}",
             light(assessment.colour),
             measure.code
         ),
         Kind::UrgeCopy => format!(
-            "{} {} {what}\n    {} {} · {label} {deadline} · {reason}",
+            "{} {} {what}\n    {}{} · {label}{deadline} · {reason}",
             light(assessment.colour),
             measure.code,
-            if zh { "牵头单位" } else { "lead unit" },
+            if zh { "牵头单位：" } else { "lead unit " },
             measure.lead_unit
         ),
     }
@@ -366,7 +376,8 @@ pub fn render(
         text.push_str(&item_line(kind, m, a, language));
     }
     text.push('\n');
-    text.push_str(footer(kind, language));
+    let example = rows.first().map_or("1-1", |(m, _)| m.code.as_str());
+    text.push_str(&footer(kind, example, today, language));
     let buttons = match kind {
         Kind::UrgeCopy => Vec::new(),
         Kind::Reminder => rows
@@ -487,43 +498,46 @@ fn render_requests(
     language: Language,
 ) -> String {
     let zh = language == Language::Zh;
+    let day = text::date(today, language);
     let mut lines = vec![if zh {
-        format!("【诉求督办】{today} 以下 {} 项诉求待答复:", requests.len())
+        format!("【诉求督办】{day}，以下{}项诉求待答复：", requests.len())
     } else {
-        format!(
-            "[Requests] {today}: {} request(s) to answer:",
-            requests.len()
-        )
+        format!("[Requests] {day}: {} request(s) to answer:", requests.len())
     }];
     for r in requests {
         let (light, state) = match r.state(today, calendar) {
             RequestState::Late { overdue_days } if zh => {
-                ("🔴", format!("超时 {overdue_days} 个工作日"))
+                ("🔴", format!("超时{overdue_days}个工作日"))
             }
             RequestState::Late { overdue_days } => {
                 ("🔴", format!("{overdue_days} working day(s) late"))
             }
             RequestState::Open {
                 working_days_left: 0,
-            } if zh => ("🟡", "今天到期".to_string()),
+            } if zh => ("🟡", "今日到期".to_string()),
             RequestState::Open {
                 working_days_left: 0,
             } => ("🟡", "due today".to_string()),
             RequestState::Open { working_days_left } if zh => {
-                ("🟡", format!("还剩 {working_days_left} 个工作日"))
+                ("🟡", format!("还剩{working_days_left}个工作日"))
             }
             RequestState::Open { working_days_left } => {
                 ("🟡", format!("{working_days_left} working day(s) left"))
             }
             _ => ("🟢", String::new()),
         };
+        let category = category_label(r.category, language);
+        let category = if zh {
+            format!("【{category}】")
+        } else {
+            format!("[{category}]")
+        };
         lines.push(format!(
-            "{light} {} [{}] {}\n    {} {} · {state} · {}",
+            "{light} {} {category}{}\n    {}{} · {state} · {}",
             r.code(),
-            category_label(r.category, language),
             fit(&r.body, 36).trim_end(),
-            if zh { "时限" } else { "due" },
-            r.due,
+            if zh { "时限：" } else { "due " },
+            text::date(r.due, language),
             r.unit
         ));
     }
@@ -532,7 +546,7 @@ fn render_requests(
         .first()
         .map_or_else(|| "R1".to_string(), |r| r.code());
     lines.push(if zh {
-        format!("回复本消息答复(多项时写明编号),如“{example} 已与企业对接,问题已解决”;也可发送 /answer {example} 内容。")
+        format!("回复本消息答复（多项时写明编号），如“{example} 已与企业对接，问题已解决”；也可发送“/answer {example} 内容”。")
     } else {
         format!("Reply to this message to answer (with the code when several are listed), e.g. \"{example} solved with the company\", or send /answer {example} TEXT.")
     });

@@ -160,6 +160,7 @@ fn strip_word<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {
             for (i, c) in text.char_indices() {
                 if matched == target {
                     return Some(text[i..].trim_start_matches(|c: char| {
+                        // house-style: data (separators people type)
                         c.is_whitespace() || ":,;。\u{FF1A}\u{FF0C}\u{FF1B}".contains(c)
                     }));
                 }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::config::Language;
 use crate::ledger::{Measure, Status};
 use crate::rules::{Assessment, Colour, Reason, Tier};
+use crate::text::Language;
 
 /// A measure with its assessment, as `duban measures --json` prints it.
 #[derive(Debug, Clone, Serialize)]
@@ -94,35 +94,41 @@ impl MeasureRow {
     }
 }
 
-/// The colour's reason in words: 逾期 3 个工作日, 还剩 4 个工作日, 已销号…
+/// The colour's reason in words: 逾期3个工作日, 还剩4个工作日, 已销号…
 pub fn reason_text(assessment: &Assessment<'_>, language: Language) -> String {
     let zh = language == Language::Zh;
     let tier = assessment.tier;
     let days = |tier: Option<Tier>| match tier {
-        Some(Tier::Upcoming { working_days }) if zh => format!("还剩 {working_days} 个工作日"),
+        Some(Tier::Upcoming { working_days }) if zh => format!("还剩{working_days}个工作日"),
         Some(Tier::Upcoming { working_days }) => format!("{working_days} working day(s) left"),
         Some(Tier::DueToday) if zh => "今日到期".to_string(),
         Some(Tier::DueToday) => "due today".to_string(),
-        Some(Tier::Overdue { working_days, .. }) if zh => format!("逾期 {working_days} 个工作日"),
+        Some(Tier::Overdue { working_days, .. }) if zh => format!("逾期{working_days}个工作日"),
         Some(Tier::Overdue { working_days, .. }) => {
             format!("overdue by {working_days} working day(s)")
         }
         None => String::new(),
     };
+    let report = |tier: Option<Tier>| match tier {
+        Some(Tier::Upcoming { working_days }) if zh => {
+            format!("长期坚持，距下次报送还有{working_days}个工作日")
+        }
+        Some(Tier::DueToday) if zh => "长期坚持，今日须报送进展".to_string(),
+        Some(Tier::Overdue { working_days, .. }) if zh => {
+            format!("长期坚持，本期报送已逾期{working_days}个工作日")
+        }
+        None if zh => "长期坚持".to_string(),
+        tier => format!("long-term, next report: {}", days(tier)),
+    };
     let text = match (assessment.reason, zh) {
         (Reason::Closed, true) => "已销号".to_string(),
         (Reason::Closed, false) => "closed".to_string(),
-        (Reason::ClaimedInTime, true) => "已申请销号,待核验".to_string(),
+        (Reason::ClaimedInTime, true) => "已申请销号，待核验".to_string(),
         (Reason::ClaimedInTime, false) => "completion claimed, awaiting verification".to_string(),
         (Reason::OnTrack | Reason::DueSoon | Reason::DueToday | Reason::Overdue, _) => days(tier),
-        (Reason::ReportOnTrack | Reason::ReportDueSoon, true) => {
-            format!("长期坚持,下次报送{}", days(tier))
-        }
-        (Reason::ReportOnTrack | Reason::ReportDueSoon, false) => {
-            format!("long-term, next report: {}", days(tier))
-        }
+        (Reason::ReportOnTrack | Reason::ReportDueSoon, _) => report(tier),
         (Reason::ReportMissing { missed_cycles }, true) => {
-            format!("长期坚持,已 {missed_cycles} 个周期未报送进展")
+            format!("长期坚持，已{missed_cycles}个周期未报送进展")
         }
         (Reason::ReportMissing { missed_cycles }, false) => {
             format!("long-term, no report for {missed_cycles} cycle(s)")
@@ -130,12 +136,11 @@ pub fn reason_text(assessment: &Assessment<'_>, language: Language) -> String {
     };
     match assessment.step {
         Some(step) if matches!(assessment.colour, Colour::Red) || step.offset > 0 => {
-            let label = if zh || step.label_en.is_empty() {
-                &step.label
+            if zh || step.label_en.is_empty() {
+                format!("{text}（{}）", step.label)
             } else {
-                &step.label_en
-            };
-            format!("{text}({label})")
+                format!("{text} ({})", step.label_en)
+            }
         }
         _ => text,
     }
@@ -308,10 +313,10 @@ pub fn measure_table(
         } else {
             light
         };
-        let deadline = m
-            .deadline
-            .date()
-            .map_or_else(|| m.deadline_text.clone(), |d| d.to_string());
+        let deadline = m.deadline.date().map_or_else(
+            || m.deadline_text.clone(),
+            |d| crate::text::date(d, language),
+        );
         let cells = [
             fit(&m.code, WIDTHS[0]),
             light,

@@ -67,6 +67,7 @@ pub struct RawMeasure {
 
 #[derive(Deserialize)]
 struct SampleFile {
+    as_of: toml::value::Datetime,
     title: String,
     aspect: Vec<SampleAspect>,
 }
@@ -91,39 +92,99 @@ struct SampleMeasure {
     leader: String,
     lead_unit: String,
     units: String,
-    deadline: toml::Value,
+    deadline: SampleDeadline,
     progress: String,
     status: String,
 }
 
-/// The sample's title and measures.
-pub fn sample_measures() -> Result<(String, Vec<RawMeasure>), SampleError> {
+/// A deadline in the sample: words as written (立行立改, 长期坚持), or a day relative to the
+/// sample's `as_of`, written in one of the forms offices use.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SampleDeadline {
+    Words(String),
+    Relative { days: i64, form: String },
+}
+
+impl SampleDeadline {
+    /// The cell as a ledger made on `as_of` writes it.
+    fn cell(&self, as_of: NaiveDate, code: &str) -> Result<RawCell, SampleError> {
+        let (days, form) = match self {
+            SampleDeadline::Words(words) => return Ok(RawCell::Text(words.clone())),
+            SampleDeadline::Relative { days, form } => (*days, form.as_str()),
+        };
+        let day = as_of
+            .checked_add_signed(chrono::Duration::days(days))
+            .ok_or_else(|| SampleError::Source(format!("{code}: {days} days out of range")))?;
+        let (y, m, d) = (day.year(), day.month(), day.day());
+        Ok(match form {
+            "cell" => RawCell::Date(day),
+            "serial" => RawCell::Number(
+                (day - NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date")).num_days()
+                    as f64,
+            ),
+            "iso" => RawCell::Text(day.format("%Y-%m-%d").to_string()),
+            "slash" => RawCell::Text(format!("{y}/{m}/{d}")),
+            "dot-month" => RawCell::Text(format!("{y}.{m}")),
+            "month-end" => RawCell::Text(format!("{y}年{m}月底")),
+            "month-end-before" => RawCell::Text(format!("{y}年{m}月底前")),
+            "day-before" => RawCell::Text(format!("{y}年{m}月{d}日前")),
+            "half-early" if m <= 6 => RawCell::Text(format!("{y}年上半年")),
+            "half-early" => RawCell::Text(format!("{y}年下半年")),
+            "quarter" => {
+                let q = ["一", "二", "三", "四"][(m as usize - 1) / 3];
+                RawCell::Text(format!("{y}年第{q}季度"))
+            }
+            other => {
+                return Err(SampleError::Source(format!(
+                    "{code}: unknown deadline form {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// The day the sample's relative deadlines count from, as committed.
+pub fn sample_as_of() -> Result<NaiveDate, SampleError> {
     let file: SampleFile =
         toml::from_str(SAMPLE_SOURCE).map_err(|e| SampleError::Source(e.to_string()))?;
+    toml_date(&file.as_of)
+}
+
+fn toml_date(value: &toml::value::Datetime) -> Result<NaiveDate, SampleError> {
+    let date = value
+        .date
+        .ok_or_else(|| SampleError::Source("as_of: no date".into()))?;
+    NaiveDate::from_ymd_opt(
+        i32::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
+    .ok_or_else(|| SampleError::Source("as_of: bad date".into()))
+}
+
+/// The sample's title and measures, with deadlines as the committed file writes them.
+pub fn sample_measures() -> Result<(String, Vec<RawMeasure>), SampleError> {
+    sample_measures_as_of(None)
+}
+
+/// The sample's title and measures, with every relative deadline counted from `as_of`
+/// instead of the committed day: the same ledger, made on another day, so that a newcomer
+/// sees red, yellow and green lights whatever the day.
+pub fn sample_measures_as_of(
+    as_of: Option<NaiveDate>,
+) -> Result<(String, Vec<RawMeasure>), SampleError> {
+    let file: SampleFile =
+        toml::from_str(SAMPLE_SOURCE).map_err(|e| SampleError::Source(e.to_string()))?;
+    let as_of = match as_of {
+        Some(day) => day,
+        None => toml_date(&file.as_of)?,
+    };
     let mut out = Vec::new();
     for aspect in file.aspect {
         for problem in aspect.problem {
             for m in problem.measure {
-                let deadline = match &m.deadline {
-                    toml::Value::String(s) => RawCell::Text(s.clone()),
-                    toml::Value::Integer(i) => RawCell::Number(*i as f64),
-                    toml::Value::Datetime(d) => {
-                        let date = d
-                            .date
-                            .ok_or_else(|| SampleError::Source(format!("{}: no date", m.code)))?;
-                        RawCell::Date(
-                            NaiveDate::from_ymd_opt(
-                                i32::from(date.year),
-                                u32::from(date.month),
-                                u32::from(date.day),
-                            )
-                            .ok_or_else(|| SampleError::Source(format!("{}: bad date", m.code)))?,
-                        )
-                    }
-                    other => {
-                        return Err(SampleError::Source(format!("{}: deadline {other}", m.code)));
-                    }
-                };
+                let deadline = m.deadline.cell(as_of, &m.code)?;
                 out.push(RawMeasure {
                     code: RawCell::Text(m.code),
                     aspect: aspect.name.clone(),
@@ -213,7 +274,7 @@ pub fn write_ledger_file(
         0,
         1,
         last_col,
-        "填报单位:巡视整改工作专班",
+        "填报单位：巡视整改工作专班",
         &Format::new().set_align(FormatAlign::Right),
     )?;
     for (i, h) in headers.iter().enumerate() {
@@ -299,9 +360,14 @@ pub fn write_ledger_file(
     Ok(())
 }
 
-/// Writes the sample ledger to `path`.
+/// Writes the sample ledger to `path`, as committed.
 pub fn write_sample(path: &Path) -> Result<usize, SampleError> {
-    let (title, measures) = sample_measures()?;
+    write_sample_as_of(path, None)
+}
+
+/// Writes the sample ledger to `path`, made on `as_of` (the committed day when `None`).
+pub fn write_sample_as_of(path: &Path, as_of: Option<NaiveDate>) -> Result<usize, SampleError> {
+    let (title, measures) = sample_measures_as_of(as_of)?;
     write_ledger_file(path, &title, &measures, Layout::HeadingRows)?;
     Ok(measures.len())
 }
@@ -393,7 +459,7 @@ pub fn synthetic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMe
                 topics[problem % topics.len()]
             ),
             content: format!(
-                "{}{},明确责任分工和时间节点,第{}项措施按月报送整改进展。",
+                "{}{}，明确责任分工和时间节点，第{}项措施按月报送整改进展。",
                 verbs[rng.below(verbs.len())],
                 topics[rng.below(topics.len())],
                 i + 1
@@ -422,7 +488,12 @@ pub fn write_synthetic(
     seed: u64,
 ) -> Result<(), SampleError> {
     let rows = synthetic_measures(measures, units, seed);
-    write_ledger_file(path, "整改工作台账(合成数据)", &rows, Layout::AspectColumn)
+    write_ledger_file(
+        path,
+        "整改工作台账（合成数据）",
+        &rows,
+        Layout::AspectColumn,
+    )
 }
 
 /// The committed sample ledger, as `duban demo` loads it.

@@ -285,7 +285,9 @@ impl<C: Channel + Clone + 'static> Service<C> {
             let wait = match step {
                 Ok(Delivery::Idle { next }) => {
                     failures = 0;
-                    next.unwrap_or(Duration::from_secs(60))
+                    let idle = self.settings.config.delivery.idle_check_seconds.max(1);
+                    next.unwrap_or(Duration::from_secs(idle))
+                        .min(Duration::from_secs(idle))
                 }
                 Ok(Delivery::Paused { .. }) => Duration::from_secs(60),
                 Ok(delivery) => {
@@ -430,10 +432,11 @@ impl<C: Channel + Clone + 'static> Service<C> {
             return Ok(());
         }
         let text = match self.settings.config.language {
-            Language::Zh => "抱歉,您的上一条消息未能处理,未作任何更改。请稍后重发,或联系整改办。",
-            Language::En => {
-                "Sorry, your last message could not be processed and changed nothing. Please send it again later, or contact the office."
-            }
+            Language::Zh => format!(
+                "抱歉，您的上一条消息未能处理，未作任何更改。请稍后重发，或联系{}。",
+                self.settings.config.office_name()
+            ),
+            Language::En => "Sorry, your last message could not be processed and changed nothing. Please send it again later, or contact the office.".to_string(),
         };
         self.store
             .enqueue(
@@ -441,7 +444,7 @@ impl<C: Channel + Clone + 'static> Service<C> {
                 chat_id,
                 None,
                 "reply",
-                &Message::text(text.to_string()),
+                &Message::text(text),
                 now,
             )
             .await?;

@@ -57,6 +57,18 @@ impl Backend {
     }
 }
 
+/// The file an SQLite URL names (`sqlite:duban.db`, `sqlite://data/duban.db?mode=rwc`);
+/// `None` for PostgreSQL and for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +116,36 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// The error in words, in `language`.
+    pub fn text(&self, language: crate::text::Language) -> String {
+        if language == crate::text::Language::En {
+            return self.to_string();
+        }
+        let hint = |nearest: &[String]| {
+            if nearest.is_empty() {
+                String::new()
+            } else {
+                format!("（是否要找：{}？）", nearest.join("、"))
+            }
+        };
+        match self {
+            StoreError::Database(e) => format!("数据库出错：{e}"),
+            StoreError::Migrate(e) => format!("数据库迁移失败：{e}"),
+            StoreError::UnsupportedUrl(url) => {
+                format!("不支持的数据库地址{url}：请用“sqlite:文件”或“postgres://用户@主机/数据库”")
+            }
+            StoreError::NoSuchMeasure { code, nearest } => {
+                format!("没有序号为“{code}”的整改措施{}", hint(nearest))
+            }
+            StoreError::NoSuchUnit { unit, nearest } => {
+                format!("没有名为“{unit}”的单位{}", hint(nearest))
+            }
+            StoreError::Corrupt { column, value } => {
+                format!("数据库中{column}的值无法读取：{value:?}")
+            }
+        }
+    }
+
     /// Whether trying again later may succeed: the database was busy, locked, unreachable
     /// or out of connections, or a transaction lost a race. Anything else fails the same
     /// way every time.

@@ -179,6 +179,16 @@ pub fn incoming(update: Update) -> Incoming {
                     caption: message.caption().unwrap_or_default().to_string(),
                     reply_to,
                 },
+                // A sticker, a voice message, a location from a person: not for duban to read,
+                // but the person hears so. Service messages (members joining) have no sender
+                // worth answering.
+                (None, None)
+                    if message.from.as_ref().is_some_and(|u| !u.is_bot)
+                        && message.new_chat_members().is_none()
+                        && message.left_chat_member().is_none() =>
+                {
+                    Event::Unreadable
+                }
                 (None, None) => Event::Other,
             };
             Incoming {

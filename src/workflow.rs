@@ -8,9 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::config::Language;
 use crate::ledger::Deadline;
 use crate::rules::RequestCategory;
+use crate::text::Language;
 
 /// A claim of completion and the office's decision on it (销号申请).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -192,9 +192,9 @@ pub fn parse_request_code(text: &str) -> Option<i64> {
 /// The category's name.
 pub fn category_label(category: RequestCategory, language: Language) -> &'static str {
     match (category, language) {
-        (RequestCategory::Consult, Language::Zh) => "咨询",
-        (RequestCategory::General, Language::Zh) => "一般",
-        (RequestCategory::Major, Language::Zh) => "重大",
+        (RequestCategory::Consult, Language::Zh) => "咨询类",
+        (RequestCategory::General, Language::Zh) => "一般性协调",
+        (RequestCategory::Major, Language::Zh) => "重大事项",
         (RequestCategory::Consult, Language::En) => "consultation",
         (RequestCategory::General, Language::En) => "general",
         (RequestCategory::Major, Language::En) => "major",
@@ -240,18 +240,68 @@ pub fn extension_refusal(current: &Deadline, until: NaiveDate) -> Option<Extensi
     }
 }
 
+/// What the claimant is told of the office's decision on their claim (销号申请).
+pub fn claim_decided_text(
+    code: &str,
+    approved: bool,
+    reason: Option<&str>,
+    language: Language,
+) -> String {
+    let reason = reason.unwrap_or("");
+    match (approved, language) {
+        (true, Language::Zh) => format!("✅ {code} 销号申请已通过核验，已销号。"),
+        (true, Language::En) => {
+            format!("✅ {code}: the office verified it; the measure is closed.")
+        }
+        (false, Language::Zh) => {
+            format!("↩️ {code} 销号申请被退回，已回到推进中。理由：{reason}")
+        }
+        (false, Language::En) => {
+            format!("↩️ {code}: the claim was sent back; it is in progress again. Reason: {reason}")
+        }
+    }
+}
+
+/// What the liaison is told of the office's decision on their extension request (延期申请);
+/// `old` is the deadline before, as stored.
+pub fn extension_decided_text(
+    code: &str,
+    approved: bool,
+    old: &str,
+    until: NaiveDate,
+    reason: Option<&str>,
+    language: Language,
+) -> String {
+    let reason = reason.unwrap_or("");
+    let old = crate::text::date_text(old, language);
+    let until = crate::text::date(until, language);
+    match (approved, language) {
+        (true, Language::Zh) => format!("📅 {code} 延期申请已批准，时限由{old}调整为{until}。"),
+        (true, Language::En) => {
+            format!("📅 {code}: extension approved, the deadline moves from {old} to {until}.")
+        }
+        (false, Language::Zh) => format!("📅 {code} 延期申请未获同意，时限不变。理由：{reason}"),
+        (false, Language::En) => {
+            format!("📅 {code}: extension refused, the deadline stands. Reason: {reason}")
+        }
+    }
+}
+
 /// The refusal in words.
 pub fn extension_refusal_text(refusal: ExtensionRefusal, language: Language) -> String {
     match (refusal, language) {
         (ExtensionRefusal::LongTerm, Language::Zh) => {
-            "长期坚持的措施按周期报送,没有时限可以延期;如需调整请联系整改办。".to_string()
+            "长期坚持类措施无完成时限，不适用延期。".to_string()
         }
         (ExtensionRefusal::LongTerm, Language::En) => {
             "A long-term measure reports every cycle and has no deadline to extend; ask the office."
                 .to_string()
         }
         (ExtensionRefusal::NotLater(date), Language::Zh) => {
-            format!("延期日期须晚于现在的时限 {date}。")
+            format!(
+                "延期日期须晚于现有时限{}。",
+                crate::text::date(date, language)
+            )
         }
         (ExtensionRefusal::NotLater(date), Language::En) => {
             format!("The new date must be after the current deadline, {date}.")

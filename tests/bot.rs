@@ -59,7 +59,10 @@ async fn binding_with_codes() {
         "unambiguous alphabet: {code}"
     );
     let line = fake.ask(ECON, ECON, &format!("/start {code}"), None).await;
-    assert!(line.contains("绑定成功:经济发展局 联络员"), "{line}");
+    assert!(
+        line.contains("绑定成功：联络员7001，经济发展局联络员"),
+        "{line}"
+    );
     let line = fake.ask(9002, 9002, &format!("/bind {code}"), None).await;
     assert!(line.contains("已被使用"), "{line}");
     // An unknown code.
@@ -80,7 +83,7 @@ async fn binding_with_codes() {
     assert!(line.contains("已过期"), "{line}");
     // /whoami.
     let line = fake.ask(ECON, ECON, "/whoami", None).await;
-    assert!(line.contains("liaison · 经济发展局"), "{line}");
+    assert!(line.contains("联络员7001：经济发展局联络员"), "{line}");
     // /list shows the unit's open measures with their lights; /help the commands.
     let list = fake.ask(ECON, ECON, "/list", None).await;
     assert!(list.contains("未销号") && list.contains("1-4"), "{list}");
@@ -98,12 +101,12 @@ async fn binding_with_codes() {
     // A code for a unit that is not in the ledger is refused with the nearest names.
     let err = sb.fails(&["invite", "经发局"]);
     assert!(
-        err.contains("no such unit \"经发局\"") && err.contains("经济发展局"),
+        err.contains("没有名为“经发局”的单位") && err.contains("经济发展局"),
         "{err}"
     );
     // A group chat bound with a liaison code.
     bind(&sb, &fake, -5001, ADMIN, "财政局", "liaison", None).await;
-    assert!(fake.sent_to(-5001)[0].text.contains("本群已绑定为 财政局"));
+    assert!(fake.sent_to(-5001)[0].text.contains("本群已绑定为财政局"));
     assert!(bot.stop());
 }
 
@@ -130,10 +133,10 @@ async fn reminders_at_a_fixed_moment_once_each() {
         expected_items(&sb, "经济发展局"),
         "{text}"
     );
-    assert!(text.starts_with("【催办】2024-03-15"), "{text}");
+    assert!(text.starts_with("【催办】2024年3月15日"), "{text}");
     assert!(
         text.contains("🔴 1-4 ")
-            && text.contains("时限 2023-12-31 · 逾期 50 个工作日(通报) · 推进中"),
+            && text.contains("时限：2023年12月31日 · 逾期50个工作日（通报） · 推进中"),
         "{text}"
     );
     let keyboard = econ[0].markup.as_ref().unwrap()["inline_keyboard"]
@@ -144,15 +147,12 @@ async fn reminders_at_a_fixed_moment_once_each() {
     assert_eq!(keyboard[0][0]["text"], "✅ 1-4 完成");
     assert_eq!(keyboard[0][0]["callback_data"], "m:0:done");
     assert_eq!(keyboard[0].as_array().unwrap().len(), 4);
-    // 管委会办公室: its liaison and its group get the same list.
+    // 国资办: its liaison and its group get the same list.
     let admin: Vec<_> = sent.iter().filter(|s| s.chat_id == ADMIN).collect();
     let group: Vec<_> = sent.iter().filter(|s| s.chat_id == -5001).collect();
     assert_eq!(admin.len(), 1);
     assert_eq!(group.len(), 1);
-    assert_eq!(
-        listed_codes(&admin[0].text),
-        expected_items(&sb, "管委会办公室")
-    );
+    assert_eq!(listed_codes(&admin[0].text), expected_items(&sb, "国资办"));
     assert_eq!(listed_codes(&group[0].text), listed_codes(&admin[0].text));
     // The leader 王建国 gets a 催办 copy of his overdue measures, without buttons.
     let leader: Vec<_> = sent.iter().filter(|s| s.chat_id == 7004).collect();
@@ -163,7 +163,7 @@ async fn reminders_at_a_fixed_moment_once_each() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(
-        leader[0].text.starts_with("【催办抄送】"),
+        leader[0].text.starts_with("【督办抄报】"),
         "{}",
         leader[0].text
     );
@@ -182,11 +182,11 @@ async fn reminders_at_a_fixed_moment_once_each() {
     );
     // A day off sends nothing.
     let sunday = sb.remind(&fake, "2024-03-17T09:00:00+08:00", &[]);
-    assert!(String::from_utf8_lossy(&sunday.stdout).contains("is a day off"));
+    assert!(String::from_utf8_lossy(&sunday.stdout).contains("是休息日"));
     assert_eq!(fake.sent().len(), before + sent.len());
     // A dry run prints and queues nothing.
     let dry = sb.remind(&fake, "2024-03-18T09:00:00+08:00", &["--dry-run"]);
-    assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run: nothing queued"));
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("试运行，未加入发送队列"));
     assert_eq!(fake.sent().len(), before + sent.len());
 }
 
@@ -315,7 +315,7 @@ async fn buttons_and_replies_move_the_ledger() {
         .iter()
         .find(|c| !econ_items.contains(c))
         .cloned()
-        .expect("a 管委会办公室-only item");
+        .expect("a 国资办-only item");
     let line = fake
         .ask(ECON, ECON, &format!("/update {theirs} 已完成"), None)
         .await;
@@ -369,7 +369,7 @@ async fn buttons_and_replies_move_the_ledger() {
         f.sent_to(-5001)
             .iter()
             .skip(before)
-            .any(|s| s.text.contains("联络员7002 ·"))
+            .any(|s| s.text.contains("联络员7002："))
     })
     .await;
     let answers: Vec<String> = fake
@@ -473,7 +473,7 @@ async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("0 pending"), "{stdout}");
+    assert!(stdout.contains("待发0条"), "{stdout}");
     let sent: Vec<_> = fake.sent().into_iter().skip(before).collect();
     // Every chat got its reminder exactly once.
     let chats = once_each(&fake, before, None);
@@ -498,7 +498,7 @@ async fn too_many_requests_and_server_errors_are_retried_exactly_once() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("0 pending") && stdout.contains("1 given up"),
+        stdout.contains("待发0条") && stdout.contains("放弃1条"),
         "{stdout}"
     );
     assert_eq!(fake.sent().len() - before, sent.len() - 1);
@@ -514,7 +514,7 @@ async fn a_person_who_blocked_the_bot_is_marked_and_reported() {
     let out = sb.remind(&fake, NOW, &[]);
     assert!(out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 given up"),
+        String::from_utf8_lossy(&out.stdout).contains("放弃1条"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -541,7 +541,7 @@ async fn killed_mid_delivery_and_restarted_sends_everything_once() {
     assert!(bot.stop());
     let plan = sb.remind(&fake, NOW, &["--dry-run"]);
     let planned = String::from_utf8_lossy(&plan.stdout)
-        .matches("── to chat")
+        .matches("── 发往会话")
         .count();
     assert!(planned >= 6, "{planned}");
     let before = fake.sent().len();
@@ -616,8 +616,8 @@ fn the_console_runs_the_loop_through_stdin() {
     let file = sb.path("today.csv");
     std::fs::write(&file, csv).unwrap();
     sb.ok(&["import", file.to_str().unwrap()]);
-    let stdout = console_session(&sb, &["C-2 需协调 缺少经费", "!1", "/list"]);
-    assert!(stdout.contains("duban console"), "{stdout}");
+    let stdout = common::console(&sb, &[], &["C-2 需协调 缺少经费", "!1", "/list"]);
+    assert!(stdout.contains("duban 控制台"), "{stdout}");
     let reminder = stdout.find("🔴 C-2").expect("the overdue item");
     let due = stdout.find("🟡 C-1").expect("the item due today");
     assert!(reminder < due, "red first: {stdout}");
@@ -627,7 +627,7 @@ fn the_console_runs_the_loop_through_stdin() {
     );
     assert!(stdout.contains("⚠️ C-2 已提交整改办协调"), "{stdout}");
     assert!(
-        stdout.contains("(toast) ✅ C-2 已记录:申请销号"),
+        stdout.contains("（按钮提示）✅ C-2 已记录：申请销号"),
         "{stdout}"
     );
     assert!(stdout.contains("未销号"), "{stdout}");
@@ -639,42 +639,13 @@ fn the_console_runs_the_loop_through_stdin() {
 
     // A restarted console numbers its messages after the ones it printed before, so that a
     // reply never lands on an old reminder.
-    let again = console_session(&sb, &["/list"]);
+    let again = common::console(&sb, &[], &["/list"]);
     let numbers = message_numbers(&again);
     assert!(!numbers.is_empty(), "{again}");
     assert!(
         numbers.iter().all(|n| *n > first_last),
         "{numbers:?} after {first_last}"
     );
-}
-
-/// Runs `duban run` without a token (the console), types `lines` into it with pauses, and
-/// returns what it printed once the input ended.
-fn console_session(sb: &Sandbox, lines: &[&str]) -> String {
-    use std::io::Write;
-    let mut child = sb
-        .command()
-        .arg("run")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    for line in lines {
-        writeln!(stdin, "{line}").unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// The numbers of the messages the console printed ("── #7 ──").
@@ -698,13 +669,13 @@ async fn a_missed_sweep_is_caught_up_once_and_sigterm_keeps_the_rest_queued() {
     // Units with something due on the day of the test, whatever it is.
     let units = [
         "经济发展局",
-        "党工委办公室",
-        "管委会办公室",
+        "科技创新局",
+        "综合保税区管理局",
         "党群工作部",
         "组织人事部",
         "国资办",
         "建设管理局",
-        "纪工委",
+        "新区城投集团",
     ];
     bind_liaisons(&sb, &fake, &units, 8100).await;
     assert!(bot.stop());
@@ -772,17 +743,20 @@ async fn the_bot_on_postgres() {
     .await;
     let admin = fake.sent_to(ADMIN).into_iter().last().unwrap();
     let code = listed_codes(&admin.text)[0].clone();
-    let later = (chrono::Utc::now().date_naive() + chrono::Days::new(100)).to_string();
+    let later_day = chrono::Utc::now().date_naive() + chrono::Days::new(100);
+    let later = later_day.to_string();
     fake.text(
         ADMIN,
         ADMIN,
         &format!("{code} 延期 {later} 等待审批"),
         Some(admin.message_id),
     );
+    let asked = format!(
+        "延期至{}",
+        duban::text::date(later_day, duban::text::Language::Zh)
+    );
     fake.wait_for(15, "the office's notice", |f| {
-        f.sent_to(OFFICE)
-            .iter()
-            .any(|s| s.text.contains(&format!("延期至 {later}")))
+        f.sent_to(OFFICE).iter().any(|s| s.text.contains(&asked))
     })
     .await;
     let claimed = listed_codes(&econ.text)[0].clone();
@@ -824,14 +798,14 @@ async fn the_bot_on_postgres() {
         Some(admin.message_id),
     );
     fake.wait_for(15, "the flag's notice", |f| {
-        !notices(f, OFFICE, "⚠️ 管委会办公室").is_empty()
+        !notices(f, OFFICE, "⚠️ 国资办").is_empty()
     })
     .await;
-    let flag = notices(&fake, OFFICE, "⚠️ 管委会办公室").remove(0);
+    let flag = notices(&fake, OFFICE, "⚠️ 国资办").remove(0);
     let toast = fake
         .tap(OFFICE, OFFICE, flag.message_id, &button(&flag, 0, 1))
         .await;
-    assert!(toast.contains("已转为诉求"), "{toast}");
+    assert!(toast.contains("已列为督办事项"), "{toast}");
     let line = fake
         .ask(ADMIN, ADMIN, "/answer R1 已协调自然资源局", None)
         .await;
@@ -865,7 +839,7 @@ async fn the_bot_on_postgres() {
         .collect();
     assert_eq!(digest.len(), 3, "{digest:#?}");
     assert!(
-        digest[0].text.contains("经批准延期的措施 1 项"),
+        digest[0].text.contains("经批准延期的措施1项"),
         "{}",
         digest[0].text
     );
@@ -887,20 +861,20 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     let admins = [("DUBAN_TELEGRAM_ADMINS", "7100")];
     let bot = sb.start_bot(&fake, &admins);
     bind(&sb, &fake, ECON, ECON, "经济发展局", "liaison", None).await;
-    bind(&sb, &fake, ADMIN, ADMIN, "管委会办公室", "liaison", None).await;
-    bind(&sb, &fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(&sb, &fake, ADMIN, ADMIN, "国资办", "liaison", None).await;
+    bind(&sb, &fake, -5001, ADMIN, "国资办", "liaison", None).await;
     bind(&sb, &fake, -5002, ECON, "经济发展局", "liaison", None).await;
     // 经济发展局's supergroup is bound too, before anyone knew it replaces the group.
     bind(&sb, &fake, -1_005_002, ECON, "经济发展局", "liaison", None).await;
-    bind(&sb, &fake, -5003, 7005, "党工委办公室", "liaison", None).await;
+    bind(&sb, &fake, -5003, 7005, "建设管理局", "liaison", None).await;
     assert!(bot.stop());
 
     // The console refuses a database whose people are bound in Telegram.
     let refused = sb.fails(&["remind", "--now", NOW]);
-    assert!(refused.contains("bound in Telegram"), "{refused}");
+    assert!(refused.contains("已在 Telegram 绑定"), "{refused}");
 
-    // 管委会办公室's group refuses the bot in words teloxide does not know; the groups of
-    // 经济发展局 and 党工委办公室 became supergroups.
+    // 国资办's group refuses the bot in words teloxide does not know; the groups of
+    // 经济发展局 and 建设管理局 became supergroups.
     fake.forbid(-5001, "Forbidden: the group chat was deleted");
     fake.migrate(-5002, -1_005_002);
     fake.migrate(-5003, -1_005_003);
@@ -932,11 +906,11 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     assert_eq!(listed_codes(&econ[0]), expected_items(&sb, "经济发展局"));
     let moved = reminders(-1_005_003);
     assert_eq!(moved.len(), 1, "{moved:#?}");
-    assert_eq!(listed_codes(&moved[0]), expected_items(&sb, "党工委办公室"));
+    assert_eq!(listed_codes(&moved[0]), expected_items(&sb, "建设管理局"));
     let notice = fake.sent_to(BOSS);
     assert_eq!(notice.len(), 1, "{notice:#?}");
     assert!(
-        notice[0].text.contains("管委会办公室 工作群") && notice[0].text.contains("无法"),
+        notice[0].text.contains("国资办工作群") && notice[0].text.contains("无法"),
         "{}",
         notice[0].text
     );
@@ -954,7 +928,7 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     // The group takes the bot back and is bound again: reminders reach it again.
     fake.allow(-5001);
     let bot = sb.start_bot(&fake, &admins);
-    bind(&sb, &fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(&sb, &fake, -5001, ADMIN, "国资办", "liaison", None).await;
     assert!(bot.stop());
 
     // The token stops working: `remind` fails loudly and keeps every message queued; once
@@ -964,9 +938,9 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
     let out = remind("2024-03-19T09:00:00+08:00");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("refuses the bot"), "{stderr}");
+    assert!(stderr.contains("拒绝了机器人"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains(" 0 pending"), "{stdout}");
+    assert!(!stdout.contains("待发0条"), "{stdout}");
     assert_eq!(fake.sent().len(), before);
     fake.revoke(false);
     let out = remind("2024-03-19T09:00:00+08:00");
@@ -975,7 +949,7 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 pending"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("待发0条"));
     assert_eq!(
         once_each(&fake, before, None),
         [-1_005_003, -1_005_002, -5001, ECON, ADMIN]
@@ -1032,7 +1006,7 @@ async fn a_poison_update_is_skipped_and_old_buttons_refused() {
     // The sender hears that the message was not processed, then the rest are answered.
     assert!(replies[0].text.contains("未能处理"), "{}", replies[0].text);
     assert!(
-        replies[1].text.contains("联络员7001 ·"),
+        replies[1].text.contains("联络员7001："),
         "{}",
         replies[1].text
     );

@@ -10,10 +10,7 @@ const AT: &str = "2024-03-15";
 fn sample_ledger_imports_and_lists_with_colours() {
     let sb = Sandbox::sqlite();
     let out = sb.ok(&["import", sample().to_str().unwrap()]);
-    assert!(
-        out.contains("66 rows — 66 new, 0 updated, 0 unchanged"),
-        "{out}"
-    );
+    assert!(out.contains("共66行，新增66项、更新0项、未变0项"), "{out}");
     let all = sb.measures(AT);
     assert_eq!(all.len(), 66);
     for m in &all {
@@ -36,17 +33,20 @@ fn sample_ledger_imports_and_lists_with_colours() {
         assert!(["date", "immediate", "long_term"].contains(&m["deadline_kind"].as_str().unwrap()));
         assert!(["green", "yellow", "red"].contains(&m["colour"].as_str().unwrap()));
     }
-    // On 2024-03-15 exactly the four open measures due by the end of 2023 are red.
-    let red: Vec<&str> = all
-        .iter()
-        .filter(|m| m["colour"] == "red")
-        .map(|m| m["code"].as_str().unwrap())
-        .collect();
-    assert_eq!(red, ["1-4", "5-6", "7-3", "9-7"]);
-    // 1-4: deadline as the Excel serial 45291 = Sunday 2023-12-31; 2024-01-01 is a holiday, so
-    // it fell due on 2024-01-02. Working days since then up to 03-15: 21 in January, 18 in
-    // February (with the make-up Sundays 02-04 and 02-18, without the Spring Festival
-    // 02-10..17), 11 in March.
+    // On 2024-03-15, the day the sample was made, the five open measures past their deadline
+    // are red, and the three due within five working days yellow.
+    let coded = |colour: &str| -> Vec<&str> {
+        all.iter()
+            .filter(|m| m["colour"] == colour)
+            .map(|m| m["code"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(coded("red"), ["1-4", "3-4", "4-6", "6-6", "8-7"]);
+    assert_eq!(coded("yellow"), ["3-2", "4-7", "9-7"]);
+    // 1-4: deadline the Excel serial 45291 = Sunday 2023-12-31; 2024-01-01 is a holiday, so
+    // it fell due on 2024-01-02. Working days since then up to 03-15: 21 in January, 18 in February
+    // (with the make-up Sundays 02-04 and 02-18, without the Spring Festival 02-10..17), 11 in
+    // March.
     let m = by_code(&all, "1-4");
     assert_eq!(
         (m["deadline"].as_str(), m["due"].as_str()),
@@ -56,11 +56,14 @@ fn sample_ledger_imports_and_lists_with_colours() {
     assert_eq!(m["escalation"], "report");
     // Deadline forms and unit separators, as written in the sample.
     let cases = [
-        ("9-7", "date", Some("2023-12-31")), // "2023.12"
+        ("2-1", "date", Some("2023-12-31")), // "2023.12"
         ("8-3", "date", Some("2024-06-30")), // serial 45473
         ("8-5", "date", Some("2023-12-31")), // "2023/12/31"
         ("2-6", "date", Some("2024-03-31")), // "2024年3月31日前"
         ("1-8", "date", Some("2023-12-31")), // a date cell
+        ("8-4", "date", Some("2024-06-30")), // "2024年上半年"
+        ("9-6", "date", Some("2024-03-31")), // "2024年第一季度"
+        ("3-2", "date", Some("2024-03-18")), // "2024-03-18"
         ("3-1", "immediate", None),          // 立行立改
         ("1-6", "long_term", None),          // 持续推进
         ("5-3", "long_term", None),          // 长期坚持(每季度报送)
@@ -106,7 +109,7 @@ fn sample_ledger_imports_and_lists_with_colours() {
         serde_json::from_str::<Vec<serde_json::Value>>(&red_only)
             .unwrap()
             .len(),
-        4
+        5
     );
     let unit: Vec<serde_json::Value> =
         serde_json::from_str(&sb.ok(&["measures", "--json", "--at", AT, "--unit", "财政局"]))
@@ -118,9 +121,9 @@ fn sample_ledger_imports_and_lists_with_colours() {
     );
     let table = sb.ok(&["measures", "--at", AT]);
     assert!(table.starts_with("序号"), "{table}");
-    assert!(table.contains("逾期 50 个工作日"), "{table}");
+    assert!(table.contains("逾期50个工作日"), "{table}");
     assert!(
-        table.contains("66 measures on 2024-03-15: 4 red, 0 yellow, 62 green"),
+        table.contains("2024年3月15日共66项措施：红灯5项，黄灯3项，绿灯58项"),
         "{table}"
     );
 }
@@ -128,24 +131,65 @@ fn sample_ledger_imports_and_lists_with_colours() {
 #[test]
 fn colours_move_with_the_day() {
     let sb = Sandbox::with_sample();
-    // 2-6 and 6-3 are due 2024-03-31, a Sunday: effectively Monday 04-01.
-    let before = sb.measures("2024-03-22");
-    assert_eq!(by_code(&before, "2-6")["colour"], "green");
-    assert_eq!(by_code(&before, "2-6")["working_days_left"], 6);
-    let soon = sb.measures("2024-03-25");
-    assert_eq!(by_code(&soon, "2-6")["colour"], "yellow");
-    let after = sb.measures("2024-04-02");
-    // The sample has deadlines in 2027, a year without holiday data yet: the office is told.
-    let warned = sb.run(&["measures", "--at", "2024-04-02"]);
-    let stderr = String::from_utf8_lossy(&warned.stderr);
+    // 9-7 is due "2024年3月19日前", a Tuesday.
+    let before = sb.measures("2024-03-11");
+    assert_eq!(by_code(&before, "9-7")["colour"], "green");
+    assert_eq!(by_code(&before, "9-7")["working_days_left"], 6);
+    let soon = sb.measures("2024-03-12");
+    assert_eq!(by_code(&soon, "9-7")["colour"], "yellow");
+    let after = sb.measures("2024-03-20");
+    assert_eq!(by_code(&after, "9-7")["colour"], "red");
+    assert_eq!(by_code(&after, "9-7")["overdue_days"], 1);
+    assert_eq!(by_code(&after, "9-7")["escalation"], "urge");
+    // Every day of the sample's year has holiday data: no remark.
+    let quiet = sb.run(&["measures", "--at", "2024-03-20"]);
     assert!(
-        stderr.contains("no holiday data for 2027: counting weekends only"),
-        "{stderr}"
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
     );
-    assert!(!stderr.contains("for 2026"), "{stderr}");
-    assert_eq!(by_code(&after, "6-3")["colour"], "red");
-    assert_eq!(by_code(&after, "6-3")["overdue_days"], 1);
-    assert_eq!(by_code(&after, "6-3")["escalation"], "urge");
+}
+
+#[test]
+fn a_year_without_holiday_data_is_named_once_and_only_when_it_matters() {
+    let sb = Sandbox::sqlite();
+    let file = sb.path("next-year.csv");
+    std::fs::write(
+        &file,
+        "序号,整改措施,牵头单位,完成时限,状态
+         1,年初完成,财政局,2027-01-05,推进中
+         2,年底完成,财政局,2027-09-30,推进中
+         3,已经销号,财政局,2028-01-05,已销号
+",
+    )
+    .unwrap();
+    // Importing decides no light: nothing to say about the calendar.
+    let imported = sb.run(&["import", file.to_str().unwrap()]);
+    assert!(imported.status.success());
+    assert!(
+        imported.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let stderr = |at: &str| {
+        let out = sb.run(&["measures", "--at", at]);
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // In June 2026 the 2027 deadlines are far away: green whatever the holidays.
+    assert_eq!(stderr("2026-06-01"), "");
+    // Before New Year 2027, measure 1 falls due in days that 2027's holidays decide: named
+    // once, in Chinese, and without colour codes when stderr is no terminal.
+    let december = stderr("2026-12-20");
+    assert_eq!(december.matches("2027年").count(), 1, "{december}");
+    assert!(
+        december.starts_with("提示：尚未载入2027年的节假日安排"),
+        "{december}"
+    );
+    assert!(!december.contains('\u{1b}'), "{december:?}");
+    assert_eq!(december.lines().count(), 1, "{december}");
+    // A closed measure's 2028 deadline decides nothing.
+    assert!(!stderr("2027-02-01").contains("2028"));
 }
 
 #[test]
@@ -163,11 +207,11 @@ fn units_are_created_from_the_ledger() {
     let total: u64 = units.iter().map(|u| u["lead"].as_u64().unwrap()).sum();
     assert_eq!(total, 66);
     let red: u64 = units.iter().map(|u| u["red"].as_u64().unwrap()).sum();
-    assert_eq!(red, 4);
+    assert_eq!(red, 5);
     assert!(
         units
             .iter()
-            .any(|u| u["name"] == "滨海城投集团" && u["lead"] == 0),
+            .any(|u| u["name"] == "新区城投集团" && u["lead"] == 0),
         "responsible-only units exist too"
     );
     let table = sb.ok(&["units"]);
@@ -179,26 +223,32 @@ fn set_status_is_recorded_in_history() {
     let sb = Sandbox::with_sample();
     let out = sb.ok(&[
         "set-status",
-        "1-4",
+        "3-2",
         "claimed",
         "--note",
         "方案已印发",
         "--by",
         "整改办张三",
     ]);
-    assert_eq!(out.trim(), "1-4: 推进中 → 申请销号");
-    let out = sb.ok(&["set-status", "1-4", "已销号"]);
-    assert_eq!(out.trim(), "1-4: 申请销号 → 已销号");
-    let again = sb.ok(&["set-status", "1-4", "closed"]);
-    assert!(again.contains("already 已销号"), "{again}");
+    assert_eq!(out.trim(), "3-2： 推进中 → 申请销号");
+    let out = sb.ok(&["set-status", "3-2", "已销号"]);
+    assert_eq!(out.trim(), "3-2： 申请销号 → 已销号");
+    let again = sb.ok(&["set-status", "3-2", "closed"]);
+    assert_eq!(again.trim(), "3-2当前已是已销号，未作更改");
     let history: serde_json::Value =
-        serde_json::from_str(&sb.ok(&["history", "1-4", "--json"])).unwrap();
+        serde_json::from_str(&sb.ok(&["history", "3-2", "--json"])).unwrap();
     let entries = history["history"].as_array().unwrap();
     assert_eq!(entries.len(), 3, "{history}");
     assert_eq!(entries[0]["source"], "import");
     assert_eq!(entries[0]["from"], serde_json::Value::Null);
     assert_eq!(entries[0]["to"], "in_progress");
-    assert!(entries[0]["note"].as_str().unwrap().contains("row"));
+    assert!(
+        entries[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("ledger.xlsx第"),
+        "{history}"
+    );
     assert_eq!(
         (
             &entries[1]["actor"],
@@ -223,12 +273,12 @@ fn set_status_is_recorded_in_history() {
             .iter()
             .any(|n| n["source"] == "import")
     );
-    // The light follows: 1-4 is closed now.
-    assert_eq!(by_code(&sb.measures(AT), "1-4")["colour"], "green");
+    // The light follows: 3-2 is closed now.
+    assert_eq!(by_code(&sb.measures(AT), "3-2")["colour"], "green");
     // Mistakes get clear answers and change nothing.
     let err = sb.fails(&["set-status", "1-44", "closed"]);
     assert!(
-        err.contains("no measure with code \"1-44\"") && err.contains("1-4"),
+        err.contains("错误：没有序号为“1-44”的整改措施") && err.contains("1-4"),
         "{err}"
     );
     let err = sb.fails(&["set-status", "1-5", "finished-ish"]);
@@ -287,17 +337,35 @@ fn a_bad_cell_stops_the_whole_import_and_every_problem_is_listed() {
     write_xlsx(&file, &rows);
     let err = sb.fails(&["import", file.to_str().unwrap()]);
     let expected = [
-        "row 4, column 完成时限: cannot read \"明年\" as a deadline",
-        "row 5, column 整改措施: 整改措施 (measure) is empty",
-        "row 5, column 牵头单位: 牵头单位 (lead unit) is empty",
-        "row 5, column 完成时限: cannot read \"2024-02-30\" as a deadline",
-        "row 5, column 状态: unknown status \"差不多\"",
-        "row 6, column 序号: code \"1\" is already used in row 3",
+        "  第4行，完成时限列：无法识别“明年”为完成时限",
+        "  第5行，整改措施列：整改措施为空",
+        "  第5行，牵头单位列：牵头单位为空",
+        "  第5行，完成时限列：无法识别“2024-02-30”为完成时限：没有2024年2月30日这一天",
+        "  第5行，状态列：无法识别状态“差不多”",
+        "  第6行，序号列：序号“1”已在第3行使用，序号不能重复",
     ];
     for line in expected {
         assert!(err.contains(line), "missing {line:?} in:\n{err}");
     }
-    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(err.contains("中有6处问题，未导入任何内容"), "{err}");
+    // The same in English.
+    let en = sb
+        .command()
+        .env("DUBAN_LANGUAGE", "en")
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let en = String::from_utf8(en.stderr).unwrap();
+    for line in [
+        "row 4, column 完成时限: cannot read \"明年\" as a deadline",
+        "row 5, column 整改措施: 整改措施 (measure) is empty",
+        "row 5, column 完成时限: cannot read \"2024-02-30\" as a deadline: 2024-02-30 does not exist",
+        "row 6, column 序号: code \"1\" is already used in row 3",
+        "6 problem(s)",
+        "nothing was imported",
+    ] {
+        assert!(en.contains(line), "missing {line:?} in:\n{en}");
+    }
     // Nothing was written, not even the good first row or its units.
     assert!(sb.measures(AT).is_empty());
     let units: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["units", "--json"])).unwrap();
@@ -334,10 +402,7 @@ fn a_bad_reimport_leaves_the_ledger_as_it_was() {
     ]);
     write_xlsx(&file, &rows);
     let err = sb.fails(&["import", file.to_str().unwrap()]);
-    assert!(
-        err.contains("row 3, column 完成时限: cannot read \"下个月\""),
-        "{err}"
-    );
+    assert!(err.contains("第3行，完成时限列：无法识别“下个月”"), "{err}");
     assert_eq!(sb.measures(AT), before);
 }
 
@@ -354,30 +419,30 @@ fn files_that_are_not_ledgers() {
     );
     let err = sb.fails(&["import", missing_column.to_str().unwrap()]);
     assert!(
-        err.contains("row 1, column 完成时限: the header has no 完成时限 column"),
+        err.contains("第1行，完成时限列：表头缺少“完成时限”列"),
         "{err}"
     );
     let no_header = sb.path("notes.xlsx");
     write_xlsx(&no_header, &[vec!["会议纪要"], vec!["一、研究了整改工作"]]);
     let err = sb.fails(&["import", no_header.to_str().unwrap()]);
-    assert!(err.contains("no header row found"), "{err}");
+    assert!(err.contains("没有找到表头"), "{err}");
     let garbage = sb.path("garbage.xlsx");
     std::fs::write(&garbage, b"this is not a zip file").unwrap();
     let err = sb.fails(&["import", garbage.to_str().unwrap()]);
     assert!(
-        err.contains("cannot read") && err.contains("garbage.xlsx"),
+        err.contains("无法读取") && err.contains("garbage.xlsx"),
         "{err}"
     );
     let err = sb.fails(&["import", sb.path("absent.xlsx").to_str().unwrap()]);
     assert!(err.contains("absent.xlsx"), "{err}");
     let err = sb.fails(&["import", sb.path("ledger.docx").to_str().unwrap()]);
     assert!(
-        err.contains("use an .xlsx, .xls, .ods or .csv file"),
+        err.contains("请使用 .xlsx、.xls、.ods 或 .csv 文件"),
         "{err}"
     );
     let err = sb.fails(&["import", sample().to_str().unwrap(), "--sheet", "Sheet9"]);
     assert!(
-        err.contains("no sheet named \"Sheet9\"") && err.contains("整改台账"),
+        err.contains("没有名为“Sheet9”的工作表") && err.contains("整改台账"),
         "{err}"
     );
 }
@@ -387,25 +452,49 @@ fn dry_run_reports_and_writes_nothing() {
     let sb = Sandbox::sqlite();
     let out = sb.ok(&["import", sample().to_str().unwrap(), "--dry-run"]);
     assert!(
-        out.contains("dry run, nothing written") && out.contains("66 new"),
+        out.contains("试运行，未写入任何内容") && out.contains("新增66项"),
         "{out}"
     );
+    // Not even the database file was made.
+    let files: Vec<String> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.is_empty(), "a dry run made {files:?}");
     assert!(sb.measures(AT).is_empty());
+    // On an existing database, a dry run reports against it and changes nothing in it: the
+    // changed ledger it checks is not applied, and no import is recorded.
+    sb.ok(&["import", sample().to_str().unwrap()]);
+    let before = (sb.measures(AT), sb.ok(&["history", "3-2", "--json"]));
+    let (title, mut measures) = duban::sample::sample_measures().unwrap();
+    measures[0].content = "改过的措施".into();
+    let changed = sb.path("changed.xlsx");
+    duban::sample::write_ledger_file(
+        &changed,
+        &title,
+        &measures,
+        duban::sample::Layout::HeadingRows,
+    )
+    .unwrap();
+    let again = sb.ok(&["import", changed.to_str().unwrap(), "--dry-run"]);
+    assert!(again.contains("更新1项、未变65项"), "{again}");
+    let after = (sb.measures(AT), sb.ok(&["history", "3-2", "--json"]));
+    assert_eq!(after, before, "the database is unchanged");
 }
 
 #[test]
 fn reimport_updates_in_place_keeps_status_and_reports_missing() {
     let sb = Sandbox::with_sample();
-    sb.ok(&["set-status", "1-4", "claimed", "--note", "已印发"]);
-    // The office's updated ledger: 1-4 gets a new deadline and says 推进中, 10-4 is gone,
+    sb.ok(&["set-status", "3-4", "claimed", "--note", "已印发"]);
+    // The office's updated ledger: 3-4 gets a new deadline and says 推进中, 10-4 is gone,
     // 11-1 is new, and 2-1 has a new progress line.
     let (title, mut measures) = duban::sample::sample_measures().unwrap();
     measures.retain(|m| m.code != duban::sample::RawCell::Text("10-4".into()));
-    let m14 = measures
+    let m34 = measures
         .iter_mut()
-        .find(|m| m.code == duban::sample::RawCell::Text("1-4".into()))
+        .find(|m| m.code == duban::sample::RawCell::Text("3-4".into()))
         .unwrap();
-    m14.deadline = duban::sample::RawCell::Text("2024年6月底前".into());
+    m34.deadline = duban::sample::RawCell::Text("2024年6月底前".into());
     let m21 = measures
         .iter_mut()
         .find(|m| m.code == duban::sample::RawCell::Text("2-1".into()))
@@ -421,20 +510,17 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
         .unwrap();
 
     let dry = sb.ok(&["import", file.to_str().unwrap(), "--dry-run"]);
-    assert!(dry.contains("1 new, 1 updated, 64 unchanged"), "{dry}");
+    assert!(dry.contains("新增1项、更新1项、未变64项"), "{dry}");
     let out = sb.ok(&["import", file.to_str().unwrap()]);
+    assert!(out.contains("共66行，新增1项、更新1项、未变64项"), "{out}");
     assert!(
-        out.contains("66 rows — 1 new, 1 updated, 64 unchanged"),
+        out.contains("台账中有1项措施不在本文件中，已保留：10-4"),
         "{out}"
     );
-    assert!(
-        out.contains("not in this file and were kept: 10-4"),
-        "{out}"
-    );
-    assert!(out.contains("1-4 (file 推进中, ledger 申请销号)"), "{out}");
+    assert!(out.contains("3-4（文件：推进中，台账：申请销号）"), "{out}");
     let all = sb.measures(AT);
     assert_eq!(all.len(), 67, "10-4 is kept");
-    let m = by_code(&all, "1-4");
+    let m = by_code(&all, "3-4");
     assert_eq!(
         (m["status"].as_str(), m["deadline"].as_str()),
         (Some("claimed"), Some("2024-06-30"))
@@ -445,7 +531,7 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
         "2024年一季度新增签约项目3个。"
     );
     let history: serde_json::Value =
-        serde_json::from_str(&sb.ok(&["history", "1-4", "--json"])).unwrap();
+        serde_json::from_str(&sb.ok(&["history", "3-4", "--json"])).unwrap();
     let entries = history["history"].as_array().unwrap();
     let edit = entries.last().unwrap();
     assert_eq!(
@@ -460,14 +546,14 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
         edit["note"]
             .as_str()
             .unwrap()
-            .contains("完成时限: 45291 → 2024年6月底前"),
+            .contains("完成时限：2023年12月底前 → 2024年6月底前"),
         "{edit}"
     );
     let notes = history["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1);
     // Re-importing the same file again changes nothing.
     let again = sb.ok(&["import", file.to_str().unwrap()]);
-    assert!(again.contains("0 new, 0 updated, 66 unchanged"), "{again}");
+    assert!(again.contains("新增0项、更新0项、未变66项"), "{again}");
     let history2: serde_json::Value =
         serde_json::from_str(&sb.ok(&["history", "2-1", "--json"])).unwrap();
     assert_eq!(
@@ -484,10 +570,10 @@ fn export_round_trips_through_import() {
     let before = sb.measures(AT);
     let out_file = sb.path("export.xlsx");
     let out = sb.ok(&["export", out_file.to_str().unwrap(), "--at", AT]);
-    assert!(out.contains("wrote 66 measures"), "{out}");
+    assert!(out.contains("已将66项措施写入"), "{out}");
     // The same database takes the export back with nothing to change.
     let same = sb.ok(&["import", out_file.to_str().unwrap()]);
-    assert!(same.contains("0 new, 0 updated, 66 unchanged"), "{same}");
+    assert!(same.contains("新增0项、更新0项、未变66项"), "{same}");
     // A fresh database gets the same ledger from the export.
     let fresh = Sandbox::sqlite();
     fresh.ok(&["import", out_file.to_str().unwrap()]);
@@ -560,9 +646,9 @@ fn help_for_every_command() {
 #[test]
 fn configuration_layers_and_environment_wins() {
     let sb = Sandbox::with_sample();
-    // 2-6 is due 2024-04-01; on 03-22 six working days are left: green by default.
+    // 9-7 is due 2024-03-19; on 03-11 six working days are left: green by default.
     assert_eq!(
-        by_code(&sb.measures("2024-03-22"), "2-6")["colour"],
+        by_code(&sb.measures("2024-03-11"), "9-7")["colour"],
         "green"
     );
     let config = sb.path("duban.toml");
@@ -575,13 +661,13 @@ fn configuration_layers_and_environment_wins() {
             "measures",
             "--json",
             "--at",
-            "2024-03-22",
+            "2024-03-11",
         ])
         .output()
         .unwrap();
     let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        by_code(&list, "2-6")["colour"],
+        by_code(&list, "9-7")["colour"],
         "yellow",
         "the file raises the threshold"
     );
@@ -593,14 +679,14 @@ fn configuration_layers_and_environment_wins() {
             "measures",
             "--json",
             "--at",
-            "2024-03-22",
+            "2024-03-11",
         ])
         .env("DUBAN_RULES__YELLOW_WITHIN_WORKING_DAYS", "3")
         .output()
         .unwrap();
     let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        by_code(&list, "2-6")["colour"],
+        by_code(&list, "9-7")["colour"],
         "green",
         "the environment wins over the file"
     );
@@ -650,7 +736,7 @@ fn unknown_unit_gets_the_nearest_names() {
     let sb = Sandbox::with_sample();
     let err = sb.fails(&["measures", "--unit", "经发局"]);
     assert!(
-        err.contains("no such unit \"经发局\"") && err.contains("经济发展局"),
+        err.contains("没有名为“经发局”的单位") && err.contains("经济发展局"),
         "{err}"
     );
 }
@@ -659,11 +745,32 @@ fn unknown_unit_gets_the_nearest_names() {
 fn demo_loads_the_sample_once() {
     let sb = Sandbox::sqlite();
     let out = sb.ok(&["demo", "--at", AT]);
-    assert!(out.contains("66 new"), "{out}");
-    assert!(out.contains("66 measures on 2024-03-15: 4 red"), "{out}");
+    assert!(out.contains("新增66项"), "{out}");
+    // The sample is made on the day asked: red, yellow and green, whatever the day.
+    assert!(
+        out.contains("2024年3月15日共66项措施：红灯5项，黄灯3项，绿灯58项"),
+        "{out}"
+    );
     let again = sb.ok(&["demo", "--at", AT]);
-    assert!(!again.contains("imported"), "{again}");
-    assert!(again.contains("66 measures on 2024-03-15"), "{again}");
+    assert!(!again.contains("已导入"), "{again}");
+    assert!(
+        again.contains("数据库中已有66项措施，未再载入样例台账"),
+        "the demo says why it loads nothing: {again}"
+    );
+    assert!(again.contains("2024年3月15日共66项措施"), "{again}");
+    // Any other day gives the same picture, with the sample's deadlines around it.
+    for day in ["2026-11-30", "2027-02-10", "2031-10-01"] {
+        let other = Sandbox::sqlite();
+        let out = other.ok(&["demo", "--at", day]);
+        assert!(out.contains("红灯5项，黄灯3项，绿灯58项"), "{day}: {out}");
+        let worst = other
+            .measures(day)
+            .iter()
+            .map(|m| m["overdue_days"].as_u64().unwrap())
+            .max()
+            .unwrap();
+        assert!(worst <= 80, "{day}: overdue by {worst} working days");
+    }
 }
 
 #[test]
@@ -736,7 +843,7 @@ fn aspects_without_a_problem_column_and_a_problem_under_two_aspects() {
     check(&sb.measures(AT));
     // The same file again changes nothing and moves nothing.
     let again = sb.ok(&["import", file.to_str().unwrap()]);
-    assert!(again.contains("0 new, 0 updated, 3 unchanged"), "{again}");
+    assert!(again.contains("新增0项、更新0项、未变3项"), "{again}");
     check(&sb.measures(AT));
     // No 问题 column at all: the aspect still stands.
     let no_problem = sb.path("no-problem.csv");
@@ -830,10 +937,7 @@ fn csv_rows_count_records_not_lines() {
     )
     .unwrap();
     let err = sb.fails(&["import", file.to_str().unwrap()]);
-    assert!(
-        err.contains("row 3, column 完成时限: cannot read \"明年\""),
-        "{err}"
-    );
+    assert!(err.contains("第3行，完成时限列：无法识别“明年”"), "{err}");
 }
 
 #[test]
@@ -845,7 +949,7 @@ fn a_failure_after_many_batches_writes_nothing() {
     duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
         .unwrap();
     let err = sb.fails(&["import", file.to_str().unwrap()]);
-    assert!(err.contains("cannot read \"明年\""), "{err}");
+    assert!(err.contains("无法识别“明年”"), "{err}");
     assert!(sb.measures(AT).is_empty());
     let units: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["units", "--json"])).unwrap();
     assert!(

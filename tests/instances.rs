@@ -538,7 +538,7 @@ async fn a_second_instance_on_one_sqlite_file_is_refused() {
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
-        err.contains("another `duban run` is using") && err.contains("PostgreSQL"),
+        err.contains("另一个 `duban run` 正在使用") && err.contains("PostgreSQL"),
         "{err}"
     );
     assert!(first.stop());
@@ -565,7 +565,7 @@ fn no_token_and_no_input_is_an_error_not_the_console() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no DUBAN_TELEGRAM_TOKEN"), "{err}");
+    assert!(err.contains("没有设置 DUBAN_TELEGRAM_TOKEN"), "{err}");
     assert_eq!(
         sb.ok(&["measures", "--json"]).trim(),
         "[]",

@@ -17,6 +17,11 @@ fn history(sb: &Sandbox, code: &str) -> Value {
 }
 
 /// A day well after today, for extensions (which must be later than today).
+/// A stored date (`2024-03-15`) as Chinese messages write it.
+fn zh(day: &str) -> String {
+    duban::text::date_text(day, duban::text::Language::Zh)
+}
+
 fn later() -> String {
     (chrono::Utc::now().date_naive() + chrono::Days::new(120)).to_string()
 }
@@ -84,7 +89,7 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
     .await;
     let receipt = fake.sent_to(ECON).last().unwrap().text.clone();
     assert!(
-        receipt.contains(&format!("📎 {code} 已收到佐证材料 验收报告.pdf")),
+        receipt.contains(&format!("📎 {code} 已收到佐证材料：验收报告.pdf")),
         "{receipt}"
     );
     use sha2::Digest as _;
@@ -131,7 +136,7 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
         }) && f
             .sent_to(ECON)
             .iter()
-            .any(|s| s.text.contains("销号申请已通过核验,已销号"))
+            .any(|s| s.text.contains("销号申请已通过核验，已销号"))
     })
     .await;
     // The other office member's copy is decided already.
@@ -184,7 +189,7 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
     .await;
     let notice = notices(&fake, OFFICE, "📋 销号申请").pop().unwrap();
     assert!(notice.text.contains(&second), "{}", notice.text);
-    assert!(notice.text.contains("佐证材料 1 件"), "{}", notice.text);
+    assert!(notice.text.contains("佐证材料1件"), "{}", notice.text);
     fake.wait_for(15, "the early photo forwarded with the claim", |f| {
         f.sent_to(OFFICE).iter().any(|s| {
             s.file.as_ref().is_some_and(|(kind, file)| {
@@ -246,7 +251,7 @@ async fn claims_are_verified_with_evidence_and_never_by_the_claimant() {
             .any(|s| s.text.contains(&third))
             && f.sent_to(OFFICE)
                 .iter()
-                .any(|s| s.text.contains(&format!("{third} 已记录:申请销号")))
+                .any(|s| s.text.contains(&format!("{third} 已记录：申请销号")))
     })
     .await;
     let own = notices(&fake, OFFICE, "📋 销号申请").pop().unwrap();
@@ -311,7 +316,7 @@ async fn extensions_and_flags_are_decided_by_the_office() {
     .await;
     let notice = notices(&fake, OFFICE, "📅 延期申请").remove(0);
     assert!(
-        notice.text.contains(&until) && notice.text.contains("设备未到货"),
+        notice.text.contains(&zh(&until)) && notice.text.contains("设备未到货"),
         "{}",
         notice.text
     );
@@ -334,7 +339,7 @@ async fn extensions_and_flags_are_decided_by_the_office() {
     fake.wait_for(15, "the liaison told", |f| {
         f.sent_to(ADMIN)
             .iter()
-            .any(|s| s.text.contains("延期申请已批准") && s.text.contains(&until))
+            .any(|s| s.text.contains("延期申请已批准") && s.text.contains(&zh(&until)))
     })
     .await;
     // Pressed again: decided already, nothing moves twice.
@@ -365,7 +370,7 @@ async fn extensions_and_flags_are_decided_by_the_office() {
             Some(notice.message_id),
         )
         .await;
-    assert!(line.contains("未同意延期"), "{line}");
+    assert!(line.contains("不予同意"), "{line}");
     assert_eq!(by_code(&sb.measures(AT), &second)["deadline"], before);
     fake.wait_for(15, "the refusal told", |f| {
         f.sent_to(ADMIN)
@@ -386,13 +391,13 @@ async fn extensions_and_flags_are_decided_by_the_office() {
     fake.wait_for(15, "the flag's notice", |f| {
         f.sent_to(OFFICE)
             .iter()
-            .any(|s| s.text.contains("申请协调:用地指标未落实"))
+            .any(|s| s.text.contains("申请协调：用地指标未落实"))
     })
     .await;
     let flag = fake
         .sent_to(OFFICE)
         .into_iter()
-        .find(|s| s.text.contains("申请协调:用地指标未落实"))
+        .find(|s| s.text.contains("申请协调：用地指标未落实"))
         .unwrap();
     // The office acts days later: the limit still counts from when the liaison asked
     // (Monday 11 March 2024, 09:00 in Beijing).
@@ -410,9 +415,9 @@ async fn extensions_and_flags_are_decided_by_the_office() {
         .find(|d| d.ends_with(":general"))
         .unwrap();
     let toast = fake.tap(OFFICE, OFFICE, flag.message_id, &general).await;
-    assert!(toast.contains("已转为诉求 R1"), "{toast}");
+    assert!(toast.contains("已列为督办事项R1"), "{toast}");
     let toast = fake.tap(OFFICE, OFFICE, flag.message_id, &general).await;
-    assert!(toast.contains("已转为诉求 R1"), "raised once: {toast}");
+    assert!(toast.contains("已列为督办事项R1"), "raised once: {toast}");
     let requests: Value = serde_json::from_str(&sb.ok(&["requests", "--json"])).unwrap();
     let requests = requests.as_array().unwrap();
     assert_eq!(requests.len(), 1);
@@ -441,7 +446,7 @@ async fn extensions_and_flags_are_decided_by_the_office() {
         ("2024-03-11".into(), "2024-03-18".into())
     );
     // Someone of another unit may not answer it; the lead unit's liaison does.
-    assert_eq!(lead, "管委会办公室");
+    assert_eq!(lead, "国资办");
     let line = fake.ask(ECON, ECON, "/answer R1 我来答复", None).await;
     assert!(line.contains("无权答复"), "{line}");
     let line = fake
@@ -469,10 +474,10 @@ async fn requests_are_reminded_and_answered_in_reply() {
     let sb = Sandbox::with_sample();
     let bot = bound_bot(&fake, &sb).await;
     assert!(bot.stop());
-    // Two requests for 管委会办公室, one for 财政局 (nobody bound there).
+    // Two requests for 国资办, one for 财政局 (nobody bound there).
     for (unit, category, text) in [
-        ("管委会办公室", "consult", "企业咨询:厂房租金补贴的申报条件"),
-        ("管委会办公室", "general", "企业诉求:园区道路照明不足"),
+        ("国资办", "consult", "企业咨询:厂房租金补贴的申报条件"),
+        ("国资办", "general", "企业诉求:园区道路照明不足"),
         ("财政局", "major", "企业诉求:专项资金拨付"),
     ] {
         sb.ok(&[
@@ -502,10 +507,10 @@ async fn requests_are_reminded_and_answered_in_reply() {
     let text = &reminders[0].text;
     // The consultation was due on the 14th: late; the general one is due within five days.
     assert!(
-        text.contains("🔴 R1 [咨询]") && text.contains("超时 1 个工作日"),
+        text.contains("🔴 R1 【咨询类】") && text.contains("超时1个工作日"),
         "{text}"
     );
-    assert!(text.contains("🟡 R2 [一般]"), "{text}");
+    assert!(text.contains("🟡 R2 【一般性协调】"), "{text}");
     assert!(!text.contains("R3"), "{text}");
     assert!(
         fake.sent_to(-5001)
@@ -562,7 +567,7 @@ fn requests_from_the_cli_follow_the_response_rule() {
             "--now",
             now,
         ]);
-        assert!(out.contains("due "), "{out}");
+        assert!(out.contains("答复时限"), "{out}");
     }
     let requests: Value =
         serde_json::from_str(&sb.ok(&["requests", "--json", "--at", "2024-10-09"])).unwrap();
@@ -579,9 +584,9 @@ fn requests_from_the_cli_follow_the_response_rule() {
         "--now",
         "2024-10-11T09:00:00+08:00",
     ]);
-    assert!(out.contains("late"), "{out}");
+    assert!(out.contains("计为超时答复"), "{out}");
     let err = sb.fails(&["request", "answer", "R3", "再答复"]);
-    assert!(err.contains("answered already"), "{err}");
+    assert!(err.contains("R3已答复过"), "{err}");
     let out = sb.ok(&[
         "request",
         "answer",
@@ -590,7 +595,7 @@ fn requests_from_the_cli_follow_the_response_rule() {
         "--now",
         "2024-10-11T09:00:00+08:00",
     ]);
-    assert!(!out.contains("late"), "{out}");
+    assert!(!out.contains("超时"), "{out}");
     let requests: Value =
         serde_json::from_str(&sb.ok(&["requests", "--json", "--at", "2024-10-14"])).unwrap();
     assert_eq!(
@@ -624,11 +629,11 @@ fn requests_from_the_cli_follow_the_response_rule() {
         "x",
     ]);
     assert!(
-        err.contains("no such unit") && err.contains("财政局"),
+        err.contains("没有名为“财政所”的单位") && err.contains("财政局"),
         "{err}"
     );
     let err = sb.fails(&["request", "answer", "R99", "x"]);
-    assert!(err.contains("no request R99"), "{err}");
+    assert!(err.contains("没有诉求R99"), "{err}");
 }
 
 #[test]
@@ -637,7 +642,7 @@ fn close_reject_reopen_and_extend_from_the_cli() {
     let code = "1-4";
     // Reject needs a claim.
     let err = sb.fails(&["reject", code, "--reason", "x"]);
-    assert!(err.contains("not claimed"), "{err}");
+    assert!(err.contains("不是申请销号"), "{err}");
     sb.ok(&["set-status", code, "claimed"]);
     sb.ok(&["reject", code, "--reason", "验收材料不全"]);
     assert_eq!(by_code(&sb.measures(AT), code)["status"], "in_progress");
@@ -663,11 +668,11 @@ fn close_reject_reopen_and_extend_from_the_cli() {
     assert_eq!(claims[0]["reason"], "验收材料不全");
     assert_eq!(claims[1]["decided_by"], "整改办张三");
     let err = sb.fails(&["close", code]);
-    assert!(err.contains("closed already"), "{err}");
+    assert!(err.contains("已销号，无需再次销号"), "{err}");
     sb.ok(&["reopen", code, "--reason", "群众反映问题反弹"]);
     assert_eq!(by_code(&sb.measures(AT), code)["status"], "in_progress");
     let err = sb.fails(&["reopen", code, "--reason", "x"]);
-    assert!(err.contains("not closed"), "{err}");
+    assert!(err.contains("尚未销号"), "{err}");
     // Measures the ledger brought in as 申请销号 (no claim in a chat) are decided all the same.
     let imported: Vec<String> = sb
         .measures(AT)
@@ -687,13 +692,13 @@ fn close_reject_reopen_and_extend_from_the_cli() {
     assert_eq!(claims[0]["claimed_by"], "台账导入");
     assert_eq!(claims[0]["state"], "rejected");
     // Closing a measure nobody claimed records the office's own verification.
-    sb.ok(&["close", "5-6"]);
-    assert_eq!(history(&sb, "5-6")["claims"][0]["state"], "approved");
+    sb.ok(&["close", "4-6"]);
+    assert_eq!(history(&sb, "4-6")["claims"][0]["state"], "approved");
     // Extend: the deadline moves; the history keeps the old one; a past date is refused.
     let old = by_code(&sb.measures(AT), "3-2")["deadline"].clone();
     let until = later();
     let out = sb.ok(&["extend", "3-2", &until, "--reason", "上级政策调整"]);
-    assert!(out.contains(&format!("→ {until}")), "{out}");
+    assert!(out.contains(&format!("调整为{}", zh(&until))), "{out}");
     let m = by_code(&sb.measures(AT), "3-2").clone();
     assert_eq!(m["deadline"], until.as_str());
     let moved = history(&sb, "3-2")["history"]
@@ -728,7 +733,7 @@ fn close_reject_reopen_and_extend_from_the_cli() {
         last["note"]
             .as_str()
             .unwrap()
-            .contains(&format!("kept the extended {until}")),
+            .contains(&format!("保留已批准延期的{until}")),
         "{last}"
     );
     // Not earlier than the deadline it has now; never for a long-term measure.
@@ -736,10 +741,7 @@ fn close_reject_reopen_and_extend_from_the_cli() {
         - chrono::Days::new(10))
     .to_string();
     let err = sb.fails(&["extend", "3-2", &earlier, "--reason", "x"]);
-    assert!(
-        err.contains("must be after 3-2's current deadline"),
-        "{err}"
-    );
+    assert!(err.contains("3-2：延期日期须晚于现有时限"), "{err}");
     let long_term = sb
         .measures(AT)
         .into_iter()
@@ -752,9 +754,9 @@ fn close_reject_reopen_and_extend_from_the_cli() {
         "--reason",
         "x",
     ]);
-    assert!(err.contains("long-term"), "{err}");
+    assert!(err.contains("长期坚持类措施无完成时限"), "{err}");
     let err = sb.fails(&["extend", "3-2", "2020-01-01", "--reason", "x"]);
-    assert!(err.contains("must be after today"), "{err}");
+    assert!(err.contains("须晚于今天"), "{err}");
 }
 
 /// Counts as the digest should report them, worked out from `measures --json`.
@@ -883,21 +885,21 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         expected_counts(&sb, AT);
     let lines: Vec<&str> = text.lines().collect();
     for line in [
-        "【每日督办简报】2024-03-15(星期五)".to_string(),
+        "【每日督办简报】2024年3月15日（星期五）".to_string(),
         format!(
-            "整改措施 {total} 项:已销号 {closed} · 待核验 {claimed} · 推进中 {in_progress} · 未启动 {not_started}"
+            "整改措施{total}项：已销号{closed} · 待核验{claimed} · 推进中{in_progress} · 未启动{not_started}"
         ),
         format!(
-            "完成率 {:.1}%",
+            "完成率{:.1}%",
             (closed as f64 * 1000.0 / total as f64).round() / 10.0
         ),
-        format!("未销号亮灯(首次简报):🔴 红灯 {red} · 🟡 黄灯 {yellow} · 🟢 绿灯 {green}"),
-        "经批准延期的措施 1 项".to_string(),
-        format!("🔴 红灯清单(按牵头单位,共 {red} 项):"),
-        "⛔ 无法送达(已屏蔽机器人或已移出群):联络员7001(经济发展局)".to_string(),
-        "  咨询:按时答复 1 · 超时答复 1 · 办理中 0 · 超时未答复 0".to_string(),
-        "  一般:按时答复 0 · 超时答复 0 · 办理中 0 · 超时未答复 1".to_string(),
-        "  ⚠️ R3 财政局 [一般] 超时 5 个工作日:企业诉求:专项资金拨付".to_string(),
+        format!("未销号亮灯（首次简报）：🔴 红灯{red} · 🟡 黄灯{yellow} · 🟢 绿灯{green}"),
+        "经批准延期的措施1项".to_string(),
+        format!("🔴 红灯清单（按牵头单位，共{red}项）："),
+        "⛔ 无法送达（已屏蔽机器人或已移出群）：联络员7001（经济发展局）".to_string(),
+        "  咨询类：按时答复1 · 超时答复1 · 办理中0 · 超时未答复0".to_string(),
+        "  一般性协调：按时答复0 · 超时答复0 · 办理中0 · 超时未答复1".to_string(),
+        "  ⚠️ R3 财政局【一般性协调】超时5个工作日：企业诉求:专项资金拨付".to_string(),
     ] {
         assert!(
             lines.contains(&line.as_str()),
@@ -905,7 +907,7 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         );
     }
     assert!(
-        text.contains("⏳ 超过 3 个工作日未回复提醒:") && text.contains("管委会办公室(5 个工作日)"),
+        text.contains("⏳ 连续3个工作日未反馈：") && text.contains("国资办（5个工作日）"),
         "{text}"
     );
     // The chart: a PNG that is not blank, with red in it since some measures are red.
@@ -989,15 +991,15 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         .find(|s| s.chat_id == 7004 && s.file.is_none())
         .unwrap()
         .text;
-    assert!(text.contains("✅ 今日销号 1 项:1-4"), "{text}");
+    assert!(text.contains("✅ 今日销号1项：1-4"), "{text}");
     assert!(
         sent.iter()
             .any(|s| s.chat_id == 7004 && s.file.as_ref().is_some_and(|(k, _)| k == "photo")),
         "the chart, drawn with the bundled font"
     );
-    assert!(text.contains("括号内为较 2024-03-15 的变化"), "{text}");
+    assert!(text.contains("括号内为较2024年3月15日的变化"), "{text}");
     assert!(
-        text.contains("完成率") && text.contains("(已销号较上次 +1)"),
+        text.contains("完成率") && text.contains("（已销号较上次+1）"),
         "{text}"
     );
 }

@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Writes the sample ledger (66 measures from the public report) as .xlsx.
+    /// Writes the sample ledger (66 fictional measures, written after a public report) as .xlsx.
     Sample {
         /// Where to write it.
         path: PathBuf,

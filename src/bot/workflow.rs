@@ -7,10 +7,10 @@ use sha2::{Digest, Sha256};
 
 use super::{Download, Step, clip, tr};
 use crate::chat::{Action, Button, IncomingFile, Message};
-use crate::config::Language;
 use crate::ledger::Status;
 use crate::rules::{RequestCategory, response_due};
 use crate::store::{Asker, NewEvidence, NewRequest, SentMessage, StoreError};
+use crate::text::Language;
 use crate::workflow::{ClaimState, category_label, parse_request_code, request_code};
 
 /// What a button under an office notice does.
@@ -77,16 +77,16 @@ impl Step<'_> {
         let who = self.signature(unit);
         let text = match self.lang() {
             Language::Zh => format!(
-                "📋 销号申请 {code}:{}\n牵头单位 {} · 时限 {} · 申请人 {who}\n佐证材料 {evidence} 件(随后发来的会转到这里)。\n核验后请点“通过”;退回请点“退回”并回复本消息写明理由。",
-                crate::report::fit(&measure.content, 60),
+                "📋 销号申请 {code}：{}\n牵头单位：{} · 时限：{} · 申请人：{who}\n佐证材料{evidence}件（随后发来的会转到这里）。\n核验后请点“通过”；退回请点“退回”并回复本消息写明理由。",
+                crate::report::fit(&measure.content, 60).trim_end(),
                 measure.lead_unit,
-                measure.deadline.to_cell_text(),
+                measure.deadline.describe(Language::Zh),
             ),
             Language::En => format!(
                 "📋 Completion claimed for {code}: {}\nLead unit {} · deadline {} · by {who}\nEvidence: {evidence} file(s) (more will be forwarded here).\nVerify, then press Approve; to reject, press Reject and reply to this message with the reason.",
-                crate::report::fit(&measure.content, 60),
+                crate::report::fit(&measure.content, 60).trim_end(),
                 measure.lead_unit,
-                measure.deadline.to_cell_text(),
+                measure.deadline.describe(Language::En),
             ),
         };
         let message = Message {
@@ -113,7 +113,6 @@ impl Step<'_> {
                 file_id: &file.file_id,
                 name: &file.file_name,
                 sender: &file.sent_by,
-                sha256: &file.sha256,
             };
             self.forward_evidence(&forwarded, claim).await?;
         }
@@ -127,13 +126,11 @@ impl Step<'_> {
         file: &Forwarded<'_>,
         claim: i64,
     ) -> Result<(), StoreError> {
+        // The SHA-256 stays in the history (`duban history`); the notice names the file.
         let (code, number, name, sender) = (file.code, file.number, file.name, file.sender);
-        let sha = &file.sha256[..file.sha256.len().min(12)];
         let caption = match self.lang() {
-            Language::Zh => format!("📎 {code} 销号佐证 {number}:{name}({sender} · sha256 {sha})"),
-            Language::En => {
-                format!("📎 {code} evidence {number}: {name} ({sender} · sha256 {sha})")
-            }
+            Language::Zh => format!("📎 {code} 销号佐证材料第{number}件：{name}（{sender}）"),
+            Language::En => format!("📎 {code} evidence {number}: {name} ({sender})"),
         };
         let message = Message::file(
             crate::chat::Attachment {
@@ -165,14 +162,15 @@ impl Step<'_> {
         let who = self.signature(unit);
         let text = match self.lang() {
             Language::Zh => format!(
-                "📅 延期申请 {code}:{}\n{who} 申请由 {} 延期至 {until}:{reason}\n同意请点“通过”;不同意请点“退回”并回复本消息写明理由。",
-                crate::report::fit(&measure.content, 60),
-                measure.deadline.to_cell_text(),
+                "📅 延期申请 {code}：{}\n{who}申请由{}延期至{}。理由：{reason}\n同意请点“同意延期”；不同意请点“不予同意”并回复本消息写明理由。",
+                crate::report::fit(&measure.content, 60).trim_end(),
+                measure.deadline.describe(Language::Zh),
+                crate::text::date(until, Language::Zh),
             ),
             Language::En => format!(
-                "📅 Extension asked for {code}: {}\n{who} asks to move {} to {until}: {reason}\nPress Approve to agree; to refuse, press Reject and reply to this message with the reason.",
-                crate::report::fit(&measure.content, 60),
-                measure.deadline.to_cell_text(),
+                "📅 Extension asked for {code}: {}\n{who} asks to move {} to {until}: {reason}\nPress Approve to agree; to refuse, press Refuse and reply to this message with the reason.",
+                crate::report::fit(&measure.content, 60).trim_end(),
+                measure.deadline.describe(Language::En),
             ),
         };
         let message = Message {
@@ -201,7 +199,7 @@ impl Step<'_> {
         let language = self.lang();
         let text = match language {
             Language::Zh => format!(
-                "⚠️ {who} 就 {code} 申请协调:{reason}\n如需按响应时限督办,请点下方按钮转为诉求({})。",
+                "⚠️ {who}就{code}申请协调：{reason}\n如需按响应时限督办，请点下方按钮列为督办事项（{}）。",
                 self.settings.config.rules.response.describe(language)
             ),
             Language::En => format!(
@@ -216,7 +214,7 @@ impl Step<'_> {
         .into_iter()
         .map(|c| Button {
             label: match language {
-                Language::Zh => format!("转为诉求·{}", category_label(c, language)),
+                Language::Zh => format!("列为督办事项·{}", category_label(c, language)),
                 Language::En => format!("Request: {}", category_label(c, language)),
             },
             data: format!("f:{flag}:{}", crate::workflow::category_code(c)),
@@ -257,11 +255,10 @@ impl Step<'_> {
             return Ok(refused);
         };
         if !self.who.office() {
-            return Ok(tr(
-                self.lang(),
-                "只有整改办可以核验和审批。",
-                "Only the supervision office can decide this.",
-            ));
+            return Ok(match self.lang() {
+                Language::Zh => format!("只有{}可以核验和审批。", self.office_name()),
+                Language::En => "Only the supervision office can decide this.".to_string(),
+            });
         }
         let decision = match action {
             "ok" => Some(Decision::Approve),
@@ -299,11 +296,15 @@ impl Step<'_> {
             });
         }
         if claim.claimed_by_user == Some(self.who.sender.user_id) {
-            return Ok(tr(
-                self.lang(),
-                "不能核验自己提交的销号申请,请由整改办其他同志核验。",
-                "You cannot decide your own claim: another office member must.",
-            ));
+            return Ok(match self.lang() {
+                Language::Zh => format!(
+                    "不能核验自己提交的销号申请，请由{}其他同志核验。",
+                    self.office_name()
+                ),
+                Language::En => {
+                    "You cannot decide your own claim: another office member must.".to_string()
+                }
+            });
         }
         if decision == Decision::Reject && reason.is_none() {
             self.tx
@@ -317,7 +318,7 @@ impl Step<'_> {
             (Decision::Reject, None) => unreachable!("asked for above"),
         };
         let mut change = self.change(None, &raw);
-        change.actor = self.who.decider(self.lang());
+        change.actor = self.who.decider(self.office_name());
         change.note = reason.map(str::to_string);
         let approve = decision == Decision::Approve;
         if self
@@ -328,43 +329,14 @@ impl Step<'_> {
         {
             return Ok(tr(self.lang(), "此申请已处理。", "Decided already."));
         }
-        let (line, told) = match (approve, zh) {
-            (true, true) => (
-                format!("✅ 已通过 · {}", self.who.decider(self.lang())),
-                format!("✅ {} 销号申请已通过核验,已销号。", claim.code),
-            ),
-            (true, false) => (
-                format!("✅ Approved by {}", self.who.decider(self.lang())),
-                format!(
-                    "✅ {}: the office verified it; the measure is closed.",
-                    claim.code
-                ),
-            ),
-            (false, true) => (
-                format!(
-                    "↩️ 已退回 · {}:{}",
-                    self.who.decider(self.lang()),
-                    reason.unwrap_or("")
-                ),
-                format!(
-                    "↩️ {} 销号申请被退回,已回到推进中。理由:{}",
-                    claim.code,
-                    reason.unwrap_or("")
-                ),
-            ),
-            (false, false) => (
-                format!(
-                    "↩️ Rejected by {}: {}",
-                    self.who.decider(self.lang()),
-                    reason.unwrap_or("")
-                ),
-                format!(
-                    "↩️ {}: the claim was sent back; it is in progress again. Reason: {}",
-                    claim.code,
-                    reason.unwrap_or("")
-                ),
-            ),
+        let decider = self.who.decider(self.office_name());
+        let line = match (approve, zh) {
+            (true, true) => format!("✅ 已通过 · {decider}"),
+            (true, false) => format!("✅ Approved by {decider}"),
+            (false, true) => format!("↩️ 已退回 · {decider}：{}", reason.unwrap_or("")),
+            (false, false) => format!("↩️ Rejected by {decider}: {}", reason.unwrap_or("")),
         };
+        let told = crate::workflow::claim_decided_text(&claim.code, approve, reason, self.lang());
         if let Some(chat) = claim.chat_id {
             self.tell(
                 &format!("claim-decided:{id}"),
@@ -426,12 +398,15 @@ impl Step<'_> {
             }
         }
         let raw = if approve {
-            format!("[button] 同意延期至 {}", request.until)
+            format!(
+                "[button] 同意延期至{}",
+                crate::text::date(request.until, Language::Zh)
+            )
         } else {
             reason.unwrap_or_default().to_string()
         };
         let mut change = self.change(None, &raw);
-        change.actor = self.who.decider(self.lang());
+        change.actor = self.who.decider(self.office_name());
         change.note = Some(match reason {
             Some(reason) => reason.to_string(),
             None => request.reason.clone().unwrap_or_default(),
@@ -445,44 +420,25 @@ impl Step<'_> {
         };
         let until = request.until;
         let code = &request.code;
-        let (line, told) = match (approve, zh) {
-            (true, true) => (
-                format!(
-                    "✅ 已同意延期 · {}:{old} → {until}",
-                    self.who.decider(self.lang())
-                ),
-                format!("📅 {code} 延期申请已批准,时限由 {old} 调整为 {until}。"),
+        let decider = self.who.decider(self.office_name());
+        let language = self.lang();
+        let line = match (approve, zh) {
+            (true, true) => format!(
+                "✅ 已同意延期 · {decider}：{} → {}",
+                crate::text::date_text(&old, language),
+                crate::text::date(until, language)
             ),
-            (true, false) => (
+            (true, false) => format!("✅ Extension approved by {decider}: {old} → {until}"),
+            (false, true) => format!("↩️ 不予同意 · {decider}：{}", reason.unwrap_or("")),
+            (false, false) => {
                 format!(
-                    "✅ Extension approved by {}: {old} → {until}",
-                    self.who.decider(self.lang())
-                ),
-                format!("📅 {code}: extension approved, the deadline moves from {old} to {until}."),
-            ),
-            (false, true) => (
-                format!(
-                    "↩️ 未同意延期 · {}:{}",
-                    self.who.decider(self.lang()),
+                    "↩️ Extension refused by {decider}: {}",
                     reason.unwrap_or("")
-                ),
-                format!(
-                    "📅 {code} 延期申请未获同意,时限不变。理由:{}",
-                    reason.unwrap_or("")
-                ),
-            ),
-            (false, false) => (
-                format!(
-                    "↩️ Extension refused by {}: {}",
-                    self.who.decider(self.lang()),
-                    reason.unwrap_or("")
-                ),
-                format!(
-                    "📅 {code}: extension refused, the deadline stands. Reason: {}",
-                    reason.unwrap_or("")
-                ),
-            ),
+                )
+            }
         };
+        let told =
+            crate::workflow::extension_decided_text(code, approve, &old, until, reason, language);
         if let Some(chat) = request.chat_id {
             self.tell(
                 &format!("extension-decided:{id}"),
@@ -509,7 +465,7 @@ impl Step<'_> {
         };
         if let Some(request) = flag.request_id {
             return Ok(if zh {
-                format!("已转为诉求 {}。", request_code(request))
+                format!("已列为督办事项{}。", request_code(request))
             } else {
                 format!("Raised already as {}.", request_code(request))
             });
@@ -527,11 +483,11 @@ impl Step<'_> {
         );
         let from = flag.unit.clone().unwrap_or_else(|| flag.lead_unit.clone());
         let body = if zh {
-            format!("{} 需协调({from}):{}", flag.code, flag.reason)
+            format!("{}需协调（{from}）：{}", flag.code, flag.reason)
         } else {
             format!("{} needs coordination ({from}): {}", flag.code, flag.reason)
         };
-        let actor = self.who.decider(self.lang());
+        let actor = self.who.decider(self.office_name());
         let request = self
             .tx
             .raise_flag(
@@ -550,9 +506,10 @@ impl Step<'_> {
         let label = category_label(category, self.lang());
         let line = if zh {
             format!(
-                "📌 已转为诉求 {}({label},{} 答复,时限 {due})· {actor}",
+                "📌 已列为督办事项{}（{label}，由{}答复，时限：{}） · {actor}",
                 request_code(request),
-                flag.lead_unit
+                flag.lead_unit,
+                crate::text::date(due, Language::Zh)
             )
         } else {
             format!(
@@ -572,7 +529,7 @@ impl Step<'_> {
         context: serde_json::Value,
     ) -> Result<String, StoreError> {
         let line = match self.lang() {
-            Language::Zh => format!("请回复本条消息写明退回 {code} 的理由。"),
+            Language::Zh => format!("请回复本条消息写明退回{code}的理由。"),
             Language::En => format!("Reply to this message with the reason for rejecting {code}."),
         };
         let key = format!(
@@ -666,7 +623,7 @@ impl Step<'_> {
             Some(_) => {
                 self.say(tr(
                     self.lang(),
-                    "请写明退回理由,如“退回 验收报告未附”。",
+                    "请写明退回理由，如“退回 验收报告未附”。",
                     "Give the reason, e.g. \"reject: no acceptance report\".",
                 ))
                 .await?;
@@ -676,7 +633,7 @@ impl Step<'_> {
             None => {
                 self.say(tr(
                     self.lang(),
-                    "核验请点通知下方的“通过”;退回请点“退回”后回复理由,或直接回复“退回 理由”。",
+                    "核验请点通知下方的“通过”；退回请点“退回”后回复理由，或直接回复“退回 理由”。",
                     "Press Approve under the notice; to reject, press Reject and reply with the reason, or reply \"reject: reason\".",
                 ))
                 .await?;
@@ -762,23 +719,20 @@ impl Step<'_> {
             return self
                 .say(tr(
                     self.lang(),
-                    "收到文件,但不知道是哪项措施的佐证材料:请回复提醒或确认消息发送,或在说明里写明序号,如“1-3 验收报告”。",
+                    "收到文件，但不知道是哪项措施的佐证材料：请回复提醒或确认消息发送，或在说明里写明序号，如“1-3 验收报告”。",
                     "Which measure is this evidence for? Reply to the reminder or the confirmation, or put the code in the caption, e.g. \"1-3 acceptance report\".",
                 ))
                 .await;
         };
         let measure = self.store.measure(&code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
-            return self
-                .say(format!(
-                    "{} {code}",
-                    tr(
-                        self.lang(),
-                        "您只能为本单位的整改措施提交材料,无权提交",
-                        "You can only send evidence for your own units' measures, not"
-                    )
-                ))
-                .await;
+            let line = match self.lang() {
+                Language::Zh => format!("您只能为本单位的整改措施提交材料，无权为{code}提交。"),
+                Language::En => {
+                    format!("You can only send evidence for your own units' measures, not {code}.")
+                }
+            };
+            return self.say(line).await;
         };
         let unit = unit.map(str::to_string);
         let limit = self.settings.config.evidence.max_megabytes;
@@ -788,7 +742,7 @@ impl Step<'_> {
                 return self
                     .say(match self.lang() {
                         Language::Zh => {
-                            format!("文件超过 {limit} MB,无法保存,请压缩或拆分后重发。")
+                            format!("文件超过{limit}MB，无法保存，请压缩或拆分后重发。")
                         }
                         Language::En => format!(
                             "The file is over {limit} MB and cannot be kept: send it smaller."
@@ -800,7 +754,7 @@ impl Step<'_> {
                 return self
                     .say(tr(
                         self.lang(),
-                        "文件未能接收,请稍后重发。",
+                        "文件未能接收，请稍后重发。",
                         "The file could not be fetched: please send it again later.",
                     ))
                     .await;
@@ -846,14 +800,13 @@ impl Step<'_> {
                 file_id: &file.file_id,
                 name: &file.name,
                 sender: &sender,
-                sha256: &sha256,
             };
             self.forward_evidence(&forwarded, claim).await?;
         }
         let status = self.tx.status(measure_id).await?;
         let line = match self.lang() {
             Language::Zh => format!(
-                "📎 {code} 已收到佐证材料 {}(第 {count} 件),状态:{}",
+                "📎 {code} 已收到佐证材料：{}（第{count}件），状态：{}",
                 file.name,
                 crate::report::status_label(status, Language::Zh)
             ),
@@ -904,7 +857,7 @@ impl Step<'_> {
             (None, _) => {
                 self.say(tr(
                     self.lang(),
-                    "这条提醒列了多项诉求,请写明编号,如“R3 已与企业对接,问题已解决”。",
+                    "这条提醒列了多项诉求，请写明编号，如“R3 已与企业对接，问题已解决”。",
                     "This reminder lists several requests: start with the code, e.g. \"R3 solved with the company\".",
                 ))
                 .await?;
@@ -919,29 +872,25 @@ impl Step<'_> {
     pub(super) async fn answer_request(&mut self, id: i64, answer: &str) -> Result<(), StoreError> {
         let code = request_code(id);
         let Some(request) = self.tx.request(id).await? else {
-            return self
-                .say(format!(
-                    "{} {code}",
-                    tr(self.lang(), "没有这项诉求:", "No request has the code")
-                ))
-                .await;
+            let line = match self.lang() {
+                Language::Zh => format!("没有这项诉求：{code}。"),
+                Language::En => format!("No request has the code {code}."),
+            };
+            return self.say(line).await;
         };
         if !self.who.office() && !self.who.units().contains(&request.unit.as_str()) {
-            return self
-                .say(format!(
-                    "{code} {}",
-                    tr(
-                        self.lang(),
-                        "不是本单位的诉求,无权答复。",
-                        "is not your unit's request."
-                    )
-                ))
-                .await;
+            let line = match self.lang() {
+                Language::Zh => format!("{code} 不是本单位的诉求，无权答复。"),
+                Language::En => format!("{code} is not your unit's request."),
+            };
+            return self.say(line).await;
         }
         if answer.is_empty() {
             return self
                 .say(match self.lang() {
-                    Language::Zh => format!("请写明答复内容,如“{code} 已与企业对接,问题已解决”。"),
+                    Language::Zh => {
+                        format!("请写明答复内容，如“{code} 已与企业对接，问题已解决”。")
+                    }
                     Language::En => {
                         format!("Write the answer, e.g. \"{code} solved with the company\".")
                     }
@@ -954,17 +903,20 @@ impl Step<'_> {
         if !self.tx.answer_request(id, &answer, &actor, today).await? {
             return self
                 .say(match self.lang() {
-                    Language::Zh => format!("{code} 已答复过,无需再报。"),
+                    Language::Zh => format!("{code} 已答复过，无需再报。"),
                     Language::En => format!("{code} was answered already."),
                 })
                 .await;
         }
         let late = today > request.due;
         let line = match (self.lang(), late) {
-            (Language::Zh, false) => format!("✅ {code} 已答复并办结(时限 {})。", request.due),
+            (Language::Zh, false) => format!(
+                "✅ {code} 已答复并办结（时限：{}）。",
+                crate::text::date(request.due, Language::Zh)
+            ),
             (Language::Zh, true) => format!(
-                "✅ {code} 已答复并办结;已超过时限 {},计为超时答复。",
-                request.due
+                "✅ {code} 已答复并办结；已超过时限（{}），计为超时答复。",
+                crate::text::date(request.due, Language::Zh)
             ),
             (Language::En, false) => {
                 format!("✅ {code} answered and closed (due {}).", request.due)
@@ -1030,11 +982,14 @@ impl Step<'_> {
     }
 }
 
-/// 通过 / 退回 buttons for `prefix:id`.
+/// The office's two answers for `prefix:id`: 通过 / 退回 for a claim (`c`), 同意延期 /
+/// 不予同意 for an extension (`x`).
 fn decision_buttons(prefix: &str, id: i64, language: Language) -> Vec<Button> {
-    let (ok, no) = match language {
-        Language::Zh => ("✅ 通过", "↩️ 退回"),
-        Language::En => ("✅ Approve", "↩️ Reject"),
+    let (ok, no) = match (prefix, language) {
+        ("x", Language::Zh) => ("✅ 同意延期", "↩️ 不予同意"),
+        ("x", Language::En) => ("✅ Approve", "↩️ Refuse"),
+        (_, Language::Zh) => ("✅ 通过", "↩️ 退回"),
+        (_, Language::En) => ("✅ Approve", "↩️ Reject"),
     };
     vec![
         Button {
@@ -1095,7 +1050,6 @@ struct Forwarded<'a> {
     name: &'a str,
     /// Who sent it.
     sender: &'a str,
-    sha256: &'a str,
 }
 
 #[cfg(test)]

@@ -55,7 +55,8 @@ impl Image {
 fn chinese() -> ChartLabels {
     ChartLabels {
         closed: "已销号".into(),
-        open: "未销号".into(),
+        green: "绿灯".into(),
+        yellow: "黄灯".into(),
         red: "红灯".into(),
         axis: "整改措施数（项）".into(),
     }
@@ -64,7 +65,8 @@ fn chinese() -> ChartLabels {
 fn english() -> ChartLabels {
     ChartLabels {
         closed: "Closed".into(),
-        open: "Open".into(),
+        green: "Green".into(),
+        yellow: "Yellow".into(),
         red: "Red".into(),
         axis: "Measures".into(),
     }
@@ -75,6 +77,7 @@ fn bar(unit: &str, closed: u32, open: u32, red: u32) -> UnitBar {
         unit: unit.into(),
         closed,
         open,
+        yellow: 0,
         red,
     }
 }
@@ -163,26 +166,70 @@ fn keeps_the_units_with_the_most_open_measures_in_their_order() {
 }
 
 #[test]
-fn draws_the_three_segments_and_red_only_when_a_unit_has_red() {
+fn draws_the_segments_and_red_only_when_a_unit_has_red() {
     let plot = HEADER_HEIGHT..u32::MAX;
     let with_red = render("整改进度", &chinese(), &units(8, true));
     assert!(with_red.distinct_colors() > 20, "text is antialiased");
     assert!(with_red.non_background(0..with_red.height) > 20_000);
     assert!(with_red.count(plot.clone(), CLOSED_COLOR) > 1_000);
-    assert!(with_red.count(plot.clone(), OPEN_COLOR) > 1_000);
+    assert!(with_red.count(plot.clone(), GREEN_COLOR) > 1_000);
     assert!(with_red.count(plot.clone(), RED_COLOR) > 500);
+    assert_eq!(
+        with_red.count(plot.clone(), YELLOW_COLOR),
+        0,
+        "no yellow light"
+    );
 
     let without_red = render("整改进度", &chinese(), &units(8, false));
-    assert!(without_red.count(plot.clone(), OPEN_COLOR) > 1_000);
+    assert!(without_red.count(plot.clone(), GREEN_COLOR) > 1_000);
     assert_eq!(without_red.count(plot, RED_COLOR), 0);
 }
 
 #[test]
+fn each_light_has_its_own_colour_and_the_legend_counts_what_is_drawn() {
+    // 2 closed, 3 green, 4 yellow, 1 red: the four segments are as long as their counts.
+    let one = UnitBar {
+        unit: "甲".into(),
+        closed: 2,
+        open: 8,
+        yellow: 4,
+        red: 1,
+    };
+    assert_eq!(one.green(), 3);
+    let image = render("T", &english(), std::slice::from_ref(&one));
+    let plot = HEADER_HEIGHT..u32::MAX;
+    let per_measure = image.count(plot.clone(), CLOSED_COLOR) as f64 / 2.0;
+    for (colour, n) in [(GREEN_COLOR, 3.0), (YELLOW_COLOR, 4.0), (RED_COLOR, 1.0)] {
+        let drawn = image.count(plot.clone(), colour) as f64;
+        assert!(
+            (drawn / per_measure - n).abs() < 0.15,
+            "{colour:?}: {drawn} pixels, {per_measure} a measure"
+        );
+    }
+    // The legend's swatches sit in the header band, one per colour.
+    let legend = 0..HEADER_HEIGHT;
+    for colour in [CLOSED_COLOR, GREEN_COLOR, YELLOW_COLOR, RED_COLOR] {
+        assert!(image.count(legend.clone(), colour) > 100, "{colour:?}");
+    }
+    // A legend's counts are the segments' own: one more yellow measure changes the legend
+    // row as well as the bar.
+    let more_yellow = UnitBar {
+        yellow: 5,
+        ..one.clone()
+    };
+    let other = render("T", &english(), &[more_yellow]);
+    assert_ne!(
+        image.pixels(legend.clone()).collect::<Vec<_>>(),
+        other.pixels(legend).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn red_is_stacked_inside_open_not_added_to_it() {
-    // All open measures red: no amber bar, and the bar is as long as closed + open.
+    // All open measures red: no green bar, and the bar is as long as closed + open.
     let all_red = render("T", &english(), &[bar("A", 4, 4, 4)]);
     let plot = HEADER_HEIGHT..u32::MAX;
-    assert_eq!(all_red.count(plot.clone(), OPEN_COLOR), 0);
+    assert_eq!(all_red.count(plot.clone(), GREEN_COLOR), 0);
     let closed = all_red.count(plot.clone(), CLOSED_COLOR);
     let red = all_red.count(plot.clone(), RED_COLOR);
     assert!(
@@ -225,10 +272,16 @@ fn the_bundled_font_covers_the_sample_ledger() {
         assert_eq!(missing_glyphs(&text), Vec::<char>::new(), "in {text:?}");
     }
     let labels = chinese();
-    for text in [&labels.closed, &labels.open, &labels.red, &labels.axis] {
+    for text in [
+        &labels.closed,
+        &labels.green,
+        &labels.yellow,
+        &labels.red,
+        &labels.axis,
+    ] {
         assert!(missing_glyphs(text).is_empty(), "{text}");
     }
-    assert!(missing_glyphs("No data; 暂无数据，注：共 57 个单位。").is_empty());
+    assert!(missing_glyphs("No data; 暂无数据，注：共57个单位。").is_empty());
 }
 
 #[test]

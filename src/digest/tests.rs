@@ -194,32 +194,37 @@ fn the_text_reports_what_leadership_asks() {
     let digest = build(&facts, &cal, &options(30));
     let text = &digest.text;
     let expected = [
-        "【每日督办简报】2024-03-15(星期五)",
-        "整改措施 7 项:已销号 1 · 待核验 1 · 推进中 4 · 未启动 1",
-        "完成率 14.3%(已销号较上次 +1)",
-        "未销号亮灯,括号内为较 2024-03-14 的变化:🔴 红灯 3(+2) · 🟡 黄灯 1(−1) · 🟢 绿灯 2(−1)",
-        "经批准延期的措施 2 项",
-        "🔴 红灯清单(按牵头单位,共 3 项):",
-        "财政局(2 项)",
-        "  1-1 逾期 10 个工作日 · 王建国",
-        "  1-2 逾期 2 个工作日",
-        "招商局(1 项)",
-        "  2-1 逾期 1 个工作日 · 李明",
-        "✅ 今日销号 1 项:3-2",
+        "【每日督办简报】2024年3月15日（星期五）",
+        "整改措施7项：已销号1 · 待核验1 · 推进中4 · 未启动1",
+        "完成率14.3%（已销号较上次+1）",
+        "未销号亮灯，括号内为较2024年3月14日的变化：🔴 红灯3（+2） · 🟡 黄灯1（−1） · 🟢 绿灯2（−1）",
+        "经批准延期的措施2项",
+        "🔴 红灯清单（按牵头单位，共3项）：",
+        "财政局（2项）",
+        "  1-1 逾期10个工作日 · 王建国",
+        "  1-2 逾期2个工作日",
+        "招商局（1项）",
+        "  2-1 逾期1个工作日 · 李明",
+        "✅ 今日销号1项：3-2",
         // 财政局 silent since Monday: 4 working days; 招商局 since yesterday: 1, not named.
-        "⏳ 超过 3 个工作日未回复提醒:财政局(4 个工作日)",
-        "⛔ 无法送达(已屏蔽机器人或已移出群):张三(财政局)、招商局 工作群",
-        "  咨询:按时答复 1 · 超时答复 1 · 办理中 0 · 超时未答复 0",
-        "  一般:按时答复 0 · 超时答复 0 · 办理中 0 · 超时未答复 1",
-        "  重大:按时答复 0 · 超时答复 0 · 办理中 1 · 超时未答复 0",
-        "  ⚠️ R3 财政局 [一般] 超时 5 个工作日:诉求3",
+        "⏳ 连续3个工作日未反馈：财政局（4个工作日）",
+        "⛔ 无法送达（已屏蔽机器人或已移出群）：张三（财政局）、招商局工作群",
+        "  咨询类：按时答复1 · 超时答复1 · 办理中0 · 超时未答复0",
+        "  一般性协调：按时答复0 · 超时答复0 · 办理中0 · 超时未答复1",
+        "  重大事项：按时答复0 · 超时答复0 · 办理中1 · 超时未答复0",
+        "  ⚠️ R3 财政局【一般性协调】超时5个工作日：诉求3",
     ];
     let lines: Vec<&str> = text.lines().collect();
     for line in expected {
         assert!(lines.contains(&line), "missing {line:?} in\n{text}");
     }
+    assert_eq!(
+        crate::text::style_problems(text),
+        Vec::<String>::new(),
+        "the digest is written in the house style"
+    );
     assert_eq!(digest.counts.red, 3);
-    assert_eq!(digest.chart_title, "2024-03-15 各牵头单位整改进度");
+    assert_eq!(digest.chart_title, "2024年3月15日各牵头单位整改进度");
     // The first digest has no changes to show.
     let first = build(
         &Facts {
@@ -232,11 +237,11 @@ fn the_text_reports_what_leadership_asks() {
     assert!(
         first
             .text
-            .contains("未销号亮灯(首次简报):🔴 红灯 3 · 🟡 黄灯 1 · 🟢 绿灯 2"),
+            .contains("未销号亮灯（首次简报）：🔴 红灯3 · 🟡 黄灯1 · 🟢 绿灯2"),
         "{}",
         first.text
     );
-    assert!(first.text.contains("完成率 14.3%\n"), "{}", first.text);
+    assert!(first.text.contains("完成率14.3%\n"), "{}", first.text);
 }
 
 #[test]
@@ -258,13 +263,10 @@ fn the_red_list_is_capped() {
     };
     let digest = build(&facts, &cal, &options(2));
     let text = &digest.text;
-    assert!(
-        text.contains("  1-2 逾期 2 个工作日\n……另有 1 项"),
-        "{text}"
-    );
+    assert!(text.contains("  1-2 逾期2个工作日\n……另有1项"), "{text}");
     assert!(!text.contains("2-1 逾期"), "{text}");
     // Nothing to say, nothing said.
-    for absent in ["今日销号", "未回复提醒", "无法送达", "诉求办理", "延期"] {
+    for absent in ["今日销号", "未反馈", "无法送达", "诉求办理", "延期"] {
         assert!(!text.contains(absent), "{absent}: {text}");
     }
     let english = build(

@@ -115,6 +115,10 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor) -> Result<(), ImportError
         path: path.display().to_string(),
         message,
     };
+    let known = ["xlsx", "xlsm", "xls", "xla", "ods", "xlsb", "csv", "txt"];
+    if known.contains(&ext.as_str()) && !path.exists() {
+        return Err(ImportError::NotFound(path.display().to_string()));
+    }
     match ext.as_str() {
         "xlsx" | "xlsm" => {
             let mut book: Xlsx<BufReader<File>> = calamine::open_workbook(path)

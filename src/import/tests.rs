@@ -270,7 +270,16 @@ fn overdue_in_the_status_column_is_a_warning() {
     let (lines, reader) = read(&rows);
     assert!(reader.problems.is_empty());
     assert_eq!(lines[0].status, Some(Status::InProgress));
-    assert!(reader.warnings[0].0.contains("row 2"));
+    assert!(
+        reader.warnings[0]
+            .text(crate::text::Language::En)
+            .contains("row 2")
+    );
+    assert!(
+        reader.warnings[0]
+            .text(crate::text::Language::Zh)
+            .starts_with("第2行")
+    );
 }
 
 #[test]

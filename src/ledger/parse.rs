@@ -12,6 +12,89 @@ fn excel_epoch() -> NaiveDate {
     NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date")
 }
 
+/// Why a deadline cell cannot be read; [`DeadlineError::text`] says it in either language.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadlineError {
+    /// The cell is empty.
+    #[error("完成时限 (deadline) is empty")]
+    Empty,
+    /// The text names no deadline duban knows.
+    #[error(
+        "cannot read {0:?} as a deadline (write a date such as 2024-06-30, 2024年6月底前, or 立行立改 / 长期坚持)"
+    )]
+    Unreadable(String),
+    /// A number that is no date serial, year or year and month.
+    #[error("cannot read {0} as a deadline")]
+    Number(String),
+    /// A date in the text that cannot be: its year out of range, its month or day unknown.
+    #[error("cannot read {text:?} as a deadline: {why}")]
+    BadDate {
+        /// The cell as written.
+        text: String,
+        /// What is wrong with the date in it.
+        why: DateProblem,
+    },
+    /// A date cell outside 2000–2100.
+    #[error("the date {0} is out of range (2000–2100)")]
+    OutOfRange(NaiveDate),
+    /// Excel turned 2023.10 into 2023.1: the month is 1 or 10.
+    #[error(
+        "{value} is ambiguous: Excel stores both {year}.1 and {year}.10 as {value}; write {year}-01 or {year}-10"
+    )]
+    Ambiguous {
+        /// The number as Excel stores it.
+        value: String,
+        /// Its year.
+        year: i32,
+    },
+}
+
+/// What is wrong with a date inside a deadline's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateProblem {
+    /// The year lies outside 2000–2100.
+    #[error("year {0} is out of range")]
+    Year(i32),
+    /// There is no such month.
+    #[error("month {0} does not exist")]
+    Month(u32),
+    /// There is no such day in the month.
+    #[error("{0:04}-{1:02}-{2:02} does not exist")]
+    Day(i32, u32, u32),
+}
+
+impl DeadlineError {
+    /// The problem in words, in `language`.
+    pub fn text(&self, language: crate::text::Language) -> String {
+        use crate::text::Language;
+        if language == Language::En {
+            return self.to_string();
+        }
+        match self {
+            DeadlineError::Empty => "完成时限为空".to_string(),
+            DeadlineError::Unreadable(text) => format!(
+                "无法识别“{text}”为完成时限（请写日期，如2024年6月30日、2024年6月底前，或写立行立改、长期坚持）"
+            ),
+            DeadlineError::Number(text) => format!("无法识别{text}为完成时限"),
+            DeadlineError::BadDate { text, why } => {
+                let why = match why {
+                    DateProblem::Year(year) => format!("年份{year}超出范围（2000—2100年）"),
+                    DateProblem::Month(month) => format!("没有{month}月"),
+                    DateProblem::Day(y, m, d) => format!("没有{y}年{m}月{d}日这一天"),
+                };
+                format!("无法识别“{text}”为完成时限：{why}")
+            }
+            DeadlineError::OutOfRange(date) => format!(
+                "日期{}超出范围（2000—2100年）",
+                crate::text::date(*date, language)
+            ),
+            DeadlineError::Ambiguous { value, year } => format!(
+                "{value}有歧义：Excel把{year}.1和{year}.10都存成{value}，请写成{year}-01或{year}-10"
+            ),
+        }
+    }
+}
+
 /// The earliest and latest year a deadline may name; anything outside is surely a typo.
 const FIRST_YEAR: i32 = 2000;
 const LAST_YEAR: i32 = 2100;
@@ -55,13 +138,15 @@ pub fn normalize(text: &str) -> String {
 ///
 /// When a cell names several dates ("9月底前初步完成,12月底前全面完成") the latest one is
 /// the deadline.
-pub fn deadline(text: &str) -> Result<Deadline, String> {
+pub fn deadline(text: &str) -> Result<Deadline, DeadlineError> {
     let norm = normalize(text).to_lowercase();
     if norm.is_empty() {
-        return Err("the deadline is empty".to_string());
+        return Err(DeadlineError::Empty);
     }
-    let dates =
-        find_dates(&norm).map_err(|why| format!("cannot read {text:?} as a deadline: {why}"))?;
+    let dates = find_dates(&norm).map_err(|why| DeadlineError::BadDate {
+        text: text.to_string(),
+        why,
+    })?;
     let latest = dates.into_iter().max();
     if IMMEDIATE_WORDS.iter().any(|w| norm.contains(w)) {
         return Ok(Deadline::Immediate(latest));
@@ -75,14 +160,12 @@ pub fn deadline(text: &str) -> Result<Deadline, String> {
     if let Some(date) = serial_text(&norm) {
         return Ok(Deadline::Date(date?));
     }
-    Err(format!(
-        "cannot read {text:?} as a deadline (write a date such as 2024-06-30, 2024年6月底前, or 立行立改 / 长期坚持)"
-    ))
+    Err(DeadlineError::Unreadable(text.to_string()))
 }
 
 /// Reads a deadline cell that Excel hands over as a number: a date serial such as 45291,
 /// a year such as 2024, or a year and month typed as 2023.12.
-pub fn deadline_number(value: f64) -> Result<Deadline, String> {
+pub fn deadline_number(value: f64) -> Result<Deadline, DeadlineError> {
     if value.fract() == 0.0 {
         let whole = value as i64;
         if (i64::from(FIRST_YEAR)..=i64::from(LAST_YEAR)).contains(&whole) {
@@ -96,13 +179,14 @@ pub fn deadline_number(value: f64) -> Result<Deadline, String> {
     let year = value.trunc() as i32;
     let hundredths = value * 100.0;
     if !(FIRST_YEAR..=LAST_YEAR).contains(&year) || (hundredths - hundredths.round()).abs() > 1e-6 {
-        return Err(format!("cannot read {value} as a deadline"));
+        return Err(DeadlineError::Number(value.to_string()));
     }
     let month = ((value - value.trunc()) * 100.0).round() as u32;
     if month == 10 {
-        return Err(format!(
-            "{value} is ambiguous: Excel stores both 2023.1 and 2023.10 as {value}; write {year}-01 or {year}-10"
-        ));
+        return Err(DeadlineError::Ambiguous {
+            value: value.to_string(),
+            year,
+        });
     }
     let month = if month.is_multiple_of(10) {
         month / 10
@@ -111,29 +195,29 @@ pub fn deadline_number(value: f64) -> Result<Deadline, String> {
     };
     month_end(year, month)
         .map(Deadline::Date)
-        .ok_or_else(|| format!("cannot read {value} as a deadline"))
+        .ok_or_else(|| DeadlineError::Number(value.to_string()))
 }
 
 /// Checks a date cell: a deadline outside 2000–2100 is surely a typo.
-pub fn deadline_date(date: NaiveDate) -> Result<Deadline, String> {
+pub fn deadline_date(date: NaiveDate) -> Result<Deadline, DeadlineError> {
     if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
-        return Err(format!("the date {date} is out of range (2000–2100)"));
+        return Err(DeadlineError::OutOfRange(date));
     }
     Ok(Deadline::Date(date))
 }
 
 /// Reads an Excel date serial (days since 1899-12-30).
-pub fn serial(days: i64) -> Result<NaiveDate, String> {
+pub fn serial(days: i64) -> Result<NaiveDate, DeadlineError> {
     let date = u64::try_from(days)
         .ok()
         .and_then(|d| excel_epoch().checked_add_days(Days::new(d)));
     match date {
         Some(date) if (FIRST_YEAR..=LAST_YEAR).contains(&date.year()) => Ok(date),
-        _ => Err(format!("cannot read {days} as a deadline")),
+        _ => Err(DeadlineError::Number(days.to_string())),
     }
 }
 
-fn serial_text(norm: &str) -> Option<Result<NaiveDate, String>> {
+fn serial_text(norm: &str) -> Option<Result<NaiveDate, DeadlineError>> {
     if !norm.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -256,7 +340,7 @@ impl Cursor<'_> {
 }
 
 /// Finds every date a normalized cell names. Each starts at a four-digit year.
-fn find_dates(norm: &str) -> Result<Vec<NaiveDate>, String> {
+fn find_dates(norm: &str) -> Result<Vec<NaiveDate>, DateProblem> {
     let chars: Vec<char> = norm.chars().collect();
     let mut found = Vec::new();
     let mut i = 0;
@@ -289,13 +373,13 @@ fn find_dates(norm: &str) -> Result<Vec<NaiveDate>, String> {
 
 /// Reads one date starting at a four-digit year; `None` when the year stands alone in a way
 /// that names no date (it is then just a number in the text).
-fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
+fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, DateProblem> {
     let year = c.number(4).expect("four digits") as i32;
     let check_year = || {
         if (FIRST_YEAR..=LAST_YEAR).contains(&year) {
             Ok(())
         } else {
-            Err(format!("year {year} is out of range"))
+            Err(DateProblem::Year(year))
         }
     };
     let sep = c.eat_any(&['-', '/', '.', '年']);
@@ -328,6 +412,7 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
     let Some(month) = c.number(2) else {
         // A bare year is a deadline (the year's end) only when nothing but a closing word
         // follows: 2024年, 2024年完成. In 2024年持续巩固 it only says when.
+        // house-style: data (what may close a year in a cell)
         let ends = c.peek().is_none_or(|ch| ",.;、)]。".contains(ch))
             || c.chars[c.pos..].starts_with(&['完', '成']);
         if sep == '年' && ends {
@@ -338,7 +423,7 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
     };
     check_year()?;
     if !(1..=12).contains(&month) {
-        return Err(format!("month {month} does not exist"));
+        return Err(DateProblem::Month(month));
     }
     let month_sep = if sep == '年' {
         c.eat('月');
@@ -352,7 +437,7 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, String> {
             c.eat_any(&['日', '号']);
             return NaiveDate::from_ymd_opt(year, month, day)
                 .map(Some)
-                .ok_or_else(|| format!("{year}-{month:02}-{day:02} does not exist"));
+                .ok_or(DateProblem::Day(year, month, day));
         }
         c.pos = after_month;
     }

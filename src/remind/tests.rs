@@ -138,9 +138,14 @@ fn each_liaison_gets_their_units_items_red_first() {
         "a responsible unit is reminded too"
     );
     let text = &out[0].message.text;
-    assert!(text.starts_with("【催办】2024-03-15 以下 3 项"), "{text}");
+    assert!(text.starts_with("【催办】2024年3月15日，以下3项"), "{text}");
     assert!(
-        text.contains("🔴 1-2 ") && text.contains("逾期 11 个工作日") && text.contains("未启动"),
+        text.contains("🔴 1-2 ") && text.contains("逾期11个工作日") && text.contains("未启动"),
+        "{text}"
+    );
+    // The example names the first measure listed, and an extension date after today.
+    assert!(
+        text.contains("“1-2 已完成”") && text.contains("“1-2 延期至2024年4月30日 原因”"),
         "{text}"
     );
     assert!(
@@ -148,7 +153,7 @@ fn each_liaison_gets_their_units_items_red_first() {
         "{text}"
     );
     assert!(
-        text.contains("🟡 1-1 ") && text.contains("还剩 3 个工作日"),
+        text.contains("🟡 1-1 ") && text.contains("还剩3个工作日"),
         "{text}"
     );
     let red = text.find("1-2").unwrap();
@@ -193,8 +198,15 @@ fn leaders_get_urge_copies_of_their_overdue_items_only() {
         "yellow and due-today items are not 催办 yet"
     );
     assert_eq!(out[0].kind, Kind::UrgeCopy.code());
-    assert!(out[0].message.text.starts_with("【催办抄送】"));
-    assert!(out[0].message.text.contains("牵头单位 经济发展局"));
+    assert!(
+        out[0]
+            .message
+            .text
+            .starts_with("【督办抄报】2024年3月15日，您分管的1项"),
+        "{}",
+        out[0].message.text
+    );
+    assert!(out[0].message.text.contains("牵头单位：经济发展局"));
     assert!(out[0].message.buttons.is_empty(), "leaders read");
     // 1-3 is one working day overdue: 催办 reaches its leader too.
     assert_eq!(planned(&measures, &[leader("李明华")])[0].items, ["1-3"]);
@@ -263,12 +275,15 @@ fn long_term_measures_are_reminded_when_their_report_is_due() {
     assert!(out[0].items.contains(&"2-1".to_string()));
     assert!(!out[0].items.contains(&"2-2".to_string()));
     assert!(
-        out[0].message.text.contains("长期坚持,本期报送 2024-02-29"),
+        out[0]
+            .message
+            .text
+            .contains("长期坚持，本期2024年2月29日前报送"),
         "{}",
         out[0].message.text
     );
     assert!(
-        out[0].message.text.contains("已 1 个周期未报送进展"),
+        out[0].message.text.contains("已1个周期未报送进展"),
         "{}",
         out[0].message.text
     );
@@ -334,7 +349,7 @@ fn requests_are_reminded_to_their_units_late_first() {
     );
     let text = &liaison.message.text;
     assert!(
-        text.starts_with("【诉求督办】2024-09-27 以下 2 项诉求待答复"),
+        text.starts_with("【诉求督办】2024年9月27日，以下2项诉求待答复"),
         "{text}"
     );
     assert!(
@@ -342,10 +357,13 @@ fn requests_are_reminded_to_their_units_late_first() {
         "{text}"
     );
     assert!(
-        text.contains("超时 2 个工作日") && text.contains("今天到期"),
+        text.contains("超时2个工作日") && text.contains("今日到期"),
         "{text}"
     );
-    assert!(!text.contains(" R3 [") && !text.contains(" R4 ["), "{text}");
+    assert!(
+        !text.contains(" R3 【") && !text.contains(" R4 【"),
+        "{text}"
+    );
     let group = &out[1];
     assert_eq!(group.chat_id, -200);
     assert_eq!(
@@ -353,7 +371,7 @@ fn requests_are_reminded_to_their_units_late_first() {
         Some(serde_json::json!({ "requests": [2, 1, 5] }))
     );
     assert!(
-        group.message.text.contains("还剩 1 个工作日"),
+        group.message.text.contains("还剩1个工作日"),
         "{}",
         group.message.text
     );

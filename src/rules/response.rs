@@ -4,7 +4,7 @@
 //! five working days, a major matter by the same date a month later, moved to the next
 //! working day when that is a day off. Each limit is an (amount, unit) pair in configuration.
 
-use crate::config::Language;
+use crate::text::Language;
 use chrono::{Days, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,7 @@ impl ResponseRule {
     pub fn describe(&self, language: Language) -> String {
         match language {
             Language::Zh => format!(
-                "咨询{}、一般{}、重大{}",
+                "咨询类{}、一般性协调{}、重大事项{}",
                 self.consult.describe(language),
                 self.general.describe(language),
                 self.major.describe(language)

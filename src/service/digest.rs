@@ -238,7 +238,9 @@ pub async fn digest(
                         name: format!("{}-{day}.xlsx", ledger_name(language)),
                     },
                     match language {
-                        Language::Zh => format!("{day} 整改台账(每周)"),
+                        Language::Zh => {
+                            format!("{}整改台账（每周）", crate::text::date(day, language))
+                        }
                         Language::En => format!("The ledger as of {day} (weekly)"),
                     },
                 ),
@@ -304,13 +306,15 @@ fn chart_labels(language: Language) -> ChartLabels {
     match language {
         Language::Zh => ChartLabels {
             closed: "已销号".into(),
-            open: "未销号".into(),
+            green: "绿灯".into(),
+            yellow: "黄灯".into(),
             red: "红灯".into(),
-            axis: "整改措施(项)".into(),
+            axis: "整改措施（项）".into(),
         },
         Language::En => ChartLabels {
             closed: "closed".into(),
-            open: "open".into(),
+            green: "green".into(),
+            yellow: "yellow".into(),
             red: "red".into(),
             axis: "measures".into(),
         },

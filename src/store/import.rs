@@ -911,13 +911,13 @@ fn diff_note(old: &Described, new: &LedgerLine) -> String {
     let kept = old.extended && !file_later;
     if kept && old.deadline_text != new.deadline_text {
         parts.push(format!(
-            "完成时限: kept the extended {} (the file says {})",
+            "完成时限：保留已批准延期的{}（文件为{}）",
             old.deadline_text, new.deadline_text
         ));
     }
     let mut short = |name: &str, a: &str, b: &str| {
         if a != b {
-            parts.push(format!("{name}: {a} → {b}"));
+            parts.push(format!("{name}：{a} → {b}"));
         }
     };
     if !kept {
@@ -937,13 +937,13 @@ fn diff_note(old: &Described, new: &LedgerLine) -> String {
         new.problem.as_deref().unwrap_or(""),
     );
     if old.content != new.content {
-        parts.push("整改措施 changed".into());
+        parts.push("整改措施有修改".into());
     }
     if old.target.as_deref() != new.target.as_deref() {
-        parts.push("整改目标 changed".into());
+        parts.push("整改目标有修改".into());
     }
     if parts.is_empty() {
-        parts.push("完成时限 reread".into());
+        parts.push("完成时限重新读取".into());
     }
-    format!("row {}: {}", new.row, parts.join("; "))
+    format!("第{}行：{}", new.row, parts.join("；"))
 }

@@ -266,7 +266,7 @@ impl Store {
             note: creation
                 .file
                 .as_ref()
-                .map(|file| format!("imported from {file} row {}", creation.row)),
+                .map(|file| format!("导入自{file}第{}行", creation.row)),
             old: None,
             new: None,
         }];

@@ -122,6 +122,6 @@ fn extensions_must_move_a_deadline_later() {
     }
     assert!(
         extension_refusal_text(ExtensionRefusal::NotLater(d("2024-06-30")), Language::Zh)
-            .contains("2024-06-30")
+            .contains("2024年6月30日")
     );
 }

@@ -210,7 +210,45 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Runs `duban run` without a token (the console) in `sb` with `env`, types `lines` into it
+/// with pauses, and returns what it printed once the input ended.
+pub fn console(sb: &Sandbox, env: &[(&str, &str)], lines: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = sb
+        .command()
+        .arg("run")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Whether the run is CI, where every external input must be present.
+/// Says, where `cargo test` shows it, that a test checks nothing on this machine and why:
+/// the test harness hides what a passing test prints, so this writes past it to the
+/// process's own stderr.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 pub fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }

@@ -1,5 +1,5 @@
-//! The cast of the bot tests: a liaison of 经济发展局, one of 管委会办公室, an office member,
-//! the leader 王建国 and 管委会办公室's group, bound through a running bot; and helpers that
+//! The cast of the bot tests: a liaison of 经济发展局, one of 国资办, an office member,
+//! the leader 王建国 and 国资办's group, bound through a running bot; and helpers that
 //! read what the fake server was sent.
 
 use super::fake_telegram::FakeTelegram;
@@ -10,7 +10,7 @@ pub const AT: &str = "2024-03-15";
 
 /// Liaison of 经济发展局.
 pub const ECON: i64 = 7001;
-/// Liaison of 管委会办公室.
+/// Liaison of 国资办.
 pub const ADMIN: i64 = 7002;
 /// An office member.
 pub const OFFICE: i64 = 7003;
@@ -62,7 +62,7 @@ pub fn listed_codes(text: &str) -> Vec<String> {
 /// Twelve units of the sample ledger.
 pub const UNITS: [&str; 12] = [
     "经济发展局",
-    "财政局",
+    "新区城投集团",
     "党工委办公室",
     "管委会办公室",
     "党群工作部",
@@ -83,15 +83,15 @@ pub async fn bind_liaisons(sb: &Sandbox, fake: &FakeTelegram, units: &[&str], fi
     }
 }
 
-/// Starts a bot with a liaison of 经济发展局, one of 管委会办公室, an office member, the leader
-/// 王建国, and 管委会办公室's group.
+/// Starts a bot with a liaison of 经济发展局, one of 国资办, an office member, the leader
+/// 王建国, and 国资办's group.
 pub async fn bound_bot(fake: &FakeTelegram, sb: &Sandbox) -> Running {
     let bot = sb.start_bot(fake, &[]);
     bind(sb, fake, ECON, ECON, "经济发展局", "liaison", None).await;
-    bind(sb, fake, ADMIN, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(sb, fake, ADMIN, ADMIN, "国资办", "liaison", None).await;
     bind(sb, fake, OFFICE, OFFICE, "整改办", "office", None).await;
     bind(sb, fake, 7004, 7004, "党工委", "leader", Some("王建国")).await;
-    bind(sb, fake, -5001, ADMIN, "管委会办公室", "liaison", None).await;
+    bind(sb, fake, -5001, ADMIN, "国资办", "liaison", None).await;
     bot
 }
 

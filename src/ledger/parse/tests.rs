@@ -133,7 +133,18 @@ fn unreadable_deadlines_say_what_was_written() {
     ];
     for (text, needle) in cases {
         let err = deadline(text).unwrap_err();
-        assert!(err.contains(needle), "{text:?} gave {err:?}");
+        assert!(err.to_string().contains(needle), "{text:?} gave {err:?}");
+        // Every one reads in Chinese too, quoting what was written.
+        let zh = err.text(crate::text::Language::Zh);
+        assert!(
+            text.trim().is_empty() || zh.contains(text),
+            "{text:?} gave {zh}"
+        );
+        assert_eq!(
+            crate::text::style_problems(&zh),
+            Vec::<String>::new(),
+            "{zh}"
+        );
     }
 }
 
@@ -155,7 +166,7 @@ fn numeric_deadline_cells() {
             "{value}"
         );
     }
-    let ambiguous = deadline_number(2023.1).unwrap_err();
+    let ambiguous = deadline_number(2023.1).unwrap_err().to_string();
     assert!(
         ambiguous.contains("ambiguous") && ambiguous.contains("2023-10"),
         "{ambiguous}"
@@ -178,6 +189,7 @@ fn date_cells_in_range() {
     assert!(
         deadline_date(d("1900-01-05"))
             .unwrap_err()
+            .to_string()
             .contains("out of range")
     );
     assert!(deadline_date(d("9999-12-31")).is_err());

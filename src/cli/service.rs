@@ -1,0 +1,573 @@
+//! The service commands: `run` (Telegram, or the console without a token), `remind` and
+//! `digest`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, FixedOffset, Utc};
+
+use duban::config::Settings;
+use duban::store::Store;
+use duban::text::Language;
+
+use super::{App, out, refuse, say};
+
+/// The Telegram channel of the settings.
+pub fn telegram(settings: &Settings) -> anyhow::Result<duban::telegram::Telegram> {
+    let config = &settings.config.telegram;
+    Ok(duban::telegram::Telegram::new(
+        &config.token,
+        &config.api_url,
+        std::time::Duration::from_secs(config.poll_timeout_seconds),
+    )?
+    .with_data_dir(&settings.config.data_dir))
+}
+
+/// Delivers what is queued (for `remind` and `digest`), prints `what` with the outbox's
+/// counts, and fails when the channel refuses the bot.
+async fn deliver_now(app: &App, what: String) -> anyhow::Result<ExitCode> {
+    let language = app.language();
+    let token = &app.settings.config.telegram.token;
+    let patience = std::time::Duration::from_secs(60);
+    let sent = if token.is_empty() {
+        let last = app
+            .store
+            .last_message_id(duban::console::CONSOLE_CHAT)
+            .await?;
+        duban::service::drain(
+            &app.store,
+            &duban::console::Console::after(last, language),
+            &console_settings(&app.settings),
+            patience,
+        )
+        .await?
+    } else {
+        let telegram = telegram(&app.settings)?;
+        duban::service::drain(&app.store, &telegram, &app.settings, patience).await?
+    };
+    let counts = app.store.outbox_counts().await?;
+    say!(
+        "{}",
+        language.pick(
+            format!(
+                "{what}，已发送{}条；发件箱：待发{}条，已发{}条，放弃{}条",
+                sent.sent, counts.pending, counts.sent, counts.dead
+            ),
+            format!(
+                "{what}, {} sent; outbox: {} pending, {} sent, {} given up",
+                sent.sent, counts.pending, counts.sent, counts.dead
+            )
+        )
+    );
+    if let Some(why) = sent.refused {
+        out::err_line(language.pick(
+            format!(
+                "错误：Telegram 拒绝了机器人（{why}），请检查 DUBAN_TELEGRAM_TOKEN。待发的{}条消息仍在队列中，令牌可用后即发出。",
+                counts.pending
+            ),
+            format!(
+                "error: Telegram refuses the bot ({why}): check DUBAN_TELEGRAM_TOKEN. The {} pending message(s) stay queued and go out once the token works.",
+                counts.pending
+            ),
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The console prints at once: Telegram's pacing does not apply to a terminal.
+fn console_settings(settings: &Settings) -> Settings {
+    let mut settings = settings.clone();
+    settings.config.delivery.per_chat_per_second = 1000.0;
+    settings.config.delivery.per_second = 1000.0;
+    settings.config.delivery.per_group_per_minute = 60_000;
+    // What the office does in another terminal reaches the console within a second.
+    settings.config.delivery.idle_check_seconds = 1;
+    settings
+}
+
+/// The kind of a planned message, in words.
+fn kind_label(kind: &str, language: Language) -> &str {
+    match (kind, language) {
+        ("reminder", Language::Zh) => "提醒",
+        ("urge_copy", Language::Zh) => "督办抄报",
+        ("requests", Language::Zh) => "诉求督办",
+        ("digest", Language::Zh) => "简报",
+        (kind, _) => kind,
+    }
+}
+
+/// `duban remind`.
+pub async fn remind(
+    app: &App,
+    now: Option<DateTime<FixedOffset>>,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let language = app.language();
+    let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+    let outcome = duban::service::plan_sweep(&app.store, &app.settings, at, false).await?;
+    let day = app.day(outcome.day);
+    if outcome.day_off {
+        say!(
+            "{}",
+            language.pick(
+                format!("{day}是休息日，不发提醒（schedule.send_on_days_off 可开启）"),
+                format!(
+                    "{day} is a day off: no reminders (schedule.send_on_days_off turns them on)"
+                )
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if dry_run {
+        for p in &outcome.planned {
+            say!(
+                "{}\n{}\n",
+                language.pick(
+                    format!(
+                        "── 发往会话{}（{}）──",
+                        p.chat_id,
+                        kind_label(p.kind, language)
+                    ),
+                    format!("── to chat {} ({}) ──", p.chat_id, p.kind)
+                ),
+                p.message.text
+            );
+        }
+        say!(
+            "{}",
+            language.pick(
+                format!(
+                    "{day}计划发送{}条消息（试运行，未加入发送队列）",
+                    outcome.planned.len()
+                ),
+                format!(
+                    "{} message(s) planned for {day} (dry run: nothing queued)",
+                    outcome.planned.len()
+                )
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if app.settings.config.telegram.token.is_empty() {
+        refuse_console_over_telegram(&app.store, language).await?;
+    }
+    let queued = app
+        .store
+        .enqueue_sweep(
+            duban::service::SWEEP,
+            outcome.day,
+            &outcome.planned,
+            Utc::now(),
+        )
+        .await?;
+    let what = language.pick(
+        format!(
+            "{day}的提醒：计划{}条，新加入队列{queued}条",
+            outcome.planned.len()
+        ),
+        format!(
+            "sweep of {day}: {} message(s) planned, {queued} new",
+            outcome.planned.len()
+        ),
+    );
+    deliver_now(app, what).await
+}
+
+/// `duban digest`.
+pub async fn digest(
+    app: &App,
+    now: Option<DateTime<FixedOffset>>,
+    dry_run: bool,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let language = app.language();
+    let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+    if !dry_run && app.settings.config.telegram.token.is_empty() {
+        refuse_console_over_telegram(&app.store, language).await?;
+    }
+    let outcome = duban::service::digest(&app.store, &app.settings, at, force, dry_run).await?;
+    let day = app.day(outcome.day);
+    if outcome.day_off {
+        say!(
+            "{}",
+            language.pick(
+                format!("{day}是休息日，不发简报（加 --force 可照发）"),
+                format!("{day} is a day off: no digest (--force makes one)")
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let leaders: BTreeSet<i64> = outcome.planned.iter().map(|p| p.chat_id).collect();
+    if dry_run {
+        if let Some(digest) = &outcome.digest {
+            say!("{}\n", digest.text);
+        }
+        let chart = outcome.chart.as_deref().unwrap_or("-");
+        say!(
+            "{}",
+            match &outcome.ledger {
+                Some(ledger) => language.pick(
+                    format!("将写出图表：{chart}；台账：{ledger}"),
+                    format!("would write chart: {chart}; ledger: {ledger}")
+                ),
+                None => language.pick(
+                    format!("将写出图表：{chart}"),
+                    format!("would write chart: {chart}")
+                ),
+            }
+        );
+        say!(
+            "{}",
+            language.pick(
+                format!(
+                    "{day}计划向{}位领导发送{}条消息（试运行，未写入、未加入发送队列）",
+                    leaders.len(),
+                    outcome.planned.len()
+                ),
+                format!(
+                    "{} message(s) planned for {} leader(s) on {day} (dry run: nothing written or queued)",
+                    outcome.planned.len(),
+                    leaders.len()
+                )
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if leaders.is_empty() {
+        say!(
+            "{}",
+            language.pick(
+                format!(
+                    "{day}的简报：还没有绑定任何领导，未发送（用 duban invite 地点 --role leader --name 姓名 邀请领导）"
+                ),
+                format!(
+                    "digest of {day}: no leader is bound, so nothing was sent (duban invite PLACE --role leader --name NAME)"
+                )
+            )
+        );
+    }
+    let chart = app
+        .settings
+        .config
+        .data_dir
+        .join(outcome.chart.as_deref().unwrap_or_default());
+    let what = language.pick(
+        format!(
+            "{day}的简报：向{}位领导发送{}条，新加入队列{}条；图表{}",
+            leaders.len(),
+            outcome.planned.len(),
+            outcome.queued,
+            chart.display()
+        ),
+        format!(
+            "digest of {day}: {} message(s) for {} leader(s), {} new; chart {}",
+            outcome.planned.len(),
+            leaders.len(),
+            outcome.queued,
+            chart.display()
+        ),
+    );
+    deliver_now(app, what).await
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+/// Stops the console from taking over a database whose people are bound in Telegram: it
+/// would print, and mark as sent, messages meant for them.
+async fn refuse_console_over_telegram(store: &Store, language: Language) -> anyhow::Result<()> {
+    if store
+        .has_chat_bindings(duban::console::CONSOLE_CHAT)
+        .await?
+    {
+        return refuse(
+            language,
+            "这个数据库里有人员或群已在 Telegram 绑定，但没有设置机器人令牌（DUBAN_TELEGRAM_TOKEN）：没有令牌，发给他们的消息会打印在这里，而到不了他们手中。请设置令牌，或为控制台换一个数据库。".to_string(),
+            "this database has people or groups bound in Telegram, but no bot token is set \
+             (DUBAN_TELEGRAM_TOKEN): without it their messages would print here instead of \
+             reaching them. Set the token, or use another database for the console."
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Takes the lock that keeps a second `duban run` off an SQLite file; `None` for PostgreSQL.
+/// The lock is the operating system's on a file beside the database, so it ends with the
+/// process, however that ends.
+async fn lock_sqlite(store: &Store, language: Language) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(file) = store.sqlite_file().await? else {
+        return Ok(None);
+    };
+    let mut name = file.clone().into_os_string();
+    name.push(".run-lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .with_context(|| format!("opening {}", PathBuf::from(&name).display()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => refuse(
+            language,
+            format!(
+                "另一个 `duban run` 正在使用{}：SQLite 只能运行一个实例。请先停止另一个，或改用 PostgreSQL（DUBAN_DATABASE_URL=postgres://…）运行多个实例。",
+                file.display()
+            ),
+            format!(
+                "another `duban run` is using {}: SQLite takes one instance. Stop the other one, \
+                 or use PostgreSQL (DUBAN_DATABASE_URL=postgres://…) to run several.",
+                file.display()
+            ),
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", PathBuf::from(&name).display()))
+        }
+    }
+}
+
+/// `duban run`.
+pub async fn run(
+    config: Option<&Path>,
+    webhook: Option<String>,
+    listen: Option<String>,
+    http: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let app = App::open(config).await?;
+    let mut settings = app.settings.clone();
+    if let Some(url) = webhook {
+        settings.config.telegram.webhook_url = url;
+    }
+    if let Some(addr) = listen {
+        settings.config.telegram.webhook_listen = addr;
+    }
+    if let Some(addr) = http {
+        settings.config.http_listen = addr;
+    }
+    let language = settings.config.language;
+    // SQLite is for one instance: a second `duban run` on the same file is refused.
+    let _sqlite_lock = lock_sqlite(&app.store, language).await?;
+    if settings.config.telegram.token.is_empty() {
+        return console(app, settings).await;
+    }
+    telegram_service(app, settings).await
+}
+
+/// The console: the whole loop in a terminal, on the sample ledger when the database is
+/// empty.
+async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
+    use duban::service::{Instance, Service};
+    let language = settings.config.language;
+    // Under a service manager (input from /dev/null) a missing token is a mistake, not a
+    // wish for the console: it would load the sample into the database.
+    if std::fs::read_link("/proc/self/fd/0").is_ok_and(|p| p == Path::new("/dev/null")) {
+        return refuse(
+            language,
+            "没有设置 DUBAN_TELEGRAM_TOKEN，控制台也没有输入（标准输入是 /dev/null）：要运行机器人，请设置令牌".to_string(),
+            "no DUBAN_TELEGRAM_TOKEN, and no input for the console (stdin is /dev/null): \
+             set the token to run the bot"
+                .to_string(),
+        );
+    }
+    if app.store.measures().await?.is_empty() {
+        super::ledger::import_sample(&app, app.today(), "console").await?;
+    }
+    refuse_console_over_telegram(&app.store, language).await?;
+    let settings = Arc::new(console_settings(&settings));
+    let chat = duban::console::CONSOLE_CHAT;
+    let console = duban::console::Console::after(app.store.last_message_id(chat).await?, language);
+    let name = language.pick("控制台联络员", "console liaison");
+    app.store
+        .bind_everywhere(chat, chat, name, Utc::now())
+        .await?;
+    let database = duban::config::redact_url(settings.config.database_url.expose());
+    say!(
+        "{}",
+        language.pick(
+            format!(
+                "duban 控制台：没有设置 DUBAN_TELEGRAM_TOKEN，消息打印在这里，您以各单位联络员的身份回复（数据库：{database}）。\n回复最近一条提醒，如“3-2 已完成”“3-2 60% 合同已签”“3-2 需协调 原因”；用 !N 按下第N个按钮；也可发送 /list、/help。按 Ctrl-D 结束。\n以整改办身份操作，请另开一个终端，在同一目录运行：cargo run -- history 3-2、cargo run -- close 3-2 或 cargo run -- reject 3-2 --reason 理由。\n"
+            ),
+            format!(
+                "duban console: no DUBAN_TELEGRAM_TOKEN, so messages print here and you answer as a liaison of every unit (database: {database}).\nReply to the latest reminder (\"3-2 done\", \"3-2 60% contract signed\", \"3-2 blocked: reason\"), press a button with !N, or try /list and /help. End with Ctrl-D.\nTo act as the office, open another terminal in the same folder: cargo run -- history 3-2, cargo run -- close 3-2 or cargo run -- reject 3-2 --reason WHY.\n"
+            )
+        )
+    );
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let service = Arc::new(Service {
+        store: app.store.clone(),
+        settings: Arc::clone(&settings),
+        channel: console.clone(),
+        wake: Arc::clone(&wake),
+        stop,
+        instance: Arc::new(Instance::alone()),
+    });
+    let first = app.store.last_update_id().await?.unwrap_or(0);
+    // A newcomer sees today's reminders at once, whatever the day.
+    let outcome = duban::service::sweep(&app.store, &settings, Utc::now(), true).await?;
+    if outcome.planned.is_empty() {
+        say!(
+            "{}",
+            language.pick(
+                "（今天没有到期或逾期的措施：可以运行 duban measures 查看全部）",
+                "(nothing is due or overdue today: try `duban measures`)"
+            )
+        );
+    }
+    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let polling = tokio::spawn(Arc::clone(&service).poll_loop(console.input(first)));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = polling => {}
+    }
+    // Every answer to the last lines goes out before the console ends.
+    let _ = stop_tx.send(true);
+    let _ = delivering.await;
+    let patience = std::time::Duration::from_millis(200);
+    duban::service::drain(&app.store, &console, &settings, patience).await?;
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Telegram bot with its schedule, outbox, leases and optional webhook and HTTP servers.
+async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
+    use duban::service::{Instance, POLL_LEASE, SCHEDULE_LEASE, Service};
+    let settings = Arc::new(settings);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let telegram = telegram(&settings)?;
+    // The commands menu: retried in the background until the server takes it.
+    let commands = telegram.clone();
+    let language = settings.config.language;
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_secs(1);
+        while let Err(e) = commands.register_commands(language).await {
+            tracing::warn!("registering the bot's commands: {e}; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(300));
+        }
+    });
+    let instance = Arc::new(Instance::new());
+    let service = Arc::new(Service {
+        store: app.store.clone(),
+        settings: Arc::clone(&settings),
+        channel: telegram.clone(),
+        wake: Arc::clone(&wake),
+        stop: stop.clone(),
+        instance: Arc::clone(&instance),
+    });
+    tracing::info!(instance = %instance.id, "starting");
+    let webhook_url = settings.config.telegram.webhook_url.clone();
+    let mut servers = Vec::new();
+    if !settings.config.http_listen.is_empty() {
+        let addr = settings.config.http_listen.clone();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening on {addr} (DUBAN_HTTP_LISTEN)"))?;
+        tracing::info!("health and metrics on http://{}", listener.local_addr()?);
+        let router = duban::http::ops_router(Arc::clone(&service));
+        servers.push(tokio::spawn(duban::http::serve(
+            listener,
+            router,
+            stop.clone(),
+        )));
+    }
+    let mut leases = Vec::new();
+    if settings.config.schedule.enabled {
+        leases.push(SCHEDULE_LEASE);
+    }
+    if webhook_url.is_empty() {
+        leases.push(POLL_LEASE);
+    } else {
+        let secret = duban::http::webhook_secret(&settings)?;
+        let path = duban::http::webhook_path(&webhook_url)?;
+        let addr = match settings.config.telegram.webhook_listen.as_str() {
+            "" => "0.0.0.0:8080".to_string(),
+            addr => addr.to_string(),
+        };
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening for the webhook on {addr}"))?;
+        tracing::info!("webhook on {} (path {path})", listener.local_addr()?);
+        let router = duban::http::webhook_router(Arc::clone(&service), &path, secret.clone());
+        servers.push(tokio::spawn(duban::http::serve(
+            listener,
+            router,
+            stop.clone(),
+        )));
+        // Every instance tells Telegram the same URL and secret; retried until it takes it.
+        let hook = telegram.clone();
+        let url = webhook_url.clone();
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_secs(1);
+            while let Err(e) = hook.set_webhook(&url, &secret).await {
+                tracing::warn!("setting the webhook: {e}; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(300));
+            }
+            tracing::info!("the webhook is set");
+        });
+    }
+    let leasing = tokio::spawn(Arc::clone(&service).lease_loop(leases));
+    let mut scheduler = match settings.config.schedule.enabled {
+        true => Some(
+            service
+                .start_schedule()
+                .await
+                .context("starting the schedule")?,
+        ),
+        false => None,
+    };
+    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let polling = match webhook_url.is_empty() {
+        true => {
+            // A webhook left from webhook mode would make Telegram refuse getUpdates.
+            if let Err(e) = telegram.delete_webhook().await {
+                tracing::warn!("removing a webhook: {e}");
+            }
+            let updates = duban::telegram::TelegramUpdates {
+                telegram,
+                timeout: std::time::Duration::from_secs(
+                    settings.config.telegram.poll_timeout_seconds,
+                ),
+            };
+            Some(tokio::spawn(Arc::clone(&service).poll_loop(updates)))
+        }
+        false => None,
+    };
+    tracing::info!("duban is running");
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing what is being sent");
+    let _ = stop_tx.send(true);
+    if let Some(scheduler) = scheduler.as_mut() {
+        let _ = scheduler.shutdown().await;
+    }
+    let _ = delivering.await;
+    if let Some(polling) = polling {
+        let _ = polling.await;
+    }
+    for server in servers {
+        let _ = server.await;
+    }
+    let _ = leasing.await;
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

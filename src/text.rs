@@ -1,0 +1,243 @@
+//! The language of messages: which language a person reads, how dates and examples are
+//! written in it, and a checker for the house style of official Chinese text.
+//!
+//! Pure: no clock, no environment. Examples that carry a date are computed from the `today`
+//! the caller passes, so that an example never shows a day the bot itself would refuse.
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// The language of user-facing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// 中文, the default.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// The Chinese or the English text, whichever this language reads.
+    pub fn pick<T>(self, zh: T, en: T) -> T {
+        match self {
+            Language::Zh => zh,
+            Language::En => en,
+        }
+    }
+
+    /// Whether this is Chinese.
+    pub fn is_zh(self) -> bool {
+        self == Language::Zh
+    }
+}
+
+/// A day as a message writes it: 2024年3月15日 in Chinese, 2024-03-15 in English.
+pub fn date(day: NaiveDate, language: Language) -> String {
+    match language {
+        Language::Zh => format!("{}年{}月{}日", day.year(), day.month(), day.day()),
+        Language::En => day.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// A stored date (`2024-03-15`) as a message writes it; any other text stays as it is.
+pub fn date_text(stored: &str, language: Language) -> String {
+    match NaiveDate::parse_from_str(stored, "%Y-%m-%d") {
+        Ok(day) => date(day, language),
+        Err(_) => stored.to_string(),
+    }
+}
+
+/// A day with its time, as a message or a listing writes it: 2024年3月15日 09:05, or
+/// 2024-03-15 09:05.
+pub fn date_time(at: chrono::NaiveDateTime, language: Language) -> String {
+    format!("{} {}", date(at.date(), language), at.format("%H:%M"))
+}
+
+/// The day an example of an extension uses: the last day of next month, always after
+/// `today` and a plausible new deadline.
+pub fn example_date(today: NaiveDate) -> NaiveDate {
+    let first = today.with_day(1).unwrap_or(today);
+    first
+        .checked_add_months(Months::new(2))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today)
+}
+
+/// The office's name in `language`, from the configured Chinese and English names.
+pub fn office(zh: &str, en: &str, language: Language) -> String {
+    language.pick(zh, en).to_string()
+}
+
+/// Whether `c` is a CJK ideograph or CJK punctuation: the characters official Chinese text
+/// is written in.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3000}'..='\u{303F}'   // CJK symbols and punctuation
+        | '\u{3400}'..='\u{4DBF}' // extension A
+        | '\u{4E00}'..='\u{9FFF}' // unified ideographs
+        | '\u{FF01}'..='\u{FF0F}' // full-width punctuation
+        | '\u{FF1A}'..='\u{FF20}'
+        | '\u{201C}' | '\u{201D}' // “ ”
+        | '\u{2026}'              // …
+    )
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
+}
+
+/// Where a Chinese text breaks the house style (English text keeps ISO dates: check Chinese
+/// text only), one line each: ASCII punctuation beside
+/// Chinese (，：；（）？！ are written full-width), a space between Chinese and a number, and
+/// dates written as 2024-03-15 instead of 2024年3月15日. Measure codes (1-4, R12) keep their
+/// space before the words that follow, as people type them. What stands in “quotes” is what a
+/// person typed or may type, and stays as it is.
+pub fn style_problems(text: &str) -> Vec<String> {
+    // Quoted text is blanked out (kept as one neutral character each) before checking.
+    let mut depth = 0usize;
+    let chars: Vec<char> = text
+        .chars()
+        .map(|c| match c {
+            '“' => {
+                depth += 1;
+                c
+            }
+            '”' => {
+                depth = depth.saturating_sub(1);
+                c
+            }
+            _ if depth > 0 => '_',
+            c => c,
+        })
+        .collect();
+    let mut problems = Vec::new();
+    let quote = |i: usize| -> String {
+        let from = i.saturating_sub(8);
+        let to = (i + 9).min(chars.len());
+        chars[from..to].iter().collect()
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1).copied();
+        if ",:;?!()".contains(c) {
+            let beside_chinese = before.is_some_and(is_cjk) || after.is_some_and(is_cjk);
+            // "(一)" numbering and "）" are fine; an ASCII bracket beside Chinese is not.
+            if beside_chinese {
+                problems.push(format!("ASCII {c:?} beside Chinese: …{}…", quote(i)));
+            }
+        }
+        if c == ' ' {
+            let (Some(b), Some(a)) = (before, after) else {
+                continue;
+            };
+            let number_then_han = b.is_ascii_digit() && is_han(a);
+            let han_then_number = is_han(b) && a.is_ascii_digit();
+            if !(number_then_han || han_then_number) {
+                continue;
+            }
+            // The token of letters, digits, '-' and '.' next to the space.
+            let token: String = if number_then_han {
+                let start = chars[..i]
+                    .iter()
+                    .rposition(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.')))
+                    .map_or(0, |p| p + 1);
+                chars[start..i].iter().collect()
+            } else {
+                chars[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+                    .collect()
+            };
+            let is_code = token.contains('-')
+                || token.starts_with(['R', 'r'])
+                || token.chars().filter(|c| *c == '.').count() == 1 && !token.ends_with('.');
+            if !is_code {
+                problems.push(format!(
+                    "space between Chinese and a number: …{}…",
+                    quote(i)
+                ));
+            }
+        }
+    }
+    // ISO dates: four digits, '-', one or two, '-', one or two.
+    let mut i = 0;
+    while i + 8 <= chars.len() {
+        let digits = |from: usize, n: usize| {
+            from + n <= chars.len() && chars[from..from + n].iter().all(char::is_ascii_digit)
+        };
+        let starts_token = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        if starts_token && digits(i, 4) && chars.get(i + 4) == Some(&'-') {
+            let month_len = if digits(i + 5, 2) { 2 } else { 1 };
+            if digits(i + 5, month_len) && chars.get(i + 5 + month_len) == Some(&'-') {
+                let day_at = i + 6 + month_len;
+                if digits(day_at, 1) {
+                    problems.push(format!("a date written as YYYY-MM-DD: …{}…", quote(i)));
+                    i = day_at;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn dates_in_each_language() {
+        for (d, zh, en) in [
+            (day(2024, 3, 15), "2024年3月15日", "2024-03-15"),
+            (day(2026, 12, 1), "2026年12月1日", "2026-12-01"),
+        ] {
+            assert_eq!(date(d, Language::Zh), zh);
+            assert_eq!(date(d, Language::En), en);
+        }
+    }
+
+    #[test]
+    fn examples_fall_after_today() {
+        for (today, example) in [
+            (day(2026, 11, 30), day(2026, 12, 31)),
+            (day(2026, 12, 1), day(2027, 1, 31)),
+            (day(2027, 1, 31), day(2027, 2, 28)),
+            (day(2028, 1, 15), day(2028, 2, 29)),
+            (day(2024, 12, 31), day(2025, 1, 31)),
+        ] {
+            assert_eq!(example_date(today), example, "{today}");
+            assert!(example_date(today) > today);
+        }
+    }
+
+    #[test]
+    fn the_house_style() {
+        for good in [
+            "逾期3个工作日（通报）",
+            "回复本消息，如“1-4 已完成”“1-4 延期至2027年1月31日 原因”。",
+            "R12 已答复",
+            "2.3 已完成",
+            "时间：09:00",
+            "完成率 62.5%",
+        ] {
+            assert_eq!(style_problems(good), Vec::<String>::new(), "{good}");
+        }
+        for (bad, what) in [
+            ("已完成,请核验", "ASCII ','"),
+            ("状态:推进中", "ASCII ':'"),
+            ("立行立改(5个工作日)", "ASCII '('"),
+            ("逾期 3 个工作日", "space between"),
+            ("共 66 项", "space between"),
+            ("时限 2024-06-30", "YYYY-MM-DD"),
+        ] {
+            let found = style_problems(bad);
+            assert!(found.iter().any(|p| p.contains(what)), "{bad}: {found:?}");
+        }
+    }
+}
