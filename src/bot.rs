@@ -8,7 +8,7 @@ use crate::chat::{Action, ChatKind, Event, Incoming, Message, Sender};
 use crate::config::Settings;
 use crate::ledger::{Role, Source, Status};
 use crate::remind::{Kind, render};
-use crate::reply::{Intent, ReplyError, intent, split_code};
+use crate::reply::{Intent, ReplyError, split_code};
 use crate::rules::{Assessment, Context, assess};
 use crate::store::{Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, UpdateTx};
 use crate::text::Language;
@@ -273,6 +273,44 @@ fn context(settings: &Settings, today: NaiveDate) -> Context<'_> {
     }
 }
 
+/// The measure a text is about, or what to answer instead.
+enum Target<'t> {
+    /// A measure of the ledger, and the words about it (its code taken off).
+    Measure {
+        /// Its id.
+        id: i64,
+        /// Its code.
+        code: String,
+        /// The words after the code.
+        rest: &'t str,
+    },
+    /// No measure: this line answers.
+    Answer(String),
+    /// No measure, and nothing to say (people talking among themselves in a group).
+    Silent,
+}
+
+/// What an update to one measure came to.
+struct Outcome {
+    /// The confirmation, or why nothing was done.
+    line: String,
+    /// The measure it is about, when one was touched.
+    measure: Option<i64>,
+    /// Whether the liaison was asked to confirm an unclear reading instead.
+    asked: bool,
+}
+
+impl Outcome {
+    /// Nothing done: only `line` is said.
+    fn said(line: String) -> Outcome {
+        Outcome {
+            line,
+            measure: None,
+            asked: false,
+        }
+    }
+}
+
 struct Step<'a> {
     store: &'a Store,
     settings: &'a Settings,
@@ -413,14 +451,35 @@ impl Step<'_> {
         if (about_requests || names_request) && self.request_reply(sent.as_ref(), text).await? {
             return Ok(());
         }
-        // A leading code counts only when it names a measure on the reminder, or (written
-        // apart from the words) in the ledger; otherwise the text merely starts with a
-        // number.
+        // A reply for several measures: one line each, each applied to its own code, and one
+        // confirmation for them all.
+        let items = crate::reply::items(text);
+        if items.iter().filter(|i| i.lead.is_some()).count() > 1 {
+            return self.several(&items, reminder.as_ref()).await;
+        }
+        match self.target(text, reminder.as_ref()).await? {
+            Target::Measure { id, code, rest } => {
+                let outcome = self.update(id, &code, rest, text).await?;
+                self.conclude(outcome).await
+            }
+            Target::Answer(line) => self.say(line).await,
+            Target::Silent => Ok(()),
+        }
+    }
+
+    /// The measure a text is about: the code it starts with, when that names a measure on
+    /// the reminder or (written apart from the words) in the ledger, else the reminder's only
+    /// measure; or what to answer when there is none.
+    async fn target<'t>(
+        &mut self,
+        text: &'t str,
+        reminder: Option<&crate::store::SentReminder>,
+    ) -> Result<Target<'t>, StoreError> {
         let mut code = None;
         let mut rest = text;
         let mut known = None;
         if let Some(lead) = split_code(text) {
-            let on_reminder = reminder.as_ref().and_then(|sent| {
+            let on_reminder = reminder.and_then(|sent| {
                 sent.items
                     .iter()
                     .find(|(_, c)| *c == lead.code)
@@ -439,42 +498,91 @@ impl Step<'_> {
             // structured code written apart ("99-9 已完成"), or when the reminder lists several
             // measures and the reply must name one.
             let structured = lead.code.contains(['-', '.']);
-            let several = reminder.as_ref().is_some_and(|r| r.items.len() > 1);
+            let several = reminder.is_some_and(|r| r.items.len() > 1);
             if found.is_some() || reminder.is_none() || (!lead.glued && (structured || several)) {
                 code = Some(lead.code);
                 rest = lead.rest;
                 known = found;
             }
         }
-        let target = match (&reminder, &code) {
+        let target = match (reminder, &code) {
             (_, Some(_)) => known,
             (Some(sent), None) if sent.items.len() == 1 => Some(sent.items[0].clone()),
             (Some(sent), None) => {
-                let line = self.name_the_code(&sent.items[0].1);
-                return self.say(line).await;
+                return Ok(Target::Answer(self.name_the_code(&sent.items[0].1)));
             }
             (None, None) => None,
         };
-        let Some((measure_id, code)) = target else {
+        let Some((id, code)) = target else {
             if self.group() && reminder.is_none() {
-                return Ok(());
+                return Ok(Target::Silent);
             }
-            let line = match (&code, &reminder) {
+            let line = match (&code, reminder) {
                 (Some(code), Some(sent)) if sent.items.len() > 1 => format!(
                     "{}{}",
                     self.no_such_code(code),
                     self.name_the_code(&sent.items[0].1)
                 ),
-                (Some(code), _) => self.no_such_code(code),
+                (Some(code), _) => self.no_such_code(code).trim_end().to_string(),
                 (None, _) => tr(
                     self.lang(),
                     "要更新进展，请回复提醒消息，或发送“/update 序号 内容”，如“/update 1-3 已完成”。",
                     "To update a measure, reply to a reminder or send /update CODE TEXT, e.g. /update 1-3 done.",
                 ),
             };
-            return self.say(line).await;
+            return Ok(Target::Answer(line));
         };
-        self.update(measure_id, &code, rest, text).await
+        Ok(Target::Measure { id, code, rest })
+    }
+
+    /// A reply with a line for each of several measures: each line applied to its code, with
+    /// its own history rows, and one confirmation listing them all.
+    async fn several(
+        &mut self,
+        items: &[crate::reply::Item<'_>],
+        reminder: Option<&crate::store::SentReminder>,
+    ) -> Result<(), StoreError> {
+        let mut lines = Vec::new();
+        for item in items {
+            match self.target(&item.text, reminder).await? {
+                Target::Measure { id, code, rest } => {
+                    let outcome = self.update(id, &code, rest, &item.text).await?;
+                    if outcome.asked {
+                        lines.push(match self.lang() {
+                            Language::Zh => format!("❔ {code} 待您确认（见下条消息）"),
+                            Language::En => format!("❔ {code}: please confirm (next message)"),
+                        });
+                    } else {
+                        lines.push(outcome.line);
+                    }
+                }
+                Target::Answer(line) => lines.push(line),
+                Target::Silent => {}
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let head = match self.lang() {
+            Language::Zh => format!("已处理{}项：", lines.len()),
+            Language::En => format!("{} item(s):", lines.len()),
+        };
+        self.say(format!("{head}\n{}", lines.join("\n"))).await
+    }
+
+    /// Sends what an update came to: its confirmation (about its measure, so that evidence
+    /// in reply to it finds the measure), or the question that asks before applying.
+    async fn conclude(&mut self, outcome: Outcome) -> Result<(), StoreError> {
+        if outcome.asked {
+            return Ok(());
+        }
+        match outcome.measure {
+            Some(measure) => {
+                self.say_about(outcome.line, serde_json::json!({ "measure": measure }))
+                    .await
+            }
+            None => self.say(outcome.line).await,
+        }
     }
 
     /// A sticker, a voice message or a location: in a one-to-one chat the sender hears what
@@ -629,7 +737,10 @@ impl Step<'_> {
                     return self.say(line).await;
                 };
                 match self.store.find_measure(&code).await? {
-                    Some((id, _)) => self.update(id, &code, &rest, args).await,
+                    Some((id, _)) => {
+                        let outcome = self.update(id, &code, &rest, args).await?;
+                        self.conclude(outcome).await
+                    }
                     None => {
                         let line = self.no_such_code(&code);
                         self.say(line.trim_end().to_string()).await
@@ -829,14 +940,15 @@ impl Step<'_> {
         Ok(out.join("\n"))
     }
 
-    /// Applies a reply's text to one measure.
+    /// Applies a reply's text to one measure; returns the confirmation (or why nothing was
+    /// done). An unclear reading is not applied: the liaison is asked first, with 是 / 不是.
     async fn update(
         &mut self,
         measure_id: i64,
         code: &str,
         text: &str,
         raw: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let measure = self.store.measure(code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
@@ -853,10 +965,14 @@ impl Step<'_> {
                     }
                 }
             };
-            return self.say(line).await;
+            return Ok(Outcome::said(line));
         };
-        let parsed = match intent(text) {
-            Ok(parsed) => parsed,
+        let context = crate::reply::ReplyContext {
+            today: self.today(),
+            measure: Some(&measure.content),
+        };
+        let reading = match crate::reply::read(text, &context) {
+            Ok(reading) => reading,
             Err(e) => {
                 let line = match (e, self.lang()) {
                     (ReplyError::ExtensionWithoutDate, Language::Zh) => {
@@ -875,13 +991,204 @@ impl Step<'_> {
                     (ReplyError::Empty, Language::Zh) => format!("请写明进展，如“{code} 已完成”。"),
                     (e, _) => e.to_string(),
                 };
-                return self.say(line).await;
+                return Ok(Outcome::said(line));
             }
         };
         let unit = unit.map(str::to_string);
-        let line = self.apply(measure_id, code, parsed, unit, raw).await?;
-        self.say_about(line, serde_json::json!({ "measure": measure_id }))
-            .await
+        if !reading.clear {
+            self.ask_reading(measure_id, code, &reading.intent, unit.as_deref(), raw)
+                .await?;
+            return Ok(Outcome {
+                line: String::new(),
+                measure: Some(measure_id),
+                asked: true,
+            });
+        }
+        let line = self
+            .apply(measure_id, code, reading.intent, unit, raw)
+            .await?;
+        Ok(Outcome {
+            line,
+            measure: Some(measure_id),
+            asked: false,
+        })
+    }
+
+    /// What a reading would do, in words: "3-2 已完成，申请销号".
+    fn describe_reading(&self, code: &str, intent: &Intent) -> String {
+        match (intent, self.lang()) {
+            (Intent::Done { .. }, Language::Zh) => format!("{code} 已完成，申请销号"),
+            (Intent::Done { .. }, Language::En) => format!("{code} is done: claim completion"),
+            (Intent::Progress { .. }, Language::Zh) => format!("{code} 正在推进（记为推进中）"),
+            (Intent::Progress { .. }, Language::En) => {
+                format!("{code} is under way (in progress)")
+            }
+            (_, Language::Zh) => format!("{code} 记录为进展"),
+            (_, Language::En) => format!("{code}: keep it as a note"),
+        }
+    }
+
+    /// Asks the liaison whether an unclear reading is what they meant: the reading, and two
+    /// buttons that apply it or drop it. Nothing changes until they press one.
+    async fn ask_reading(
+        &mut self,
+        measure_id: i64,
+        code: &str,
+        intent: &Intent,
+        unit: Option<&str>,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        let reading = serde_json::to_string(intent).expect("an intent serializes");
+        let id = self
+            .tx
+            .add_pending_reading(&crate::store::NewPendingReading {
+                measure_id,
+                code,
+                intent: &reading,
+                raw,
+                unit,
+                chat_id: self.incoming.chat_id,
+                user_id: self.who.sender.user_id,
+                at: self.now,
+            })
+            .await?;
+        let meant = self.describe_reading(code, intent);
+        let text = match self.lang() {
+            Language::Zh => format!(
+                "请确认：“{}”是指{meant}吗？确认请点“是”；不是请点“不是”，不作任何更改。",
+                clip(raw)
+            ),
+            Language::En => format!(
+                "Please confirm: does \"{}\" mean {meant}? Press Yes to apply it; No changes nothing.",
+                clip(raw)
+            ),
+        };
+        let (yes, no) = match self.lang() {
+            Language::Zh => ("✅ 是", "✖️ 不是"),
+            Language::En => ("✅ Yes", "✖️ No"),
+        };
+        let message = Message {
+            buttons: vec![vec![
+                crate::chat::Button {
+                    label: yes.into(),
+                    data: format!("r:{id}:y"),
+                },
+                crate::chat::Button {
+                    label: no.into(),
+                    data: format!("r:{id}:n"),
+                },
+            ]],
+            ..Message::text(text)
+        };
+        let key = format!("reading:{id}");
+        let queued = self
+            .tx
+            .enqueue_about(
+                &key,
+                self.incoming.chat_id,
+                "confirm",
+                &message,
+                &serde_json::json!({ "measure": measure_id, "reading": id }),
+            )
+            .await?;
+        self.queued |= queued.is_some();
+        Ok(())
+    }
+
+    /// A press on 是 / 不是 under a question about an unclear reading; returns the toast.
+    async fn confirm_reading(
+        &mut self,
+        message_id: Option<i64>,
+        data: &str,
+    ) -> Result<String, StoreError> {
+        let refused = tr(
+            self.lang(),
+            "此按钮无效或已过期。",
+            "This button is not valid any more.",
+        );
+        let mut parts = data.split(':');
+        let (Some("r"), Some(id), Some(answer), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(refused);
+        };
+        let (Ok(id), true) = (id.parse::<i64>(), matches!(answer, "y" | "n")) else {
+            return Ok(refused);
+        };
+        let Some(pending) = self.tx.pending_reading(id).await? else {
+            return Ok(refused);
+        };
+        if pending.user_id != self.who.sender.user_id {
+            return Ok(tr(
+                self.lang(),
+                "只有回复的人可以确认。",
+                "Only the person who replied can confirm.",
+            ));
+        }
+        if (self.now - pending.created_at).num_days() > BUTTON_DAYS {
+            return Ok(refused);
+        }
+        if !self
+            .tx
+            .decide_pending_reading(id, answer == "y", self.now)
+            .await?
+        {
+            return Ok(tr(self.lang(), "已确认过，无需再点。", "Answered already."));
+        }
+        let line = if answer == "n" {
+            match self.lang() {
+                Language::Zh => format!(
+                    "已取消，{}未作更改。请写得更明确些，如“{0} 已完成”或“{0} 推进中 已召开会议”。",
+                    pending.code
+                ),
+                Language::En => format!(
+                    "Dropped: nothing changed on {0}. Please say it plainly, e.g. \"{0} done\" or \"{0} in progress\".",
+                    pending.code
+                ),
+            }
+        } else {
+            let measure = self.store.measure(&pending.code).await?;
+            let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
+                return Ok(tr(
+                    self.lang(),
+                    "您无权更新此项。",
+                    "You may not update this measure.",
+                ));
+            };
+            let unit = unit.map(str::to_string);
+            let intent: Intent =
+                serde_json::from_str(&pending.intent).map_err(|e| StoreError::Corrupt {
+                    column: "pending_readings.intent",
+                    value: e.to_string(),
+                })?;
+            self.apply(
+                pending.measure_id,
+                &pending.code,
+                intent,
+                unit,
+                &pending.raw,
+            )
+            .await?
+        };
+        if let Some(message_id) = message_id {
+            let sent = self
+                .store
+                .sent_message(self.incoming.chat_id, message_id)
+                .await?;
+            if let Some(sent) = sent {
+                self.actions.push(Action::Edit {
+                    chat_id: self.incoming.chat_id,
+                    message_id,
+                    message: Message::text(format!("{}\n—— {line}", sent.message.text)),
+                });
+            }
+        }
+        self.say_about(
+            line.clone(),
+            serde_json::json!({ "measure": pending.measure_id }),
+        )
+        .await?;
+        Ok(line)
     }
 
     fn change(&self, unit: Option<String>, raw: &str) -> crate::store::Change {
@@ -984,7 +1291,7 @@ impl Step<'_> {
                 self.tx
                     .record(id, HistoryKind::Flag, status, &change)
                     .await?;
-                self.flag(id, code, &reason, unit.as_deref()).await?;
+                self.flag(id, code, &reason, unit.as_deref(), false).await?;
                 if zh {
                     format!(
                         "⚠️ {code} 已提交{}协调，状态：{}",
@@ -996,6 +1303,26 @@ impl Step<'_> {
                         "⚠️ {code}: sent to the office for coordination, status {}",
                         label(status)
                     )
+                }
+            }
+            Intent::Question { text } => {
+                let text = clip(&text);
+                self.tx
+                    .record(id, HistoryKind::Flag, status, &change)
+                    .await?;
+                self.flag(id, code, &text, unit.as_deref(), true).await?;
+                if zh {
+                    format!("❓ {code} 的提问已转{}，请留意答复。", self.office_name())
+                } else {
+                    format!("❓ {code}: your question went to the office.")
+                }
+            }
+            Intent::Answer { request, .. } => {
+                let code = crate::workflow::request_code(request);
+                if zh {
+                    format!("答复诉求请以编号开头，如“{code} 已与企业对接”。")
+                } else {
+                    format!("To answer a request, start with its code, e.g. \"{code} solved\".")
                 }
             }
             Intent::Extend { until, reason } => {
@@ -1084,6 +1411,9 @@ impl Step<'_> {
         }
         if data.starts_with("c:") || data.starts_with("x:") || data.starts_with("f:") {
             return self.office_press(message_id, data).await;
+        }
+        if data.starts_with("r:") {
+            return self.confirm_reading(message_id, data).await;
         }
         let mut parts = data.split(':');
         let (Some("m"), Some(position), Some(action), None) =

@@ -21,6 +21,7 @@ mod ledger;
 mod measure;
 pub mod out;
 mod people;
+mod reading;
 mod requests;
 mod service;
 
@@ -238,6 +239,19 @@ enum Command {
         /// Who makes it, for the record (default: cli:$USER).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// Shows how a liaison's reply is read ("基本完成", "需要发改局支持"), or, with --words,
+    /// every word duban recognises in replies.
+    Reading {
+        /// The reply, as a liaison would write it (a leading measure code is allowed).
+        text: Option<String>,
+        /// The measure it answers, for replies whose reading depends on it ("已完成招标").
+        #[arg(long, value_name = "CODE")]
+        measure: Option<String>,
+        /// Lists the words of completion, progress, coordination, extension, questions,
+        /// negation and plans that duban recognises.
+        #[arg(long)]
+        words: bool,
     },
     /// Loads the sample ledger (a fictional 某新区, its deadlines placed around today) into
     /// an empty database and shows today's measures.
@@ -584,6 +598,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             by,
         } => people::invite(&App::open(config).await?, &unit, &role, name, by).await?,
         Command::Demo { at } => return ledger::demo(&App::open(config).await?, at).await,
+        Command::Reading {
+            text,
+            measure,
+            words,
+        } => return reading::reading(config, text, measure, words).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,42 +1,113 @@
-//! Reading a liaison's reply: "1-3 已完成", "60% 合同已签", "需协调 用地指标", "延期 2024-06-30 设备未到".
+//! Reading a liaison's reply as offices write them: "1-3 已完成", "全部整改到位，请验收",
+//! "完成了三分之一", "需要发改局支持", "需延后到2027年3月31日", "R12 已答复", "请问要报什么材料？".
 //!
-//! Pure: text in, intent out. Chinese and English. The bot decides what the intent does to
-//! which measure, and whether the person may do it.
+//! Pure: text and the day in, a reading out. What is recognised is data ([`words`]): one
+//! table of words per language. A reading is clear, or unclear: then the bot says what it
+//! would do and asks before doing it ("基本完成", "好的"). The bot decides what a reading does
+//! to which measure, and whether the person may do it.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 
 use crate::ledger::Deadline;
 use crate::ledger::parse;
 
+pub mod words;
+
+use words::{EN, ZH};
+
 /// What a reply asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "intent", rename_all = "snake_case")]
 pub enum Intent {
-    /// 完成 / 已完成 / 办结 / done: completion claimed, for the office to verify.
+    /// 完成 / 已完成 / 整改到位 / done: completion claimed, for the office to verify.
     Done {
-        /// What else was said.
+        /// The words, when more was said than the claim.
         note: Option<String>,
     },
-    /// 推进中 / 进展 / progress, or a percentage.
+    /// Work under way: 推进中, 已召开会议, a percentage, a plan to finish.
     Progress {
         /// The percentage, when one was given.
         percent: Option<u8>,
         /// What was said.
         note: String,
     },
-    /// 需协调 / 困难 / blocked: the unit needs the office's coordination.
+    /// 需协调 / 有困难 / 需要…支持 / blocked: the unit needs the office's coordination.
     Blocked {
         /// Why.
         reason: String,
     },
-    /// 延期 2024-06-30 / extend to 2024-06-30: a request for a later deadline.
+    /// 延期至2027年3月31日 / extend to 2027-03-31: a request for a later deadline.
     Extend {
         /// The date asked for.
         until: NaiveDate,
         /// Why.
         reason: Option<String>,
     },
+    /// R12 …: the answer to a request (诉求).
+    Answer {
+        /// The request's number.
+        request: i64,
+        /// The answer.
+        text: String,
+    },
+    /// 请问… / …？: a question to the office.
+    Question {
+        /// The question.
+        text: String,
+    },
     /// Anything else: kept as a progress note.
     Note(String),
+}
+
+impl Intent {
+    /// The stable name of the kind of intent, as the corpus and the history name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Intent::Done { .. } => "done",
+            Intent::Progress { .. } => "progress",
+            Intent::Blocked { .. } => "blocked",
+            Intent::Extend { .. } => "extend",
+            Intent::Answer { .. } => "answer",
+            Intent::Question { .. } => "question",
+            Intent::Note(_) => "note",
+        }
+    }
+}
+
+/// How a reply was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// What it asks for.
+    pub intent: Intent,
+    /// Whether the reading is clear; an unclear one is applied only once the liaison confirms
+    /// it ("基本完成" might be a claim, "好的" might mean the work is under way).
+    pub clear: bool,
+}
+
+impl Reading {
+    fn clear(intent: Intent) -> Result<Reading, ReplyError> {
+        Ok(Reading {
+            intent,
+            clear: true,
+        })
+    }
+
+    fn unclear(intent: Intent) -> Result<Reading, ReplyError> {
+        Ok(Reading {
+            intent,
+            clear: false,
+        })
+    }
+}
+
+/// What a reading may take into account besides the words.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyContext<'a> {
+    /// The day of the reply: "下月底" and "1月底" count from it.
+    pub today: NaiveDate,
+    /// The measure's content (整改措施), when the reply is about one: "已完成招标" claims
+    /// completion only of a measure that is no more than a tender.
+    pub measure: Option<&'a str>,
 }
 
 /// Why a reply cannot be read.
@@ -46,50 +117,12 @@ pub enum ReplyError {
     #[error("the reply is empty")]
     Empty,
     /// 延期 without a readable date.
-    #[error("an extension needs the new date, such as 延期 2024-06-30")]
+    #[error("an extension needs the new date, such as 延期至2024年6月30日")]
     ExtensionWithoutDate,
     /// 需协调 without a reason.
     #[error("a request for coordination needs a reason, such as 需协调 用地指标未落实")]
     BlockedWithoutReason,
 }
-
-const DONE: [&str; 9] = [
-    "已完成",
-    "完成",
-    "已办结",
-    "办结",
-    "整改完成",
-    "已整改",
-    "done",
-    "completed",
-    "finished",
-];
-/// Words that make 完成 a noun ("完成情况", "完成率"): the reply is not a claim of completion.
-/// Words after 完成 that make it a plan or a problem, not a claim: "完成时间推迟", "完成不了",
-/// "完成后报送".
-const NOT_DONE_AFTER: [&str; 14] = [
-    "情况", "率", "进度", "比例", "时限", "时间", "期限", "节点", "计划", "目标", "不", "难", "前",
-    "后",
-];
-const PROGRESS: [&str; 6] = [
-    "推进中",
-    "正在推进",
-    "进展",
-    "进度",
-    "progress",
-    "inprogress",
-];
-const BLOCKED: [&str; 8] = [
-    "需协调",
-    "需要协调",
-    "有困难",
-    "困难",
-    "blocked",
-    "needcoordination",
-    "needhelp",
-    "求助",
-];
-const EXTEND: [&str; 6] = ["申请延期", "延期至", "延期到", "延期", "extendto", "extend"];
 
 /// A measure code at the start of a reply, and the words after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,44 +182,165 @@ pub fn split_code(text: &str) -> Option<LeadingCode<'_>> {
     Some(LeadingCode { code, rest, glued })
 }
 
-fn strip_word<'a>(text: &'a str, words: &[&str]) -> Option<&'a str> {
-    let lower = text.to_lowercase();
-    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
-    for word in words {
-        if compact.starts_with(word) {
-            // Skip as many characters of `text` as the word has, ignoring spaces in between.
-            let mut matched = 0;
-            let target = word.chars().count();
-            for (i, c) in text.char_indices() {
-                if matched == target {
-                    return Some(text[i..].trim_start_matches(|c: char| {
-                        // house-style: data (separators people type)
-                        c.is_whitespace() || ":,;。\u{FF1A}\u{FF0C}\u{FF1B}".contains(c)
-                    }));
-                }
-                if !c.is_whitespace() {
-                    matched += 1;
-                }
-            }
-            return Some("");
-        }
-    }
-    None
+/// A reply's text, prepared for matching: typos mended, full-width forms folded, lower-case.
+struct Prepared {
+    /// The words as sent, typos mended: what notes keep.
+    original: String,
+    /// Folded, lower-case, without whitespace: for Chinese words.
+    tight: Vec<char>,
+    /// Folded, lower-case, whitespace kept as single spaces: for English words.
+    spaced: String,
 }
 
-/// The first percentage in the text, 0–100.
-fn percent(text: &str) -> Option<u8> {
-    let chars: Vec<char> = text.chars().collect();
+/// Full-width ASCII forms as ASCII, the ideographic space as a space, lower-case.
+fn fold(c: char) -> char {
+    let c = match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        c => c,
+    };
+    c.to_ascii_lowercase()
+}
+
+impl Prepared {
+    fn new(text: &str) -> Prepared {
+        let mut original = text.trim().to_string();
+        for lexicon in [&ZH, &EN] {
+            for (typo, meant) in lexicon.typos {
+                original = original.replace(typo, meant);
+            }
+        }
+        let folded: String = original.chars().map(fold).collect();
+        let tight = folded.chars().filter(|c| !c.is_whitespace()).collect();
+        let spaced = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+        Prepared {
+            original,
+            tight,
+            spaced,
+        }
+    }
+
+    fn tight_string(&self) -> String {
+        self.tight.iter().collect()
+    }
+}
+
+/// Clause boundaries: what a negation or a plan does not reach across.
+fn is_boundary(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '.' | ';' | '!' | '?' | '，' | '。' | '；' | '！' | '？' | '、' | '\n'
+    )
+}
+
+/// Where `word` stands in `chars`, by char index.
+fn positions(chars: &[char], word: &str) -> Vec<usize> {
+    let w: Vec<char> = word.chars().collect();
+    if w.is_empty() || w.len() > chars.len() {
+        return Vec::new();
+    }
+    (0..=chars.len() - w.len())
+        .filter(|&i| chars[i..i + w.len()] == w[..])
+        .collect()
+}
+
+/// The start of the clause holding index `i`.
+fn clause_start(chars: &[char], i: usize) -> usize {
+    chars[..i]
+        .iter()
+        .rposition(|c| is_boundary(*c))
+        .map_or(0, |p| p + 1)
+}
+
+/// The end of the clause holding index `i`.
+fn clause_end(chars: &[char], i: usize) -> usize {
+    chars[i..]
+        .iter()
+        .position(|c| is_boundary(*c))
+        .map_or(chars.len(), |p| i + p)
+}
+
+/// Whether one of `words` ends within `reach` characters before index `i`, in its clause.
+fn before(chars: &[char], i: usize, words: &[&str], reach: usize) -> bool {
+    let from = clause_start(chars, i).max(i.saturating_sub(reach));
+    let window: String = chars[from..i].iter().collect();
+    words.iter().any(|w| window.contains(w))
+}
+
+/// Whether `word` is an English one, matched by whole words in the spaced text.
+fn is_latin(word: &str) -> bool {
+    word.is_ascii()
+}
+
+/// Where an English `word` stands in `spaced`, at word boundaries, by byte index.
+fn latin_positions(spaced: &str, word: &str) -> Vec<usize> {
+    spaced
+        .match_indices(word)
+        .filter(|(i, _)| {
+            let before_ok = spaced[..*i]
+                .chars()
+                .last()
+                .is_none_or(|c| !c.is_ascii_alphanumeric());
+            let after_ok = spaced[i + word.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_alphanumeric());
+            before_ok && after_ok
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether the text holds one of `words` (Chinese in the tight text, English by words).
+fn holds(p: &Prepared, words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        if is_latin(w) {
+            !latin_positions(&p.spaced, w).is_empty()
+        } else {
+            !positions(&p.tight, w).is_empty()
+        }
+    })
+}
+
+/// The request a reply answers when it starts with its code: `R12 …` → 12 and the rest.
+fn request_answer(p: &Prepared) -> Option<(i64, String)> {
+    let spaced = &p.spaced;
+    let rest = spaced.strip_prefix('r')?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() || digits.len() > 9 {
+        return None;
+    }
+    let number: i64 = digits.parse().ok()?;
+    // The original text after the code, in its own characters.
+    let original = p.original.trim_start();
+    let skip = original
+        .char_indices()
+        .skip(1 + digits.chars().count())
+        .map(|(i, _)| i)
+        .next()
+        .unwrap_or(original.len());
+    let text = original[skip..]
+        .trim_start_matches(|c: char| c.is_whitespace() || is_boundary(c) || c == ':' || c == '：')
+        .trim()
+        .to_string();
+    Some((number, text))
+}
+
+/// The first percentage in the (folded) text, 0–100.
+fn percent(p: &Prepared) -> Option<u8> {
+    let chars = &p.tight;
     for (i, c) in chars.iter().enumerate() {
-        if *c != '%' && *c != '\u{FF05}' {
+        if *c != '%' {
             continue;
         }
         let digits: String = chars[..i]
             .iter()
             .rev()
             .take_while(|c| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
             .collect();
-        let digits: String = digits.chars().rev().collect();
         if let Ok(n) = digits.parse::<u16>()
             && n <= 100
         {
@@ -196,62 +350,507 @@ fn percent(text: &str) -> Option<u8> {
     None
 }
 
-/// Reads a reply's intent.
-pub fn intent(text: &str) -> Result<Intent, ReplyError> {
-    let text = text.trim();
-    if text.is_empty() {
+/// The last day of `year`-`month`.
+fn month_end(year: i32, month: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, month, 1)?
+        .checked_add_months(Months::new(1))?
+        .pred_opt()
+}
+
+/// The digits that end right before index `i` of `chars`, as a number.
+fn number_before(chars: &[char], i: usize) -> Option<(u32, usize)> {
+    let start = chars[..i]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |p| p + 1);
+    if start == i || i - start > 2 {
+        return None;
+    }
+    let n: String = chars[start..i].iter().collect();
+    Some((n.parse().ok()?, start))
+}
+
+/// A date the reply names, written any way the ledger accepts, or relative to `today`:
+/// 2027年3月31日, 2027-03-31, 2027.2, 明年6月底, 下月底, 年底, 1月底, 3月15日.
+fn find_date(p: &Prepared, today: NaiveDate) -> Option<NaiveDate> {
+    let tight = p.tight_string();
+    // A year written out: the ledger's own reader.
+    if tight
+        .chars()
+        .collect::<Vec<_>>()
+        .windows(4)
+        .any(|w| w.iter().all(char::is_ascii_digit))
+        && let Ok(Deadline::Date(d) | Deadline::Immediate(Some(d))) = parse::deadline(&tight)
+    {
+        return Some(d);
+    }
+    let chars = &p.tight;
+    let next_month = today.with_day(1)?.checked_add_months(Months::new(1))?;
+    for (word, day) in [
+        ("下个月底", month_end(next_month.year(), next_month.month())),
+        ("下月底", month_end(next_month.year(), next_month.month())),
+        ("本月底", month_end(today.year(), today.month())),
+        ("这个月底", month_end(today.year(), today.month())),
+        ("明年底", NaiveDate::from_ymd_opt(today.year() + 1, 12, 31)),
+        ("今年底", NaiveDate::from_ymd_opt(today.year(), 12, 31)),
+        ("年底", NaiveDate::from_ymd_opt(today.year(), 12, 31)),
+    ] {
+        if !positions(chars, word).is_empty() {
+            return day;
+        }
+    }
+    // A month and perhaps a day without a year: the next one to come, or next year's.
+    for i in positions(chars, "月") {
+        let Some((month, start)) = number_before(chars, i) else {
+            continue;
+        };
+        if !(1..=12).contains(&month) {
+            continue;
+        }
+        let next_year = start >= 2 && chars[start - 2..start] == ['明', '年'];
+        let day = number_before(
+            chars,
+            chars[i + 1..]
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .map_or(chars.len(), |p| i + 1 + p),
+        )
+        .filter(|(_, s)| *s == i + 1)
+        .map(|(d, _)| d);
+        let on = |year: i32| match day {
+            Some(d) => NaiveDate::from_ymd_opt(year, month, d),
+            None => month_end(year, month),
+        };
+        if next_year {
+            return on(today.year() + 1);
+        }
+        return match on(today.year()) {
+            Some(d) if d >= today => Some(d),
+            _ => on(today.year() + 1),
+        };
+    }
+    None
+}
+
+/// The date's words in the original text: from its first digit or relative word to where
+/// date characters end.
+fn without_date(text: &str) -> (String, String) {
+    const RELATIVE: [&str; 6] = ["下个月底", "下月底", "本月底", "明年", "今年底", "年底"];
+    let starts: Vec<usize> = RELATIVE
+        .iter()
+        .filter_map(|w| text.find(w))
+        .chain(text.find(|c: char| c.is_ascii_digit() || ('０'..='９').contains(&c)))
+        .collect();
+    let Some(start) = starts.into_iter().min() else {
+        return (text.to_string(), String::new());
+    };
+    let date_char = |c: char| {
+        c.is_ascii_digit()
+            || ('０'..='９').contains(&c)
+            || "年月日号底前中旬上下半季度第一二三四明今本个-/.".contains(c)
+    };
+    let end = text[start..]
+        .char_indices()
+        .find(|(_, c)| !date_char(*c))
+        .map_or(text.len(), |(i, _)| start + i);
+    (text[..start].to_string(), text[end..].to_string())
+}
+
+/// The words that remain once `keyword` and what is not content are taken off: a reason.
+fn remainder(text: &str) -> Option<String> {
+    let trimmed = text.trim_matches(|c: char| {
+        c.is_whitespace()
+            || is_boundary(c)
+            || matches!(c, ':' | '：' | '至' | '到' | '为' | '(' | ')' | '（' | '）')
+    });
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// The original text with the first of `words` taken off where it stands.
+fn strip_first(original: &str, words: &[&str]) -> Option<String> {
+    let lower = original.to_lowercase();
+    let (at, word) = words
+        .iter()
+        .filter_map(|w| lower.find(w).map(|i| (i, *w)))
+        .min_by_key(|(i, w)| (*i, std::cmp::Reverse(w.len())))?;
+    if !lower.is_char_boundary(at) || !original.is_char_boundary(at + word.len()) {
+        return None;
+    }
+    Some(format!(
+        "{}{}",
+        &original[..at],
+        &original[at + word.len()..]
+    ))
+}
+
+/// An extension, when one is asked for.
+fn extension(p: &Prepared, ctx: &ReplyContext<'_>) -> Option<Result<Reading, ReplyError>> {
+    let strong = [ZH.extension, EN.extension].concat();
+    let weak = [ZH.extension_weak, EN.extension_weak].concat();
+    let asked = strong.iter().any(|w| {
+        if is_latin(w) {
+            !latin_positions(&p.spaced, w).is_empty()
+        } else {
+            positions(&p.tight, w)
+                .into_iter()
+                .any(|i| !before(&p.tight, i, &["不", "无需", "不用", "无须"], 2))
+        }
+    });
+    let date = find_date(p, ctx.today);
+    let weakly = holds(p, &weak) && date.is_some();
+    if !asked && !weakly {
+        return None;
+    }
+    let Some(until) = date else {
+        return Some(Err(ReplyError::ExtensionWithoutDate));
+    };
+    let all: Vec<&str> = strong.iter().chain(weak.iter()).copied().collect();
+    let text = strip_first(&p.original, &all).unwrap_or_else(|| p.original.clone());
+    let (head, tail) = without_date(&text);
+    let reason = remainder(&tail)
+        .or_else(|| remainder(&head))
+        .map(|r| {
+            r.trim_start_matches(|c: char| "原因是由于因为".contains(c))
+                .trim()
+                .to_string()
+        })
+        .filter(|r| !r.is_empty() && r != "申请" && r != "需" && r != "需要");
+    Some(Reading::clear(Intent::Extend { until, reason }))
+}
+
+/// A call for coordination, when the reply makes one.
+fn blocked(p: &Prepared) -> Option<Result<Reading, ReplyError>> {
+    let overcome = ["克服", "解决了", "没有", "没", "无", "不存在"];
+    let mut found = false;
+    for lexicon in [&ZH, &EN] {
+        for w in lexicon.blocked {
+            if is_latin(w) {
+                found |= !latin_positions(&p.spaced, w).is_empty();
+            } else {
+                found |= positions(&p.tight, w)
+                    .into_iter()
+                    .any(|i| !before(&p.tight, i, &overcome, 3));
+            }
+        }
+        let (starts, ends) = lexicon.blocked_pair;
+        for start in starts {
+            if is_latin(start) {
+                for i in latin_positions(&p.spaced, start) {
+                    let window: String = p.spaced[i..].chars().take(40).collect();
+                    found |= ends.iter().any(|e| window.contains(e));
+                }
+                continue;
+            }
+            for i in positions(&p.tight, start) {
+                let end = clause_end(&p.tight, i).min(i + start.chars().count() + 10);
+                let window: String = p.tight[i..end].iter().collect();
+                found |= ends.iter().any(|e| window[start.len()..].contains(e));
+            }
+        }
+    }
+    if !found {
+        return None;
+    }
+    // A keyword at the start (or the end) gives way to the reason; otherwise all of it is.
+    let keywords: Vec<&str> = [ZH.blocked, EN.blocked].concat();
+    let lower = p.original.to_lowercase();
+    let reason = keywords
+        .iter()
+        .filter(|w| lower.starts_with(*w) || lower.ends_with(*w))
+        .max_by_key(|w| w.len())
+        .and_then(|w| strip_first(&p.original, &[w]))
+        .map_or_else(|| remainder(&p.original), |r| remainder(&r));
+    match reason {
+        Some(reason) => Some(Reading::clear(Intent::Blocked { reason })),
+        None => Some(Err(ReplyError::BlockedWithoutReason)),
+    }
+}
+
+/// A question to the office.
+fn question(p: &Prepared) -> bool {
+    let tight = &p.tight;
+    let ends = tight.last().is_some_and(|c| matches!(c, '?' | '吗' | '呢'));
+    let starts_zh = [
+        "请问",
+        "想问",
+        "问一下",
+        "咨询",
+        "能否",
+        "能不能",
+        "是否",
+        "怎么",
+        "如何",
+    ]
+    .iter()
+    .any(|w| tight.starts_with(&w.chars().collect::<Vec<_>>()));
+    let first_word = p.spaced.split(' ').next().unwrap_or("");
+    let starts_en = [
+        "how", "what", "who", "when", "where", "which", "can", "could", "should", "is", "are",
+        "do", "does",
+    ]
+    .contains(&first_word);
+    ends || starts_zh || starts_en
+}
+
+/// What the claims of completion in a reply come to.
+enum Completion {
+    /// A clear claim.
+    Claimed,
+    /// Completion said loosely (基本完成): ask.
+    Loose,
+    /// Completion planned, partial or of a step only: work under way.
+    Qualified,
+    /// Completion denied (未完成): nothing said of work.
+    Denied,
+    /// No word of completion.
+    None,
+}
+
+fn completion(p: &Prepared, ctx: &ReplyContext<'_>) -> Completion {
+    let chars = &p.tight;
+    let mut loose = Vec::new();
+    for lexicon in [&ZH, &EN] {
+        for w in lexicon.maybe_done {
+            if is_latin(w) {
+                if !latin_positions(&p.spaced, w).is_empty() {
+                    return Completion::Loose;
+                }
+                continue;
+            }
+            for i in positions(chars, w) {
+                loose.push(i..i + w.chars().count());
+            }
+        }
+    }
+    let mut qualified = false;
+    let mut denied = false;
+    let mut claimed = false;
+    // Chinese words of completion.
+    let mut seen: Vec<std::ops::Range<usize>> = Vec::new();
+    for w in ZH.done {
+        let len = w.chars().count();
+        for i in positions(chars, w) {
+            let range = i..i + len;
+            // A shorter word inside one already read (完成 in 已完成) is the same claim.
+            if seen
+                .iter()
+                .any(|r| r.start <= range.start && range.end <= r.end)
+            {
+                continue;
+            }
+            seen.push(range.clone());
+            if loose
+                .iter()
+                .any(|r| r.start < range.end && range.start < r.end)
+            {
+                continue;
+            }
+            let after: String = chars[range.end..clause_end(chars, range.end)]
+                .iter()
+                .collect();
+            let clause: String = chars[clause_start(chars, i)..clause_end(chars, range.end)]
+                .iter()
+                .collect();
+            let negated = before(chars, i, ZH.negation, 4)
+                || ZH.negation_after.iter().any(|n| after.starts_with(n));
+            let planned = before(chars, i, ZH.plan, 12);
+            let noun = ZH.noun_after.iter().any(|w| after.starts_with(w));
+            let partial = noun
+                || ZH.partial.iter().any(|w| clause.contains(w))
+                || after
+                    .trim_start_matches('了')
+                    .starts_with(|c: char| c.is_ascii_digit());
+            let step = ZH
+                .sub_steps
+                .iter()
+                .find(|s| after.trim_start_matches('了').starts_with(*s))
+                .is_some_and(|s| match ctx.measure {
+                    // The measure is that step: its completion is the measure's.
+                    Some(content) => {
+                        !(content.contains(&format!("完成{s}"))
+                            || content.chars().count() <= s.chars().count() + 6)
+                    }
+                    None => true,
+                });
+            if planned || partial || step {
+                qualified = true;
+            } else if negated {
+                denied = true;
+            } else {
+                claimed = true;
+            }
+        }
+    }
+    // English words of completion.
+    for w in EN.done {
+        for i in latin_positions(&p.spaced, w) {
+            let head = &p.spaced[..i];
+            let words: Vec<&str> = head.split(' ').rev().take(4).collect();
+            let negated = words
+                .iter()
+                .any(|x| EN.negation.iter().any(|n| x == n || x.ends_with(n)))
+                || p.spaced[i..].contains(" yet");
+            let planned = EN.plan.iter().any(|x| head.contains(x));
+            let partial = EN.partial.iter().any(|x| p.spaced.contains(x));
+            if planned || partial {
+                qualified = true;
+            } else if negated {
+                denied = true;
+            } else {
+                claimed = true;
+            }
+        }
+    }
+    if claimed {
+        Completion::Claimed
+    } else if !loose.is_empty() {
+        Completion::Loose
+    } else if qualified {
+        Completion::Qualified
+    } else if denied {
+        Completion::Denied
+    } else {
+        Completion::None
+    }
+}
+
+/// Whether the reply reports work under way (推进中, 已召开, 合同已签 …), not denied (无新进展).
+fn reports_work(p: &Prepared) -> bool {
+    ZH.progress.iter().any(|w| {
+        positions(&p.tight, w)
+            .into_iter()
+            .any(|i| !before(&p.tight, i, &["无", "没有", "没", "未", "暂无"], 2))
+    }) || EN
+        .progress
+        .iter()
+        .any(|w| !latin_positions(&p.spaced, w).is_empty())
+        || holds(p, ZH.plan)
+        || EN.plan.iter().any(|w| p.spaced.contains(w))
+}
+
+/// An acknowledgement that says nothing more (好的, 收到, 收到，马上落实, OK).
+fn acknowledges(p: &Prepared) -> bool {
+    let words: Vec<&str> = [ZH.acknowledge, EN.acknowledge].concat();
+    let bare: String = p
+        .tight
+        .iter()
+        .filter(|c| !is_boundary(**c) && !matches!(c, '~' | '!' | '。'))
+        .collect();
+    let spaced = p.spaced.trim_matches(|c: char| is_boundary(c) || c == '!');
+    if words.contains(&bare.as_str()) || words.contains(&spaced) {
+        return true;
+    }
+    // "收到，马上落实": an acknowledgement, then a promise.
+    words.iter().filter(|w| !is_latin(w)).any(|w| {
+        let w: Vec<char> = w.chars().collect();
+        p.tight.starts_with(&w) && p.tight.get(w.len()).is_some_and(|c| is_boundary(*c))
+    })
+}
+
+/// Whether the reply is no more than a word of completion (已完成。), so that it carries no
+/// note of its own.
+fn bare_claim(p: &Prepared) -> bool {
+    let bare: String = p.tight.iter().filter(|c| !is_boundary(**c)).collect();
+    ZH.done.contains(&bare.as_str()) || EN.done.contains(&bare.as_str())
+}
+
+/// Reads a reply (its measure code taken off) on `ctx.today`.
+pub fn read(text: &str, ctx: &ReplyContext<'_>) -> Result<Reading, ReplyError> {
+    let p = Prepared::new(text);
+    if p.tight.is_empty() {
         return Err(ReplyError::Empty);
     }
-    let rest_or_none = |rest: &str| Some(rest.trim().to_string()).filter(|r| !r.is_empty());
-    if let Some(rest) = strip_word(text, &EXTEND) {
-        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '至' || c == '到');
-        let (date_part, reason) = match rest.find(char::is_whitespace) {
-            Some(i) => (&rest[..i], rest[i..].trim()),
-            None => (rest, ""),
-        };
-        let until = match parse::deadline(date_part) {
-            Ok(Deadline::Date(d)) | Ok(Deadline::Immediate(Some(d))) => d,
-            _ => return Err(ReplyError::ExtensionWithoutDate),
-        };
-        return Ok(Intent::Extend {
-            until,
-            reason: rest_or_none(reason),
-        });
+    let original = p.original.clone();
+    if let Some((request, text)) = request_answer(&p) {
+        return Reading::clear(Intent::Answer { request, text });
     }
-    if let Some(rest) = strip_word(text, &BLOCKED) {
-        let reason = rest.trim();
-        if reason.is_empty() {
-            return Err(ReplyError::BlockedWithoutReason);
-        }
-        return Ok(Intent::Blocked {
-            reason: reason.to_string(),
-        });
+    if let Some(reading) = extension(&p, ctx) {
+        return reading;
     }
-    if let Some(p) = percent(text) {
-        if p == 100 {
-            return Ok(Intent::Done {
-                note: Some(text.to_string()),
+    if let Some(reading) = blocked(&p) {
+        return reading;
+    }
+    if question(&p) {
+        return Reading::clear(Intent::Question { text: original });
+    }
+    if let Some(percent) = percent(&p) {
+        let negated = before(&p.tight, p.tight.len(), ZH.negation, 0);
+        if percent == 100 && !negated {
+            return Reading::clear(Intent::Done {
+                note: Some(original),
             });
         }
-        return Ok(Intent::Progress {
-            percent: Some(p),
-            note: text.to_string(),
+        return Reading::clear(Intent::Progress {
+            percent: Some(percent),
+            note: original,
         });
     }
-    if let Some(rest) = strip_word(text, &DONE)
-        && !NOT_DONE_AFTER.iter().any(|w| rest.starts_with(w))
-    {
-        return Ok(Intent::Done {
-            note: rest_or_none(rest),
-        });
+    match completion(&p, ctx) {
+        Completion::Claimed => {
+            let note = (!bare_claim(&p)).then_some(original);
+            return Reading::clear(Intent::Done { note });
+        }
+        Completion::Loose => {
+            return Reading::unclear(Intent::Done {
+                note: Some(original),
+            });
+        }
+        Completion::Qualified => {
+            return Reading::clear(Intent::Progress {
+                percent: None,
+                note: original,
+            });
+        }
+        Completion::Denied | Completion::None => {}
     }
-    if strip_word(text, &PROGRESS).is_some() {
-        return Ok(Intent::Progress {
+    if acknowledges(&p) {
+        return Reading::unclear(Intent::Progress {
             percent: None,
-            note: text.to_string(),
+            note: original,
         });
     }
-    Ok(Intent::Note(text.to_string()))
+    if reports_work(&p) {
+        return Reading::clear(Intent::Progress {
+            percent: None,
+            note: original,
+        });
+    }
+    Reading::clear(Intent::Note(original))
+}
+
+/// One line of a reply that answers for several measures ("2-1 已完成\n2-2 60% 合同已签"):
+/// the code it starts with, and its words (continued by the lines after it that start with
+/// no code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item<'a> {
+    /// The code the line starts with.
+    pub lead: Option<LeadingCode<'a>>,
+    /// The whole line as sent, continuation lines included.
+    pub text: String,
+}
+
+/// Splits a reply into its items: one per line that starts with a code (a line with no code
+/// continues the item before it). A reply of one item comes back as it is.
+pub fn items(text: &str) -> Vec<Item<'_>> {
+    let mut out: Vec<Item<'_>> = Vec::new();
+    for line in text
+        .split(['\n', '；', ';'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let lead = split_code(line).filter(|l| l.code.contains(['-', '.']) || !l.rest.is_empty());
+        match (lead, out.last_mut()) {
+            (None, Some(last)) => {
+                last.text.push('\n');
+                last.text.push_str(line);
+            }
+            (lead, _) => out.push(Item {
+                lead,
+                text: line.to_string(),
+            }),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod chat;
 mod import;
 mod instance;
 mod read;
+mod reading;
 mod sql;
 mod workflow;
 mod write;
@@ -29,6 +30,7 @@ pub use chat::{
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use instance::{LeaseHolder, OutboxHealth};
 pub use read::UnitRecord;
+pub use reading::{NewPendingReading, PendingReading};
 pub use workflow::{
     AdoptedEvidence, Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit,
     Unreachable,
@@ -244,6 +246,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "instances",
         include_str!("../migrations/sqlite/0004_instances.sql"),
     ),
+    (
+        5,
+        "readings",
+        include_str!("../migrations/sqlite/0005_readings.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -266,6 +273,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "instances",
         include_str!("../migrations/postgres/0004_instances.sql"),
+    ),
+    (
+        5,
+        "readings",
+        include_str!("../migrations/postgres/0005_readings.sql"),
     ),
 ];
 

@@ -347,7 +347,7 @@ async fn buttons_and_replies_move_the_ledger() {
             Some(group.message_id),
         )
         .await;
-    assert!(line.contains(&format!("📝 {third} 已记录进展")), "{line}");
+    assert!(line.contains(&format!("🔄 {third} 已记录进展")), "{line}");
     // Someone unbound in the group is not answered unless they reply to the bot, and then
     // once a day however often they write.
     let before = fake.sent_to(-5001).len();

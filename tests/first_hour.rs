@@ -329,6 +329,10 @@ fn every_cli_line_is_chinese_under_zh() {
         vec!["invite", "整改办", "--role", "office"],
         vec!["export", file.to_str().unwrap(), "--at", AT],
         vec!["demo", "--at", AT],
+        vec!["reading", "3-2 基本完成"],
+        vec!["reading", "需延后到2027年3月31日 设备未到货"],
+        vec!["reading", "需协调"],
+        vec!["reading", "已完成招标", "--measure", "3-4"],
     ]
     .iter()
     .map(|run| run.iter().map(|s| s.to_string()).collect())

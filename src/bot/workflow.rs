@@ -194,15 +194,23 @@ impl Step<'_> {
         code: &str,
         reason: &str,
         unit: Option<&str>,
+        question: bool,
     ) -> Result<(), StoreError> {
         let who = self.signature(unit);
         let language = self.lang();
-        let text = match language {
-            Language::Zh => format!(
+        let text = match (language, question) {
+            (Language::Zh, true) => format!(
+                "❓ {who}就{code}提问：{reason}\n请答复提问人；如需按响应时限督办，可点下方按钮列为督办事项（{}）。",
+                self.settings.config.rules.response.describe(language)
+            ),
+            (Language::En, true) => format!(
+                "❓ {who} asks about {code}: {reason}\nPlease answer them; to track it under the response rule, raise it into a request below."
+            ),
+            (Language::Zh, false) => format!(
                 "⚠️ {who}就{code}申请协调：{reason}\n如需按响应时限督办，请点下方按钮列为督办事项（{}）。",
                 self.settings.config.rules.response.describe(language)
             ),
-            Language::En => format!(
+            (Language::En, false) => format!(
                 "⚠️ {who} asks for coordination on {code}: {reason}\nTo track it under the response rule, raise it into a request below."
             ),
         };
@@ -936,13 +944,15 @@ impl Step<'_> {
         self.now.with_timezone(&self.settings.timezone).date_naive()
     }
 
-    /// Records a flag and tells the office; returns nothing (the caller confirms).
+    /// Records a flag and tells the office; returns nothing (the caller confirms). A
+    /// question to the office is a flag too, worded as one.
     pub(super) async fn flag(
         &mut self,
         measure_id: i64,
         code: &str,
         reason: &str,
         unit: Option<&str>,
+        question: bool,
     ) -> Result<(), StoreError> {
         let name = self.who.actor();
         let asker = Asker {
@@ -953,7 +963,7 @@ impl Step<'_> {
             unit,
         };
         let id = self.tx.flag(measure_id, &asker, reason).await?;
-        self.notify_flag(id, code, reason, unit).await
+        self.notify_flag(id, code, reason, unit, question).await
     }
 
     /// Records an extension request and tells the office.
