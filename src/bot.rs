@@ -175,6 +175,8 @@ pub async fn handle(
     now: DateTime<Utc>,
     file: Download<'_>,
 ) -> Result<Handled, StoreError> {
+    // Chat text is cleaned on the way in exactly as ledger cells are.
+    let incoming = &incoming.cleaned();
     let Some(mut tx) = store.begin_update(incoming.update_id, now).await? else {
         return Ok(Handled::default());
     };
@@ -443,11 +445,7 @@ impl Step<'_> {
             return Ok(());
         }
         let about_requests = sent.as_ref().is_some_and(|s| s.kind == "requests");
-        let names_request = text.starts_with(['R', 'r', 'Ｒ'])
-            && text
-                .chars()
-                .nth(1)
-                .is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+        let names_request = crate::reply::request_code_at_start(text).is_some();
         if (about_requests || names_request) && self.request_reply(sent.as_ref(), text).await? {
             return Ok(());
         }

@@ -140,6 +140,58 @@ pub struct Incoming {
     pub event: Event,
 }
 
+impl Incoming {
+    /// The update with every text in it cleaned as ledger cells are ([`crate::text::clean`]):
+    /// no NUL byte, no terminal control code, no right-to-left override reaches the store,
+    /// the terminal or another chat, on either backend.
+    pub fn cleaned(&self) -> Incoming {
+        use crate::text::clean;
+        let event = match &self.event {
+            Event::Text {
+                message_id,
+                text,
+                reply_to,
+            } => Event::Text {
+                message_id: *message_id,
+                text: clean(text),
+                reply_to: *reply_to,
+            },
+            Event::Button {
+                callback_id,
+                message_id,
+                data,
+            } => Event::Button {
+                callback_id: callback_id.clone(),
+                message_id: *message_id,
+                data: clean(data),
+            },
+            Event::File {
+                message_id,
+                file,
+                caption,
+                reply_to,
+            } => Event::File {
+                message_id: *message_id,
+                file: IncomingFile {
+                    name: clean(&file.name),
+                    ..file.clone()
+                },
+                caption: clean(caption),
+                reply_to: *reply_to,
+            },
+            other => other.clone(),
+        };
+        Incoming {
+            from: self.from.as_ref().map(|s| Sender {
+                user_id: s.user_id,
+                name: clean(&s.name),
+            }),
+            event,
+            ..self.clone()
+        }
+    }
+}
+
 /// The kinds of incoming things duban reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -210,7 +210,7 @@ impl Prepared {
                 original = original.replace(typo, meant);
             }
         }
-        let folded: String = original.chars().map(fold).collect();
+        let folded: String = arabic(&original).chars().map(fold).collect();
         let tight = folded.chars().filter(|c| !c.is_whitespace()).collect();
         let spaced = folded.split_whitespace().collect::<Vec<_>>().join(" ");
         Prepared {
@@ -223,6 +223,91 @@ impl Prepared {
     fn tight_string(&self) -> String {
         self.tight.iter().collect()
     }
+}
+
+/// The value of a run of Chinese numerals: 七 → 7, 十二 → 12, 三十一 → 31, 二〇二七 → 2027.
+fn numeral_value(run: &[char]) -> Option<u32> {
+    let digit = |c: char| {
+        "〇零一二三四五六七八九"
+            .chars()
+            .position(|d| d == c)
+            .map(|v| match v {
+                0 | 1 => 0,
+                v => v as u32 - 1,
+            })
+    };
+    if run.iter().all(|c| digit(*c).is_some()) {
+        // Digit by digit, as years are written: 二〇二七.
+        return run.iter().try_fold(0u32, |n, c| Some(n * 10 + digit(*c)?));
+    }
+    let mut total = 0;
+    let mut current = 0;
+    for &c in run {
+        match c {
+            '十' => {
+                total += current.max(1) * 10;
+                current = 0;
+            }
+            '百' => {
+                total += current.max(1) * 100;
+                current = 0;
+            }
+            c => current = digit(c)?,
+        }
+    }
+    Some(total + current)
+}
+
+/// Chinese numerals read as Arabic ones where they count dates and shares: 二〇二七年三月
+/// 三十一日 → 2027年3月31日, 七成 → 70%, 百分之六十 → 60%, 一半 → 50%.
+fn arabic(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_numeral = |c: char| "〇零一二三四五六七八九十百".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i..].starts_with(&['百', '分', '之']) {
+            let start = i + 3;
+            let end = chars[start..]
+                .iter()
+                .position(|c| !is_numeral(*c))
+                .map_or(chars.len(), |p| start + p);
+            if end > start
+                && let Some(n) = numeral_value(&chars[start..end])
+            {
+                out.push_str(&format!("{n}%"));
+                i = end;
+                continue;
+            }
+        }
+        if chars[i..].starts_with(&['一', '半']) && !(i > 0 && chars[i - 1] == '的') {
+            out.push_str("一半(50%)");
+            i += 2;
+            continue;
+        }
+        if !is_numeral(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let end = chars[i..]
+            .iter()
+            .position(|c| !is_numeral(*c))
+            .map_or(chars.len(), |p| i + p);
+        let unit = chars.get(end).copied();
+        let value = numeral_value(&chars[i..end]);
+        match (unit, value) {
+            (Some('年' | '月' | '日' | '号'), Some(n)) => out.push_str(&n.to_string()),
+            (Some('成'), Some(n)) if (1..=10).contains(&n) => {
+                out.push_str(&format!("{}%", n * 10));
+                i = end + 1;
+                continue;
+            }
+            _ => out.extend(&chars[i..end]),
+        }
+        i = end;
+    }
+    out
 }
 
 /// Clause boundaries: what a negation or a plan does not reach across.
@@ -304,26 +389,31 @@ fn holds(p: &Prepared, words: &[&str]) -> bool {
 
 /// The request a reply answers when it starts with its code: `R12 …` → 12 and the rest.
 fn request_answer(p: &Prepared) -> Option<(i64, String)> {
-    let spaced = &p.spaced;
-    let rest = spaced.strip_prefix('r')?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    if digits.is_empty() || digits.len() > 9 {
+    request_code_at_start(&p.original).map(|(id, rest)| (id, rest.to_string()))
+}
+
+/// The request a text names at its start ("R12 …", "R3已协调解决", "回复R5，……"), and the
+/// answer after it, in the text's own characters.
+pub fn request_code_at_start(text: &str) -> Option<(i64, &str)> {
+    let text = text.trim_start();
+    let text = ["回复", "答复", "关于"]
+        .iter()
+        .find_map(|w| text.strip_prefix(w))
+        .unwrap_or(text);
+    let rest = text.strip_prefix(['R', 'r', 'Ｒ', 'ｒ'])?;
+    let end = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_digit() || ('０'..='９').contains(c)))
+        .map_or(rest.len(), |(i, _)| i);
+    if end == 0 {
         return None;
     }
-    let number: i64 = digits.parse().ok()?;
-    // The original text after the code, in its own characters.
-    let original = p.original.trim_start();
-    let skip = original
-        .char_indices()
-        .skip(1 + digits.chars().count())
-        .map(|(i, _)| i)
-        .next()
-        .unwrap_or(original.len());
-    let text = original[skip..]
-        .trim_start_matches(|c: char| c.is_whitespace() || is_boundary(c) || c == ':' || c == '：')
-        .trim()
-        .to_string();
-    Some((number, text))
+    let digits: String = rest[..end].chars().map(fold).collect();
+    let id = digits.parse().ok()?;
+    let answer = rest[end..].trim_start_matches(|c: char| {
+        c.is_whitespace() || is_boundary(c) || matches!(c, ':' | '：')
+    });
+    Some((id, answer.trim_end()))
 }
 
 /// The first percentage in the (folded) text, 0–100.
@@ -487,39 +577,92 @@ fn strip_first(original: &str, words: &[&str]) -> Option<String> {
 fn extension(p: &Prepared, ctx: &ReplyContext<'_>) -> Option<Result<Reading, ReplyError>> {
     let strong = [ZH.extension, EN.extension].concat();
     let weak = [ZH.extension_weak, EN.extension_weak].concat();
+    // "不延期", "无需延期": no request; "能不能延期" still is one.
+    let declined = |i: usize| {
+        let from = i.saturating_sub(3);
+        let window: String = p.tight[from..i].iter().collect();
+        ["不", "无需", "不用", "无须", "不需要", "不申请"]
+            .iter()
+            .any(|w| window.ends_with(w))
+            && !window.ends_with("能不")
+    };
     let asked = strong.iter().any(|w| {
         if is_latin(w) {
             !latin_positions(&p.spaced, w).is_empty()
         } else {
-            positions(&p.tight, w)
-                .into_iter()
-                .any(|i| !before(&p.tight, i, &["不", "无需", "不用", "无须"], 2))
+            positions(&p.tight, w).into_iter().any(|i| !declined(i))
         }
     });
     let date = find_date(p, ctx.today);
-    let weakly = holds(p, &weak) && date.is_some();
+    // 推迟 asks for time when a date follows, or when it is wanted ("要推迟一段时间"); "工期
+    // 推迟了" only reports.
+    let wanted_later = weak.iter().filter(|w| !is_latin(w)).any(|w| {
+        positions(&p.tight, w).into_iter().any(|i| {
+            let after: String = p.tight[i + w.chars().count()..].iter().take(3).collect();
+            before(&p.tight, i, &["要", "需要", "申请", "想", "需", "准备"], 3)
+                || after.starts_with("一段")
+                || after.starts_with("时间")
+        })
+    });
+    let weakly = holds(p, &weak) && (date.is_some() || wanted_later);
     if !asked && !weakly {
         return None;
     }
     let Some(until) = date else {
         return Some(Err(ReplyError::ExtensionWithoutDate));
     };
+    // The reason: what follows the date, else what comes before the request.
+    let text = arabic(&p.original);
     let all: Vec<&str> = strong.iter().chain(weak.iter()).copied().collect();
-    let text = strip_first(&p.original, &all).unwrap_or_else(|| p.original.clone());
-    let (head, tail) = without_date(&text);
-    let reason = remainder(&tail)
-        .or_else(|| remainder(&head))
-        .map(|r| {
-            r.trim_start_matches(|c: char| "原因是由于因为".contains(c))
-                .trim()
-                .to_string()
-        })
-        .filter(|r| !r.is_empty() && r != "申请" && r != "需" && r != "需要");
+    let lower = text.to_lowercase();
+    let keyword = all
+        .iter()
+        .filter_map(|w| lower.find(w).map(|i| (i, w.len())))
+        .min_by_key(|(i, len)| (*i, std::cmp::Reverse(*len)));
+    let (head, after_keyword) = match keyword {
+        Some((i, len)) if text.is_char_boundary(i) && text.is_char_boundary(i + len) => {
+            (text[..i].to_string(), text[i + len..].to_string())
+        }
+        _ => (String::new(), text.clone()),
+    };
+    let (_, tail) = without_date(&after_keyword);
+    let empty = |r: &str| {
+        let r = r.trim_matches(|c: char| c.is_whitespace() || is_boundary(c));
+        r.is_empty() || ["完成", "前完成", "为止", "止", "前"].contains(&r)
+    };
+    let cleaned = |r: &str| -> Option<String> {
+        let r = remainder(r)?;
+        let r = r
+            .trim_start_matches(|c: char| "原因是由于因为理由：:".contains(c))
+            .trim_end_matches(['，', ',', '。'])
+            .trim();
+        let r = [
+            "申请将完成",
+            "申请将",
+            "申请",
+            "需要",
+            "需",
+            "恳请",
+            "请",
+            "想",
+            "要",
+        ]
+        .iter()
+        .fold(r.to_string(), |r, w| r.trim_end_matches(w).to_string());
+        let r = r.trim_matches(|c: char| c.is_whitespace() || is_boundary(c));
+        (!r.is_empty()).then(|| r.to_string())
+    };
+    let reason = if empty(&tail) {
+        cleaned(&head)
+    } else {
+        cleaned(&tail)
+    };
     Some(Reading::clear(Intent::Extend { until, reason }))
 }
 
-/// A call for coordination, when the reply makes one.
-fn blocked(p: &Prepared) -> Option<Result<Reading, ReplyError>> {
+/// A call for coordination, when the reply makes one: by a word of its own (需协调), or, with
+/// `pairs`, by asking someone for support (需要发改局支持).
+fn blocked(p: &Prepared, pairs: bool) -> Option<Result<Reading, ReplyError>> {
     let overcome = ["克服", "解决了", "没有", "没", "无", "不存在"];
     let mut found = false;
     for lexicon in [&ZH, &EN] {
@@ -533,7 +676,7 @@ fn blocked(p: &Prepared) -> Option<Result<Reading, ReplyError>> {
             }
         }
         let (starts, ends) = lexicon.blocked_pair;
-        for start in starts {
+        for start in starts.iter().filter(|_| pairs) {
             if is_latin(start) {
                 for i in latin_positions(&p.spaced, start) {
                     let window: String = p.spaced[i..].chars().take(40).collect();
@@ -542,7 +685,12 @@ fn blocked(p: &Prepared) -> Option<Result<Reading, ReplyError>> {
                 continue;
             }
             for i in positions(&p.tight, start) {
-                let end = clause_end(&p.tight, i).min(i + start.chars().count() + 10);
+                // 请 in 申请 or 请问 asks nobody for help.
+                let next = p.tight.get(i + start.chars().count());
+                if *start == "请" && (i > 0 && p.tight[i - 1] == '申' || next == Some(&'问')) {
+                    continue;
+                }
+                let end = clause_end(&p.tight, i).min(i + start.chars().count() + 16);
                 let window: String = p.tight[i..end].iter().collect();
                 found |= ends.iter().any(|e| window[start.len()..].contains(e));
             }
@@ -560,10 +708,47 @@ fn blocked(p: &Prepared) -> Option<Result<Reading, ReplyError>> {
         .max_by_key(|w| w.len())
         .and_then(|w| strip_first(&p.original, &[w]))
         .map_or_else(|| remainder(&p.original), |r| remainder(&r));
+    // Nothing but the call and filler words ("这个需要协调一下") names no matter to settle.
+    let fillers = [
+        "这个", "那个", "这项", "该项", "本项", "此项", "一下", "需要", "需", "协调", "请", "帮忙",
+        "麻烦", "呢", "啊", "吧", "了",
+    ];
+    let substance: String = fillers
+        .iter()
+        .fold(p.tight_string(), |text, f| text.replace(f, ""))
+        .chars()
+        .filter(|c| !is_boundary(*c))
+        .collect();
+    let reason = reason.filter(|_| !substance.is_empty());
     match reason {
         Some(reason) => Some(Reading::clear(Intent::Blocked { reason })),
         None => Some(Err(ReplyError::BlockedWithoutReason)),
     }
+}
+
+/// A reply that opens as a question (请问, 想问 …) and ends as one: a question, whatever it
+/// names (延期, 销号).
+fn asks_first(p: &Prepared) -> bool {
+    let opens = ["请问", "想问", "问一下", "咨询一下"]
+        .iter()
+        .any(|w| p.tight.starts_with(&w.chars().collect::<Vec<_>>()));
+    opens
+        && p.tight
+            .last()
+            .is_some_and(|c| matches!(c, '?' | '吗' | '呢'))
+}
+
+/// A question without its mark ("佐证材料上传到哪里"), once nothing else was read.
+fn asks_somewhere(p: &Prepared) -> bool {
+    let tight = p.tight_string();
+    [
+        "哪里", "哪儿", "哪些", "怎么", "如何", "谁来", "是否", "能否",
+    ]
+    .iter()
+    .any(|w| tight.contains(w))
+        || tight
+            .match_indices("什么")
+            .any(|(i, _)| !tight[..i].ends_with('没') && !tight[..i].ends_with('不'))
 }
 
 /// A question to the office.
@@ -608,11 +793,15 @@ enum Completion {
 
 fn completion(p: &Prepared, ctx: &ReplyContext<'_>) -> Completion {
     let chars = &p.tight;
+    let tight = p.tight_string();
+    // A claim taken back is no claim (上次说已完成是误报).
+    let retracted = ZH.retract.iter().any(|w| tight.contains(w))
+        || EN.retract.iter().any(|w| p.spaced.contains(w));
     let mut loose = Vec::new();
     for lexicon in [&ZH, &EN] {
         for w in lexicon.maybe_done {
             if is_latin(w) {
-                if !latin_positions(&p.spaced, w).is_empty() {
+                if !latin_positions(&p.spaced, w).is_empty() && !retracted {
                     return Completion::Loose;
                 }
                 continue;
@@ -622,9 +811,11 @@ fn completion(p: &Prepared, ctx: &ReplyContext<'_>) -> Completion {
             }
         }
     }
-    let mut qualified = false;
-    let mut denied = false;
-    let mut claimed = false;
+    // Something left to do, anywhere in the reply (还剩2处未整改), makes every claim partial.
+    let left = ["还剩", "尚余", "尚有", "剩余", "剩下"]
+        .iter()
+        .any(|w| tight.contains(w));
+    let mut claims = Vec::new();
     // Chinese words of completion.
     let mut seen: Vec<std::ops::Range<usize>> = Vec::new();
     for w in ZH.done {
@@ -643,42 +834,10 @@ fn completion(p: &Prepared, ctx: &ReplyContext<'_>) -> Completion {
                 .iter()
                 .any(|r| r.start < range.end && range.start < r.end)
             {
+                claims.push(Completion::Loose);
                 continue;
             }
-            let after: String = chars[range.end..clause_end(chars, range.end)]
-                .iter()
-                .collect();
-            let clause: String = chars[clause_start(chars, i)..clause_end(chars, range.end)]
-                .iter()
-                .collect();
-            let negated = before(chars, i, ZH.negation, 4)
-                || ZH.negation_after.iter().any(|n| after.starts_with(n));
-            let planned = before(chars, i, ZH.plan, 12);
-            let noun = ZH.noun_after.iter().any(|w| after.starts_with(w));
-            let partial = noun
-                || ZH.partial.iter().any(|w| clause.contains(w))
-                || after
-                    .trim_start_matches('了')
-                    .starts_with(|c: char| c.is_ascii_digit());
-            let step = ZH
-                .sub_steps
-                .iter()
-                .find(|s| after.trim_start_matches('了').starts_with(*s))
-                .is_some_and(|s| match ctx.measure {
-                    // The measure is that step: its completion is the measure's.
-                    Some(content) => {
-                        !(content.contains(&format!("完成{s}"))
-                            || content.chars().count() <= s.chars().count() + 6)
-                    }
-                    None => true,
-                });
-            if planned || partial || step {
-                qualified = true;
-            } else if negated {
-                denied = true;
-            } else {
-                claimed = true;
-            }
+            claims.push(one_claim(p, ctx, range, left));
         }
     }
     // English words of completion.
@@ -692,27 +851,134 @@ fn completion(p: &Prepared, ctx: &ReplyContext<'_>) -> Completion {
                 || p.spaced[i..].contains(" yet");
             let planned = EN.plan.iter().any(|x| head.contains(x));
             let partial = EN.partial.iter().any(|x| p.spaced.contains(x));
-            if planned || partial {
-                qualified = true;
+            let hedged = EN.hedge.iter().any(|x| head.contains(x));
+            claims.push(if planned || partial {
+                Completion::Qualified
             } else if negated {
-                denied = true;
+                Completion::Denied
+            } else if hedged {
+                Completion::Loose
             } else {
-                claimed = true;
-            }
+                Completion::Claimed
+            });
         }
     }
-    if claimed {
+    if claims.is_empty() && !loose.is_empty() && !retracted {
+        return Completion::Loose;
+    }
+    let any = |wanted: fn(&Completion) -> bool| claims.iter().any(wanted);
+    if retracted {
+        return match any(|c| !matches!(c, Completion::Denied)) || !claims.is_empty() {
+            true => Completion::Qualified,
+            false => Completion::None,
+        };
+    }
+    if any(|c| matches!(c, Completion::Claimed)) {
         Completion::Claimed
-    } else if !loose.is_empty() {
+    } else if any(|c| matches!(c, Completion::Loose)) {
         Completion::Loose
-    } else if qualified {
+    } else if any(|c| matches!(c, Completion::Qualified)) || (left && !claims.is_empty()) {
         Completion::Qualified
-    } else if denied {
+    } else if any(|c| matches!(c, Completion::Denied)) {
         Completion::Denied
     } else {
         Completion::None
     }
 }
+
+/// What one Chinese word of completion at `range` comes to.
+/// Words that begin a new sentence when a reply runs on without punctuation
+/// (完成了麻烦帮忙销号): what follows them is no object of the completion.
+const NEXT_SENTENCE: &[&str] = &[
+    "请",
+    "麻烦",
+    "烦请",
+    "谢谢",
+    "辛苦",
+    "望",
+    "申请",
+    "特此",
+    "现申请",
+    "please",
+    "thanks",
+];
+
+fn one_claim(
+    p: &Prepared,
+    ctx: &ReplyContext<'_>,
+    range: std::ops::Range<usize>,
+    left: bool,
+) -> Completion {
+    let chars = &p.tight;
+    let i = range.start;
+    let after: String = chars[range.end..clause_end(chars, range.end)]
+        .iter()
+        .collect();
+    let object = after.trim_start_matches(['了', '的']);
+    // Particles end a sentence; they name no step (完成了吧).
+    let object = if object.chars().all(|c| "吧啊呢哦呀嘛啦了的".contains(c)) {
+        ""
+    } else {
+        object
+    };
+    let before_in_clause: String = chars[clause_start(chars, i)..i].iter().collect();
+    let clause = format!("{before_in_clause}{after}");
+    // 不 in 差不多 denies nothing.
+    let near: String = chars[clause_start(chars, i).max(i.saturating_sub(4))..i]
+        .iter()
+        .collect::<String>()
+        .replace("差不多", "");
+    let negated = ZH.negation.iter().any(|w| near.contains(w))
+        || ZH.negation_after.iter().any(|n| after.starts_with(n));
+    let planned = before(chars, i, ZH.plan, 12);
+    let noun = ZH.noun_after.iter().any(|w| after.starts_with(w));
+    let counted = object.starts_with(|c: char| c.is_ascii_digit());
+    let partial = noun || counted || left || ZH.partial.iter().any(|w| clause.contains(w));
+    // The measure itself is that step ("已完成招标" on "完成招标工作"): its completion counts.
+    let is_the_measure = |step: &str| {
+        ctx.measure.is_some_and(|content| {
+            content.contains(&format!("完成{step}"))
+                || content.chars().count() <= step.chars().count() + 6
+        })
+    };
+    // 已完成X: a claim of the whole only when X is the whole (整改, 全部, 任务 …).
+    let specific_object = !object.is_empty()
+        && !ZH.whole.iter().any(|w| object.starts_with(w))
+        && !object.starts_with(|c: char| is_boundary(c) || c == '，')
+        && !NEXT_SENTENCE.iter().any(|w| object.starts_with(w));
+    let step_after = ZH
+        .sub_steps
+        .iter()
+        .find(|s| object.contains(*s))
+        .is_some_and(|s| !is_the_measure(s));
+    let step_before = ZH
+        .sub_steps
+        .iter()
+        .find(|s| before_in_clause.contains(*s))
+        .is_some_and(|s| !is_the_measure(s));
+    let step = step_after
+        || step_before
+        || (specific_object
+            && ctx.measure.is_none_or(|content| {
+                !content.contains(&object.chars().take(2).collect::<String>())
+            }));
+    let hedged = before(chars, i, ZH.hedge, 6);
+    if planned || partial {
+        Completion::Qualified
+    } else if negated {
+        Completion::Denied
+    } else if step {
+        Completion::Qualified
+    } else if hedged {
+        Completion::Loose
+    } else {
+        Completion::Claimed
+    }
+}
+
+/// Plan words that only name a time (本周, 下周, 明天): they keep "本周完成" from being a claim,
+/// but "本周无进展" reports no work.
+const WHEN: &[&str] = &["本周", "下周", "明天"];
 
 /// Whether the reply reports work under way (推进中, 已召开, 合同已签 …), not denied (无新进展).
 fn reports_work(p: &Prepared) -> bool {
@@ -724,8 +990,15 @@ fn reports_work(p: &Prepared) -> bool {
         .progress
         .iter()
         .any(|w| !latin_positions(&p.spaced, w).is_empty())
-        || holds(p, ZH.plan)
+        || ZH
+            .plan
+            .iter()
+            .filter(|w| !WHEN.contains(w))
+            .any(|w| holds(p, &[w]))
         || EN.plan.iter().any(|w| p.spaced.contains(w))
+        || ["一部分", "大部分", "部分", "一半"]
+            .iter()
+            .any(|w| p.tight_string().contains(w))
 }
 
 /// An acknowledgement that says nothing more (好的, 收到, 收到，马上落实, OK).
@@ -764,14 +1037,25 @@ pub fn read(text: &str, ctx: &ReplyContext<'_>) -> Result<Reading, ReplyError> {
     if let Some((request, text)) = request_answer(&p) {
         return Reading::clear(Intent::Answer { request, text });
     }
+    // "请问延期需要走什么程序？" asks about extensions; it asks for none.
+    if asks_first(&p) {
+        return Reading::clear(Intent::Question { text: original });
+    }
     if let Some(reading) = extension(&p, ctx) {
         return reading;
     }
-    if let Some(reading) = blocked(&p) {
+    if let Some(reading) = blocked(&p, false) {
         return reading;
     }
     if question(&p) {
         return Reading::clear(Intent::Question { text: original });
+    }
+    // A clear claim wins over a polite "麻烦帮忙销号一下".
+    let completed = completion(&p, ctx);
+    if !matches!(completed, Completion::Claimed)
+        && let Some(reading) = blocked(&p, true)
+    {
+        return reading;
     }
     if let Some(percent) = percent(&p) {
         let negated = before(&p.tight, p.tight.len(), ZH.negation, 0);
@@ -785,7 +1069,7 @@ pub fn read(text: &str, ctx: &ReplyContext<'_>) -> Result<Reading, ReplyError> {
             note: original,
         });
     }
-    match completion(&p, ctx) {
+    match completed {
         Completion::Claimed => {
             let note = (!bare_claim(&p)).then_some(original);
             return Reading::clear(Intent::Done { note });
@@ -814,6 +1098,9 @@ pub fn read(text: &str, ctx: &ReplyContext<'_>) -> Result<Reading, ReplyError> {
             percent: None,
             note: original,
         });
+    }
+    if asks_somewhere(&p) {
+        return Reading::clear(Intent::Question { text: original });
     }
     Reading::clear(Intent::Note(original))
 }

@@ -69,6 +69,32 @@ pub fn office(zh: &str, en: &str, language: Language) -> String {
     language.pick(zh, en).to_string()
 }
 
+/// Text as duban keeps it, from a ledger cell or a chat alike: trimmed, without control
+/// characters (a NUL byte, for one, which PostgreSQL cannot store; ESC and BEL, which would
+/// act on a terminal) and without the marks that reorder how text is shown (the
+/// right-to-left override), keeping line breaks and tabs, with `\r\n` read as `\n`.
+pub fn clean(text: &str) -> String {
+    let unwanted = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
+    let text = text.trim();
+    if !text.chars().any(unwanted) {
+        return text.to_string();
+    }
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|c| !unwanted(*c))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The characters that change the direction text is shown in, or hide it.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
 /// Whether `c` is a CJK ideograph or CJK punctuation: the characters official Chinese text
 /// is written in.
 pub fn is_cjk(c: char) -> bool {
@@ -213,6 +239,19 @@ mod tests {
         ] {
             assert_eq!(example_date(today), example, "{today}");
             assert!(example_date(today) > today);
+        }
+    }
+
+    #[test]
+    fn text_is_cleaned_alike_from_files_and_chats() {
+        for (raw, kept) in [
+            (" 措施\u{0}一\r\n第二行\u{7} ", "措施一\n第二行"),
+            ("a\tb", "a\tb"),
+            ("进展\u{1b}[2J x", "进展[2J x"),
+            ("\u{202e}txt.exe 已完成", "txt.exe 已完成"),
+            ("已完成", "已完成"),
+        ] {
+            assert_eq!(clean(raw), kept, "{raw:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use crate::ledger::Status;
 use crate::rules::{RequestCategory, response_due};
 use crate::store::{Asker, NewEvidence, NewRequest, SentMessage, StoreError};
 use crate::text::Language;
-use crate::workflow::{ClaimState, category_label, parse_request_code, request_code};
+use crate::workflow::{ClaimState, category_label, request_code};
 
 /// What a button under an office notice does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -848,16 +848,12 @@ impl Step<'_> {
             .and_then(|r| r.as_array())
             .map(|ids| ids.iter().filter_map(|v| v.as_i64()).collect())
             .unwrap_or_default();
-        let (head, rest) = text
-            .trim()
-            .split_once(|c: char| {
-                c.is_whitespace() || matches!(c, ':' | '\u{FF1A}' | ',' | '\u{FF0C}')
-            })
-            .unwrap_or((text.trim(), ""));
-        let named = head
-            .starts_with(['R', 'r', 'Ｒ'])
-            .then(|| parse_request_code(head))
-            .flatten();
+        // "R12 …", "R12：…", "R3已协调解决", "回复R5，……": the code, then the answer.
+        let named_code = crate::reply::request_code_at_start(text);
+        let (named, rest) = match named_code {
+            Some((id, rest)) => (Some(id), rest),
+            None => (None, ""),
+        };
         let (id, answer) = match (named, listed.as_slice()) {
             (Some(id), _) => (id, rest.trim()),
             (None, [only]) => (*only, text.trim()),

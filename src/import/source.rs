@@ -65,23 +65,7 @@ impl Cell<'_> {
     }
 }
 
-/// Text as a ledger should hold it: trimmed, without control characters (a NUL byte, for
-/// one, which PostgreSQL cannot store), keeping line breaks and tabs, with `\r\n` read as `\n`.
-pub fn clean(text: &str) -> String {
-    let text = text.trim();
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return text.to_string();
-    }
-    text.replace("\r\n", "\n")
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
+pub use crate::text::clean;
 
 /// What the row visitor wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
