@@ -67,7 +67,7 @@ fn main() {
             true
         }),
     );
-    duban::import::source::read(&file, &mut reader).expect("read");
+    duban::import::source::read(&file, &mut reader, 200 << 20).expect("read");
     reader.finish();
     assert!(reader.problems.is_empty());
     println!(

@@ -10,7 +10,9 @@ use crate::ledger::{Role, Source, Status};
 use crate::remind::{Kind, render};
 use crate::reply::{Intent, ReplyError, split_code};
 use crate::rules::{Assessment, Context, assess};
-use crate::store::{Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, UpdateTx};
+use crate::store::{
+    Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, StrangerEvent, UpdateTx,
+};
 use crate::text::Language;
 
 /// Buttons older than this are refused: their reminder has been superseded.
@@ -163,9 +165,19 @@ pub enum Download<'a> {
     Bytes(&'a [u8]),
     /// The file is over the configured size and was not fetched.
     TooLarge,
+    /// The file is empty (0 bytes): nothing to keep.
+    Empty,
+    /// The channel gave a size that is no size: the file was not fetched.
+    Invalid,
     /// The channel could not hand the file over.
     Failed,
 }
+
+/// Answers someone not bound gets in an hour; after them the bot is silent to them.
+pub const STRANGER_ANSWERS_PER_HOUR: i64 = 5;
+
+/// Wrong invitation codes one sender may try in an hour; after them no code is looked at.
+pub const BAD_CODES_PER_HOUR: i64 = 3;
 
 /// Handles one incoming update, with the file it carries, if any.
 pub async fn handle(
@@ -209,6 +221,7 @@ pub async fn handle(
         file,
         actions: Vec::new(),
         refresh: None,
+        just_bound: false,
     };
     step.run().await?;
     let Step {
@@ -325,6 +338,8 @@ struct Step<'a> {
     file: Download<'a>,
     actions: Vec<Action>,
     refresh: Option<(i64, i64)>,
+    /// The sender bound themselves (or a group) with this update: answered as someone bound.
+    just_bound: bool,
 }
 
 impl Step<'_> {
@@ -366,6 +381,9 @@ impl Step<'_> {
     }
 
     /// Queues a reply under a key: nothing is queued when the key was used before.
+    ///
+    /// Someone not bound gets [`STRANGER_ANSWERS_PER_HOUR`] answers an hour, then silence (the
+    /// office hears of it once a day); their answers go out after everyone else's messages.
     async fn say_once(&mut self, key: &str, text: String) -> Result<(), StoreError> {
         let chat = self.incoming.chat_id;
         let person = if self.group() {
@@ -373,15 +391,61 @@ impl Step<'_> {
         } else {
             self.who.person_id()
         };
+        let stranger = !self.who.bound() && !self.just_bound;
+        let user = self.who.sender.user_id;
+        if stranger {
+            let since = self.now - chrono::Duration::hours(1);
+            let answered = self
+                .tx
+                .stranger_count(user, StrangerEvent::Answer, since)
+                .await?;
+            if answered >= STRANGER_ANSWERS_PER_HOUR {
+                self.tx
+                    .stranger_event(user, StrangerEvent::Silenced)
+                    .await?;
+                return self.flood_notice().await;
+            }
+        }
+        let kind = if stranger { "stranger" } else { "reply" };
         if self
             .tx
-            .enqueue(key, chat, person, "reply", &Message::text(text))
+            .enqueue(key, chat, person, kind, &Message::text(text))
             .await?
             .is_some()
         {
             self.queued = true;
+            if stranger {
+                self.tx.stranger_event(user, StrangerEvent::Answer).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Tells the office, once a day, that someone not bound writes to the bot so much that
+    /// it has stopped answering them.
+    async fn flood_notice(&mut self) -> Result<(), StoreError> {
+        let day = self.now.with_timezone(&self.settings.timezone).date_naive();
+        let sender = &self.who.sender;
+        let name = crate::text::clean(&sender.name);
+        let name: String = name.chars().take(40).collect();
+        let text = match self.lang() {
+            Language::Zh => format!(
+                "⚠️ 有未绑定的账号向督办机器人大量发送消息（如“{name}”，用户ID {}），机器人已暂停答复（每人每小时最多答复{}次），不影响其他人。如是工作人员，请为其生成邀请码绑定。",
+                sender.user_id, STRANGER_ANSWERS_PER_HOUR
+            ),
+            Language::En => format!(
+                "⚠️ Someone not bound is flooding the bot with messages (e.g. \"{name}\", user id {}): the bot stopped answering them (at most {} answers an hour each); nobody else is affected. If they work with you, invite them.",
+                sender.user_id, STRANGER_ANSWERS_PER_HOUR
+            ),
+        };
+        let key = format!("flood:{day}");
+        self.notify_office(
+            &key,
+            "notice",
+            Message::text(text),
+            serde_json::json!({ "flood": sender.user_id }),
+        )
+        .await
     }
 
     /// Tells someone not bound how to bind, at most once a day: a stranger writing a lot
@@ -763,11 +827,39 @@ impl Step<'_> {
         let hash = code_hash(code);
         let sender = self.who.sender.clone();
         let zh = self.lang() == Language::Zh;
-        let text = match self
+        // Guessing codes: after a few wrong ones in an hour, no code is even looked at.
+        let since = self.now - chrono::Duration::hours(1);
+        let wrong = self
+            .tx
+            .stranger_count(sender.user_id, StrangerEvent::BadCode, since)
+            .await?;
+        if wrong >= BAD_CODES_PER_HOUR {
+            let text = match self.lang() {
+                Language::Zh => format!(
+                    "邀请码错误次数过多，请一小时后再试，或向{}核对邀请码。",
+                    self.office_name()
+                ),
+                Language::En => {
+                    "Too many wrong codes: try again in an hour, or check the code with the office."
+                        .to_string()
+                }
+            };
+            return self.say(text).await;
+        }
+        let redeemed = self
             .tx
             .redeem(&hash, &sender, self.incoming.chat_id, self.group())
-            .await?
-        {
+            .await?;
+        match redeemed {
+            Redeemed::Person(_) | Redeemed::Group { .. } => self.just_bound = true,
+            Redeemed::Unknown => {
+                self.tx
+                    .stranger_event(sender.user_id, StrangerEvent::BadCode)
+                    .await?
+            }
+            _ => {}
+        }
+        let text = match redeemed {
             Redeemed::Person(b) => {
                 let place = b.unit.clone().or(b.place.clone()).unwrap_or_default();
                 let role = role_label(b.role, self.lang(), self.office_name());

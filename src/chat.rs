@@ -86,7 +86,7 @@ pub enum FileSource {
 }
 
 /// A file someone sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncomingFile {
     /// The channel's id for it, to download it and to send it on.
     pub file_id: String,
@@ -96,6 +96,10 @@ pub struct IncomingFile {
     pub kind: FileKind,
     /// Its size in bytes, when the channel says.
     pub size: Option<u64>,
+    /// The channel gave a size that is no size (negative, or not a number): the file is
+    /// refused with a message rather than fetched.
+    #[serde(default)]
+    pub size_invalid: bool,
 }
 
 /// A button: its label, and the data a press sends back.
@@ -108,7 +112,8 @@ pub struct Button {
 }
 
 /// What kind of chat something came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChatKind {
     /// A one-to-one chat with the bot.
     Private,
@@ -117,7 +122,7 @@ pub enum ChatKind {
 }
 
 /// Who sent something.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
     /// Their chat user id.
     pub user_id: i64,
@@ -125,8 +130,9 @@ pub struct Sender {
     pub name: String,
 }
 
-/// Something that came in from a chat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something that came in from a chat. It serializes, so that an update held back after a
+/// failure keeps all of itself in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incoming {
     /// The channel's id of this update; each is applied once.
     pub update_id: i64,
@@ -193,7 +199,8 @@ impl Incoming {
 }
 
 /// The kinds of incoming things duban reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Event {
     /// A text message, possibly a reply to an earlier message.
     Text {

@@ -242,6 +242,10 @@ pub struct Config {
     /// The operations HTTP server (`/healthz`, `/metrics`) of `duban run`, as `HOST:PORT`
     /// (`DUBAN_HTTP_LISTEN`, or `--http ADDR`). Empty: off.
     pub http_listen: String,
+    /// Limits of the HTTP servers against slow, idle and hostile clients.
+    pub http: HttpConfig,
+    /// Limits on imported ledger files.
+    pub import: ImportConfig,
     /// The body that runs the work (整改办, 工作专班, 督查室), as messages name it.
     pub office: OfficeConfig,
 }
@@ -316,6 +320,49 @@ impl DigestConfig {
     }
 }
 
+/// How the HTTP servers of `duban run` (the webhook, `/healthz`) treat slow, idle and
+/// hostile clients (`[http]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A request's headers must have arrived this many seconds after the connection opened
+    /// or the last request ended; an idle connection is closed then.
+    pub header_timeout_seconds: u64,
+    /// A request's body must have arrived this many seconds after its headers.
+    pub body_timeout_seconds: u64,
+    /// At most this many connections at once, each a file descriptor; more wait in the
+    /// kernel's queue until one ends.
+    pub max_connections: usize,
+    /// A webhook request's body may be this many kilobytes at most (an update is a few).
+    pub max_body_kilobytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 10,
+            max_connections: 256,
+            max_body_kilobytes: 1024,
+        }
+    }
+}
+
+/// Limits on a ledger file being imported (`[import]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// An .xlsx file is refused when any part of it unpacks to more than this many megabytes
+    /// (a sheet, the shared strings), or when a .csv/.xls file is larger than this.
+    pub max_megabytes: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> ImportConfig {
+        ImportConfig { max_megabytes: 200 }
+    }
+}
+
 /// Evidence sent in chats (`[evidence]`, 佐证材料).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -346,6 +393,8 @@ impl Default for Config {
             digest: DigestConfig::default(),
             evidence: EvidenceConfig::default(),
             http_listen: String::new(),
+            http: HttpConfig::default(),
+            import: ImportConfig::default(),
             office: OfficeConfig::default(),
         }
     }
@@ -367,6 +416,8 @@ impl fmt::Debug for Config {
             .field("digest", &self.digest)
             .field("evidence", &self.evidence)
             .field("http_listen", &self.http_listen)
+            .field("http", &self.http)
+            .field("import", &self.import)
             .field("office", &self.office)
             .finish()
     }

@@ -3,16 +3,20 @@
 //!
 //! The webhook checks Telegram's `X-Telegram-Bot-Api-Secret-Token` header on every request
 //! (in constant time) before it reads the body; a wrong or missing one gets 401 and changes
-//! nothing. An update is answered 200 only once it is applied (or was applied before, by
-//! this or another instance), so Telegram sends it again after a failure.
+//! nothing. The body must arrive within its time and size. An update is answered 200 once it
+//! is applied (or was applied before, by this or another instance) or held back after a
+//! failure that does not pass by itself (the service tries it again); after a failure that
+//! may pass (the database busy), 500, so that Telegram sends it again.
+//!
+//! Both servers run on hyper with a time for each request's headers and a cap on
+//! connections ([`serve`]), so that slow or idle clients cannot tie them up.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -22,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::channel::Channel;
 use crate::config::Settings;
 use crate::metrics::Gauges;
-use crate::service::{POISON_ATTEMPTS, SCHEDULE_LEASE, Service, handle_batch};
+use crate::service::{Applied, SCHEDULE_LEASE, Service, apply_or_hold};
 
 /// The header Telegram sends the webhook's secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -95,14 +99,15 @@ where
     let store = &service.store;
     let now = Utc::now();
     let database = store.ping().await;
-    let (outbox, last_sweep, last_digest, leases) = match &database {
+    let (outbox, last_sweep, last_digest, leases, held) = match &database {
         Ok(()) => (
             store.outbox_health(now).await.ok(),
             store.last_run(crate::service::SWEEP).await.ok().flatten(),
             store.last_run(crate::service::DIGEST).await.ok().flatten(),
             store.leases().await.unwrap_or_default(),
+            store.held_count().await.ok(),
         ),
-        Err(_) => (None, None, None, Vec::new()),
+        Err(_) => (None, None, None, Vec::new(), None),
     };
     let body = json!({
         "status": if database.is_ok() { "ok" } else { "unavailable" },
@@ -120,6 +125,7 @@ where
             "sent": o.sent,
             "dead": o.dead,
         })),
+        "held_updates": held,
         "leases": leases
             .iter()
             .filter(|l| l.expires_at > now)
@@ -169,14 +175,17 @@ where
 /// database pool's connections (its transaction, and a read beside it; PostgreSQL's pool has
 /// 16), and the service's loops need theirs: more at once would leave updates waiting on each
 /// other for a connection until the pool times out. Requests beyond these wait their turn.
+/// On SQLite the writes themselves go one at a time ([`crate::store::Store`] gives the turn
+/// to write), so a burst drains as fast as its writes.
 pub const WEBHOOK_CONCURRENCY: usize = 6;
 
-/// The webhook's state: the service, the secret, how often each failing update failed, and
-/// the turns to apply updates.
+/// The webhook's state: the service, the secret, the limits on a request's body, and the
+/// turns to apply updates.
 struct Webhook<C> {
     service: Arc<Service<C>>,
     secret: String,
-    failing: Mutex<HashMap<i64, u32>>,
+    max_body: usize,
+    body_timeout: Duration,
     turns: tokio::sync::Semaphore,
 }
 
@@ -185,10 +194,12 @@ pub fn webhook_router<C>(service: Arc<Service<C>>, path: &str, secret: String) -
 where
     C: Channel + Clone + Send + Sync + 'static,
 {
+    let http = &service.settings.config.http;
     let state = Arc::new(Webhook {
+        max_body: http.max_body_kilobytes.saturating_mul(1024),
+        body_timeout: Duration::from_secs(http.body_timeout_seconds.max(1)),
         service,
         secret,
-        failing: Mutex::new(HashMap::new()),
         turns: tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY),
     });
     Router::new()
@@ -196,16 +207,15 @@ where
         .with_state(state)
 }
 
-async fn webhook<C>(
-    State(state): State<Arc<Webhook<C>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode
+/// One webhook request: the secret is checked on the headers alone, before a byte of the
+/// body is read; the body is then read within the configured time and size.
+async fn webhook<C>(State(state): State<Arc<Webhook<C>>>, request: Request) -> StatusCode
 where
     C: Channel + Clone + Send + Sync + 'static,
 {
     let service = &state.service;
-    let given = headers
+    let given = request
+        .headers()
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
@@ -214,86 +224,167 @@ where
         tracing::warn!("a webhook request without the right secret: refused");
         return StatusCode::UNAUTHORIZED;
     }
-    let update: teloxide::types::Update = match serde_json::from_slice(&body) {
-        Ok(update) => update,
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.max_body as u64) {
+        tracing::warn!("a webhook request of {declared:?} bytes: refused");
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    let reading = axum::body::to_bytes(request.into_body(), state.max_body);
+    let body = match tokio::time::timeout(state.body_timeout, reading).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            tracing::warn!("reading a webhook request: {e}");
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        Err(_) => {
+            tracing::warn!("a webhook request whose body did not arrive in time: dropped");
+            return StatusCode::REQUEST_TIMEOUT;
+        }
+    };
+    let read = serde_json::from_slice(&body).and_then(crate::telegram::incoming_json);
+    let incoming = match read {
+        Ok(incoming) => incoming,
         Err(e) => {
             // Telegram would send it again and again; nothing in it can be applied.
             tracing::warn!("a webhook request that is no update ({e}): dropped");
             return StatusCode::OK;
         }
     };
-    let incoming = crate::telegram::incoming(update);
     let update_id = incoming.update_id;
     let Ok(_turn) = state.turns.acquire().await else {
         return StatusCode::SERVICE_UNAVAILABLE;
     };
-    let (_, error) = handle_batch(
+    let applied = apply_or_hold(
         &service.store,
         &service.settings,
         &service.channel,
-        std::slice::from_ref(&incoming),
+        &incoming,
         &service.wake,
+        Utc::now(),
     )
     .await;
-    let Some((_, e)) = error else {
-        service.instance.metrics.applied(1);
-        state
-            .failing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&update_id);
-        return StatusCode::OK;
-    };
-    // As in polling: an update that fails for a reason that will not pass by itself is
-    // skipped after a few tries, and its sender told; otherwise Telegram sends it again.
-    let times = {
-        let mut failing = state.failing.lock().unwrap_or_else(|e| e.into_inner());
-        if failing.len() > 10_000 {
-            failing.clear();
-        }
-        let times = failing.entry(update_id).or_insert(0);
-        if !e.is_transient() {
-            *times += 1;
-        }
-        *times
-    };
-    if times < POISON_ATTEMPTS {
-        tracing::warn!("applying update {update_id}: {e}; Telegram will send it again");
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    match service.skip(update_id, incoming.chat_id).await {
-        Ok(()) => {
-            tracing::error!("update {update_id} failed {times} times ({e}); skipped it");
-            state
-                .failing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&update_id);
-            service.wake.notify_one();
+    match applied {
+        Ok(Applied::Applied) => {
+            service.instance.metrics.applied(1);
             StatusCode::OK
         }
-        Err(skip) => {
-            tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
+        // Held back: tried again by the service, not by Telegram.
+        Ok(Applied::Held | Applied::Behind) => StatusCode::OK,
+        Err(e) if e.is_transient() => {
+            tracing::warn!("applying update {update_id}: {e}; Telegram will send it again");
             StatusCode::INTERNAL_SERVER_ERROR
+        }
+        // It could be neither applied nor held back: skipped, so that Telegram does not
+        // send it for ever.
+        Err(e) => match service.skip(update_id, incoming.chat_id).await {
+            Ok(()) => {
+                tracing::error!(
+                    "update {update_id} could not be applied or held ({e}); skipped it"
+                );
+                service.wake.notify_one();
+                StatusCode::OK
+            }
+            Err(skip) => {
+                tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        },
+    }
+}
+
+/// How an HTTP server treats its clients: time for a request's headers (and for an idle
+/// connection), and how many connections at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time for a request's headers; an idle connection is closed after it too.
+    pub header_timeout: Duration,
+    /// Connections at once; more wait in the kernel's queue.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// The limits the configuration sets.
+    pub fn from_config(http: &crate::config::HttpConfig) -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(http.header_timeout_seconds.max(1)),
+            max_connections: http.max_connections.max(1),
         }
     }
 }
 
-/// Serves `router` on `listener` until `stop` turns true.
+/// How long a stopping server waits for the requests in flight.
+const STOP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `stop` turns true. A client must send a request's
+/// headers within `limits.header_timeout` (an idle connection is closed then); at most
+/// `limits.max_connections` are open at once, the rest wait in the kernel's queue, so that
+/// half-open connections can neither exhaust file descriptors nor keep out a real request
+/// for longer than the timeout.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: Limits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut failures = 0u32;
+    while !*stop.borrow() {
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stop.changed() => continue,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => continue,
+        };
+        let stream = match stream {
+            Ok((stream, _)) => {
+                failures = 0;
+                stream
             }
-        })
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before it was taken: wait a
+                // little rather than spin.
+                failures += 1;
+                if failures == 1 || failures.is_power_of_two() {
+                    tracing::warn!("accepting a connection: {e}");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("a connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(STOP_PATIENCE, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("stopping: requests still in flight were cut");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -96,6 +96,12 @@ pub enum Problem {
     /// The database stopped taking rows.
     #[error("the writer stopped")]
     WriterStopped,
+    /// A needed cell is a formula whose result the file does not keep.
+    #[error(
+        "{} ({}) is a formula whose result the file does not keep: open the file in Excel or WPS, save it, and import it again",
+        .0.header(), .0.english()
+    )]
+    Uncalculated(Column),
 }
 
 impl Problem {
@@ -118,6 +124,10 @@ impl Problem {
             ),
             Problem::MissingColumn(column) => format!("表头缺少“{}”列", column.header()),
             Problem::WriterStopped => "数据库停止写入".to_string(),
+            Problem::Uncalculated(column) => format!(
+                "{}是公式，但文件中没有保存计算结果（请在Excel或WPS中打开该文件、保存后再导入）",
+                column.header()
+            ),
         }
     }
 }
@@ -154,6 +164,45 @@ pub enum ImportError {
         if .0.is_empty() { "the file".to_string() } else { format!("sheet(s) {}", .0.join(", ")) }
     )]
     NoHeader(Vec<String>),
+    /// The file, or a part of it unpacked, is larger than `import.max_megabytes`.
+    #[error(
+        "cannot import {path}: {} is larger than {limit_megabytes} MB (import.max_megabytes)",
+        match .part { Some(part) => format!("its part {part}, unpacked,"), None => "the file".to_string() }
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The part of an .xlsx or .ods file, when it is one part.
+        part: Option<String>,
+        /// The limit.
+        limit_megabytes: u64,
+    },
+    /// A part of an .xlsx or .ods file is damaged: it unpacks to more than it declares, or
+    /// fails its checksum.
+    #[error("cannot import {path}: its part {part} is damaged ({message}); nothing was imported")]
+    DamagedPart {
+        /// The file.
+        path: String,
+        /// The part.
+        part: String,
+        /// What the archive reader said.
+        message: String,
+    },
+    /// A cell holds more characters than Excel allows in one.
+    #[error(
+        "sheet {sheet}, row {row}, column {column}: the cell holds {chars} characters, more than Excel's {} per cell; nothing was imported",
+        source::MAX_CELL_CHARS
+    )]
+    CellTooLong {
+        /// The sheet.
+        sheet: String,
+        /// The row, from 1.
+        row: u32,
+        /// The column's letters.
+        column: String,
+        /// How many characters it holds.
+        chars: usize,
+    },
     /// Cells that cannot be read; every one is listed.
     #[error("{} problem(s) in the ledger; nothing was imported:\n{}", .0.len(), list(.0))]
     Cells(Vec<CellProblem>),
@@ -199,6 +248,30 @@ impl ImportError {
                     .map(|p| format!("  {}", p.text(language)))
                     .collect::<Vec<_>>()
                     .join("\n")
+            ),
+            ImportError::TooLarge {
+                path,
+                part,
+                limit_megabytes,
+            } => match part {
+                Some(part) => format!(
+                    "无法导入“{path}”：其中的{part}解压后超过{limit_megabytes}MB（import.max_megabytes），未导入任何内容"
+                ),
+                None => format!(
+                    "无法导入“{path}”：文件超过{limit_megabytes}MB（import.max_megabytes），未导入任何内容"
+                ),
+            },
+            ImportError::DamagedPart { path, part, .. } => format!(
+                "无法导入“{path}”：其中的{part}已损坏（解压后的内容与文件记录的大小或校验值不符），未导入任何内容"
+            ),
+            ImportError::CellTooLong {
+                sheet,
+                row,
+                column,
+                chars,
+            } => format!(
+                "工作表{sheet}第{row}行{column}列：单元格有{chars}个字符，超过Excel每格{}个字符的上限，未导入任何内容",
+                source::MAX_CELL_CHARS
             ),
             ImportError::Store(e) => format!("数据库：{e}"),
         }
@@ -502,12 +575,34 @@ pub enum Warning {
         /// The cell as written.
         text: String,
     },
+    /// A merged area reached past the sheet's data (a whole column merged, or
+    /// `I30:XFD1048576`): it was read as far as the data goes.
+    MergeClipped {
+        /// The sheet.
+        sheet: String,
+        /// The area as the file gives it.
+        area: String,
+        /// The part of it read, or none when it lay wholly outside the data.
+        kept: Option<String>,
+    },
 }
 
 impl Warning {
     /// The remark in words, in `language`.
     pub fn text(&self, language: Language) -> String {
         match (self, language) {
+            (Warning::MergeClipped { sheet, area, kept }, Language::Zh) => match kept {
+                Some(kept) => format!("工作表{sheet}的合并区域{area}超出数据范围，按{kept}读取"),
+                None => format!("工作表{sheet}的合并区域{area}在数据范围之外，已忽略"),
+            },
+            (Warning::MergeClipped { sheet, area, kept }, Language::En) => match kept {
+                Some(kept) => format!(
+                    "sheet {sheet}: the merged area {area} reaches past the data; read as {kept}"
+                ),
+                None => {
+                    format!("sheet {sheet}: the merged area {area} lies outside the data; ignored")
+                }
+            },
             (Warning::OverdueStatus { row, text }, Language::Zh) => format!(
                 "第{row}行：状态“{text}”由duban根据完成时限计算，不单独记录，按“推进中”读取"
             ),
@@ -540,6 +635,8 @@ pub struct LedgerReader {
     /// The years the deadlines fall in, to check the calendar covers them.
     pub deadline_years: std::collections::BTreeSet<i32>,
     sheets_seen: Vec<String>,
+    /// The needed columns of the row being read whose cell is a formula without its result.
+    uncalculated: Vec<Column>,
     on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
 }
 
@@ -564,6 +661,7 @@ impl LedgerReader {
             lines_read: 0,
             deadline_years: std::collections::BTreeSet::new(),
             sheets_seen: Vec::new(),
+            uncalculated: Vec::new(),
             on_batch,
         }
     }
@@ -619,6 +717,11 @@ impl LedgerReader {
     }
 
     fn problem(&mut self, row: u32, column: Column, problem: Problem) {
+        // A formula without its result reads as empty; the office hears which it is.
+        let problem = match problem {
+            Problem::Empty(c) if self.uncalculated.contains(&c) => Problem::Uncalculated(c),
+            other => other,
+        };
         let name = self
             .columns
             .as_ref()
@@ -649,6 +752,17 @@ impl LedgerReader {
     }
 
     fn read_line(&mut self, row: u32, cells: &[Cell<'_>]) {
+        self.uncalculated.clear();
+        for column in [
+            Column::Code,
+            Column::Content,
+            Column::LeadUnit,
+            Column::Deadline,
+        ] {
+            if *self.cell(cells, column) == Cell::Uncalculated {
+                self.uncalculated.push(column);
+            }
+        }
         let code_cell = self.cell(cells, Column::Code).clone();
         let content = self.text(cells, Column::Content);
         let filled: Vec<&Cell<'_>> = cells.iter().filter(|c| !c.is_blank()).collect();
@@ -671,7 +785,7 @@ impl LedgerReader {
         let code = match &code_cell {
             Cell::Text(t) if !t.trim().is_empty() => parse::code(t),
             Cell::Number(n) => parse::code_number(*n),
-            Cell::Empty | Cell::Text(_) => {
+            Cell::Empty | Cell::Uncalculated | Cell::Text(_) => {
                 self.problem(row, Column::Code, Problem::Empty(Column::Code));
                 String::new()
             }
@@ -726,7 +840,7 @@ impl LedgerReader {
             Cell::Date(d) => parse::deadline_date(*d).map_err(Problem::Deadline),
             Cell::Number(n) => parse::deadline_number(*n).map_err(Problem::Deadline),
             Cell::Text(t) => parse::deadline(t).map_err(Problem::Deadline),
-            Cell::Empty => Err(Problem::Empty(Column::Deadline)),
+            Cell::Empty | Cell::Uncalculated => Err(Problem::Empty(Column::Deadline)),
             other => Err(Problem::DeadlineCell(other.display())),
         };
         let deadline = deadline.unwrap_or_else(|problem| {
@@ -865,6 +979,17 @@ impl RowVisitor for LedgerReader {
         }
         Flow::Continue
     }
+
+    fn merge_clipped(&mut self, area: &str, kept: Option<&str>) {
+        if self.only_sheet.as_ref().is_some_and(|s| *s != self.sheet) {
+            return;
+        }
+        self.warnings.push(Warning::MergeClipped {
+            sheet: self.sheet.clone(),
+            area: area.to_string(),
+            kept: kept.map(str::to_string),
+        });
+    }
 }
 
 /// The result of an import: what the store did, plus the reader's remarks.
@@ -893,6 +1018,9 @@ pub struct ImportOptions {
     pub at: DateTime<Utc>,
     /// Called with the number of measure rows read so far, every few thousand rows.
     pub progress: Option<fn(usize)>,
+    /// A file, or a part of an .xlsx unpacked, larger than this is refused
+    /// (`import.max_megabytes`).
+    pub max_megabytes: u64,
 }
 
 /// Imports `path` into `store`: all or nothing.
@@ -906,6 +1034,7 @@ pub async fn import_file(
     let reader_path = path.to_path_buf();
     let sheet = options.sheet.clone();
     let progress = options.progress;
+    let max_bytes = options.max_megabytes.saturating_mul(1 << 20);
     let reading = tokio::task::spawn_blocking(move || {
         let mut seen = 0usize;
         let on_batch = Box::new(move |batch: Vec<LedgerLine>| {
@@ -916,7 +1045,7 @@ pub async fn import_file(
             sender.blocking_send(batch).is_ok()
         });
         let mut reader = LedgerReader::new(sheet, on_batch);
-        let result = source::read(&reader_path, &mut reader);
+        let result = source::read(&reader_path, &mut reader, max_bytes);
         reader.finish();
         (reader, result)
     });

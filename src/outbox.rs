@@ -1,10 +1,15 @@
 //! Delivering the outbox: one step sends the next message that may go now and records what
 //! happened; the loop around it only sleeps and retries.
 //!
-//! A message is marked sent only after the channel confirms it, and that mark is retried until
-//! the database takes it, so a message is not lost, and is sent twice only when the channel
-//! took it but its answer never arrived (the process died, or the answer timed out). Keys make
-//! queueing idempotent, so a sweep run twice queues nothing twice.
+//! A message is marked sent in the step that reads the channel's answer, right after it, and
+//! that mark is retried until the database takes it, so a message is not lost. It is sent
+//! twice only when the channel took it but its answer was not read: the process was killed
+//! (not stopped: a stop finishes the send in flight) between the channel taking the message
+//! and the mark, or the answer took longer than the send's time limit. That window is one
+//! round trip to the channel; the row's claim covers only the send in flight (its time
+//! limit and a margin, renewed right before the send), so a killed sender's message goes
+//! again within seconds, not minutes. Keys make queueing idempotent, so a sweep run twice
+//! queues nothing twice.
 
 use std::time::{Duration, Instant};
 
@@ -61,10 +66,29 @@ pub enum Delivery {
 /// The longest a step waits for its message's slot; a longer wait is left to the loop.
 const IN_STEP_WAIT: Duration = Duration::from_millis(100);
 
-/// How long a sender's claim on a row lasts: longer than a send can take (the HTTP client
-/// gives up after the poll timeout plus 15 s), so that a row is never taken from a sender
-/// still working on it, and short enough that a dead sender's row goes soon.
-pub const CLAIM_FOR: Duration = Duration::from_secs(60);
+/// The time limit of one send of a text message; a send with a file gets
+/// [`FILE_SEND_TIMEOUT`]. A send that takes longer counts as failed and is tried again.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The time limit of one send with a file (an exported ledger, a chart).
+pub const FILE_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much longer than its send's time limit a claim lasts: the database writes around it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long a sender's claim on a row lasts from when it is taken: longer than a text's send
+/// can take, so that a row is never taken from a sender still working on it, and short
+/// enough that a killed sender's row goes again soon. It is renewed right before the send,
+/// for that send's time limit.
+pub const CLAIM_FOR: Duration = Duration::from_secs(20);
+
+/// The time limit of sending `message`.
+fn send_timeout(message: &Message) -> Duration {
+    match message.file {
+        Some(_) => FILE_SEND_TIMEOUT,
+        None => SEND_TIMEOUT,
+    }
+}
 
 /// How many rows that may go now a step tries to claim before it leaves the rest to the
 /// next step (other senders took them).
@@ -155,10 +179,25 @@ pub async fn deliver_once<C: Channel>(
     let row = store.outbox_row(id).await?;
     fetch_kept_file(store, settings, &row.message).await;
     tokio::time::sleep_until(ready.into()).await;
+    // The claim covers the send in flight from now: its time limit and a margin. A row that
+    // stopped being ours meanwhile (the claim ran out) is another sender's to send.
+    let limit = send_timeout(&row.message);
+    let until = Utc::now() + chrono::Duration::from_std(limit + CLAIM_MARGIN).unwrap_or_default();
+    if !store.renew_claim(row.id, sender, until).await? {
+        return Ok(Delivery::Idle {
+            next: Some(Duration::from_millis(20)),
+        });
+    }
     // Telegram counts messages as they arrive, so the limits count from when a send starts:
     // the round trip and the database write after it do not slow the pace.
     let sent_at = Instant::now();
-    let result = channel.send(row.chat_id, &row.message).await;
+    let result = match tokio::time::timeout(limit, channel.send(row.chat_id, &row.message)).await {
+        Ok(result) => result,
+        Err(_) => Err(SendError::Transient(format!(
+            "no answer within {} s",
+            limit.as_secs()
+        ))),
+    };
     let later = |wait: Duration| now + chrono::Duration::from_std(wait).unwrap_or_default();
     match result {
         Ok(message_id) => {

@@ -281,6 +281,7 @@ fn arabic(text: &str) -> String {
             }
         }
         if chars[i..].starts_with(&['一', '半']) && !(i > 0 && chars[i - 1] == '的') {
+            // house-style: data (the reply rewritten for the reader, not a message)
             out.push_str("一半(50%)");
             i += 2;
             continue;
@@ -633,6 +634,7 @@ fn extension(p: &Prepared, ctx: &ReplyContext<'_>) -> Option<Result<Reading, Rep
     let cleaned = |r: &str| -> Option<String> {
         let r = remainder(r)?;
         let r = r
+            // house-style: data (separators people type)
             .trim_start_matches(|c: char| "原因是由于因为理由：:".contains(c))
             .trim_end_matches(['，', ',', '。'])
             .trim();

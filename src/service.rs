@@ -134,9 +134,9 @@ pub trait UpdateSource: Send {
     ) -> impl Future<Output = Result<Option<Vec<Incoming>>, SendError>> + Send;
 }
 
-/// Handles one batch of updates and carries out their immediate actions. Returns the id of
-/// the last update handled, which may be before the batch's end when the database failed:
-/// the rest will come again.
+/// Handles one batch of updates in order, each applied or held back ([`apply_or_hold`]).
+/// Returns the id of the last update handled, which is before the batch's end when the
+/// database failed in a way that may pass (busy, unreachable): the rest will come again.
 pub async fn handle_batch<C: Channel>(
     store: &Store,
     settings: &Settings,
@@ -145,72 +145,279 @@ pub async fn handle_batch<C: Channel>(
     wake: &Notify,
 ) -> (Option<i64>, Option<(i64, StoreError)>) {
     let mut last = None;
+    for incoming in batch {
+        match apply_or_hold(store, settings, channel, incoming, wake, Utc::now()).await {
+            Ok(_) => last = Some(incoming.update_id),
+            Err(e) => return (last, Some((incoming.update_id, e))),
+        }
+    }
+    (last, None)
+}
+
+/// What became of one incoming update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It is applied (now, or before: each update is applied once).
+    Applied,
+    /// It failed for a reason that does not pass by itself: it is held back and tried again
+    /// later, and the updates of other chats go on meanwhile.
+    Held,
+    /// An earlier update of its chat is held back: it waits behind it, so that one chat's
+    /// updates are applied in order.
+    Behind,
+}
+
+/// Applies one update, or holds it back: a failure that does not pass by itself (a value
+/// the database refuses, a bug) must not hold back the updates of other chats. A failure
+/// that may pass (the database busy or unreachable) is returned: the update comes again.
+pub async fn apply_or_hold<C: Channel>(
+    store: &Store,
+    settings: &Settings,
+    channel: &C,
+    incoming: &Incoming,
+    wake: &Notify,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    if store.chat_held(incoming.chat_id).await? {
+        let why = "an earlier update of this chat is held back";
+        hold(store, incoming, 0, why, now, now).await?;
+        return Ok(Applied::Behind);
+    }
+    match apply_update(store, settings, channel, incoming, wake).await {
+        Ok(()) => Ok(Applied::Applied),
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::warn!(
+                "applying update {}: {e}; held back, to be tried again",
+                incoming.update_id
+            );
+            hold(
+                store,
+                incoming,
+                1,
+                &e.to_string(),
+                now,
+                now + chrono_wait(1),
+            )
+            .await?;
+            Ok(Applied::Held)
+        }
+    }
+}
+
+async fn hold(
+    store: &Store,
+    incoming: &Incoming,
+    attempts: u32,
+    why: &str,
+    now: DateTime<Utc>,
+    next_try: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(incoming).map_err(|e| StoreError::Corrupt {
+        column: "held_updates.payload",
+        value: e.to_string(),
+    })?;
+    store
+        .hold_update(&crate::store::NewHeldUpdate {
+            update_id: incoming.update_id,
+            chat_id: incoming.chat_id,
+            payload: &payload,
+            attempts,
+            error: why,
+            at: now,
+            next_try,
+        })
+        .await
+}
+
+/// [`retry_wait`] as a span of the calendar.
+fn chrono_wait(failures: u32) -> chrono::Duration {
+    chrono::Duration::from_std(retry_wait(failures)).unwrap_or_default()
+}
+
+/// What one try of the held-back updates did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldStep {
+    /// Nothing is due; the next held update is due in this long, if any is held.
+    Idle {
+        /// How long until the next is due.
+        next: Option<Duration>,
+    },
+    /// A held update is applied now.
+    Applied {
+        /// Its id.
+        update_id: i64,
+    },
+    /// A held update failed again; it is tried once more later.
+    Again {
+        /// Its id.
+        update_id: i64,
+        /// How often it has failed.
+        attempts: u32,
+    },
+    /// A held update failed [`POISON_ATTEMPTS`] times: it is skipped and its sender told.
+    Skipped {
+        /// Its id.
+        update_id: i64,
+    },
+}
+
+/// Tries the held-back update that is due first (the first of its chat). The loop around it
+/// only sleeps; a failure that may pass is returned for the loop to wait on.
+pub async fn retry_held<C: Channel>(
+    store: &Store,
+    settings: &Settings,
+    channel: &C,
+    wake: &Notify,
+    now: DateTime<Utc>,
+) -> Result<HeldStep, StoreError> {
+    let Some(held) = store.next_held(now).await? else {
+        let next = store.next_held_time().await?.map(|at| {
+            (at - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(1))
+        });
+        return Ok(HeldStep::Idle { next });
+    };
+    let update_id = held.update_id;
+    let result = match serde_json::from_str::<Incoming>(&held.payload) {
+        Ok(incoming) => apply_update(store, settings, channel, &incoming, wake).await,
+        Err(e) => Err(StoreError::Corrupt {
+            column: "held_updates.payload",
+            value: e.to_string(),
+        }),
+    };
+    let error = match result {
+        Ok(()) => {
+            store.release_held(update_id).await?;
+            return Ok(HeldStep::Applied { update_id });
+        }
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => e,
+    };
+    let attempts = held.attempts + 1;
+    if attempts < POISON_ATTEMPTS {
+        tracing::warn!("update {update_id} failed again ({error}); tried again later");
+        store
+            .held_again(
+                update_id,
+                attempts,
+                &error.to_string(),
+                now + chrono_wait(attempts),
+            )
+            .await?;
+        return Ok(HeldStep::Again {
+            update_id,
+            attempts,
+        });
+    }
+    skip_update(store, settings, update_id, held.chat_id, now).await?;
+    store.release_held(update_id).await?;
+    tracing::error!("update {update_id} failed {attempts} times ({error}); skipped it");
+    wake.notify_one();
+    Ok(HeldStep::Skipped { update_id })
+}
+
+/// Records an update as applied without its changes, and tells its chat that nothing was
+/// done.
+pub async fn skip_update(
+    store: &Store,
+    settings: &Settings,
+    update_id: i64,
+    chat_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    store.skip_update(update_id, now).await?;
+    if chat_id == 0 {
+        return Ok(());
+    }
+    let text = match settings.config.language {
+        Language::Zh => format!(
+            "抱歉，您的上一条消息未能处理，未作任何更改。请稍后重发，或联系{}。",
+            settings.config.office_name()
+        ),
+        Language::En => "Sorry, your last message could not be processed and changed nothing. Please send it again later, or contact the office.".to_string(),
+    };
+    store
+        .enqueue(
+            &format!("skipped:{update_id}"),
+            chat_id,
+            None,
+            "reply",
+            &Message::text(text),
+            now,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Applies one update: fetches its file, applies it in one transaction, and carries out its
+/// immediate actions (a button's toast, a refreshed reminder).
+async fn apply_update<C: Channel>(
+    store: &Store,
+    settings: &Settings,
+    channel: &C,
+    incoming: &Incoming,
+    wake: &Notify,
+) -> Result<(), StoreError> {
     let limit = settings
         .config
         .evidence
         .max_megabytes
         .saturating_mul(1 << 20);
-    for incoming in batch {
-        // A file is fetched before its update is applied, so that the step stays one
-        // transaction; only for an update not applied yet, from someone bound (the bot
-        // answers strangers without it), so that nobody can make the bot download for them.
-        let wanted = match &incoming.event {
-            Event::File { .. } => match worth_fetching(store, settings, incoming).await {
-                Ok(wanted) => wanted,
-                Err(e) => return (last, Some((incoming.update_id, e))),
-            },
-            _ => false,
-        };
-        let fetched = match &incoming.event {
-            Event::File { .. } if !wanted => Ok(None),
-            Event::File { file, .. } if file.size.is_some_and(|size| size > limit) => {
+    // A file is fetched before its update is applied, so that the step stays one
+    // transaction; only for an update not applied yet, from someone bound (the bot answers
+    // strangers without it), so that nobody can make the bot download for them.
+    let wanted = match &incoming.event {
+        Event::File { .. } => worth_fetching(store, settings, incoming).await?,
+        _ => false,
+    };
+    let fetched = match &incoming.event {
+        Event::File { .. } if !wanted => Ok(None),
+        Event::File { file, .. } if file.size_invalid => Err(bot::Download::Invalid),
+        Event::File { file, .. } if file.size.is_some_and(|size| size > limit) => {
+            Err(bot::Download::TooLarge)
+        }
+        Event::File { file, .. } if file.size == Some(0) => Err(bot::Download::Empty),
+        Event::File { file, .. } => match channel.download(&file.file_id, limit).await {
+            Ok(bytes) if bytes.is_empty() => Err(bot::Download::Empty),
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(SendError::Refused(why))
+                if why.contains("too large") || why.contains("too big") =>
+            {
                 Err(bot::Download::TooLarge)
             }
-            Event::File { file, .. } => match channel.download(&file.file_id, limit).await {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(SendError::Refused(why))
-                    if why.contains("too large") || why.contains("too big") =>
-                {
-                    Err(bot::Download::TooLarge)
-                }
-                Err(e) => {
-                    tracing::warn!("fetching a file of update {}: {e}", incoming.update_id);
-                    Err(bot::Download::Failed)
-                }
-            },
-            _ => Ok(None),
-        };
-        let download = match &fetched {
-            Ok(Some(bytes)) => bot::Download::Bytes(bytes),
-            Ok(None) => bot::Download::None,
-            Err(download) => *download,
-        };
-        match bot::handle(store, settings, incoming, Utc::now(), download).await {
-            Ok(handled) => {
-                last = Some(incoming.update_id);
-                if handled.queued {
-                    wake.notify_one();
-                }
-                for action in handled.actions {
-                    let done = match &action {
-                        Action::Answer { callback_id, text } => {
-                            channel.answer(callback_id, text).await
-                        }
-                        Action::Edit {
-                            chat_id,
-                            message_id,
-                            message,
-                        } => channel.edit(*chat_id, *message_id, message).await,
-                    };
-                    if let Err(e) = done {
-                        tracing::warn!("could not carry out {}: {e}", action_name(&action));
-                    }
-                }
+            Err(e) => {
+                tracing::warn!("fetching a file of update {}: {e}", incoming.update_id);
+                Err(bot::Download::Failed)
             }
-            Err(e) => return (last, Some((incoming.update_id, e))),
+        },
+        _ => Ok(None),
+    };
+    let download = match &fetched {
+        Ok(Some(bytes)) => bot::Download::Bytes(bytes),
+        Ok(None) => bot::Download::None,
+        Err(download) => *download,
+    };
+    let handled = bot::handle(store, settings, incoming, Utc::now(), download).await?;
+    if handled.queued {
+        wake.notify_one();
+    }
+    for action in handled.actions {
+        let done = match &action {
+            Action::Answer { callback_id, text } => channel.answer(callback_id, text).await,
+            Action::Edit {
+                chat_id,
+                message_id,
+                message,
+            } => channel.edit(*chat_id, *message_id, message).await,
+        };
+        if let Err(e) = done {
+            tracing::warn!("could not carry out {}: {e}", action_name(&action));
         }
     }
-    (last, None)
+    Ok(())
 }
 
 fn action_name(action: &Action) -> &'static str {
@@ -239,6 +446,9 @@ async fn worth_fetching(
 
 /// How often one update may fail before it is skipped.
 pub const POISON_ATTEMPTS: u32 = 4;
+
+/// How often the held-back updates are looked at when none is due sooner.
+const HELD_CHECK: Duration = Duration::from_secs(2);
 
 /// A loop's wait after an error: 1, 2, 4 … up to 30 seconds.
 fn retry_wait(failures: u32) -> Duration {
@@ -426,29 +636,45 @@ impl<C: Channel + Clone + 'static> Service<C> {
 
     /// Records an update as applied without its changes, and tells its chat.
     pub async fn skip(&self, update_id: i64, chat_id: i64) -> Result<(), StoreError> {
-        let now = Utc::now();
-        self.store.skip_update(update_id, now).await?;
-        if chat_id == 0 {
-            return Ok(());
-        }
-        let text = match self.settings.config.language {
-            Language::Zh => format!(
-                "抱歉，您的上一条消息未能处理，未作任何更改。请稍后重发，或联系{}。",
-                self.settings.config.office_name()
-            ),
-            Language::En => "Sorry, your last message could not be processed and changed nothing. Please send it again later, or contact the office.".to_string(),
-        };
-        self.store
-            .enqueue(
-                &format!("skipped:{update_id}"),
-                chat_id,
-                None,
-                "reply",
-                &Message::text(text),
-                now,
+        skip_update(&self.store, &self.settings, update_id, chat_id, Utc::now()).await
+    }
+
+    /// Tries the held-back updates again as they fall due, until told to stop.
+    pub async fn held_loop(self: Arc<Self>) {
+        let mut stop = self.stop.clone();
+        let mut failures = 0;
+        while !*stop.borrow() {
+            let step = retry_held(
+                &self.store,
+                &self.settings,
+                &self.channel,
+                &self.wake,
+                Utc::now(),
             )
-            .await?;
-        Ok(())
+            .await;
+            let wait = match step {
+                Ok(HeldStep::Idle { next }) => {
+                    failures = 0;
+                    next.unwrap_or(HELD_CHECK).min(HELD_CHECK)
+                }
+                Ok(step) => {
+                    failures = 0;
+                    if let HeldStep::Applied { .. } = step {
+                        self.instance.metrics.applied(1);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("trying held updates: {e}; retrying");
+                    retry_wait(failures)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     /// Runs the sweep, retrying after errors until it has run or the service stops.

@@ -16,21 +16,25 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 use crate::ledger::{Source, Status};
 
 mod chat;
+mod held;
 mod import;
 mod instance;
 mod read;
 mod reading;
 mod sql;
+mod strangers;
 mod workflow;
 mod write;
 
 pub use chat::{
     Binding, Cut, NewInvite, OutboxCounts, OutboxRow, Redeemed, SentReminder, UpdateTx,
 };
+pub use held::{HeldUpdate, NewHeldUpdate};
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use instance::{LeaseHolder, OutboxHealth};
 pub use read::UnitRecord;
 pub use reading::{NewPendingReading, PendingReading};
+pub use strangers::StrangerEvent;
 pub use workflow::{
     AdoptedEvidence, Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit,
     Unreachable,
@@ -223,6 +227,43 @@ pub struct ChatOrigin {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// On SQLite, the turn to write: one writing transaction of this process at a time
+    /// waits here, holding no connection, instead of in SQLite's busy handler holding one
+    /// that the writer in front of it may need.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A transaction that writes, holding this process's turn to write on SQLite. It reads and
+/// writes as the connection it derefs to.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then gives the turn to write to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives the turn to write to the next writer.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -250,6 +291,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "readings",
         include_str!("../migrations/sqlite/0005_readings.sql"),
+    ),
+    (
+        6,
+        "hardening",
+        include_str!("../migrations/sqlite/0006_hardening.sql"),
     ),
 ];
 
@@ -279,6 +325,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "readings",
         include_str!("../migrations/postgres/0005_readings.sql"),
     ),
+    (
+        6,
+        "hardening",
+        include_str!("../migrations/postgres/0006_hardening.sql"),
+    ),
 ];
 
 impl Store {
@@ -307,7 +358,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .acquire_timeout(timeout)
             .max_connections(match backend {
-                Backend::Sqlite => 4,
+                Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
             .after_connect(move |conn, _meta| {
@@ -325,7 +376,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            writer: Default::default(),
+        })
     }
 
     /// Opens the database and applies any pending migrations.
@@ -343,15 +398,25 @@ impl Store {
         Ok(store)
     }
 
-    /// Starts a transaction that writes. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so that two writers queue on the busy timeout instead of failing
-    /// when a read lock cannot be upgraded.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    /// Starts a transaction that writes. On SQLite it first waits for this process's turn
+    /// to write (holding no connection meanwhile), then takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a writer of another process queues on the busy timeout
+    /// instead of failing when a read lock cannot be upgraded. A burst of updates is thus
+    /// applied one after the other on SQLite, each as fast as its writes, and side by side
+    /// on PostgreSQL.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = std::sync::Arc::clone(&self.writer).lock_owned().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use teloxide::net::Download;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendDocumentSetters,
-    SendMessageSetters, SendPhotoSetters, SetWebhookSetters,
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
+    SendPhotoSetters, SetWebhookSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
@@ -124,16 +124,30 @@ impl Telegram {
         after: Option<i64>,
         timeout: Duration,
     ) -> Result<Vec<Incoming>, SendError> {
-        let mut request = self
-            .bot
-            .get_updates()
-            .timeout(timeout.as_secs() as u32)
-            .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
-        if let Some(after) = after {
-            request = request.offset((after + 1) as i32);
-        }
-        let updates = request.await.map_err(send_error)?;
-        Ok(updates.into_iter().map(incoming).collect())
+        let payload = RawUpdates {
+            offset: after.map(|after| after + 1),
+            timeout: u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX),
+            allowed_updates: vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery],
+        };
+        let updates = teloxide::requests::JsonRequest::new(self.bot.clone(), payload)
+            .await
+            .map_err(send_error)?;
+        Ok(updates
+            .into_iter()
+            .map(|raw| {
+                let update_id = raw.get("update_id").and_then(|v| v.as_i64()).unwrap_or(0);
+                incoming_json(raw).unwrap_or_else(|e| {
+                    tracing::warn!("update {update_id} cannot be read ({e}): passed over");
+                    Incoming {
+                        update_id,
+                        chat_id: 0,
+                        chat_kind: ChatKind::Private,
+                        from: None,
+                        event: Event::Other,
+                    }
+                })
+            })
+            .collect())
     }
 }
 
@@ -155,6 +169,7 @@ pub fn incoming(update: Update) -> Incoming {
                     name: format!("photo-{message_id}.jpg"),
                     kind: FileKind::Photo,
                     size: Some(u64::from(size.file.size)),
+                    size_invalid: false,
                 }),
                 (None, Some(document)) => Some(IncomingFile {
                     file_id: document.file.id.0.clone(),
@@ -164,6 +179,7 @@ pub fn incoming(update: Update) -> Incoming {
                         .unwrap_or_else(|| format!("document-{message_id}")),
                     kind: FileKind::Document,
                     size: Some(u64::from(document.file.size)),
+                    size_invalid: false,
                 }),
                 (None, None) => None,
             };
@@ -228,6 +244,9 @@ pub fn incoming(update: Update) -> Incoming {
                 },
             }
         }
+        // An update teloxide could not read (a field out of its range, such as a
+        // document's size over 4 GB or below zero): what can be read of it is.
+        UpdateKind::Error(raw) => salvage(update_id, &raw),
         _ => Incoming {
             update_id,
             chat_id: 0,
@@ -235,6 +254,140 @@ pub fn incoming(update: Update) -> Incoming {
             from: None,
             event: Event::Other,
         },
+    }
+}
+
+/// An update as duban reads it, from its JSON (as posted to the webhook, or as polled). An
+/// update teloxide cannot read (a field out of its range makes a message `Empty`) is read
+/// as far as it can be ([`salvage`]).
+pub fn incoming_json(raw: serde_json::Value) -> Result<Incoming, serde_json::Error> {
+    // From text, not from the value: teloxide reads an update's kind by borrowed keys,
+    // which a JSON value cannot lend (a button press would be lost).
+    let update: Update = serde_json::from_str(&raw.to_string())?;
+    let unread = match &update.kind {
+        UpdateKind::Error(_) => true,
+        UpdateKind::Message(message) => {
+            matches!(message.kind, teloxide::types::MessageKind::Empty {})
+        }
+        _ => false,
+    };
+    if unread {
+        return Ok(salvage(i64::from(update.id.0), &raw));
+    }
+    Ok(incoming(update))
+}
+
+/// `getUpdates` with each update kept as JSON, so that one teloxide cannot read is still
+/// read as far as it can be, and answered.
+#[derive(Debug, Clone, serde::Serialize)]
+struct RawUpdates {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i64>,
+    timeout: u32,
+    allowed_updates: Vec<AllowedUpdate>,
+}
+
+impl teloxide::requests::Payload for RawUpdates {
+    type Output = Vec<serde_json::Value>;
+
+    const NAME: &'static str = "GetUpdates";
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(self.timeout)))
+    }
+}
+
+/// What can be read of an update teloxide could not read: the chat, the sender, and a text
+/// or a file whose size may be out of range (more than 4 GB: too large; below zero or not
+/// a number: invalid), so that the sender hears why it was not taken instead of nothing.
+fn salvage(update_id: i64, raw: &serde_json::Value) -> Incoming {
+    let other = Incoming {
+        update_id,
+        chat_id: 0,
+        chat_kind: ChatKind::Private,
+        from: None,
+        event: Event::Other,
+    };
+    let Some(message) = raw.get("message") else {
+        return other;
+    };
+    let Some(chat_id) = message.pointer("/chat/id").and_then(|v| v.as_i64()) else {
+        return other;
+    };
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
+    let chat_kind = match message.pointer("/chat/type").and_then(|v| v.as_str()) {
+        Some("private") => ChatKind::Private,
+        _ => ChatKind::Group,
+    };
+    let from = message.get("from").and_then(|from| {
+        let user_id = from.get("id")?.as_i64()?;
+        let first = text(from.get("first_name")).unwrap_or_default();
+        let name = match text(from.get("last_name")) {
+            Some(last) => format!("{first} {last}"),
+            None => first,
+        };
+        Some((
+            user_id,
+            name,
+            from.get("is_bot").and_then(|b| b.as_bool()) == Some(true),
+        ))
+    });
+    let message_id = message
+        .get("message_id")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let reply_to = message
+        .pointer("/reply_to_message/message_id")
+        .and_then(|v| v.as_i64());
+    let file = match (message.get("photo"), message.get("document")) {
+        (Some(sizes), _) => sizes
+            .as_array()
+            .and_then(|sizes| sizes.last())
+            .map(|size| (size, FileKind::Photo, format!("photo-{message_id}.jpg"))),
+        (None, Some(document)) => Some((
+            document,
+            FileKind::Document,
+            text(document.get("file_name")).unwrap_or_else(|| format!("document-{message_id}")),
+        )),
+        (None, None) => None,
+    };
+    let event = match (text(message.get("text")), file) {
+        (Some(text), _) => Event::Text {
+            message_id,
+            text,
+            reply_to,
+        },
+        (None, Some((file, kind, name))) => {
+            // 5000000000 or 5e9: a size, too large; -1 or "big": no size.
+            let size = file.get("file_size").and_then(|v| {
+                v.as_u64().or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
+                        .map(|f| f as u64)
+                })
+            });
+            Event::File {
+                message_id,
+                file: IncomingFile {
+                    file_id: text(file.get("file_id")).unwrap_or_default(),
+                    name,
+                    kind,
+                    size,
+                    size_invalid: size.is_none() && file.get("file_size").is_some(),
+                },
+                caption: text(message.get("caption")).unwrap_or_default(),
+                reply_to,
+            }
+        }
+        (None, None) if from.as_ref().is_some_and(|(_, _, bot)| !bot) => Event::Unreadable,
+        (None, None) => Event::Other,
+    };
+    Incoming {
+        update_id,
+        chat_id,
+        chat_kind,
+        from: from.map(|(user_id, name, _)| Sender { user_id, name }),
+        event,
     }
 }
 
@@ -418,5 +571,89 @@ pub struct TelegramUpdates {
 impl crate::service::UpdateSource for TelegramUpdates {
     async fn next(&mut self, after: Option<i64>) -> Result<Option<Vec<Incoming>>, SendError> {
         self.telegram.poll(after, self.timeout).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(message: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"update_id": 41, "message": message})
+    }
+
+    fn person() -> serde_json::Value {
+        serde_json::json!({"id": 7001, "is_bot": false, "first_name": "王", "last_name": "芳"})
+    }
+
+    #[test]
+    fn files_whose_size_is_no_size_are_read_as_far_as_they_can_be() {
+        for (size, expected, invalid) in [
+            (
+                serde_json::json!(5_000_000_000u64),
+                Some(5_000_000_000),
+                false,
+            ),
+            (serde_json::json!(5e9), Some(5_000_000_000), false),
+            (serde_json::json!(-1), None, true),
+            (serde_json::json!("big"), None, true),
+            (serde_json::json!(1024), Some(1024), false),
+        ] {
+            let raw = update(serde_json::json!({
+                "message_id": 9, "date": 1_700_000_100,
+                "chat": {"id": 7001, "type": "private", "first_name": "王"},
+                "from": person(),
+                "caption": "E-1 验收报告",
+                "reply_to_message": {"message_id": 5, "date": 1_700_000_000,
+                    "chat": {"id": 7001, "type": "private", "first_name": "王"}, "text": "提醒"},
+                "document": {"file_id": "F", "file_unique_id": "U", "file_name": "报告.pdf",
+                    "file_size": size},
+            }));
+            let incoming = incoming_json(raw).unwrap();
+            assert_eq!(incoming.update_id, 41);
+            assert_eq!(incoming.chat_id, 7001);
+            assert_eq!(incoming.chat_kind, ChatKind::Private);
+            assert_eq!(incoming.from.as_ref().unwrap().name, "王 芳");
+            let Event::File {
+                file,
+                caption,
+                reply_to,
+                ..
+            } = incoming.event
+            else {
+                panic!("{size}: {:?}", incoming.event);
+            };
+            assert_eq!(
+                (file.size, file.size_invalid),
+                (expected, invalid),
+                "{size}"
+            );
+            assert_eq!(file.name, "报告.pdf");
+            assert_eq!(caption, "E-1 验收报告");
+            assert_eq!(reply_to, Some(5));
+        }
+    }
+
+    #[test]
+    fn texts_and_button_presses_read_from_json() {
+        let raw = update(serde_json::json!({
+            "message_id": 9, "date": 1_700_000_100,
+            "chat": {"id": -5001, "type": "group", "title": "工作群"},
+            "from": person(), "text": "3-2 已完成",
+        }));
+        let incoming = incoming_json(raw).unwrap();
+        assert_eq!(incoming.chat_kind, ChatKind::Group);
+        assert!(matches!(incoming.event, Event::Text { ref text, .. } if text == "3-2 已完成"));
+        let press = serde_json::json!({"update_id": 42, "callback_query": {
+            "id": "cb", "from": person(), "chat_instance": "ci", "data": "m:0:done",
+            "message": {"message_id": 7, "date": 1_700_000_000,
+                "chat": {"id": 7001, "type": "private", "first_name": "王"}, "text": "提醒"},
+        }});
+        let incoming = incoming_json(press).unwrap();
+        assert!(
+            matches!(incoming.event, Event::Button { ref data, message_id: Some(7), .. } if data == "m:0:done"),
+            "{:?}",
+            incoming.event
+        );
     }
 }

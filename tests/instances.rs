@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::fake_telegram::{FakeTelegram, TOKEN};
 use common::scene::*;
-use common::{PgDatabase, Running, Sandbox, by_code};
+use common::{PgDatabase, Running, Sandbox, by_code, free_port};
 use duban::chat::Message;
 use duban::config::{Secret, Settings};
 use duban::service::{Instance, Service};
@@ -18,14 +18,6 @@ use duban::store::Store;
 use sqlx::Connection;
 
 /// A free port on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// An instance that runs the schedule: the sweep is due from midnight every day, so the
 /// holder of the schedule lease sweeps as soon as it takes the lease.
 fn scheduled(http: u16) -> Vec<(String, String)> {
@@ -250,6 +242,7 @@ async fn two_instances_are_one_bot_and_the_survivor_takes_over() {
     assert_eq!(health["status"], "ok");
     assert!(health["last_sweep"].is_string(), "{health}");
     assert_eq!(health["outbox"]["pending"], 0);
+    assert_eq!(health["held_updates"], 0);
 
     // The holder dies. The next sweep (today's, made due again) is the survivor's.
     let dead_log = dead.log();

@@ -18,6 +18,7 @@ fn options(at: chrono::DateTime<Utc>) -> ImportOptions {
         actor: "整改办".into(),
         at,
         progress: None,
+        max_megabytes: 200,
     }
 }
 
@@ -217,7 +218,7 @@ async fn migrations_apply_once() {
     let sandbox = Sandbox::sqlite();
     for url in [db.url.as_str(), sandbox.url.as_str()] {
         let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 5, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 6, "{url}");
         assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
         store.close().await;
     }

@@ -758,6 +758,24 @@ impl Step<'_> {
                     })
                     .await;
             }
+            Download::Empty => {
+                return self
+                    .say(tr(
+                        self.lang(),
+                        "文件为空（0字节），未作为佐证材料保存，请检查后重发。",
+                        "The file is empty (0 bytes) and was not kept as evidence: check it and send it again.",
+                    ))
+                    .await;
+            }
+            Download::Invalid => {
+                return self
+                    .say(tr(
+                        self.lang(),
+                        "无法读取该文件的大小，未作为佐证材料保存，请重新发送或改用其他格式。",
+                        "The file's size cannot be read, so it was not kept as evidence: send it again, or in another format.",
+                    ))
+                    .await;
+            }
             Download::None | Download::Failed => {
                 return self
                     .say(tr(

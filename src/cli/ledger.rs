@@ -83,6 +83,7 @@ async fn import_as(
         actor,
         at,
         progress: Some(report_progress),
+        max_megabytes: app.settings.config.import.max_megabytes,
     };
     let result = import_file(&app.store, file, options).await;
     if std::io::stderr().is_terminal() {

@@ -433,6 +433,7 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let holding = tokio::spawn(Arc::clone(&service).held_loop());
     let polling = tokio::spawn(Arc::clone(&service).poll_loop(console.input(first)));
     tokio::select! {
         _ = shutdown_signal() => {}
@@ -441,6 +442,7 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     // Every answer to the last lines goes out before the console ends.
     let _ = stop_tx.send(true);
     let _ = delivering.await;
+    let _ = holding.await;
     let patience = std::time::Duration::from_millis(200);
     duban::service::drain(&app.store, &console, &settings, patience).await?;
     app.store.close().await;
@@ -487,6 +489,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         servers.push(tokio::spawn(duban::http::serve(
             listener,
             router,
+            duban::http::Limits::from_config(&settings.config.http),
             stop.clone(),
         )));
     }
@@ -511,6 +514,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         servers.push(tokio::spawn(duban::http::serve(
             listener,
             router,
+            duban::http::Limits::from_config(&settings.config.http),
             stop.clone(),
         )));
         // Every instance tells Telegram the same URL and secret; retried until it takes it.
@@ -537,6 +541,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         false => None,
     };
     let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let holding = tokio::spawn(Arc::clone(&service).held_loop());
     let polling = match webhook_url.is_empty() {
         true => {
             // A webhook left from webhook mode would make Telegram refuse getUpdates.
@@ -561,6 +566,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         let _ = scheduler.shutdown().await;
     }
     let _ = delivering.await;
+    let _ = holding.await;
     if let Some(polling) = polling {
         let _ = polling.await;
     }

@@ -3,7 +3,7 @@
 //! messages it causes.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_status_in};
 use super::{
@@ -436,8 +436,9 @@ impl Store {
         enqueue_in(&mut conn, key, chat_id, person_id, kind, message, at).await
     }
 
-    /// Pending messages whose time has come and that no sender is working on, oldest first:
-    /// their ids and chats, so that the sender can pick one its limits allow without reading
+    /// Pending messages whose time has come and that no sender is working on, oldest first,
+    /// answers to senders who are not bound (kind `stranger`) after all others: their ids
+    /// and chats, so that the sender can pick one its limits allow without reading
     /// every body.
     pub async fn due_outbox(
         &self,
@@ -446,7 +447,8 @@ impl Store {
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND not_before <= $1 \
-             AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY id LIMIT $2",
+             AND (claimed_until IS NULL OR claimed_until < $1) \
+             ORDER BY CASE WHEN kind = 'stranger' THEN 1 ELSE 0 END, id LIMIT $2",
         )
         .bind(instant_text(now))
         .bind(limit)
@@ -682,11 +684,15 @@ impl Store {
         Ok(last.unwrap_or(0))
     }
 
-    /// The highest update id applied, to resume polling after it.
+    /// The highest update id applied or held back, to resume polling after it.
     pub async fn last_update_id(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT MAX(update_id) FROM updates")
-            .fetch_one(&self.pool)
-            .await?)
+        // Updates held back count as read: Telegram is not asked for them again.
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(m) FROM (SELECT MAX(update_id) AS m FROM updates \
+             UNION ALL SELECT MAX(update_id) AS m FROM held_updates) AS x",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// The reminder sent as message `message_id` in `chat_id`, if any.
@@ -857,7 +863,7 @@ pub(super) async fn enqueue_context_in(
 /// The transaction applying one incoming update: the changes it makes and the messages it
 /// causes commit together, with the update's id, so that it is applied once.
 pub struct UpdateTx {
-    pub(super) tx: Transaction<'static, Any>,
+    pub(super) tx: super::WriteTx,
     pub(super) at: DateTime<Utc>,
 }
 

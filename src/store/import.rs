@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use sqlx::any::AnyRow;
 
@@ -64,7 +64,7 @@ struct Existing {
 
 /// An import in progress: one open transaction.
 pub struct ImportWriter {
-    tx: Transaction<'static, Any>,
+    tx: super::WriteTx,
     backend: Backend,
     import_id: i64,
     /// The id the next new measure gets. The import holds the write lock on `measures`, so
@@ -174,7 +174,7 @@ impl Store {
 }
 
 async fn name_map(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut super::WriteTx,
     sql: &'static str,
 ) -> Result<HashMap<String, i64>, StoreError> {
     let mut map = HashMap::new();

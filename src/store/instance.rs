@@ -181,6 +181,27 @@ impl Store {
         Ok(claimed == 1)
     }
 
+    /// Renews `holder`'s claim on a row until `until`, right before its send; `false` when
+    /// the row is no longer theirs to send (the claim ran out and another sender took it,
+    /// or it was sent).
+    pub async fn renew_claim(
+        &self,
+        id: i64,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let renewed = sqlx::query(
+            "UPDATE outbox SET claimed_until = $3 WHERE id = $1 AND claimed_by = $2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(holder)
+        .bind(instant_text(until))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(renewed == 1)
+    }
+
     /// Lets go of a claimed row without sending it (the channel refused the bot).
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1")

@@ -83,6 +83,9 @@ struct Inner {
     limit_per_second: usize,
     recent: VecDeque<Instant>,
     too_many: usize,
+    /// How long a send's answer takes after the server took the message (a slow network
+    /// back): a client killed meanwhile does not learn that it was sent.
+    answer_delay: Duration,
 }
 
 /// The fake server.
@@ -230,101 +233,105 @@ async fn handle(
             }
         }
         "sendmessage" | "sendphoto" | "senddocument" => {
-            let chat_id = body["chat_id"].as_i64().unwrap_or(0);
-            let mut inner = fake.inner.lock().unwrap();
-            if inner.blocked.contains(&chat_id) {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    403,
-                    "Forbidden: bot was blocked by the user",
-                    None,
-                );
-            }
-            if let Some(description) = inner.forbidden.get(&chat_id) {
-                return error(StatusCode::FORBIDDEN, 403, &description.clone(), None);
-            }
-            if let Some(to) = inner.migrated.get(&chat_id) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    "Bad Request: group chat was upgraded to a supergroup chat",
-                    Some(json!({"migrate_to_chat_id": to})),
-                );
-            }
-            if inner.limit_per_second > 0 {
-                let now = Instant::now();
-                while inner
-                    .recent
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-                {
-                    inner.recent.pop_front();
-                }
-                if inner.recent.len() >= inner.limit_per_second {
-                    inner.too_many += 1;
+            let (answer, delay) = {
+                let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+                let mut inner = fake.inner.lock().unwrap();
+                if inner.blocked.contains(&chat_id) {
                     return error(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        429,
-                        "Too Many Requests: retry after 1",
-                        Some(json!({"retry_after": 1})),
-                    );
-                }
-                inner.recent.push_back(now);
-            }
-            match inner.failures.pop_front() {
-                Some(Failure::TooMany(seconds)) => {
-                    return error(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        429,
-                        &format!("Too Many Requests: retry after {seconds}"),
-                        Some(json!({"retry_after": seconds})),
-                    );
-                }
-                Some(Failure::ServerError) => {
-                    return error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        500,
-                        "Internal Server Error",
+                        StatusCode::FORBIDDEN,
+                        403,
+                        "Forbidden: bot was blocked by the user",
                         None,
                     );
                 }
-                None => {}
-            }
-            inner.next_message_id += 1;
-            let message_id = inner.next_message_id;
-            let text = body["text"]
-                .as_str()
-                .or(body["caption"].as_str())
-                .unwrap_or("")
-                .to_string();
-            let field = match method.as_str() {
-                "sendphoto" => Some("photo"),
-                "senddocument" => Some("document"),
-                _ => None,
-            };
-            let file = field.map(|field| {
-                // The file is uploaded in the field itself, or in the part that
-                // `attach://NAME` names, or it is a file id sent again.
-                let value = body[field].as_str().unwrap_or_default();
-                let part = value.strip_prefix("attach://").unwrap_or(field);
-                let sent = match files.iter().find(|f| f.field == part) {
-                    Some(upload) => Ok(Upload {
-                        field: field.to_string(),
-                        ..upload.clone()
-                    }),
-                    None => Err(value.to_string()),
+                if let Some(description) = inner.forbidden.get(&chat_id) {
+                    return error(StatusCode::FORBIDDEN, 403, &description.clone(), None);
+                }
+                if let Some(to) = inner.migrated.get(&chat_id) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        400,
+                        "Bad Request: group chat was upgraded to a supergroup chat",
+                        Some(json!({"migrate_to_chat_id": to})),
+                    );
+                }
+                if inner.limit_per_second > 0 {
+                    let now = Instant::now();
+                    while inner
+                        .recent
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                    {
+                        inner.recent.pop_front();
+                    }
+                    if inner.recent.len() >= inner.limit_per_second {
+                        inner.too_many += 1;
+                        return error(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            429,
+                            "Too Many Requests: retry after 1",
+                            Some(json!({"retry_after": 1})),
+                        );
+                    }
+                    inner.recent.push_back(now);
+                }
+                match inner.failures.pop_front() {
+                    Some(Failure::TooMany(seconds)) => {
+                        return error(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            429,
+                            &format!("Too Many Requests: retry after {seconds}"),
+                            Some(json!({"retry_after": seconds})),
+                        );
+                    }
+                    Some(Failure::ServerError) => {
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            500,
+                            "Internal Server Error",
+                            None,
+                        );
+                    }
+                    None => {}
+                }
+                inner.next_message_id += 1;
+                let message_id = inner.next_message_id;
+                let text = body["text"]
+                    .as_str()
+                    .or(body["caption"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                let field = match method.as_str() {
+                    "sendphoto" => Some("photo"),
+                    "senddocument" => Some("document"),
+                    _ => None,
                 };
-                (field.to_string(), sent)
-            });
-            inner.sent.push(Sent {
-                chat_id,
-                message_id,
-                text: text.clone(),
-                markup: body.get("reply_markup").cloned(),
-                at: Instant::now(),
-                file,
-            });
-            ok(message(chat_id, message_id, &text))
+                let file = field.map(|field| {
+                    // The file is uploaded in the field itself, or in the part that
+                    // `attach://NAME` names, or it is a file id sent again.
+                    let value = body[field].as_str().unwrap_or_default();
+                    let part = value.strip_prefix("attach://").unwrap_or(field);
+                    let sent = match files.iter().find(|f| f.field == part) {
+                        Some(upload) => Ok(Upload {
+                            field: field.to_string(),
+                            ..upload.clone()
+                        }),
+                        None => Err(value.to_string()),
+                    };
+                    (field.to_string(), sent)
+                });
+                inner.sent.push(Sent {
+                    chat_id,
+                    message_id,
+                    text: text.clone(),
+                    markup: body.get("reply_markup").cloned(),
+                    at: Instant::now(),
+                    file,
+                });
+                (message(chat_id, message_id, &text), inner.answer_delay)
+            };
+            tokio::time::sleep(delay).await;
+            ok(answer)
         }
         "editmessagetext" => {
             let chat_id = body["chat_id"].as_i64().unwrap_or(0);
@@ -547,6 +554,11 @@ impl FakeTelegram {
     /// Enforces a rate: more `sendMessage` calls a second than this get 429.
     pub fn limit(&self, per_second: usize) {
         self.inner.lock().unwrap().limit_per_second = per_second;
+    }
+
+    /// Makes every send's answer come `delay` after the server took the message.
+    pub fn delay_answers(&self, delay: Duration) {
+        self.inner.lock().unwrap().answer_delay = delay;
     }
 
     /// How many 429s the rate limit gave.

@@ -255,6 +255,7 @@ pub fn on_ci() -> bool {
 
 pub mod fake_telegram;
 pub mod scene;
+pub mod workbook;
 
 use fake_telegram::{FakeTelegram, TOKEN};
 
@@ -379,4 +380,102 @@ pub async fn bind(
         reply.contains("绑定成功") || reply.contains("本群已绑定"),
         "{reply}"
     );
+}
+
+/// What a child process came to and took, from the kernel's accounting of it.
+#[derive(Debug)]
+pub struct Measured {
+    /// Its exit code (-1 when a signal ended it).
+    pub code: i32,
+    /// What it printed.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+    /// Its peak resident memory (VmHWM, sampled every 2 ms while it runs), in megabytes.
+    pub peak_mb: f64,
+    /// Its CPU time (user and system), in seconds.
+    pub cpu_seconds: f64,
+    /// How long it ran, in seconds.
+    pub seconds: f64,
+}
+
+/// Runs `command` to its end and measures it: its CPU time from `wait4`, the kernel's
+/// record of that one process, and its peak memory from its own high-water mark.
+pub fn measured(mut command: Command) -> Measured {
+    use std::io::Read;
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started = std::time::Instant::now();
+    // Reaped below by wait4, which std's wait would not let measure.
+    #[allow(clippy::zombie_processes)]
+    let mut child = command.spawn().expect("spawn");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id() as libc::pid_t;
+    // The kernel's ru_maxrss of a child counts the memory of the test process it was
+    // spawned from, so the child's own high-water mark is read from /proc while it runs.
+    let sampler = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) else {
+                break;
+            };
+            let kb: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            peak_kb = peak_kb.max(kb);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak_kb
+    });
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value, which wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet reaped; status and usage are valid pointers.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4");
+    let seconds = started.elapsed().as_secs_f64();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let time = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Measured {
+        code,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        peak_mb: sampler.join().unwrap() as f64 / 1024.0,
+        cpu_seconds: time(usage.ru_utime) + time(usage.ru_stime),
+        seconds,
+    }
+}
+
+/// Writes a line where `cargo test` shows it even for a passing test: a figure the notes
+/// report.
+pub fn figure(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "FIGURE {line}");
+}
+
+/// A port of 127.0.0.1 that is free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
