@@ -110,7 +110,7 @@ async fn drain_with(url: &str, fake: &FakeTelegram, senders: usize) -> (usize, f
     let mut services = Vec::new();
     for _ in 0..senders {
         let telegram =
-            duban::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
+            duban::channels::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
                 .unwrap();
         services.push(Arc::new(Service {
             store: Store::open(url).await.unwrap(),
@@ -178,14 +178,14 @@ async fn main() {
 
     // 100,000 measures in 2,000 units, all past due; five liaisons a unit.
     let file = dir.path().join("big.xlsx");
-    let mut rows = duban::sample::synthetic_measures(measures, units, 7);
+    let mut rows = duban::ingest::sample::synthetic_measures(measures, units, 7);
     for (i, row) in rows.iter_mut().enumerate() {
-        row.deadline = duban::sample::RawCell::Text("2024-01-31".into());
+        row.deadline = duban::ingest::sample::RawCell::Text("2024-01-31".into());
         row.status = "推进中".into();
         row.lead_unit = format!("第{:04}单位", i % units + 1);
         row.units = String::new();
     }
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     let started = Instant::now();
     let out = duban(&url, &fake)

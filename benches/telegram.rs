@@ -61,14 +61,14 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
     let url = format!("sqlite:{}", dir.join("sweep.db").display());
     // 2,000 units with measures all past due, and five liaisons a unit.
     let file = dir.join("sweep.xlsx");
-    let mut rows = duban::sample::synthetic_measures(4_000, 2_000, 11);
+    let mut rows = duban::ingest::sample::synthetic_measures(4_000, 2_000, 11);
     for (i, row) in rows.iter_mut().enumerate() {
-        row.deadline = duban::sample::RawCell::Text("2024-01-31".into());
+        row.deadline = duban::ingest::sample::RawCell::Text("2024-01-31".into());
         row.status = "推进中".into();
         row.lead_unit = format!("第{:04}单位", i % 2_000 + 1);
         row.units = String::new();
     }
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     let out = duban(&url, &fake)
         .arg("import")
@@ -121,11 +121,11 @@ async fn replies(dir: &std::path::Path) {
     let fake = FakeTelegram::start().await;
     let url = format!("sqlite:{}", dir.join("replies.db").display());
     let file = dir.join("replies.xlsx");
-    let mut rows = duban::sample::synthetic_measures(count.max(10), 100, 5);
+    let mut rows = duban::ingest::sample::synthetic_measures(count.max(10), 100, 5);
     for row in &mut rows {
         row.status = "推进中".into();
     }
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     let out = duban(&url, &fake)
         .arg("import")
@@ -150,7 +150,7 @@ async fn replies(dir: &std::path::Path) {
     let codes: Vec<String> = rows
         .iter()
         .map(|r| match &r.code {
-            duban::sample::RawCell::Text(code) => code.clone(),
+            duban::ingest::sample::RawCell::Text(code) => code.clone(),
             _ => unreachable!(),
         })
         .collect();
@@ -253,7 +253,7 @@ async fn idle_memory(dir: &std::path::Path) {
     let fake = FakeTelegram::start().await;
     let url = format!("sqlite:{}", dir.join("idle.db").display());
     let file = dir.join("idle.xlsx");
-    duban::sample::write_synthetic(&file, 100_000, 2_000, 7).unwrap();
+    duban::ingest::sample::write_synthetic(&file, 100_000, 2_000, 7).unwrap();
     let out = duban(&url, &fake)
         .arg("import")
         .arg(&file)

@@ -12,10 +12,10 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 
 use duban::config::{Settings, redact_url};
-use duban::ledger::{Measure, Source, Status};
-use duban::rules::{Assessment, Colour, Context, assess};
+use duban::core::ledger::{Measure, Source, Status};
+use duban::core::rules::{Assessment, Colour, Context, assess};
 use duban::store::{Change, Store};
-use duban::text::Language;
+use duban::core::text::Language;
 
 mod ledger;
 mod measure;
@@ -271,7 +271,7 @@ enum RequestAction {
         unit: String,
         /// consult (当天), general (一周) or major (一月).
         #[arg(long, value_parser = parse_category)]
-        category: duban::rules::RequestCategory,
+        category: duban::core::rules::RequestCategory,
         /// What is asked.
         text: String,
         /// When it was raised, RFC 3339 (default: now).
@@ -296,8 +296,8 @@ enum RequestAction {
     },
 }
 
-fn parse_category(text: &str) -> Result<duban::rules::RequestCategory, String> {
-    duban::workflow::parse_category(text)
+fn parse_category(text: &str) -> Result<duban::core::rules::RequestCategory, String> {
+    duban::core::workflow::parse_category(text)
         .ok_or_else(|| format!("unknown category {text:?}: use consult, general or major"))
 }
 
@@ -337,7 +337,7 @@ pub fn error_text(e: &anyhow::Error, language: Language) -> String {
                 r.0.clone()
             } else if let Some(s) = cause.downcast_ref::<duban::store::StoreError>() {
                 s.text(language)
-            } else if let Some(i) = cause.downcast_ref::<duban::import::ImportError>() {
+            } else if let Some(i) = cause.downcast_ref::<duban::ingest::import::ImportError>() {
                 i.text(language)
             } else if let Some(c) = cause.downcast_ref::<duban::config::ConfigError>() {
                 language.pick(format!("配置有误：{c}"), c.to_string())
@@ -420,7 +420,7 @@ impl App {
 
     /// A day as this person reads it.
     fn day(&self, day: NaiveDate) -> String {
-        duban::text::date(day, self.language())
+        duban::core::text::date(day, self.language())
     }
 
     /// A change made from the command line.

@@ -13,8 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{BUILTIN_CN, Calendar, CalendarError};
-use crate::rules::Rules;
+use crate::core::calendar::{BUILTIN_CN, Calendar, CalendarError};
+use crate::core::rules::Rules;
 
 /// The file read when neither `--config` nor `DUBAN_CONFIG` names one.
 pub const DEFAULT_FILE: &str = "config/duban.toml";
@@ -92,7 +92,7 @@ impl fmt::Display for Secret {
     }
 }
 
-pub use crate::text::Language;
+pub use crate::core::text::Language;
 
 /// The working-day calendar's sources (`[calendar]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,30 +1,15 @@
 //! duban (督办): keeps a rectification ledger moving.
 //!
-//! The crate is a pure core with I/O at its edges. [`ledger`], [`calendar`] and [`rules`]
-//! never read the clock or touch a file; [`store`], [`import`], [`export`] and the binary do
-//! the I/O. See ARCHITECTURE.md for the map.
+//! The folders are the architecture (see ARCHITECTURE.md): [`core`] is the pure domain (no
+//! clock, files, network or database); [`ingest`] reads and writes ledger files; [`store`] is
+//! the database; [`channels`] are the chat platforms; [`app`] the use cases that the bot, the
+//! CLI and the service share; [`service`] the running service's loops and HTTP; [`config`]
+//! the configuration's layers.
 
-pub mod bot;
-pub mod calendar;
-pub mod channel;
-pub mod chart;
-pub mod chat;
+pub mod app;
+pub mod channels;
 pub mod config;
-pub mod console;
-pub mod digest;
-pub mod export;
-pub mod http;
-pub mod import;
-pub mod ledger;
-pub mod metrics;
-pub mod outbox;
-pub mod remind;
-pub mod reply;
-pub mod report;
-pub mod rules;
-pub mod sample;
+pub mod core;
+pub mod ingest;
 pub mod service;
 pub mod store;
-pub mod telegram;
-pub mod text;
-pub mod workflow;

@@ -11,13 +11,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{Notify, watch};
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use crate::bot;
-use crate::channel::{Channel, Limiter, SendError};
-use crate::chat::{Action, Event, Incoming, Message};
+use crate::app::bot;
+use crate::channels::{Channel, Limiter, SendError};
+use crate::core::chat::{Action, Event, Incoming, Message};
 use crate::config::{Language, Settings};
-use crate::outbox::{Delivery, deliver_once};
-use crate::remind::{Planned, plan, plan_requests};
-use crate::rules::{Assessment, Context, assess};
+use crate::service::outbox::{Delivery, deliver_once};
+use crate::core::remind::{Planned, plan, plan_requests};
+use crate::core::rules::{Assessment, Context, assess};
 use crate::store::{Store, StoreError};
 
 /// The name of the daily sweep in the runs table.
@@ -838,7 +838,10 @@ pub async fn drain<C: Channel>(
 }
 
 mod digest;
+pub mod http;
 mod lease;
+pub mod metrics;
+pub mod outbox;
 
 pub use digest::{DIGEST, DigestError, DigestOutcome, digest, digest_missed, split_text};
 pub use lease::{

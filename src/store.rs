@@ -13,7 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, SqlSafeStr};
 
-use crate::ledger::{Source, Status};
+use crate::core::ledger::{Source, Status};
 
 mod chat;
 mod held;
@@ -123,8 +123,8 @@ impl From<sqlx::Error> for StoreError {
 
 impl StoreError {
     /// The error in words, in `language`.
-    pub fn text(&self, language: crate::text::Language) -> String {
-        if language == crate::text::Language::En {
+    pub fn text(&self, language: crate::core::text::Language) -> String {
+        if language == crate::core::text::Language::En {
             return self.to_string();
         }
         let hint = |nearest: &[String]| {

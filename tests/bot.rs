@@ -753,7 +753,7 @@ async fn the_bot_on_postgres() {
     );
     let asked = format!(
         "延期至{}",
-        duban::text::date(later_day, duban::text::Language::Zh)
+        duban::core::text::date(later_day, duban::core::text::Language::Zh)
     );
     fake.wait_for(15, "the office's notice", |f| {
         f.sent_to(OFFICE).iter().any(|s| s.text.contains(&asked))

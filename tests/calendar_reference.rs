@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
-use duban::calendar::Calendar;
+use duban::core::calendar::Calendar;
 
 mod common;
 

@@ -466,14 +466,14 @@ fn dry_run_reports_and_writes_nothing() {
     // changed ledger it checks is not applied, and no import is recorded.
     sb.ok(&["import", sample().to_str().unwrap()]);
     let before = (sb.measures(AT), sb.ok(&["history", "3-2", "--json"]));
-    let (title, mut measures) = duban::sample::sample_measures().unwrap();
+    let (title, mut measures) = duban::ingest::sample::sample_measures().unwrap();
     measures[0].content = "改过的措施".into();
     let changed = sb.path("changed.xlsx");
-    duban::sample::write_ledger_file(
+    duban::ingest::sample::write_ledger_file(
         &changed,
         &title,
         &measures,
-        duban::sample::Layout::HeadingRows,
+        duban::ingest::sample::Layout::HeadingRows,
     )
     .unwrap();
     let again = sb.ok(&["import", changed.to_str().unwrap(), "--dry-run"]);
@@ -488,25 +488,25 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
     sb.ok(&["set-status", "3-4", "claimed", "--note", "已印发"]);
     // The office's updated ledger: 3-4 gets a new deadline and says 推进中, 10-4 is gone,
     // 11-1 is new, and 2-1 has a new progress line.
-    let (title, mut measures) = duban::sample::sample_measures().unwrap();
-    measures.retain(|m| m.code != duban::sample::RawCell::Text("10-4".into()));
+    let (title, mut measures) = duban::ingest::sample::sample_measures().unwrap();
+    measures.retain(|m| m.code != duban::ingest::sample::RawCell::Text("10-4".into()));
     let m34 = measures
         .iter_mut()
-        .find(|m| m.code == duban::sample::RawCell::Text("3-4".into()))
+        .find(|m| m.code == duban::ingest::sample::RawCell::Text("3-4".into()))
         .unwrap();
-    m34.deadline = duban::sample::RawCell::Text("2024年6月底前".into());
+    m34.deadline = duban::ingest::sample::RawCell::Text("2024年6月底前".into());
     let m21 = measures
         .iter_mut()
-        .find(|m| m.code == duban::sample::RawCell::Text("2-1".into()))
+        .find(|m| m.code == duban::ingest::sample::RawCell::Text("2-1".into()))
         .unwrap();
     m21.progress = "2024年一季度新增签约项目3个。".into();
     let mut new = measures[0].clone();
-    new.code = duban::sample::RawCell::Text("11-1".into());
+    new.code = duban::ingest::sample::RawCell::Text("11-1".into());
     new.content = "建立整改成果巩固长效机制".into();
     new.lead_unit = "审计办".into();
     measures.push(new);
     let file = sb.path("ledger-week2.xlsx");
-    duban::sample::write_ledger_file(&file, &title, &measures, duban::sample::Layout::HeadingRows)
+    duban::ingest::sample::write_ledger_file(&file, &title, &measures, duban::ingest::sample::Layout::HeadingRows)
         .unwrap();
 
     let dry = sb.ok(&["import", file.to_str().unwrap(), "--dry-run"]);
@@ -863,7 +863,7 @@ fn aspects_without_a_problem_column_and_a_problem_under_two_aspects() {
 #[test]
 fn the_sample_saved_as_csv_reads_the_same() {
     // As LibreOffice or Excel save it: heading rows are one cell, merged cells are not merged.
-    let (_, measures) = duban::sample::sample_measures().unwrap();
+    let (_, measures) = duban::ingest::sample::sample_measures().unwrap();
     let mut csv = String::from(
         "序号,问题,整改措施,整改目标,责任领导,牵头单位,责任单位,完成时限,整改进展,状态\n",
     );
@@ -881,10 +881,10 @@ fn the_sample_saved_as_csv_reads_the_same() {
             String::new()
         };
         problem = m.problem.clone();
-        let text = |c: &duban::sample::RawCell| match c {
-            duban::sample::RawCell::Text(t) => t.clone(),
-            duban::sample::RawCell::Number(n) => n.to_string(),
-            duban::sample::RawCell::Date(d) => d.to_string(),
+        let text = |c: &duban::ingest::sample::RawCell| match c {
+            duban::ingest::sample::RawCell::Text(t) => t.clone(),
+            duban::ingest::sample::RawCell::Number(n) => n.to_string(),
+            duban::ingest::sample::RawCell::Date(d) => d.to_string(),
         };
         let cells = [
             text(&m.code),
@@ -943,10 +943,10 @@ fn csv_rows_count_records_not_lines() {
 #[test]
 fn a_failure_after_many_batches_writes_nothing() {
     let sb = Sandbox::sqlite();
-    let mut rows = duban::sample::synthetic_measures(4_500, 60, 3);
-    rows.last_mut().unwrap().deadline = duban::sample::RawCell::Text("明年".into());
+    let mut rows = duban::ingest::sample::synthetic_measures(4_500, 60, 3);
+    rows.last_mut().unwrap().deadline = duban::ingest::sample::RawCell::Text("明年".into());
     let file = sb.path("big.xlsx");
-    duban::sample::write_ledger_file(&file, "台账", &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     let err = sb.fails(&["import", file.to_str().unwrap()]);
     assert!(err.contains("无法识别“明年”"), "{err}");

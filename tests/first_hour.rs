@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use common::fake_telegram::FakeTelegram;
 use common::scene::*;
 use common::{Sandbox, sample};
-use duban::text::style_problems;
+use duban::core::text::style_problems;
 
 const AT: &str = "2024-03-15";
 
@@ -460,7 +460,7 @@ fn message_templates_use_full_width_punctuation() {
                     continue;
                 }
                 // English text naming Chinese terms keeps English punctuation.
-                let cjk = literal.chars().filter(|c| duban::text::is_cjk(*c)).count();
+                let cjk = literal.chars().filter(|c| duban::core::text::is_cjk(*c)).count();
                 let latin = literal.chars().filter(char::is_ascii_alphabetic).count();
                 if latin > cjk {
                     continue;
@@ -512,7 +512,7 @@ fn chinese_literals(code: &str) -> Vec<(usize, String)> {
                 '\\' => escaped = true,
                 '"' => {
                     inside = false;
-                    if current.chars().any(duban::text::is_cjk) {
+                    if current.chars().any(duban::core::text::is_cjk) {
                         out.push((i + 1, current.clone()));
                     }
                 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::fake_telegram::{FakeTelegram, TOKEN};
 use common::scene::*;
 use common::{PgDatabase, Running, Sandbox, by_code, free_port};
-use duban::chat::Message;
+use duban::core::chat::Message;
 use duban::config::{Secret, Settings};
 use duban::service::{Instance, Service};
 use duban::store::Store;
@@ -327,7 +327,7 @@ async fn two_senders_never_send_a_row_twice() {
     let mut services = Vec::new();
     for _ in 0..2 {
         let telegram =
-            duban::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
+            duban::channels::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
                 .unwrap();
         let service = Arc::new(Service {
             store: Store::open(&db.url).await.unwrap(),

@@ -12,14 +12,14 @@ use common::{Sandbox, bind, by_code};
 /// The first reply of the corpus with this reading, written without a code and about no
 /// particular measure.
 fn sample(reading: &str) -> String {
-    include_str!("../src/reply/corpus.tsv")
+    include_str!("../src/core/reply/corpus.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .find(|cols| {
             cols.len() == 2
                 && cols[0] == reading
-                && duban::reply::split_code(cols[1]).is_none_or(|lead| lead.code.starts_with('R'))
+                && duban::core::reply::split_code(cols[1]).is_none_or(|lead| lead.code.starts_with('R'))
         })
         .unwrap_or_else(|| panic!("no sample of {reading}"))[1]
         .to_string()
@@ -27,7 +27,7 @@ fn sample(reading: &str) -> String {
 
 /// The first reply of the corpus whose reading starts with `kind` (`progress:`, `extend:`).
 fn sample_of_kind(kind: &str) -> (String, String) {
-    include_str!("../src/reply/corpus.tsv")
+    include_str!("../src/core/reply/corpus.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.split('\t').collect::<Vec<_>>())
@@ -141,7 +141,7 @@ async fn replies_through_the_bot(sb: Sandbox) {
         )
         .await;
     assert!(line.contains("E-6 延期申请"), "{extend}: {line}");
-    let asked = duban::text::date_text(until, duban::text::Language::Zh);
+    let asked = duban::core::text::date_text(until, duban::core::text::Language::Zh);
     fake.wait_for(15, "the extension's notice", |f| {
         notices(f, OFFICE, "📅 延期申请 E-6")
             .iter()

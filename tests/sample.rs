@@ -15,7 +15,7 @@ const AT: &str = "2024-03-15";
 fn the_committed_sample_is_what_its_source_says() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("fresh.xlsx");
-    duban::sample::write_sample(&fresh).unwrap();
+    duban::ingest::sample::write_sample(&fresh).unwrap();
     let committed = Sandbox::sqlite();
     committed.ok(&["import", sample().to_str().unwrap()]);
     let regenerated = Sandbox::sqlite();
@@ -103,7 +103,7 @@ fn an_old_xls_file_reads_like_the_xlsx() {
 fn synthetic_ledgers_import_whole() {
     let sb = Sandbox::sqlite();
     let file = sb.path("synthetic.xlsx");
-    duban::sample::write_synthetic(&file, 3_000, 120, 11).unwrap();
+    duban::ingest::sample::write_synthetic(&file, 3_000, 120, 11).unwrap();
     let out = sb.ok(&["import", file.to_str().unwrap()]);
     assert!(out.contains("共3000行，新增3000项"), "{out}");
     let units: Vec<serde_json::Value> = serde_json::from_str(&sb.ok(&["units", "--json"])).unwrap();

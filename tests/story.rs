@@ -6,9 +6,9 @@ mod common;
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::{PgDatabase, Sandbox, sample};
 use duban::config::Settings;
-use duban::import::{ImportOptions, import_file};
-use duban::ledger::{Source, Status};
-use duban::rules::{Colour, Context, assess};
+use duban::ingest::import::{ImportOptions, import_file};
+use duban::core::ledger::{Source, Status};
+use duban::core::rules::{Colour, Context, assess};
 use duban::store::{Backend, Change, Store};
 
 fn options(at: chrono::DateTime<Utc>) -> ImportOptions {
@@ -22,7 +22,7 @@ fn options(at: chrono::DateTime<Utc>) -> ImportOptions {
     }
 }
 
-fn red_codes(store_measures: &[duban::ledger::Measure], day: &str) -> Vec<String> {
+fn red_codes(store_measures: &[duban::core::ledger::Measure], day: &str) -> Vec<String> {
     let settings = Settings::defaults();
     let ctx = Context {
         today: NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
@@ -150,20 +150,20 @@ async fn story(store: Store) {
     assert_eq!(store.measure("3-2").await.unwrap().status, Status::Closed);
     // Re-import an edited ledger: one measure moves, one is new, one is gone, and an empty
     // status cell keeps the ledger's status without a word.
-    let (title, mut rows) = duban::sample::sample_measures().unwrap();
-    rows.retain(|r| r.code != duban::sample::RawCell::Text("9-7".into()));
+    let (title, mut rows) = duban::ingest::sample::sample_measures().unwrap();
+    rows.retain(|r| r.code != duban::ingest::sample::RawCell::Text("9-7".into()));
     for row in &mut rows {
-        if row.code == duban::sample::RawCell::Text("4-6".into()) {
+        if row.code == duban::ingest::sample::RawCell::Text("4-6".into()) {
             row.status = String::new();
         }
     }
     rows[0].lead_unit = "管委会办公室".into();
     let mut extra = rows[1].clone();
-    extra.code = duban::sample::RawCell::Text("1-99".into());
+    extra.code = duban::ingest::sample::RawCell::Text("1-99".into());
     rows.insert(2, extra);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("edited.xlsx");
-    duban::sample::write_ledger_file(&file, &title, &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, &title, &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     let report = import_file(&store, &file, options(later)).await.unwrap();
     assert_eq!(report.outcome.created, ["1-99"]);
@@ -283,7 +283,7 @@ async fn stale_progress(store: Store) {
     };
     let assessed: Vec<_> = measures.iter().map(|m| assess(m, &ctx)).collect();
     let rows: Vec<_> = measures.iter().zip(&assessed).collect();
-    duban::export::write_ledger(&exported, &rows, &[], ctx.today, settings.config.language)
+    duban::ingest::export::write_ledger(&exported, &rows, &[], ctx.today, settings.config.language)
         .unwrap();
     let report = import_file(&store, &exported, options(later))
         .await
@@ -293,14 +293,14 @@ async fn stale_progress(store: Store) {
         (0, 0)
     );
     // New text in the file is a report.
-    let (title, mut raw) = duban::sample::sample_measures().unwrap();
+    let (title, mut raw) = duban::ingest::sample::sample_measures().unwrap();
     let m53 = raw
         .iter_mut()
-        .find(|r| r.code == duban::sample::RawCell::Text("2-4".into()))
+        .find(|r| r.code == duban::ingest::sample::RawCell::Text("2-4".into()))
         .unwrap();
     m53.progress = "二季度检查已部署".into();
     let file = dir.path().join("new-progress.xlsx");
-    duban::sample::write_ledger_file(&file, &title, &raw, duban::sample::Layout::HeadingRows)
+    duban::ingest::sample::write_ledger_file(&file, &title, &raw, duban::ingest::sample::Layout::HeadingRows)
         .unwrap();
     let report = import_file(&store, &file, options(later)).await.unwrap();
     assert_eq!(report.outcome.notes_added, 1);

@@ -19,7 +19,7 @@ fn history(sb: &Sandbox, code: &str) -> Value {
 /// A day well after today, for extensions (which must be later than today).
 /// A stored date (`2024-03-15`) as Chinese messages write it.
 fn zh(day: &str) -> String {
-    duban::text::date_text(day, duban::text::Language::Zh)
+    duban::core::text::date_text(day, duban::core::text::Language::Zh)
 }
 
 fn later() -> String {
@@ -435,7 +435,7 @@ async fn extensions_and_flags_are_decided_by_the_office() {
             .unwrap();
     let due = chrono::NaiveDate::parse_from_str(requests[0]["due"].as_str().unwrap(), "%Y-%m-%d")
         .unwrap();
-    let calendar = duban::calendar::Calendar::builtin();
+    let calendar = duban::core::calendar::Calendar::builtin();
     assert_eq!(
         calendar.working_days_between(calendar.working_day_on_or_after(raised), due),
         5,
@@ -712,14 +712,14 @@ fn close_reject_reopen_and_extend_from_the_cli() {
     assert_eq!(moved["note"], "上级政策调整");
     // The office re-imports its own file, where 3-2 still has the old deadline and a new
     // target: the approved extension stays; the history says so.
-    let (title, mut rows) = duban::sample::sample_measures().unwrap();
+    let (title, mut rows) = duban::ingest::sample::sample_measures().unwrap();
     let row = rows
         .iter_mut()
-        .find(|r| r.code == duban::sample::RawCell::Text("3-2".into()))
+        .find(|r| r.code == duban::ingest::sample::RawCell::Text("3-2".into()))
         .unwrap();
     row.target = "目标已调整".into();
     let file = sb.path("edited.xlsx");
-    duban::sample::write_ledger_file(&file, &title, &rows, duban::sample::Layout::AspectColumn)
+    duban::ingest::sample::write_ledger_file(&file, &title, &rows, duban::ingest::sample::Layout::AspectColumn)
         .unwrap();
     sb.ok(&["import", file.to_str().unwrap()]);
     assert_eq!(by_code(&sb.measures(AT), "3-2")["deadline"], until.as_str());

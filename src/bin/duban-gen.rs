@@ -48,14 +48,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Sample { path } => duban::sample::write_sample(path)
+        Command::Sample { path } => duban::ingest::sample::write_sample(path)
             .map(|n| format!("wrote {n} measures to {}", path.display())),
         Command::Synthetic {
             path,
             measures,
             units,
             seed,
-        } => duban::sample::write_synthetic(path, *measures, *units, *seed).map(|()| {
+        } => duban::ingest::sample::write_synthetic(path, *measures, *units, *seed).map(|()| {
             format!(
                 "wrote {measures} measures over {units} units to {}",
                 path.display()

@@ -9,11 +9,11 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use duban::config::Settings;
-use duban::import::{ImportError, ImportOptions, import_file};
-use duban::ledger::{Measure, Status};
-use duban::report::{MeasureRow, measure_table, status_label, unit_summaries};
-use duban::rules::{Assessment, Colour};
-use duban::text::Language;
+use duban::ingest::import::{ImportError, ImportOptions, import_file};
+use duban::core::ledger::{Measure, Status};
+use duban::core::report::{MeasureRow, measure_table, status_label, unit_summaries};
+use duban::core::rules::{Assessment, Colour};
+use duban::core::text::Language;
 
 use super::{App, out, say};
 
@@ -47,7 +47,7 @@ pub async fn import_command(
 fn report_progress(rows: usize) {
     if std::io::stderr().is_terminal() {
         eprint!("\r{rows}…");
-    } else if rows >= 20_000 && rows % 20_000 < duban::import::BATCH_LINES {
+    } else if rows >= 20_000 && rows % 20_000 < duban::ingest::import::BATCH_LINES {
         out::err_line(format!("{rows}…"));
     }
 }
@@ -254,7 +254,7 @@ pub async fn export(app: &App, file: &Path, at: Option<NaiveDate>) -> anyhow::Re
     let (measures, assessments) = app.assessed(at).await?;
     let summaries = summaries(app, &measures, &assessments).await?;
     let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(&assessments).collect();
-    duban::export::write_ledger(file, &rows, &summaries, at, app.language())?;
+    duban::ingest::export::write_ledger(file, &rows, &summaries, at, app.language())?;
     say!(
         "{}",
         app.language().pick(
@@ -279,7 +279,7 @@ async fn summaries(
     app: &App,
     measures: &[Measure],
     assessments: &[Assessment<'_>],
-) -> anyhow::Result<Vec<duban::report::UnitSummary>> {
+) -> anyhow::Result<Vec<duban::core::report::UnitSummary>> {
     let units: Vec<(String, i64)> = app
         .store
         .units()
@@ -300,7 +300,7 @@ pub async fn measures(
     json: bool,
 ) -> anyhow::Result<()> {
     let at = at.unwrap_or_else(|| app.today());
-    let unit = unit.map(|u| duban::ledger::parse::name(&u));
+    let unit = unit.map(|u| duban::core::ledger::parse::name(&u));
     if let Some(unit) = &unit {
         check_unit(app, unit).await?;
     }
@@ -382,7 +382,7 @@ pub async fn units(app: &App, at: Option<NaiveDate>, json: bool) -> anyhow::Resu
         say!("{}", serde_json::to_string_pretty(&summaries)?);
         return Ok(());
     }
-    use duban::report::fit;
+    use duban::core::report::fit;
     let language = app.language();
     let headers = language.pick(
         [
@@ -453,7 +453,7 @@ pub async fn import_sample(app: &App, today: NaiveDate, by: &str) -> anyhow::Res
     let dir = std::env::temp_dir().join(format!("duban-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("creating a temporary directory")?;
     let path = dir.join("某新区整改台账-样例.xlsx");
-    duban::sample::write_sample_as_of(&path, Some(today)).context("writing the sample ledger")?;
+    duban::ingest::sample::write_sample_as_of(&path, Some(today)).context("writing the sample ledger")?;
     let shown = app.language().pick(
         "样例台账（某新区，时限按今天排布）",
         "the sample ledger (deadlines placed around today)",

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use duban::ledger::{Source, Status};
-use duban::report::status_label;
+use duban::core::ledger::{Source, Status};
+use duban::core::report::status_label;
 use duban::store::Change;
-use duban::text::Language;
+use duban::core::text::Language;
 
 use super::{App, out, refuse, say};
 
@@ -18,7 +18,7 @@ pub async fn set_status(
     note: Option<String>,
     by: Option<String>,
 ) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let change = App::cli_change(by, note);
     let done = app.store.set_status(&code, status, &change).await?;
     let language = app.language();
@@ -47,7 +47,7 @@ pub async fn close(
     note: Option<String>,
     by: Option<String>,
 ) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let change = App::cli_change(by, note.clone());
     let status = app.store.measure(&code).await?.status;
@@ -112,7 +112,7 @@ pub async fn reject(
     reason: String,
     by: Option<String>,
 ) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let change = App::cli_change(by, Some(reason.clone()));
     require_status(app, &code, Status::Claimed, |label| {
@@ -154,7 +154,7 @@ pub async fn reopen(
     reason: String,
     by: Option<String>,
 ) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let change = App::cli_change(by, Some(reason.clone()));
     require_status(app, &code, Status::Closed, |label| {
@@ -188,7 +188,7 @@ pub async fn extend(
     reason: String,
     by: Option<String>,
 ) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let today = app.today();
     if date <= today {
@@ -203,8 +203,8 @@ pub async fn extend(
         );
     }
     let measure = app.store.measure(&code).await?;
-    if let Some(refusal) = duban::workflow::extension_refusal(&measure.deadline, date) {
-        let why = duban::workflow::extension_refusal_text(refusal, language);
+    if let Some(refusal) = duban::core::workflow::extension_refusal(&measure.deadline, date) {
+        let why = duban::core::workflow::extension_refusal_text(refusal, language);
         return refuse(language, format!("{code}：{why}"), format!("{code}: {why}"));
     }
     let change = App::cli_change(by, Some(reason));
@@ -214,7 +214,7 @@ pub async fn extend(
         language.pick(
             format!(
                 "{code}：完成时限由{}调整为{}",
-                duban::text::date_text(&old, language),
+                duban::core::text::date_text(&old, language),
                 app.day(date)
             ),
             format!("{code}: deadline {old} → {date}")
@@ -233,11 +233,11 @@ async fn tell_claimant(app: &App, code: &str, change: &Change) -> anyhow::Result
         return Ok(());
     };
     let approved = match claim.state {
-        duban::workflow::ClaimState::Approved => true,
-        duban::workflow::ClaimState::Rejected => false,
+        duban::core::workflow::ClaimState::Approved => true,
+        duban::core::workflow::ClaimState::Rejected => false,
         _ => return Ok(()),
     };
-    let text = duban::workflow::claim_decided_text(
+    let text = duban::core::workflow::claim_decided_text(
         code,
         approved,
         claim.reason.as_deref(),
@@ -249,7 +249,7 @@ async fn tell_claimant(app: &App, code: &str, change: &Change) -> anyhow::Result
             chat,
             None,
             "notice",
-            &duban::chat::Message::text(text),
+            &duban::core::chat::Message::text(text),
             change.at,
         )
         .await?;
@@ -296,7 +296,7 @@ fn kind_label(kind: &str, language: Language) -> String {
 
 /// `duban history`: every event of a measure, in time order, with a header.
 pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
-    let code = duban::ledger::parse::code(code);
+    let code = duban::core::ledger::parse::code(code);
     let history = app.store.history(&code).await?;
     let notes = app.store.notes(&code).await?;
     let claims = app.store.claims(&code).await?;
@@ -320,8 +320,8 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
         let change = match (h.kind.as_str(), &h.old, &h.new) {
             (_, Some(old), Some(new)) => format!(
                 "{} → {}",
-                duban::text::date_text(old, language),
-                duban::text::date_text(new, language)
+                duban::core::text::date_text(old, language),
+                duban::core::text::date_text(new, language)
             ),
             ("created", _, _) => status_label(h.to, language).to_string(),
             ("status", _, _) => format!(
@@ -389,13 +389,13 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
     say!(
         "{} {}",
         code,
-        out::safe(&duban::report::fit(&measure.content, 60))
+        out::safe(&duban::core::report::fit(&measure.content, 60))
     );
     let headers = language.pick(
         ["时间", "来源", "事件", "操作人", "变化", "说明"],
         ["time", "source", "event", "by", "change", "note"],
     );
-    use duban::report::fit;
+    use duban::core::report::fit;
     say!(
         "{}  {}  {}  {}  {}  {}",
         fit(headers[0], 22),
@@ -409,7 +409,7 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
         let at = e.at.with_timezone(&tz).naive_local();
         say!(
             "{}  {}  {}  {}  {}  {}",
-            fit(&duban::text::date_time(at, language), 22),
+            fit(&duban::core::text::date_time(at, language), 22),
             fit(&e.source, 6),
             fit(&e.kind, 10),
             fit(&out::safe(&e.actor), 16),

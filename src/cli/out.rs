@@ -47,7 +47,7 @@ pub fn safe(text: &str) -> String {
     for c in text.chars() {
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() || duban::text::is_bidi_control(c) => {
+            c if c.is_control() || duban::core::text::is_bidi_control(c) => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),

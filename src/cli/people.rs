@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use duban::config::Settings;
-use duban::ledger::Role;
+use duban::core::ledger::Role;
 
 use super::{App, out, say};
 
@@ -28,17 +28,17 @@ pub async fn invite(
 ) -> anyhow::Result<()> {
     let language = app.language();
     let role = Role::from_code(role).expect("clap checks the role");
-    let unit = duban::ledger::parse::name(unit);
+    let unit = duban::core::ledger::parse::name(unit);
     let liaison = role == Role::Liaison;
     if liaison {
         // A liaison answers for a unit of the ledger: a typo would bind them to nothing.
         super::ledger::check_unit(app, &unit).await?;
     }
-    let name = name.map(|n| duban::ledger::parse::name(&n));
+    let name = name.map(|n| duban::core::ledger::parse::name(&n));
     let code = invitation_code();
     let now = Utc::now();
     let expires = now + chrono::Duration::days(7);
-    let hash = duban::bot::code_hash(&code);
+    let hash = duban::app::bot::code_hash(&code);
     app.store
         .create_invite(&duban::store::NewInvite {
             code_hash: &hash,
@@ -52,18 +52,18 @@ pub async fn invite(
         })
         .await?;
     let until = expires.with_timezone(&app.settings.timezone).naive_local();
-    let label = duban::bot::role_label(role, language, app.settings.config.office_name());
+    let label = duban::app::bot::role_label(role, language, app.settings.config.office_name());
     say!(
         "{}",
         language.pick(
             format!(
                 "已为{unit}（{label}）生成邀请码，只能使用一次，有效期至{}（{}）。",
-                duban::text::date_time(until, language),
+                duban::core::text::date_time(until, language),
                 app.settings.config.timezone
             ),
             format!(
                 "Invitation for {unit} ({label}), single use, valid until {} ({}).",
-                duban::text::date_time(until, language),
+                duban::core::text::date_time(until, language),
                 app.settings.config.timezone
             )
         )

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use duban::config::Settings;
-use duban::reply::words::{LEXICONS, Lexicon};
-use duban::reply::{Intent, ReplyContext, ReplyError, read, split_code};
-use duban::text::Language;
+use duban::core::reply::words::{LEXICONS, Lexicon};
+use duban::core::reply::{Intent, ReplyContext, ReplyError, read, split_code};
+use duban::core::text::Language;
 
 use super::{App, out, refuse, say};
 
@@ -37,7 +37,7 @@ pub async fn reading(
     let content = match measure {
         Some(code) => {
             let app = App::open(config).await?;
-            let code = duban::ledger::parse::code(&code);
+            let code = duban::core::ledger::parse::code(&code);
             Some(app.store.measure(&code).await?.content)
         }
         None => None,
@@ -110,7 +110,7 @@ fn describe(intent: &Intent, language: Language) -> String {
         Intent::Blocked { reason } if zh => format!("需协调：{}", out::safe(reason)),
         Intent::Blocked { reason } => format!("needs coordination: {}", out::safe(reason)),
         Intent::Extend { until, reason } => {
-            let day = duban::text::date(*until, language);
+            let day = duban::core::text::date(*until, language);
             match (reason.as_deref().map(out::safe), zh) {
                 (Some(why), true) => format!("申请延期至{day}。理由：{why}"),
                 (None, true) => format!("申请延期至{day}"),

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
-use duban::report::fit;
-use duban::rules::RequestCategory;
-use duban::workflow::{RequestState, category_code, category_label, request_code};
+use duban::core::report::fit;
+use duban::core::rules::RequestCategory;
+use duban::core::workflow::{RequestState, category_code, category_label, request_code};
 
 use super::{App, out, refuse, say};
 
@@ -20,7 +20,7 @@ pub async fn add(
     let language = app.language();
     let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
     let raised_on = at.with_timezone(&app.settings.timezone).date_naive();
-    let due = duban::rules::response_due(
+    let due = duban::core::rules::response_due(
         raised_on,
         category,
         &app.settings.config.rules.response,
@@ -34,7 +34,7 @@ pub async fn add(
             "the request's text is empty".to_string(),
         );
     }
-    let unit = duban::ledger::parse::name(unit);
+    let unit = duban::core::ledger::parse::name(unit);
     super::ledger::check_unit(app, &unit).await?;
     let actor = App::actor(by);
     let id = app
@@ -78,7 +78,7 @@ pub async fn answer(
     by: Option<String>,
 ) -> anyhow::Result<()> {
     let language = app.language();
-    let Some(number) = duban::workflow::parse_request_code(id) else {
+    let Some(number) = duban::core::workflow::parse_request_code(id) else {
         return refuse(
             language,
             format!("“{}”不是诉求编号：请写成R12或12", out::safe(id)),
@@ -170,7 +170,7 @@ pub async fn list(app: &App, at: Option<NaiveDate>, json: bool) -> anyhow::Resul
     );
     for r in &requests {
         let state = match (r.state(at, calendar), language) {
-            (RequestState::Open { working_days_left }, duban::text::Language::Zh) => {
+            (RequestState::Open { working_days_left }, duban::core::text::Language::Zh) => {
                 if working_days_left == 0 {
                     "办理中，今日到期".to_string()
                 } else {
@@ -180,15 +180,15 @@ pub async fn list(app: &App, at: Option<NaiveDate>, json: bool) -> anyhow::Resul
             (RequestState::Open { working_days_left }, _) => {
                 format!("open, {working_days_left} working day(s) left")
             }
-            (RequestState::Late { overdue_days }, duban::text::Language::Zh) => {
+            (RequestState::Late { overdue_days }, duban::core::text::Language::Zh) => {
                 format!("超时{overdue_days}个工作日未答复")
             }
             (RequestState::Late { overdue_days }, _) => {
                 format!("LATE by {overdue_days} working day(s)")
             }
-            (RequestState::AnsweredInTime, duban::text::Language::Zh) => "按时答复".into(),
+            (RequestState::AnsweredInTime, duban::core::text::Language::Zh) => "按时答复".into(),
             (RequestState::AnsweredInTime, _) => "answered in time".into(),
-            (RequestState::AnsweredLate { overdue_days }, duban::text::Language::Zh) => {
+            (RequestState::AnsweredLate { overdue_days }, duban::core::text::Language::Zh) => {
                 format!("超时{overdue_days}个工作日答复")
             }
             (RequestState::AnsweredLate { overdue_days }, _) => {

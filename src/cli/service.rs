@@ -11,14 +11,14 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use duban::config::Settings;
 use duban::store::Store;
-use duban::text::Language;
+use duban::core::text::Language;
 
 use super::{App, out, refuse, say};
 
 /// The Telegram channel of the settings.
-pub fn telegram(settings: &Settings) -> anyhow::Result<duban::telegram::Telegram> {
+pub fn telegram(settings: &Settings) -> anyhow::Result<duban::channels::telegram::Telegram> {
     let config = &settings.config.telegram;
-    Ok(duban::telegram::Telegram::new(
+    Ok(duban::channels::telegram::Telegram::new(
         &config.token,
         &config.api_url,
         std::time::Duration::from_secs(config.poll_timeout_seconds),
@@ -35,11 +35,11 @@ async fn deliver_now(app: &App, what: String) -> anyhow::Result<ExitCode> {
     let sent = if token.is_empty() {
         let last = app
             .store
-            .last_message_id(duban::console::CONSOLE_CHAT)
+            .last_message_id(duban::channels::console::CONSOLE_CHAT)
             .await?;
         duban::service::drain(
             &app.store,
-            &duban::console::Console::after(last, language),
+            &duban::channels::console::Console::after(last, language),
             &console_settings(&app.settings),
             patience,
         )
@@ -294,7 +294,7 @@ async fn shutdown_signal() {
 /// would print, and mark as sent, messages meant for them.
 async fn refuse_console_over_telegram(store: &Store, language: Language) -> anyhow::Result<()> {
     if store
-        .has_chat_bindings(duban::console::CONSOLE_CHAT)
+        .has_chat_bindings(duban::channels::console::CONSOLE_CHAT)
         .await?
     {
         return refuse(
@@ -392,8 +392,8 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     }
     refuse_console_over_telegram(&app.store, language).await?;
     let settings = Arc::new(console_settings(&settings));
-    let chat = duban::console::CONSOLE_CHAT;
-    let console = duban::console::Console::after(app.store.last_message_id(chat).await?, language);
+    let chat = duban::channels::console::CONSOLE_CHAT;
+    let console = duban::channels::console::Console::after(app.store.last_message_id(chat).await?, language);
     let name = language.pick("控制台联络员", "console liaison");
     app.store
         .bind_everywhere(chat, chat, name, Utc::now())
@@ -485,11 +485,11 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             .await
             .with_context(|| format!("listening on {addr} (DUBAN_HTTP_LISTEN)"))?;
         tracing::info!("health and metrics on http://{}", listener.local_addr()?);
-        let router = duban::http::ops_router(Arc::clone(&service));
-        servers.push(tokio::spawn(duban::http::serve(
+        let router = duban::service::http::ops_router(Arc::clone(&service));
+        servers.push(tokio::spawn(duban::service::http::serve(
             listener,
             router,
-            duban::http::Limits::from_config(&settings.config.http),
+            duban::service::http::Limits::from_config(&settings.config.http),
             stop.clone(),
         )));
     }
@@ -500,8 +500,8 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
     if webhook_url.is_empty() {
         leases.push(POLL_LEASE);
     } else {
-        let secret = duban::http::webhook_secret(&settings)?;
-        let path = duban::http::webhook_path(&webhook_url)?;
+        let secret = duban::service::http::webhook_secret(&settings)?;
+        let path = duban::service::http::webhook_path(&webhook_url)?;
         let addr = match settings.config.telegram.webhook_listen.as_str() {
             "" => "0.0.0.0:8080".to_string(),
             addr => addr.to_string(),
@@ -510,11 +510,11 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             .await
             .with_context(|| format!("listening for the webhook on {addr}"))?;
         tracing::info!("webhook on {} (path {path})", listener.local_addr()?);
-        let router = duban::http::webhook_router(Arc::clone(&service), &path, secret.clone());
-        servers.push(tokio::spawn(duban::http::serve(
+        let router = duban::service::http::webhook_router(Arc::clone(&service), &path, secret.clone());
+        servers.push(tokio::spawn(duban::service::http::serve(
             listener,
             router,
-            duban::http::Limits::from_config(&settings.config.http),
+            duban::service::http::Limits::from_config(&settings.config.http),
             stop.clone(),
         )));
         // Every instance tells Telegram the same URL and secret; retried until it takes it.
@@ -548,7 +548,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             if let Err(e) = telegram.delete_webhook().await {
                 tracing::warn!("removing a webhook: {e}");
             }
-            let updates = duban::telegram::TelegramUpdates {
+            let updates = duban::channels::telegram::TelegramUpdates {
                 telegram,
                 timeout: std::time::Duration::from_secs(
                     settings.config.telegram.poll_timeout_seconds,

@@ -7,13 +7,13 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
-use crate::chart::{ChartError, ChartLabels, unit_bars_png_with_font};
-use crate::chat::{Attachment, FileKind, FileSource, MAX_MESSAGE_CHARS, Message};
+use crate::core::chart::{ChartError, ChartLabels, unit_bars_png_with_font};
+use crate::core::chat::{Attachment, FileKind, FileSource, MAX_MESSAGE_CHARS, Message};
 use crate::config::{Language, Settings};
-use crate::digest::{Counts, Cut, Digest, Facts, Options, Silent, build};
-use crate::ledger::Measure;
-use crate::remind::{Planned, RecipientKind};
-use crate::rules::{Assessment, Context, assess};
+use crate::core::digest::{Counts, Cut, Digest, Facts, Options, Silent, build};
+use crate::core::ledger::Measure;
+use crate::core::remind::{Planned, RecipientKind};
+use crate::core::rules::{Assessment, Context, assess};
 use crate::store::{DigestCounts, Store, StoreError};
 
 /// The name of the daily digest in the runs table.
@@ -239,7 +239,7 @@ pub async fn digest(
                     },
                     match language {
                         Language::Zh => {
-                            format!("{}整改台账（每周）", crate::text::date(day, language))
+                            format!("{}整改台账（每周）", crate::core::text::date(day, language))
                         }
                         Language::En => format!("The ledger as of {day} (weekly)"),
                     },
@@ -388,7 +388,7 @@ async fn export_ledger(
         .into_iter()
         .map(|u| (u.name, u.liaisons))
         .collect();
-    let summaries = crate::report::unit_summaries(&units, measures, assessments);
+    let summaries = crate::core::report::unit_summaries(&units, measures, assessments);
     let rows: Vec<(&Measure, &Assessment)> = measures.iter().zip(assessments).collect();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| DigestError::File {
@@ -396,7 +396,7 @@ async fn export_ledger(
             message: e.to_string(),
         })?;
     }
-    crate::export::write_ledger(path, &rows, &summaries, day, settings.config.language).map_err(
+    crate::ingest::export::write_ledger(path, &rows, &summaries, day, settings.config.language).map_err(
         |e| DigestError::File {
             path: path.display().to_string(),
             message: e.to_string(),

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Service;
-use crate::channel::Channel;
-use crate::metrics::Metrics;
+use crate::channels::Channel;
+use crate::service::metrics::Metrics;
 use crate::store::StoreError;
 
 /// The lease on the daily schedule (sweeps and digests).

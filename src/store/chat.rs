@@ -9,9 +9,9 @@ use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_statu
 use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_instant, parse_status,
 };
-use crate::chat::{Message, Sender};
-use crate::ledger::{Role, Status};
-use crate::remind::{Planned, Recipient, RecipientKind};
+use crate::core::chat::{Message, Sender};
+use crate::core::ledger::{Role, Status};
+use crate::core::remind::{Planned, Recipient, RecipientKind};
 
 /// A person bound to a chat.
 #[derive(Debug, Clone, PartialEq, Eq)]

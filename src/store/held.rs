@@ -14,7 +14,7 @@ pub struct HeldUpdate {
     pub update_id: i64,
     /// The chat it came from (0 when none).
     pub chat_id: i64,
-    /// The update as JSON (a serialized [`crate::chat::Incoming`]).
+    /// The update as JSON (a serialized [`crate::core::chat::Incoming`]).
     pub payload: String,
     /// How often it was tried and failed.
     pub attempts: u32,

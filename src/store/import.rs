@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 
 use super::sql::{Kind, Val, execute, fetch, json_batch, json_id_list, json_select, placeholders};
 use super::{Backend, Store, StoreError, date_text, instant_text, parse_status};
-use crate::ledger::{LedgerLine, Status};
+use crate::core::ledger::{LedgerLine, Status};
 
 /// A measure the file gives a status for that differs from the ledger's; the ledger's is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub struct ImportWriter {
 }
 
 fn text_hash(text: &str) -> u64 {
-    crate::ledger::fnv1a(text.bytes())
+    crate::core::ledger::fnv1a(text.bytes())
 }
 
 impl Store {
@@ -905,7 +905,7 @@ fn diff_note(old: &Described, new: &LedgerLine) -> String {
     let mut parts: Vec<String> = Vec::new();
     // An approved extension is kept unless the file gives a later date (see update_changed).
     let file_later = match (new.deadline, old.deadline.as_deref()) {
-        (crate::ledger::Deadline::Date(file), Some(stored)) => file.to_string().as_str() > stored,
+        (crate::core::ledger::Deadline::Date(file), Some(stored)) => file.to_string().as_str() > stored,
         _ => false,
     };
     let kept = old.extended && !file_later;

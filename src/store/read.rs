@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::sql::{Val, fetch};
 use super::{Backend, Store, StoreError, nearest, parse_date, parse_instant, parse_status};
-use crate::ledger::{
+use crate::core::ledger::{
     Deadline, DeadlineKind, HistoryEntry, Measure, ProgressNote, ReportCycle, Source,
 };
 
@@ -13,7 +13,7 @@ use crate::ledger::{
 struct Creation {
     at: chrono::DateTime<chrono::Utc>,
     by: String,
-    status: crate::ledger::Status,
+    status: crate::core::ledger::Status,
     progress: Option<String>,
     file: Option<String>,
     row: i64,

@@ -13,7 +13,7 @@ pub struct NewPendingReading<'a> {
     pub measure_id: i64,
     /// Its code.
     pub code: &'a str,
-    /// The reading (a serialized [`crate::reply::Intent`]).
+    /// The reading (a serialized [`crate::core::reply::Intent`]).
     pub intent: &'a str,
     /// The words as sent.
     pub raw: &'a str,
@@ -34,7 +34,7 @@ pub struct PendingReading {
     pub measure_id: i64,
     /// Its code.
     pub code: String,
-    /// The reading (a serialized [`crate::reply::Intent`]).
+    /// The reading (a serialized [`crate::core::reply::Intent`]).
     pub intent: String,
     /// The words as sent.
     pub raw: String,

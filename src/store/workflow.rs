@@ -10,9 +10,9 @@ use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_date, parse_instant,
     parse_status,
 };
-use crate::ledger::{Deadline, DeadlineKind, ReportCycle, Status};
-use crate::rules::RequestCategory;
-use crate::workflow::{Claim, ClaimState, ExtensionRequest, Request, parse_category};
+use crate::core::ledger::{Deadline, DeadlineKind, ReportCycle, Status};
+use crate::core::rules::RequestCategory;
+use crate::core::workflow::{Claim, ClaimState, ExtensionRequest, Request, parse_category};
 
 /// Evidence as it comes in from a chat.
 #[derive(Debug, Clone)]
@@ -615,7 +615,7 @@ pub(crate) async fn add_request_in(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(unit_id)
-    .bind(crate::workflow::category_code(request.category))
+    .bind(crate::core::workflow::category_code(request.category))
     .bind(request.body)
     .bind(date_text(request.raised_on))
     .bind(date_text(request.due))
@@ -736,7 +736,7 @@ impl Store {
         // A measure imported as 申请销号 has no claim yet: it is the ledger's.
         let imported = Change {
             actor: "台账导入".into(),
-            source: crate::ledger::Source::Import,
+            source: crate::core::ledger::Source::Import,
             note: None,
             chat: None,
             ..change.clone()
@@ -1009,7 +1009,7 @@ pub struct SentMessage {
     /// Its kind (`reminder`, `claim`, `extension`, …).
     pub kind: String,
     /// What it said.
-    pub message: crate::chat::Message,
+    pub message: crate::core::chat::Message,
     /// What it is about (JSON), if anything.
     pub context: Option<serde_json::Value>,
     /// When it was queued.
@@ -1217,7 +1217,7 @@ impl super::UpdateTx {
         key: &str,
         chat_id: i64,
         kind: &str,
-        message: &crate::chat::Message,
+        message: &crate::core::chat::Message,
         context: &serde_json::Value,
     ) -> Result<Option<i64>, StoreError> {
         let at = self.at;

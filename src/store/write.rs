@@ -5,7 +5,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::{Change, Store, StoreError, instant_text, parse_status};
-use crate::ledger::Status;
+use crate::core::ledger::Status;
 
 /// A status change that happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,510 @@
+//! The ledger (工作台账): aspects, problems, measures, units, people and their history.
+//!
+//! These are plain domain types. They know nothing of databases or chat: the store maps rows
+//! to them, the rule engine reads them, the channels render them. Overdue is never stored;
+//! it is computed from the deadline by [`crate::core::rules`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod parse;
+
+/// Where a measure stands in the close-out workflow.
+///
+/// 未启动 → 推进中 → 申请销号 → 已销号. A rejected claim goes back to 推进中.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// 未启动: nothing reported yet.
+    NotStarted,
+    /// 推进中: work is under way.
+    InProgress,
+    /// 申请销号: the unit says it is done; the office has to verify.
+    Claimed,
+    /// 已销号: verified and closed by the office.
+    Closed,
+}
+
+impl Status {
+    /// Every status, in workflow order.
+    pub const ALL: [Status; 4] = [
+        Status::NotStarted,
+        Status::InProgress,
+        Status::Claimed,
+        Status::Closed,
+    ];
+
+    /// The stable code used in the database, JSON and the CLI.
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::InProgress => "in_progress",
+            Status::Claimed => "claimed",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// The Chinese label offices write in their ledgers.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::NotStarted => "未启动",
+            Status::InProgress => "推进中",
+            Status::Claimed => "申请销号",
+            Status::Closed => "已销号",
+        }
+    }
+
+    /// The English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not started",
+            Status::InProgress => "in progress",
+            Status::Claimed => "completion claimed",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// Whether the measure still needs work or verification.
+    pub fn is_open(self) -> bool {
+        self != Status::Closed
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A status text that is not one of the known statuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown status {0:?}: use not_started, in_progress, claimed or closed (未启动, 推进中, 申请销号, 已销号)"
+)]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    /// Reads a status code or label, in English or Chinese, including the words ledgers use.
+    fn from_str(text: &str) -> Result<Status, UnknownStatus> {
+        parse::status(text)?.ok_or_else(|| UnknownStatus(text.to_string()))
+    }
+}
+
+/// How often a long-term measure reports (报送周期).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportCycle {
+    /// 每周.
+    Week,
+    /// 每月.
+    Month,
+    /// 每季度.
+    Quarter,
+    /// 每半年.
+    HalfYear,
+    /// 每年.
+    Year,
+}
+
+impl ReportCycle {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ReportCycle::Week => "week",
+            ReportCycle::Month => "month",
+            ReportCycle::Quarter => "quarter",
+            ReportCycle::HalfYear => "half_year",
+            ReportCycle::Year => "year",
+        }
+    }
+
+    /// The Chinese label, as in 长期坚持(每月报送).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ReportCycle::Week => "每周",
+            ReportCycle::Month => "每月",
+            ReportCycle::Quarter => "每季度",
+            ReportCycle::HalfYear => "每半年",
+            ReportCycle::Year => "每年",
+        }
+    }
+
+    /// Reads a stable code.
+    pub fn from_code(code: &str) -> Option<ReportCycle> {
+        [
+            ReportCycle::Week,
+            ReportCycle::Month,
+            ReportCycle::Quarter,
+            ReportCycle::HalfYear,
+            ReportCycle::Year,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+}
+
+/// A measure's deadline (完成时限).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Deadline {
+    /// A calendar date.
+    Date(NaiveDate),
+    /// 立行立改: at once, optionally with a date written beside it.
+    Immediate(Option<NaiveDate>),
+    /// 长期坚持 / 持续推进: no end date; reports are due every cycle (the configured one when
+    /// the ledger names none).
+    LongTerm(Option<ReportCycle>),
+}
+
+/// The three kinds of deadline, as JSON and the database name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// A calendar date.
+    Date,
+    /// 立行立改.
+    Immediate,
+    /// 长期坚持 / 持续推进.
+    LongTerm,
+}
+
+impl DeadlineKind {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeadlineKind::Date => "date",
+            DeadlineKind::Immediate => "immediate",
+            DeadlineKind::LongTerm => "long_term",
+        }
+    }
+
+    /// Reads a stable code.
+    pub fn from_code(code: &str) -> Option<DeadlineKind> {
+        match code {
+            "date" => Some(DeadlineKind::Date),
+            "immediate" => Some(DeadlineKind::Immediate),
+            "long_term" => Some(DeadlineKind::LongTerm),
+            _ => None,
+        }
+    }
+}
+
+impl Deadline {
+    /// The kind of deadline.
+    pub fn kind(&self) -> DeadlineKind {
+        match self {
+            Deadline::Date(_) => DeadlineKind::Date,
+            Deadline::Immediate(_) => DeadlineKind::Immediate,
+            Deadline::LongTerm(_) => DeadlineKind::LongTerm,
+        }
+    }
+
+    /// The date written in the ledger, if any.
+    pub fn date(&self) -> Option<NaiveDate> {
+        match self {
+            Deadline::Date(d) => Some(*d),
+            Deadline::Immediate(d) => *d,
+            Deadline::LongTerm(_) => None,
+        }
+    }
+
+    /// The report cycle written in the ledger, if any.
+    pub fn cycle(&self) -> Option<ReportCycle> {
+        match self {
+            Deadline::LongTerm(c) => *c,
+            _ => None,
+        }
+    }
+
+    /// Rebuilds a deadline from its stored parts.
+    pub fn from_parts(
+        kind: DeadlineKind,
+        date: Option<NaiveDate>,
+        cycle: Option<ReportCycle>,
+    ) -> Option<Deadline> {
+        match kind {
+            DeadlineKind::Date => date.map(Deadline::Date),
+            DeadlineKind::Immediate => Some(Deadline::Immediate(date)),
+            DeadlineKind::LongTerm => Some(Deadline::LongTerm(cycle)),
+        }
+    }
+
+    /// The deadline as a message writes it: 2024年3月15日, 立行立改（2024年3月8日）, 长期坚持.
+    pub fn describe(&self, language: crate::core::text::Language) -> String {
+        use crate::core::text::{Language, date};
+        match (self, language) {
+            (Deadline::Date(d), _) => date(*d, language),
+            (Deadline::Immediate(None), Language::Zh) => "立行立改".to_string(),
+            (Deadline::Immediate(None), Language::En) => "immediate".to_string(),
+            (Deadline::Immediate(Some(d)), Language::Zh) => {
+                format!("立行立改（{}）", date(*d, language))
+            }
+            (Deadline::Immediate(Some(d)), Language::En) => format!("immediate ({d})"),
+            (Deadline::LongTerm(None), Language::Zh) => "长期坚持".to_string(),
+            (Deadline::LongTerm(None), Language::En) => "long-term".to_string(),
+            (Deadline::LongTerm(Some(c)), Language::Zh) => {
+                format!("长期坚持（{}报送）", c.label_zh())
+            }
+            (Deadline::LongTerm(Some(c)), Language::En) => {
+                format!("long-term (reports {})", c.code())
+            }
+        }
+    }
+
+    /// The deadline written the way a ledger cell shows it: a date as `2023-12-31`,
+    /// `立行立改`, `立行立改 2023-09-30`, `长期坚持` or `长期坚持(每季度报送)`.
+    /// [`parse::deadline`] reads every one of these back.
+    pub fn to_cell_text(&self) -> String {
+        match self {
+            Deadline::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Deadline::Immediate(None) => "立行立改".to_string(),
+            Deadline::Immediate(Some(d)) => format!("立行立改 {}", d.format("%Y-%m-%d")),
+            Deadline::LongTerm(None) => "长期坚持".to_string(),
+            // house-style: data (the cell as ledgers write it)
+            Deadline::LongTerm(Some(c)) => format!("长期坚持({}报送)", c.label_zh()),
+        }
+    }
+}
+
+/// A rectification measure (整改措施): one line of the task list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// 序号: the code the ledger gives it, unique, such as `1-3`.
+    pub code: String,
+    /// 方面: the aspect its problem belongs to.
+    pub aspect: Option<String>,
+    /// 问题: the problem it fixes.
+    pub problem: Option<String>,
+    /// 整改措施: what is to be done.
+    pub content: String,
+    /// 整改目标: what counts as done.
+    pub target: Option<String>,
+    /// 牵头单位: the unit that leads.
+    pub lead_unit: String,
+    /// 责任单位: the units responsible, as the ledger lists them.
+    pub units: Vec<String>,
+    /// 责任领导: the responsible leaders.
+    pub leaders: Vec<String>,
+    /// 完成时限.
+    pub deadline: Deadline,
+    /// The deadline exactly as the ledger wrote it.
+    pub deadline_text: String,
+    /// 状态.
+    pub status: Status,
+    /// When the measure entered duban.
+    pub created_at: DateTime<Utc>,
+    /// When the latest progress note came in (整改进展), if any.
+    pub last_report_at: Option<DateTime<Utc>>,
+    /// When the current completion claim was made, if the status is `claimed` or `closed`.
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// The latest progress note's text.
+    pub latest_progress: Option<String>,
+}
+
+impl Measure {
+    /// Whether `unit` leads this measure or is one of its responsible units.
+    pub fn involves(&self, unit: &str) -> bool {
+        self.lead_unit == unit || self.units.iter().any(|u| u == unit)
+    }
+}
+
+/// A unit (单位): a department, bureau or company of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unit {
+    /// Its name as the ledger spells it.
+    pub name: String,
+}
+
+/// The part a person plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 联络员: answers for a unit.
+    Liaison,
+    /// 责任领导 or leadership: reads, is copied on escalations and digests.
+    Leader,
+    /// 整改办 / 工作专班: the supervision office.
+    Office,
+}
+
+impl Role {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Liaison => "liaison",
+            Role::Leader => "leader",
+            Role::Office => "office",
+        }
+    }
+
+    /// Reads a stable code.
+    pub fn from_code(code: &str) -> Option<Role> {
+        match code {
+            "liaison" => Some(Role::Liaison),
+            "leader" => Some(Role::Leader),
+            "office" => Some(Role::Office),
+            _ => None,
+        }
+    }
+}
+
+/// A person duban knows: a liaison, a leader or an office member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    /// Their name.
+    pub name: String,
+    /// The unit they answer for or sit in.
+    pub unit: Option<String>,
+    /// Their role.
+    pub role: Role,
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A ledger import.
+    Import,
+    /// The admin command line.
+    Cli,
+    /// A chat reply.
+    Chat,
+}
+
+impl Source {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Import => "import",
+            Source::Cli => "cli",
+            Source::Chat => "chat",
+        }
+    }
+
+    /// Reads a stable code.
+    pub fn from_code(code: &str) -> Option<Source> {
+        match code {
+            "import" => Some(Source::Import),
+            "cli" => Some(Source::Cli),
+            "chat" => Some(Source::Chat),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a measure's history: a status change, or an edit by a re-import.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened: `created`, `status`, `edit`, `note`, `flag`, `extension` (asked),
+    /// `deadline` (moved), `evidence`.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// Where it came from.
+    pub source: Source,
+    /// The status before; `None` when the measure was created.
+    pub from: Option<Status>,
+    /// The status after.
+    pub to: Status,
+    /// What was said or changed.
+    pub note: Option<String>,
+    /// For a change from a chat: the unit the person answered for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// For a change from a chat: the chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<i64>,
+    /// For a moved deadline: the old value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    /// For a moved deadline: the new value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+/// A progress note (整改进展) on a measure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgressNote {
+    /// When it came in.
+    pub at: DateTime<Utc>,
+    /// Who wrote it.
+    pub author: String,
+    /// Where it came from.
+    pub source: Source,
+    /// The text.
+    pub body: String,
+}
+
+/// One data row of a ledger file, read and checked: what an import writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerLine {
+    /// The row number in the sheet, counted from 1 as spreadsheets show it.
+    pub row: u32,
+    /// 序号.
+    pub code: String,
+    /// 方面.
+    pub aspect: Option<String>,
+    /// 问题.
+    pub problem: Option<String>,
+    /// 整改措施.
+    pub content: String,
+    /// 整改目标.
+    pub target: Option<String>,
+    /// 责任领导.
+    pub leaders: Vec<String>,
+    /// 牵头单位.
+    pub lead_unit: String,
+    /// 责任单位.
+    pub units: Vec<String>,
+    /// 完成时限, read.
+    pub deadline: Deadline,
+    /// 完成时限, as written.
+    pub deadline_text: String,
+    /// 整改进展.
+    pub progress: Option<String>,
+    /// 状态, when the row gives one.
+    pub status: Option<Status>,
+}
+
+impl LedgerLine {
+    /// A fingerprint of what the ledger says about the measure, apart from its status and
+    /// progress: a re-import compares it to find measures the office edited. FNV-1a, so
+    /// that it stays the same across Rust releases.
+    pub fn fingerprint(&self) -> String {
+        let date = self
+            .deadline
+            .date()
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let parts = [
+            self.aspect.as_deref().unwrap_or(""),
+            self.problem.as_deref().unwrap_or(""),
+            &self.content,
+            self.target.as_deref().unwrap_or(""),
+            &self.leaders.join("\u{1e}"),
+            &self.lead_unit,
+            &self.units.join("\u{1e}"),
+            self.deadline.kind().code(),
+            &date,
+            self.deadline.cycle().map(ReportCycle::code).unwrap_or(""),
+        ];
+        format!(
+            "{:016x}",
+            fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0x1f])))
+        )
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust releases, for values that are
+/// stored and compared later.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
