@@ -109,13 +109,22 @@ async fn drain_with(url: &str, fake: &FakeTelegram, senders: usize) -> (usize, f
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut services = Vec::new();
     for _ in 0..senders {
-        let telegram =
-            duban::channels::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
-                .unwrap();
+        let delivery = &settings.config.delivery;
+        let telegram = duban::channels::telegram::Telegram::new(
+            &Secret::new(TOKEN),
+            &fake.url,
+            Duration::from_secs(1),
+        )
+        .unwrap()
+        .with_rates(
+            delivery.per_chat_per_second,
+            delivery.per_group_per_minute,
+            delivery.per_second,
+        );
         services.push(Arc::new(Service {
             store: Store::open(url).await.unwrap(),
             settings: Arc::clone(&settings),
-            channel: telegram,
+            channels: duban::channels::Channels::new().with(Arc::new(telegram)),
             wake: Arc::new(tokio::sync::Notify::new()),
             stop: stop.clone(),
             instance: Arc::new(Instance::new()),
@@ -128,7 +137,7 @@ async fn drain_with(url: &str, fake: &FakeTelegram, senders: usize) -> (usize, f
     let started = Instant::now();
     let loops: Vec<_> = services
         .iter()
-        .map(|s| tokio::spawn(Arc::clone(s).deliver_loop()))
+        .map(|s| tokio::spawn(Arc::clone(s).deliver_loop(duban::core::chat::ChannelKind::Telegram)))
         .collect();
     while pending(url).await > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -185,8 +194,13 @@ async fn main() {
         row.lead_unit = format!("第{:04}单位", i % units + 1);
         row.units = String::new();
     }
-    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        "台账",
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     let started = Instant::now();
     let out = duban(&url, &fake)
         .arg("import")

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use duban::config::Settings;
-use duban::ingest::import::LedgerReader;
 use duban::core::rules::{Colour, Context, assess};
+use duban::ingest::import::LedgerReader;
 use duban::store::Store;
 
 fn duban(args: &[&str], url: &str) -> (f64, String) {
@@ -49,7 +49,8 @@ fn main() {
     let file = dir.path().join("ledger.xlsx");
     let file_arg = file.to_str().unwrap();
     let started = Instant::now();
-    duban::ingest::sample::write_synthetic(&file, measures, 2_000, 7).expect("write the synthetic ledger");
+    duban::ingest::sample::write_synthetic(&file, measures, 2_000, 7)
+        .expect("write the synthetic ledger");
     println!(
         "wrote {measures} measures, 2000 units: {:.2} s, {} bytes",
         started.elapsed().as_secs_f64(),

@@ -68,8 +68,13 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
         row.lead_unit = format!("第{:04}单位", i % 2_000 + 1);
         row.units = String::new();
     }
-    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        "台账",
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     let out = duban(&url, &fake)
         .arg("import")
         .arg(&file)
@@ -125,8 +130,13 @@ async fn replies(dir: &std::path::Path) {
     for row in &mut rows {
         row.status = "推进中".into();
     }
-    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        "台账",
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     let out = duban(&url, &fake)
         .arg("import")
         .arg(&file)

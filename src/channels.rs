@@ -6,12 +6,13 @@
 pub mod console;
 pub mod telegram;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::chat::Message;
-use crate::config::DeliveryConfig;
+use crate::core::chat::{Capabilities, ChannelKind, Message};
 
 /// Why a message did not go out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,60 +29,119 @@ pub enum SendError {
     /// The channel refused the message itself; trying again will not help.
     #[error("refused: {0}")]
     Refused(String),
-    /// A group became a supergroup with this new id: write there.
+    /// The chat has a new id on its channel (a Telegram group became a supergroup): write
+    /// there.
     #[error("the chat moved to {0}")]
-    Moved(i64),
+    Moved(String),
     /// The channel refuses the bot (a wrong or revoked token): nothing can be sent.
     #[error("the bot is refused: {0}")]
     Unauthorized(String),
 }
 
-/// A way to reach people.
+/// What a channel's call returns: a future that may be awaited from any task.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A way to reach people: one chat platform. Ids are the channel's own, as text. A channel
+/// is an object, so that one service can run several.
 pub trait Channel: Send + Sync {
+    /// Which channel it is.
+    fn kind(&self) -> ChannelKind;
+
+    /// What it can do, with the rate limits it keeps to.
+    fn capabilities(&self) -> Capabilities {
+        self.kind().capabilities()
+    }
+
+    /// Whether a chat is a group (groups may have a limit of their own).
+    fn is_group(&self, _chat_id: &str) -> bool {
+        false
+    }
+
     /// Sends a message; returns the channel's id for it.
-    fn send(
-        &self,
-        chat_id: i64,
-        message: &Message,
-    ) -> impl Future<Output = Result<i64, SendError>> + Send;
+    fn send<'a>(
+        &'a self,
+        chat_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<String, SendError>>;
 
     /// Replaces a sent message's text and buttons.
-    fn edit(
-        &self,
-        chat_id: i64,
-        message_id: i64,
-        message: &Message,
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    fn edit<'a>(
+        &'a self,
+        chat_id: &'a str,
+        message_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<(), SendError>>;
 
     /// Answers a button press with a short toast.
-    fn answer(
-        &self,
-        callback_id: &str,
-        text: &str,
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    fn answer<'a>(
+        &'a self,
+        callback_id: &'a str,
+        text: &'a str,
+    ) -> Pending<'a, Result<(), SendError>>;
 
     /// Fetches a file someone sent, refusing one over `limit` bytes ("too large").
-    fn download(
-        &self,
-        file_id: &str,
+    fn download<'a>(
+        &'a self,
+        file_id: &'a str,
         limit: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, SendError>> + Send;
+    ) -> Pending<'a, Result<Vec<u8>, SendError>>;
+}
+
+/// The channels one service runs, by kind.
+#[derive(Clone, Default)]
+pub struct Channels {
+    map: BTreeMap<ChannelKind, Arc<dyn Channel>>,
+}
+
+impl std::fmt::Debug for Channels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.map.keys()).finish()
+    }
+}
+
+impl Channels {
+    /// No channel yet.
+    pub fn new() -> Channels {
+        Channels::default()
+    }
+
+    /// These channels and `channel`.
+    pub fn with(mut self, channel: Arc<dyn Channel>) -> Channels {
+        self.map.insert(channel.kind(), channel);
+        self
+    }
+
+    /// The channel of `kind`, when the service runs it.
+    pub fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.map.get(&kind)
+    }
+
+    /// Every channel, in order of kind.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
+        self.map.values()
+    }
+
+    /// What a channel can do: the running channel's own word, else its protocol's.
+    pub fn capabilities(&self, kind: ChannelKind) -> Capabilities {
+        self.get(kind)
+            .map_or_else(|| kind.capabilities(), |c| c.capabilities())
+    }
 }
 
 /// Added to the pace in all: sends are paced from when they start, and a millisecond each
 /// keeps network jitter from landing one message too many in a second.
 const JITTER_SLACK: Duration = Duration::from_millis(1);
 
-/// Telegram's flood limits, kept on the sending side: at most one message a second to a
-/// chat, twenty a minute to a group, thirty a second in all.
+/// A channel's flood limits, kept on the sending side (Telegram's: at most one message a
+/// second to a chat, twenty a minute to a group, thirty a second in all).
 #[derive(Debug)]
 pub struct Limiter {
     per_chat: Duration,
     per_second: Duration,
     group_window: Duration,
     group_max: usize,
-    last_to: HashMap<i64, Instant>,
-    group_sends: HashMap<i64, VecDeque<Instant>>,
+    last_to: HashMap<String, Instant>,
+    group_sends: HashMap<String, VecDeque<Instant>>,
     last_any: Option<Instant>,
     /// The global pace when this is the only sender.
     alone_per_second: Duration,
@@ -90,17 +150,17 @@ pub struct Limiter {
 }
 
 impl Limiter {
-    /// A limiter with the configured rates.
-    pub fn new(config: &DeliveryConfig) -> Limiter {
+    /// A limiter with a channel's rates.
+    pub fn new(caps: &Capabilities) -> Limiter {
         Limiter {
-            per_chat: Duration::from_secs_f64(1.0 / config.per_chat_per_second),
-            per_second: Duration::from_secs_f64(1.0 / config.per_second) + JITTER_SLACK,
+            per_chat: Duration::from_secs_f64(1.0 / caps.per_chat_per_second),
+            per_second: Duration::from_secs_f64(1.0 / caps.per_second) + JITTER_SLACK,
             group_window: Duration::from_secs(60),
-            group_max: config.per_group_per_minute as usize,
+            group_max: caps.per_group_per_minute as usize,
             last_to: HashMap::new(),
             group_sends: HashMap::new(),
             last_any: None,
-            alone_per_second: Duration::from_secs_f64(1.0 / config.per_second) + JITTER_SLACK,
+            alone_per_second: Duration::from_secs_f64(1.0 / caps.per_second) + JITTER_SLACK,
             senders: 1,
         }
     }
@@ -119,35 +179,31 @@ impl Limiter {
         self.senders
     }
 
-    /// With several senders, the least time between two messages to `chat_id`, whoever
-    /// sends them; `None` when this is the only sender (its own memory is enough).
-    pub fn shared_spacing(&self, chat_id: i64) -> Option<Duration> {
+    /// With several senders, the least time between two messages to a chat (a group when
+    /// `group`), whoever sends them; `None` when this is the only sender (its own memory is
+    /// enough).
+    pub fn shared_spacing(&self, group: bool) -> Option<Duration> {
         if self.senders <= 1 {
             return None;
         }
-        Some(if Self::is_group(chat_id) {
+        Some(if group {
             (self.group_window / self.group_max.max(1) as u32).max(self.per_chat)
         } else {
             self.per_chat
         })
     }
 
-    /// Telegram gives groups negative ids.
-    fn is_group(chat_id: i64) -> bool {
-        chat_id < 0
-    }
-
-    /// The earliest moment a message to `chat_id` may go.
-    pub fn ready_at(&self, chat_id: i64, now: Instant) -> Instant {
+    /// The earliest moment a message to `chat_id` (a group when `group`) may go.
+    pub fn ready_at(&self, chat_id: &str, group: bool, now: Instant) -> Instant {
         let mut at = now;
         if let Some(last) = self.last_any {
             at = at.max(last + self.per_second);
         }
-        if let Some(last) = self.last_to.get(&chat_id) {
+        if let Some(last) = self.last_to.get(chat_id) {
             at = at.max(*last + self.per_chat);
         }
-        if Self::is_group(chat_id)
-            && let Some(sends) = self.group_sends.get(&chat_id)
+        if group
+            && let Some(sends) = self.group_sends.get(chat_id)
             && sends.len() >= self.group_max
             && let Some(oldest) = sends.front()
         {
@@ -156,12 +212,12 @@ impl Limiter {
         at
     }
 
-    /// Notes a message sent to `chat_id` at `now`.
-    pub fn record(&mut self, chat_id: i64, now: Instant) {
+    /// Notes a message sent to `chat_id` (a group when `group`) at `now`.
+    pub fn record(&mut self, chat_id: &str, group: bool, now: Instant) {
         self.last_any = Some(now);
-        self.last_to.insert(chat_id, now);
-        if Self::is_group(chat_id) {
-            let sends = self.group_sends.entry(chat_id).or_default();
+        self.last_to.insert(chat_id.to_string(), now);
+        if group {
+            let sends = self.group_sends.entry(chat_id.to_string()).or_default();
             sends.push_back(now);
             while sends.len() > self.group_max {
                 sends.pop_front();
@@ -176,9 +232,11 @@ impl Limiter {
     }
 
     /// Holds one chat back until `until` (after a 429 for it).
-    pub fn hold(&mut self, chat_id: i64, until: Instant) {
-        self.last_to
-            .insert(chat_id, until.checked_sub(self.per_chat).unwrap_or(until));
+    pub fn hold(&mut self, chat_id: &str, until: Instant) {
+        self.last_to.insert(
+            chat_id.to_string(),
+            until.checked_sub(self.per_chat).unwrap_or(until),
+        );
     }
 }
 
@@ -188,16 +246,17 @@ mod tests {
 
     #[test]
     fn limits() {
-        let mut limiter = Limiter::new(&DeliveryConfig::default());
+        let telegram = ChannelKind::Telegram.capabilities();
+        let mut limiter = Limiter::new(&telegram);
         let t0 = Instant::now();
-        assert_eq!(limiter.ready_at(7, t0), t0);
-        limiter.record(7, t0);
+        assert_eq!(limiter.ready_at("7", false, t0), t0);
+        limiter.record("7", false, t0);
         assert_eq!(
-            limiter.ready_at(7, t0),
+            limiter.ready_at("7", false, t0),
             t0 + Duration::from_secs(1),
             "one a second per chat"
         );
-        let other = limiter.ready_at(8, t0);
+        let other = limiter.ready_at("8", false, t0);
         assert!(
             other > t0 && other < t0 + Duration::from_millis(40),
             "thirty a second in all"
@@ -205,14 +264,14 @@ mod tests {
         // A group takes twenty a minute.
         let mut t = t0;
         for _ in 0..20 {
-            t = limiter.ready_at(-100, t);
-            limiter.record(-100, t);
+            t = limiter.ready_at("-100", true, t);
+            limiter.record("-100", true, t);
         }
-        assert!(limiter.ready_at(-100, t) >= t0 + Duration::from_secs(60));
+        assert!(limiter.ready_at("-100", true, t) >= t0 + Duration::from_secs(60));
         // After a 429 a chat waits as long as it was told.
-        let mut fresh = Limiter::new(&DeliveryConfig::default());
-        fresh.hold(9, t0 + Duration::from_secs(5));
-        assert_eq!(fresh.ready_at(9, t0), t0 + Duration::from_secs(5));
-        assert_eq!(fresh.ready_at(10, t0), t0);
+        let mut fresh = Limiter::new(&telegram);
+        fresh.hold("9", t0 + Duration::from_secs(5));
+        assert_eq!(fresh.ready_at("9", false, t0), t0 + Duration::from_secs(5));
+        assert_eq!(fresh.ready_at("10", false, t0), t0);
     }
 }

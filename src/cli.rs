@@ -14,8 +14,8 @@ use clap::{Parser, Subcommand};
 use duban::config::{Settings, redact_url};
 use duban::core::ledger::{Measure, Source, Status};
 use duban::core::rules::{Assessment, Colour, Context, assess};
-use duban::store::{Change, Store};
 use duban::core::text::Language;
+use duban::store::{Change, Store};
 
 mod ledger;
 mod measure;
@@ -392,6 +392,22 @@ impl App {
                     format!("opening the database {}", redact_url(url)),
                 )
             })?;
+        // Telegram users the configuration names as office members become office members
+        // of the ledger, once; from then on the office is whoever has the role.
+        let admins: Vec<String> = settings
+            .config
+            .telegram
+            .admins
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        store
+            .seed_office(
+                duban::core::chat::ChannelKind::Telegram,
+                &admins,
+                Utc::now(),
+            )
+            .await?;
         Ok(App {
             settings,
             store,

@@ -274,6 +274,20 @@ impl Config {
     pub fn office_name(&self) -> &str {
         self.language.pick(&self.office.name, &self.office.name_en)
     }
+
+    /// The channels this configuration runs: every chat platform with credentials (Telegram
+    /// with its token), or the console when there is none.
+    pub fn channels(&self) -> Vec<crate::core::chat::ChannelKind> {
+        use crate::core::chat::ChannelKind;
+        let mut channels = Vec::new();
+        if !self.telegram.token.is_empty() {
+            channels.push(ChannelKind::Telegram);
+        }
+        if channels.is_empty() {
+            channels.push(ChannelKind::Console);
+        }
+        channels
+    }
 }
 
 /// The leadership digest (`[digest]`, 每日简报).

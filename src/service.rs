@@ -12,12 +12,12 @@ use tokio::sync::{Notify, watch};
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::app::bot;
-use crate::channels::{Channel, Limiter, SendError};
-use crate::core::chat::{Action, Event, Incoming, Message};
+use crate::channels::{Channel, Channels, Limiter, SendError};
 use crate::config::{Language, Settings};
-use crate::service::outbox::{Delivery, deliver_once};
+use crate::core::chat::{Action, Address, ChannelKind, Event, Incoming, Message};
 use crate::core::remind::{Planned, plan, plan_requests};
 use crate::core::rules::{Assessment, Context, assess};
+use crate::service::outbox::{Delivery, deliver_once};
 use crate::store::{Store, StoreError};
 
 /// The name of the daily sweep in the runs table.
@@ -64,7 +64,15 @@ pub async fn plan_sweep(
         timezone: settings.timezone,
     };
     let assessments: Vec<Assessment> = measures.iter().map(|m| assess(m, &ctx)).collect();
-    let recipients = store.recipients().await?;
+    // Only the channels the configuration runs: a message queued for another would wait
+    // for ever.
+    let channels = settings.config.channels();
+    let recipients: Vec<_> = store
+        .recipients()
+        .await?
+        .into_iter()
+        .filter(|r| channels.contains(&r.chat.channel))
+        .collect();
     let mut planned = plan(
         &measures,
         &assessments,
@@ -126,29 +134,33 @@ pub async fn sweep_missed(
 
 /// Where updates come from: one call, one batch (a long poll, or a line typed).
 pub trait UpdateSource: Send {
-    /// The next updates after `after`; an empty batch when none came in time; `None` when
-    /// the source has ended (the console's input closed).
+    /// The channel the updates come from.
+    fn channel(&self) -> ChannelKind;
+
+    /// The next updates after `after` (the channel's own update id); an empty batch when
+    /// none came in time; `None` when the source has ended (the console's input closed).
     fn next(
         &mut self,
-        after: Option<i64>,
+        after: Option<&str>,
     ) -> impl Future<Output = Result<Option<Vec<Incoming>>, SendError>> + Send;
 }
 
-/// Handles one batch of updates in order, each applied or held back ([`apply_or_hold`]).
-/// Returns the id of the last update handled, which is before the batch's end when the
-/// database failed in a way that may pass (busy, unreachable): the rest will come again.
-pub async fn handle_batch<C: Channel>(
+/// Handles one batch of updates of `channel` in order, each applied or held back
+/// ([`apply_or_hold`]). Returns the id of the last update handled, which is before the
+/// batch's end when the database failed in a way that may pass (busy, unreachable): the
+/// rest will come again.
+pub async fn handle_batch(
     store: &Store,
     settings: &Settings,
-    channel: &C,
+    channel: &dyn Channel,
     batch: &[Incoming],
     wake: &Notify,
-) -> (Option<i64>, Option<(i64, StoreError)>) {
+) -> (Option<String>, Option<(String, StoreError)>) {
     let mut last = None;
     for incoming in batch {
         match apply_or_hold(store, settings, channel, incoming, wake, Utc::now()).await {
-            Ok(_) => last = Some(incoming.update_id),
-            Err(e) => return (last, Some((incoming.update_id, e))),
+            Ok(_) => last = Some(incoming.update_id.clone()),
+            Err(e) => return (last, Some((incoming.update_id.clone(), e))),
         }
     }
     (last, None)
@@ -167,18 +179,19 @@ pub enum Applied {
     Behind,
 }
 
-/// Applies one update, or holds it back: a failure that does not pass by itself (a value
-/// the database refuses, a bug) must not hold back the updates of other chats. A failure
-/// that may pass (the database busy or unreachable) is returned: the update comes again.
-pub async fn apply_or_hold<C: Channel>(
+/// Applies one update that came in on `channel`, or holds it back: a failure that does not
+/// pass by itself (a value the database refuses, a bug) must not hold back the updates of
+/// other chats. A failure that may pass (the database busy or unreachable) is returned: the
+/// update comes again.
+pub async fn apply_or_hold(
     store: &Store,
     settings: &Settings,
-    channel: &C,
+    channel: &dyn Channel,
     incoming: &Incoming,
     wake: &Notify,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
-    if store.chat_held(incoming.chat_id).await? {
+    if store.chat_held(incoming.channel, &incoming.chat_id).await? {
         let why = "an earlier update of this chat is held back";
         hold(store, incoming, 0, why, now, now).await?;
         return Ok(Applied::Behind);
@@ -188,8 +201,9 @@ pub async fn apply_or_hold<C: Channel>(
         Err(e) if e.is_transient() => Err(e),
         Err(e) => {
             tracing::warn!(
-                "applying update {}: {e}; held back, to be tried again",
-                incoming.update_id
+                "applying update {} of {}: {e}; held back, to be tried again",
+                incoming.update_id,
+                incoming.channel
             );
             hold(
                 store,
@@ -219,8 +233,9 @@ async fn hold(
     })?;
     store
         .hold_update(&crate::store::NewHeldUpdate {
-            update_id: incoming.update_id,
-            chat_id: incoming.chat_id,
+            channel: incoming.channel,
+            update_id: &incoming.update_id,
+            chat_id: &incoming.chat_id,
             payload: &payload,
             attempts,
             error: why,
@@ -246,32 +261,34 @@ pub enum HeldStep {
     /// A held update is applied now.
     Applied {
         /// Its id.
-        update_id: i64,
+        update_id: String,
     },
     /// A held update failed again; it is tried once more later.
     Again {
         /// Its id.
-        update_id: i64,
+        update_id: String,
         /// How often it has failed.
         attempts: u32,
     },
     /// A held update failed [`POISON_ATTEMPTS`] times: it is skipped and its sender told.
     Skipped {
         /// Its id.
-        update_id: i64,
+        update_id: String,
     },
 }
 
 /// Tries the held-back update that is due first (the first of its chat). The loop around it
-/// only sleeps; a failure that may pass is returned for the loop to wait on.
-pub async fn retry_held<C: Channel>(
+/// only sleeps; a failure that may pass is returned for the loop to wait on. An update of a
+/// channel this service does not run waits until one that does.
+pub async fn retry_held(
     store: &Store,
     settings: &Settings,
-    channel: &C,
+    channels: &Channels,
     wake: &Notify,
     now: DateTime<Utc>,
 ) -> Result<HeldStep, StoreError> {
-    let Some(held) = store.next_held(now).await? else {
+    let held = store.next_held(now).await?;
+    let Some(held) = held.filter(|h| channels.get(h.channel).is_some()) else {
         let next = store.next_held_time().await?.map(|at| {
             (at - now)
                 .to_std()
@@ -280,9 +297,12 @@ pub async fn retry_held<C: Channel>(
         });
         return Ok(HeldStep::Idle { next });
     };
-    let update_id = held.update_id;
+    let channel = channels
+        .get(held.channel)
+        .expect("filtered to a running channel");
+    let update_id = held.update_id.clone();
     let result = match serde_json::from_str::<Incoming>(&held.payload) {
-        Ok(incoming) => apply_update(store, settings, channel, &incoming, wake).await,
+        Ok(incoming) => apply_update(store, settings, channel.as_ref(), &incoming, wake).await,
         Err(e) => Err(StoreError::Corrupt {
             column: "held_updates.payload",
             value: e.to_string(),
@@ -290,7 +310,7 @@ pub async fn retry_held<C: Channel>(
     };
     let error = match result {
         Ok(()) => {
-            store.release_held(update_id).await?;
+            store.release_held(held.channel, &update_id).await?;
             return Ok(HeldStep::Applied { update_id });
         }
         Err(e) if e.is_transient() => return Err(e),
@@ -301,7 +321,8 @@ pub async fn retry_held<C: Channel>(
         tracing::warn!("update {update_id} failed again ({error}); tried again later");
         store
             .held_again(
-                update_id,
+                held.channel,
+                &update_id,
                 attempts,
                 &error.to_string(),
                 now + chrono_wait(attempts),
@@ -312,8 +333,17 @@ pub async fn retry_held<C: Channel>(
             attempts,
         });
     }
-    skip_update(store, settings, update_id, held.chat_id, now).await?;
-    store.release_held(update_id).await?;
+    let chat = (!held.chat_id.is_empty()).then(|| Address::new(held.channel, held.chat_id.clone()));
+    skip_update(
+        store,
+        settings,
+        held.channel,
+        &update_id,
+        chat.as_ref(),
+        now,
+    )
+    .await?;
+    store.release_held(held.channel, &update_id).await?;
     tracing::error!("update {update_id} failed {attempts} times ({error}); skipped it");
     wake.notify_one();
     Ok(HeldStep::Skipped { update_id })
@@ -324,14 +354,15 @@ pub async fn retry_held<C: Channel>(
 pub async fn skip_update(
     store: &Store,
     settings: &Settings,
-    update_id: i64,
-    chat_id: i64,
+    channel: ChannelKind,
+    update_id: &str,
+    chat: Option<&Address>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    store.skip_update(update_id, now).await?;
-    if chat_id == 0 {
+    store.skip_update(channel, update_id, now).await?;
+    let Some(chat) = chat else {
         return Ok(());
-    }
+    };
     let text = match settings.config.language {
         Language::Zh => format!(
             "抱歉，您的上一条消息未能处理，未作任何更改。请稍后重发，或联系{}。",
@@ -341,8 +372,8 @@ pub async fn skip_update(
     };
     store
         .enqueue(
-            &format!("skipped:{update_id}"),
-            chat_id,
+            &format!("skipped:{}:{update_id}", channel.code()),
+            chat,
             None,
             "reply",
             &Message::text(text),
@@ -353,11 +384,11 @@ pub async fn skip_update(
 }
 
 /// Applies one update: fetches its file, applies it in one transaction, and carries out its
-/// immediate actions (a button's toast, a refreshed reminder).
-async fn apply_update<C: Channel>(
+/// immediate actions (a button's toast, a refreshed reminder) on its channel.
+async fn apply_update(
     store: &Store,
     settings: &Settings,
-    channel: &C,
+    channel: &dyn Channel,
     incoming: &Incoming,
     wake: &Notify,
 ) -> Result<(), StoreError> {
@@ -370,7 +401,7 @@ async fn apply_update<C: Channel>(
     // transaction; only for an update not applied yet, from someone bound (the bot answers
     // strangers without it), so that nobody can make the bot download for them.
     let wanted = match &incoming.event {
-        Event::File { .. } => worth_fetching(store, settings, incoming).await?,
+        Event::File { .. } => worth_fetching(store, incoming).await?,
         _ => false,
     };
     let fetched = match &incoming.event {
@@ -400,7 +431,8 @@ async fn apply_update<C: Channel>(
         Ok(None) => bot::Download::None,
         Err(download) => *download,
     };
-    let handled = bot::handle(store, settings, incoming, Utc::now(), download).await?;
+    let caps = channel.capabilities();
+    let handled = bot::handle(store, settings, &caps, incoming, Utc::now(), download).await?;
     if handled.queued {
         wake.notify_one();
     }
@@ -411,7 +443,7 @@ async fn apply_update<C: Channel>(
                 chat_id,
                 message_id,
                 message,
-            } => channel.edit(*chat_id, *message_id, message).await,
+            } => channel.edit(chat_id, message_id, message).await,
         };
         if let Err(e) = done {
             tracing::warn!("could not carry out {}: {e}", action_name(&action));
@@ -427,21 +459,18 @@ fn action_name(action: &Action) -> &'static str {
     }
 }
 
-/// Whether an update's file should be fetched: the update is new and its sender bound (or
-/// an admin of the configuration).
-async fn worth_fetching(
-    store: &Store,
-    settings: &Settings,
-    incoming: &Incoming,
-) -> Result<bool, StoreError> {
-    let Some(sender) = &incoming.from else {
+/// Whether an update's file should be fetched: the update is new and its sender bound.
+async fn worth_fetching(store: &Store, incoming: &Incoming) -> Result<bool, StoreError> {
+    let Some(sender) = incoming.sender() else {
         return Ok(false);
     };
-    if store.update_applied(incoming.update_id).await? {
+    if store
+        .update_applied(incoming.channel, &incoming.update_id)
+        .await?
+    {
         return Ok(false);
     }
-    Ok(settings.config.telegram.admins.contains(&sender.user_id)
-        || !store.bindings(sender.user_id).await?.is_empty())
+    Ok(!store.bindings(&sender).await?.is_empty())
 }
 
 /// How often one update may fail before it is skipped.
@@ -456,14 +485,14 @@ fn retry_wait(failures: u32) -> Duration {
 }
 
 /// The running service's parts, shared by its loops.
-pub struct Service<C> {
+pub struct Service {
     /// The ledger.
     pub store: Store,
     /// The configuration.
     pub settings: Arc<Settings>,
-    /// Where messages go.
-    pub channel: C,
-    /// Wakes the outbox loop when something was queued.
+    /// Where messages go and updates come from: every channel the service runs.
+    pub channels: Channels,
+    /// Wakes the outbox loops when something was queued.
     pub wake: Arc<Notify>,
     /// Turns true when the service should stop.
     pub stop: watch::Receiver<bool>,
@@ -471,18 +500,21 @@ pub struct Service<C> {
     pub instance: Arc<Instance>,
 }
 
-impl<C: Channel + Clone + 'static> Service<C> {
-    /// Delivers the outbox until told to stop. A message being sent when the stop comes is
-    /// finished first; the rest stays queued.
-    pub async fn deliver_loop(self: Arc<Self>) {
-        let mut limiter = Limiter::new(&self.settings.config.delivery);
+impl Service {
+    /// Delivers `kind`'s outbox until told to stop. A message being sent when the stop
+    /// comes is finished first; the rest stays queued.
+    pub async fn deliver_loop(self: Arc<Self>, kind: ChannelKind) {
+        let Some(channel) = self.channels.get(kind).cloned() else {
+            return;
+        };
+        let mut limiter = Limiter::new(&channel.capabilities());
         let mut stop = self.stop.clone();
         let mut failures = 0;
         while !*stop.borrow() {
             limiter.share(self.instance.senders());
             let step = deliver_once(
                 &self.store,
-                &self.channel,
+                channel.as_ref(),
                 &mut limiter,
                 &self.settings,
                 &self.instance.id,
@@ -523,26 +555,34 @@ impl<C: Channel + Clone + 'static> Service<C> {
         }
     }
 
-    /// Polls `source` and applies each update until told to stop or the source ends.
+    /// Polls `source` and applies each update until told to stop or the source ends. Where
+    /// the channel's updates were read up to is kept in the store, so that a restart (or
+    /// another instance taking over) goes on after it.
     pub async fn poll_loop<S: UpdateSource>(self: Arc<Self>, mut source: S) {
+        let kind = source.channel();
+        let Some(channel) = self.channels.get(kind).cloned() else {
+            return;
+        };
         let mut stop = self.stop.clone();
         let mut after = loop {
-            match self.store.last_update_id().await {
+            match self.store.cursor(kind).await {
                 Ok(last) => break last,
                 Err(e) => {
-                    tracing::warn!("reading the last update: {e}; retrying");
+                    tracing::warn!("reading where {kind} was read up to: {e}; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         };
         let mut failures = 0;
         // The update that failed last, and how often in a row.
-        let mut failing: Option<(i64, u32)> = None;
-        let mut polling = self.instance.holds(POLL_LEASE);
+        let mut failing: Option<(String, u32)> = None;
+        // Long polling: only the holder of the poll lease asks for updates (Telegram answers
+        // a second poller with 409). The console has its own input.
+        let leased = kind != ChannelKind::Console;
+        let mut polling = !leased || self.instance.holds(POLL_LEASE);
         while !*stop.borrow() {
-            // Only the holder of the poll lease asks for updates: Telegram answers a second
-            // poller with 409. Taking the lease over, start after what the other applied.
-            if !self.instance.holds(POLL_LEASE) {
+            // Taking the lease over, start after what the other applied.
+            if leased && !self.instance.holds(POLL_LEASE) {
                 polling = false;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -552,18 +592,18 @@ impl<C: Channel + Clone + 'static> Service<C> {
             }
             if !polling {
                 polling = true;
-                match self.store.last_update_id().await {
-                    Ok(last) => after = last.max(after),
+                match self.store.cursor(kind).await {
+                    Ok(last) => after = last.or(after),
                     Err(e) => {
                         polling = false;
-                        tracing::warn!("reading the last update: {e}; retrying");
+                        tracing::warn!("reading where {kind} was read up to: {e}; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 }
             }
             let batch = tokio::select! {
-                batch = source.next(after) => batch,
+                batch = source.next(after.as_deref()) => batch,
                 _ = stop.changed() => break,
             };
             let batch = match batch {
@@ -583,15 +623,21 @@ impl<C: Channel + Clone + 'static> Service<C> {
             let (last, error) = handle_batch(
                 &self.store,
                 &self.settings,
-                &self.channel,
+                channel.as_ref(),
                 &batch,
                 &self.wake,
             )
             .await;
-            if let Some(last) = last {
-                after = Some(after.map_or(last, |a| a.max(last)));
-                let applied = batch.iter().filter(|i| i.update_id <= last).count();
+            if let Some(last) = &last {
+                let applied = batch
+                    .iter()
+                    .position(|i| i.update_id == *last)
+                    .map_or(0, |p| p + 1);
                 self.instance.metrics.applied(applied as u64);
+                after = Some(last.clone());
+                if let Err(e) = self.store.set_cursor(kind, last, Utc::now()).await {
+                    tracing::warn!("recording where {kind} was read up to: {e}");
+                }
             }
             let Some((update_id, e)) = error else {
                 failures = 0;
@@ -601,28 +647,39 @@ impl<C: Channel + Clone + 'static> Service<C> {
             failures += 1;
             // Only failures that will not pass by themselves (not a busy or unreachable
             // database) count towards skipping.
-            let times = match failing {
+            let times = match &failing {
                 _ if e.is_transient() => 0,
-                Some((id, times)) if id == update_id => times + 1,
+                Some((id, times)) if *id == update_id => times + 1,
                 _ => 1,
             };
-            failing = Some((update_id, times));
+            failing = Some((update_id.clone(), times));
             if times < POISON_ATTEMPTS {
                 tracing::warn!("applying update {update_id}: {e}; it will come again");
                 tokio::time::sleep(retry_wait(failures)).await;
                 continue;
             }
-            // The same update fails however often it is tried: skip it rather than stall
-            // every later one, and tell the sender. If the store itself is down, skipping
-            // fails too and the update is tried again.
-            let chat_id = batch
+            // The same update fails however often it is tried, and cannot even be held back:
+            // skip it rather than stall every later one, and tell the sender. If the store
+            // itself is down, skipping fails too and the update is tried again.
+            let chat = batch
                 .iter()
                 .find(|incoming| incoming.update_id == update_id)
-                .map_or(0, |incoming| incoming.chat_id);
-            match self.skip(update_id, chat_id).await {
+                .filter(|incoming| !incoming.chat_id.is_empty())
+                .map(Incoming::chat);
+            match skip_update(
+                &self.store,
+                &self.settings,
+                kind,
+                &update_id,
+                chat.as_ref(),
+                Utc::now(),
+            )
+            .await
+            {
                 Ok(()) => {
                     tracing::error!("update {update_id} failed {times} times ({e}); skipped it");
-                    after = Some(after.map_or(update_id, |a| a.max(update_id)));
+                    after = Some(update_id.clone());
+                    let _ = self.store.set_cursor(kind, &update_id, Utc::now()).await;
                     failing = None;
                     self.wake.notify_one();
                 }
@@ -634,9 +691,22 @@ impl<C: Channel + Clone + 'static> Service<C> {
         }
     }
 
-    /// Records an update as applied without its changes, and tells its chat.
-    pub async fn skip(&self, update_id: i64, chat_id: i64) -> Result<(), StoreError> {
-        skip_update(&self.store, &self.settings, update_id, chat_id, Utc::now()).await
+    /// Records an update of `channel` as applied without its changes, and tells its chat.
+    pub async fn skip(
+        &self,
+        channel: ChannelKind,
+        update_id: &str,
+        chat: Option<&Address>,
+    ) -> Result<(), StoreError> {
+        skip_update(
+            &self.store,
+            &self.settings,
+            channel,
+            update_id,
+            chat,
+            Utc::now(),
+        )
+        .await
     }
 
     /// Tries the held-back updates again as they fall due, until told to stop.
@@ -647,7 +717,7 @@ impl<C: Channel + Clone + 'static> Service<C> {
             let step = retry_held(
                 &self.store,
                 &self.settings,
-                &self.channel,
+                &self.channels,
                 &self.wake,
                 Utc::now(),
             )
@@ -810,14 +880,14 @@ pub struct Drained {
     pub refused: Option<String>,
 }
 
-/// Delivers the outbox until nothing may go for `patience` (for `duban remind`).
-pub async fn drain<C: Channel>(
+/// Delivers `channel`'s outbox until nothing may go for `patience` (for `duban remind`).
+pub async fn drain(
     store: &Store,
-    channel: &C,
+    channel: &dyn Channel,
     settings: &Settings,
     patience: Duration,
 ) -> Result<Drained, StoreError> {
-    let mut limiter = Limiter::new(&settings.config.delivery);
+    let mut limiter = Limiter::new(&channel.capabilities());
     let mut drained = Drained::default();
     // A sender of its own, beside any running service: claims keep them apart.
     let sender = format!("drain:{}", Instance::alone().id);

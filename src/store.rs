@@ -214,12 +214,12 @@ pub struct Change {
 pub struct ChatOrigin {
     /// The unit the person answered for.
     pub unit: Option<String>,
-    /// The chat.
-    pub chat_id: i64,
+    /// The chat, on its channel.
+    pub chat: crate::core::chat::Address,
     /// The words sent, or the button pressed.
     pub raw_text: String,
-    /// Who sent them: the chat user id.
-    pub user_id: i64,
+    /// Who sent them, on the chat's channel.
+    pub user: crate::core::chat::Address,
 }
 
 /// The ledger's database.
@@ -297,6 +297,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "hardening",
         include_str!("../migrations/sqlite/0006_hardening.sql"),
     ),
+    (
+        7,
+        "channels",
+        include_str!("../migrations/sqlite/0007_channels.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -329,6 +334,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "hardening",
         include_str!("../migrations/postgres/0006_hardening.sql"),
+    ),
+    (
+        7,
+        "channels",
+        include_str!("../migrations/postgres/0007_channels.sql"),
     ),
 ];
 

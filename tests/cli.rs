@@ -506,8 +506,13 @@ fn reimport_updates_in_place_keeps_status_and_reports_missing() {
     new.lead_unit = "审计办".into();
     measures.push(new);
     let file = sb.path("ledger-week2.xlsx");
-    duban::ingest::sample::write_ledger_file(&file, &title, &measures, duban::ingest::sample::Layout::HeadingRows)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        &title,
+        &measures,
+        duban::ingest::sample::Layout::HeadingRows,
+    )
+    .unwrap();
 
     let dry = sb.ok(&["import", file.to_str().unwrap(), "--dry-run"]);
     assert!(dry.contains("新增1项、更新1项、未变64项"), "{dry}");
@@ -946,8 +951,13 @@ fn a_failure_after_many_batches_writes_nothing() {
     let mut rows = duban::ingest::sample::synthetic_measures(4_500, 60, 3);
     rows.last_mut().unwrap().deadline = duban::ingest::sample::RawCell::Text("明年".into());
     let file = sb.path("big.xlsx");
-    duban::ingest::sample::write_ledger_file(&file, "台账", &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        "台账",
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     let err = sb.fails(&["import", file.to_str().unwrap()]);
     assert!(err.contains("无法识别“明年”"), "{err}");
     assert!(sb.measures(AT).is_empty());

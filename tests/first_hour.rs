@@ -460,7 +460,10 @@ fn message_templates_use_full_width_punctuation() {
                     continue;
                 }
                 // English text naming Chinese terms keeps English punctuation.
-                let cjk = literal.chars().filter(|c| duban::core::text::is_cjk(*c)).count();
+                let cjk = literal
+                    .chars()
+                    .filter(|c| duban::core::text::is_cjk(*c))
+                    .count();
                 let latin = literal.chars().filter(char::is_ascii_alphabetic).count();
                 if latin > cjk {
                     continue;

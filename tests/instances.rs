@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::fake_telegram::{FakeTelegram, TOKEN};
 use common::scene::*;
 use common::{PgDatabase, Running, Sandbox, by_code, free_port};
-use duban::core::chat::Message;
 use duban::config::{Secret, Settings};
+use duban::core::chat::Message;
 use duban::service::{Instance, Service};
 use duban::store::Store;
 use sqlx::Connection;
@@ -313,7 +313,10 @@ async fn two_senders_never_send_a_row_twice() {
             store
                 .enqueue(
                     &format!("load:{chat}:{round}"),
-                    10_000 + chat,
+                    &duban::core::chat::Address::new(
+                        duban::core::chat::ChannelKind::Telegram,
+                        (10_000 + chat).to_string(),
+                    ),
                     None,
                     "load",
                     &Message::text(text),
@@ -326,13 +329,22 @@ async fn two_senders_never_send_a_row_twice() {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut services = Vec::new();
     for _ in 0..2 {
-        let telegram =
-            duban::channels::telegram::Telegram::new(&Secret::new(TOKEN), &fake.url, Duration::from_secs(1))
-                .unwrap();
+        let delivery = &settings.config.delivery;
+        let telegram = duban::channels::telegram::Telegram::new(
+            &Secret::new(TOKEN),
+            &fake.url,
+            Duration::from_secs(1),
+        )
+        .unwrap()
+        .with_rates(
+            delivery.per_chat_per_second,
+            delivery.per_group_per_minute,
+            delivery.per_second,
+        );
         let service = Arc::new(Service {
             store: Store::open(&db.url).await.unwrap(),
             settings: Arc::clone(&settings),
-            channel: telegram,
+            channels: duban::channels::Channels::new().with(Arc::new(telegram)),
             wake: Arc::new(tokio::sync::Notify::new()),
             stop: stop.clone(),
             instance: Arc::new(Instance::new()),
@@ -350,7 +362,7 @@ async fn two_senders_never_send_a_row_twice() {
     }
     let loops: Vec<_> = services
         .iter()
-        .map(|s| tokio::spawn(Arc::clone(s).deliver_loop()))
+        .map(|s| tokio::spawn(Arc::clone(s).deliver_loop(duban::core::chat::ChannelKind::Telegram)))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     while pending(&db.url).await > 0 && Instant::now() < deadline {

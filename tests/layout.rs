@@ -94,7 +94,11 @@ fn the_core_does_no_io_and_reaches_into_no_edge() {
             }
         }
     }
-    assert!(found.is_empty(), "the core reaches out:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the core reaches out:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -102,8 +106,8 @@ fn telegram_is_named_only_in_its_channel() {
     let telegram = src().join("channels").join("telegram");
     let mut found = Vec::new();
     for path in rust_files(&src()) {
-        let in_channel = path.starts_with(&telegram)
-            || path == src().join("channels").join("telegram.rs");
+        let in_channel =
+            path.starts_with(&telegram) || path == src().join("channels").join("telegram.rs");
         if in_channel {
             continue;
         }
@@ -112,7 +116,10 @@ fn telegram_is_named_only_in_its_channel() {
             found.push(path.display().to_string());
         }
     }
-    assert!(found.is_empty(), "teloxide outside src/channels/telegram*: {found:?}");
+    assert!(
+        found.is_empty(),
+        "teloxide outside src/channels/telegram*: {found:?}"
+    );
 }
 
 #[test]

@@ -19,7 +19,8 @@ fn sample(reading: &str) -> String {
         .find(|cols| {
             cols.len() == 2
                 && cols[0] == reading
-                && duban::core::reply::split_code(cols[1]).is_none_or(|lead| lead.code.starts_with('R'))
+                && duban::core::reply::split_code(cols[1])
+                    .is_none_or(|lead| lead.code.starts_with('R'))
         })
         .unwrap_or_else(|| panic!("no sample of {reading}"))[1]
         .to_string()

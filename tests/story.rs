@@ -6,9 +6,9 @@ mod common;
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::{PgDatabase, Sandbox, sample};
 use duban::config::Settings;
-use duban::ingest::import::{ImportOptions, import_file};
 use duban::core::ledger::{Source, Status};
 use duban::core::rules::{Colour, Context, assess};
+use duban::ingest::import::{ImportOptions, import_file};
 use duban::store::{Backend, Change, Store};
 
 fn options(at: chrono::DateTime<Utc>) -> ImportOptions {
@@ -163,8 +163,13 @@ async fn story(store: Store) {
     rows.insert(2, extra);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("edited.xlsx");
-    duban::ingest::sample::write_ledger_file(&file, &title, &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        &title,
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     let report = import_file(&store, &file, options(later)).await.unwrap();
     assert_eq!(report.outcome.created, ["1-99"]);
     assert_eq!(report.outcome.updated, ["1-1"]);
@@ -218,7 +223,7 @@ async fn migrations_apply_once() {
     let sandbox = Sandbox::sqlite();
     for url in [db.url.as_str(), sandbox.url.as_str()] {
         let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 6, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 7, "{url}");
         assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
         store.close().await;
     }
@@ -300,8 +305,13 @@ async fn stale_progress(store: Store) {
         .unwrap();
     m53.progress = "二季度检查已部署".into();
     let file = dir.path().join("new-progress.xlsx");
-    duban::ingest::sample::write_ledger_file(&file, &title, &raw, duban::ingest::sample::Layout::HeadingRows)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        &title,
+        &raw,
+        duban::ingest::sample::Layout::HeadingRows,
+    )
+    .unwrap();
     let report = import_file(&store, &file, options(later)).await.unwrap();
     assert_eq!(report.outcome.notes_added, 1);
     let m = store.measure("2-4").await.unwrap();
@@ -429,44 +439,6 @@ async fn the_workflow_gives_the_same_answers_on_both_backends() {
     assert_eq!(histories[3]["history"][1]["old"], "2024-03-18");
     assert_eq!(requests[0]["state"]["state"], "answered_late");
     assert_eq!(outputs[0], outputs[1]);
-}
-
-/// A database as the release before the workflow left it (migrations 1 and 2, with history)
-/// upgrades in place on both backends: its history stays, and the new kinds of history
-/// (a moved deadline) can be written.
-#[tokio::test]
-async fn an_older_database_upgrades_in_place() {
-    let db = PgDatabase::create().await;
-    let lite = Sandbox::sqlite();
-    for url in [db.url.as_str(), lite.url.as_str()] {
-        let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate_until(2).await.unwrap(), 2, "{url}");
-        let monday = Utc.with_ymd_and_hms(2024, 1, 8, 2, 0, 0).unwrap();
-        import_file(&store, &sample(), options(monday))
-            .await
-            .unwrap();
-        let change = Change {
-            actor: "整改办".into(),
-            source: Source::Cli,
-            at: monday,
-            note: Some("已启动".into()),
-            chat: None,
-        };
-        store
-            .set_status("7-3", Status::InProgress, &change)
-            .await
-            .unwrap();
-        assert!(store.migrate().await.unwrap() >= 2, "{url}");
-        let history = store.history("7-3").await.unwrap();
-        assert_eq!(history.last().unwrap().note.as_deref(), Some("已启动"));
-        let until = chrono::NaiveDate::from_ymd_opt(2030, 6, 30).unwrap();
-        store.extend("7-3", until, &change).await.unwrap();
-        let history = store.history("7-3").await.unwrap();
-        let moved = history.last().unwrap();
-        assert_eq!(moved.kind, "deadline");
-        assert_eq!(moved.new.as_deref(), Some("2030-06-30"));
-        store.close().await;
-    }
 }
 
 /// Files the service makes are kept in PostgreSQL, for whichever instance sends them; SQLite

@@ -719,8 +719,13 @@ fn close_reject_reopen_and_extend_from_the_cli() {
         .unwrap();
     row.target = "目标已调整".into();
     let file = sb.path("edited.xlsx");
-    duban::ingest::sample::write_ledger_file(&file, &title, &rows, duban::ingest::sample::Layout::AspectColumn)
-        .unwrap();
+    duban::ingest::sample::write_ledger_file(
+        &file,
+        &title,
+        &rows,
+        duban::ingest::sample::Layout::AspectColumn,
+    )
+    .unwrap();
     sb.ok(&["import", file.to_str().unwrap()]);
     assert_eq!(by_code(&sb.measures(AT), "3-2")["deadline"], until.as_str());
     let last = history(&sb, "3-2")["history"]
@@ -799,9 +804,9 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
     .await
     .unwrap();
     sqlx::query(
-        "UPDATE people SET unreachable_at = '2024-03-14T01:00:00.000000Z' WHERE telegram_id = $1",
+        "UPDATE identities SET unreachable_at = '2024-03-14T01:00:00.000000Z' WHERE channel = 'telegram' AND user_id = $1",
     )
-    .bind(ECON)
+    .bind(ECON.to_string())
     .execute(&mut db)
     .await
     .unwrap();

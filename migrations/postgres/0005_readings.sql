@@ -7,8 +7,9 @@ CREATE TABLE pending_readings (
     intent TEXT NOT NULL,
     raw_text TEXT NOT NULL,
     unit TEXT,
-    chat_id BIGINT NOT NULL,
-    user_id BIGINT NOT NULL,
+    -- The chat and the sender, as addresses (`telegram:7001`).
+    chat_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     decided_at TEXT,
     confirmed BOOLEAN

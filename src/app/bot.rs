@@ -4,16 +4,18 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::core::chat::{Action, ChatKind, Event, Incoming, Message, Sender};
 use crate::config::Settings;
+use crate::core::chat::{
+    Action, Address, Capabilities, ChatKind, Event, Incoming, Message, Sender,
+};
 use crate::core::ledger::{Role, Source, Status};
 use crate::core::remind::{Kind, render};
 use crate::core::reply::{Intent, ReplyError, split_code};
 use crate::core::rules::{Assessment, Context, assess};
+use crate::core::text::Language;
 use crate::store::{
     Binding, ChatOrigin, HistoryKind, Redeemed, Store, StoreError, StrangerEvent, UpdateTx,
 };
-use crate::core::text::Language;
 
 /// Buttons older than this are refused: their reminder has been superseded.
 const BUTTON_DAYS: i64 = 14;
@@ -99,20 +101,21 @@ pub fn code_hash(code: &str) -> String {
         .collect()
 }
 
-/// A sender's powers: their bindings, and whether config makes them office.
+/// A sender's powers: their bindings on the channel they write from.
 struct Who {
     sender: Sender,
+    /// Who they are on their channel.
+    user: Address,
     bindings: Vec<Binding>,
-    admin: bool,
 }
 
 impl Who {
     fn bound(&self) -> bool {
-        self.admin || !self.bindings.is_empty()
+        !self.bindings.is_empty()
     }
 
     fn office(&self) -> bool {
-        self.admin || self.bindings.iter().any(|b| b.role == Role::Office)
+        self.bindings.iter().any(|b| b.role == Role::Office)
     }
 
     fn units(&self) -> Vec<&str> {
@@ -139,12 +142,16 @@ impl Who {
     }
 
     /// Who decided something for the office: the office and the member's name, such as
-    /// `整改办 张三`, or [`Who::actor`] for an admin from config without a binding.
+    /// `整改办 张三`; an office member seeded from the configuration is named by their
+    /// address alone.
     fn decider(&self, office: &str) -> String {
         self.bindings
             .iter()
             .find(|b| b.role == Role::Office)
-            .map(|b| format!("{} {}", b.unit.as_deref().unwrap_or(office), b.name))
+            .map(|b| match Address::parse(&b.name) {
+                Some(_) => b.name.clone(),
+                None => format!("{} {}", b.unit.as_deref().unwrap_or(office), b.name),
+            })
             .unwrap_or_else(|| self.actor())
     }
 
@@ -152,7 +159,7 @@ impl Who {
         self.bindings
             .first()
             .map(|b| b.name.clone())
-            .unwrap_or_else(|| format!("telegram:{}", self.sender.user_id))
+            .unwrap_or_else(|| self.user.to_string())
     }
 }
 
@@ -179,39 +186,47 @@ pub const STRANGER_ANSWERS_PER_HOUR: i64 = 5;
 /// Wrong invitation codes one sender may try in an hour; after them no code is looked at.
 pub const BAD_CODES_PER_HOUR: i64 = 3;
 
-/// Handles one incoming update, with the file it carries, if any.
+/// Handles one incoming update from a channel that can do `caps`, with the file it
+/// carries, if any.
 pub async fn handle(
     store: &Store,
     settings: &Settings,
+    caps: &Capabilities,
     incoming: &Incoming,
     now: DateTime<Utc>,
     file: Download<'_>,
 ) -> Result<Handled, StoreError> {
     // Chat text is cleaned on the way in exactly as ledger cells are.
     let incoming = &incoming.cleaned();
-    let Some(mut tx) = store.begin_update(incoming.update_id, now).await? else {
+    let Some(mut tx) = store
+        .begin_update(incoming.channel, &incoming.update_id, now)
+        .await?
+    else {
         return Ok(Handled::default());
     };
-    let Some(sender) = incoming.from.clone() else {
+    let (Some(sender), Some(user)) = (incoming.from.clone(), incoming.sender()) else {
         tx.commit().await?;
         return Ok(Handled {
             applied: true,
             ..Handled::default()
         });
     };
+    let chat = incoming.chat();
     // Whoever writes from a chat shows that the bot can write to it again.
     if !matches!(incoming.event, Event::Other) {
-        tx.reachable(incoming.chat_id).await?;
+        tx.reachable(&chat).await?;
     }
-    let bindings = tx.bindings(sender.user_id).await?;
+    let bindings = tx.bindings(&user).await?;
     let who = Who {
-        admin: settings.config.telegram.admins.contains(&sender.user_id),
         sender,
+        user,
         bindings,
     };
     let mut step = Step {
         store,
         settings,
+        caps: *caps,
+        chat,
         tx,
         incoming,
         now,
@@ -232,11 +247,13 @@ pub async fn handle(
         ..
     } = step;
     tx.commit().await?;
-    if let Some((chat_id, message_id)) = refresh
-        && let Some(message) = refreshed_reminder(store, settings, chat_id, message_id, now).await?
+    if let Some(message_id) = refresh
+        && caps.edits
+        && let Some(message) =
+            refreshed_reminder(store, settings, &incoming.chat(), &message_id, now).await?
     {
         actions.push(Action::Edit {
-            chat_id,
+            chat_id: incoming.chat_id.clone(),
             message_id,
             message,
         });
@@ -252,11 +269,11 @@ pub async fn handle(
 pub async fn refreshed_reminder(
     store: &Store,
     settings: &Settings,
-    chat_id: i64,
-    message_id: i64,
+    chat: &Address,
+    message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Message>, StoreError> {
-    let Some(sent) = store.sent_reminder(chat_id, message_id).await? else {
+    let Some(sent) = store.sent_reminder(chat, message_id).await? else {
         return Ok(None);
     };
     let mut measures = Vec::new();
@@ -329,6 +346,10 @@ impl Outcome {
 struct Step<'a> {
     store: &'a Store,
     settings: &'a Settings,
+    /// What the update's channel can do.
+    caps: Capabilities,
+    /// The chat the update came from.
+    chat: Address,
     tx: UpdateTx,
     incoming: &'a Incoming,
     now: DateTime<Utc>,
@@ -337,7 +358,8 @@ struct Step<'a> {
     said: usize,
     file: Download<'a>,
     actions: Vec<Action>,
-    refresh: Option<(i64, i64)>,
+    /// A reminder of this chat to refresh once the update is applied.
+    refresh: Option<String>,
     /// The sender bound themselves (or a group) with this update: answered as someone bound.
     just_bound: bool,
 }
@@ -351,9 +373,15 @@ impl Step<'_> {
         self.incoming.chat_kind == ChatKind::Group
     }
 
+    /// The update as keys name it: its id (on Telegram, as the keys of earlier releases)
+    /// or its channel and id.
+    fn update_key(&self) -> String {
+        Address::new(self.incoming.channel, self.incoming.update_id.clone()).key()
+    }
+
     /// Queues a reply in the chat the update came from.
     async fn say(&mut self, text: String) -> Result<(), StoreError> {
-        let key = format!("reply:{}:{}", self.incoming.update_id, self.said);
+        let key = format!("reply:{}:{}", self.update_key(), self.said);
         self.said += 1;
         self.say_once(&key, text).await
     }
@@ -364,17 +392,11 @@ impl Step<'_> {
         text: String,
         context: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let key = format!("reply:{}:{}", self.incoming.update_id, self.said);
+        let key = format!("reply:{}:{}", self.update_key(), self.said);
         self.said += 1;
         let queued = self
             .tx
-            .enqueue_about(
-                &key,
-                self.incoming.chat_id,
-                "reply",
-                &Message::text(text),
-                &context,
-            )
+            .enqueue_about(&key, &self.chat, "reply", &Message::text(text), &context)
             .await?;
         self.queued |= queued.is_some();
         Ok(())
@@ -385,23 +407,23 @@ impl Step<'_> {
     /// Someone not bound gets [`STRANGER_ANSWERS_PER_HOUR`] answers an hour, then silence (the
     /// office hears of it once a day); their answers go out after everyone else's messages.
     async fn say_once(&mut self, key: &str, text: String) -> Result<(), StoreError> {
-        let chat = self.incoming.chat_id;
+        let chat = self.chat.clone();
         let person = if self.group() {
             None
         } else {
             self.who.person_id()
         };
         let stranger = !self.who.bound() && !self.just_bound;
-        let user = self.who.sender.user_id;
+        let user = self.who.user.clone();
         if stranger {
             let since = self.now - chrono::Duration::hours(1);
             let answered = self
                 .tx
-                .stranger_count(user, StrangerEvent::Answer, since)
+                .stranger_count(&user, StrangerEvent::Answer, since)
                 .await?;
             if answered >= STRANGER_ANSWERS_PER_HOUR {
                 self.tx
-                    .stranger_event(user, StrangerEvent::Silenced)
+                    .stranger_event(&user, StrangerEvent::Silenced)
                     .await?;
                 return self.flood_notice().await;
             }
@@ -409,13 +431,13 @@ impl Step<'_> {
         let kind = if stranger { "stranger" } else { "reply" };
         if self
             .tx
-            .enqueue(key, chat, person, kind, &Message::text(text))
+            .enqueue(key, &chat, person, kind, &Message::text(text))
             .await?
             .is_some()
         {
             self.queued = true;
             if stranger {
-                self.tx.stranger_event(user, StrangerEvent::Answer).await?;
+                self.tx.stranger_event(&user, StrangerEvent::Answer).await?;
             }
         }
         Ok(())
@@ -443,7 +465,7 @@ impl Step<'_> {
             &key,
             "notice",
             Message::text(text),
-            serde_json::json!({ "flood": sender.user_id }),
+            serde_json::json!({ "flood": self.who.user.to_string() }),
         )
         .await
     }
@@ -452,10 +474,7 @@ impl Step<'_> {
     /// gets one answer, not one per message.
     async fn tell_unbound(&mut self) -> Result<(), StoreError> {
         let day = self.now.with_timezone(&self.settings.timezone).date_naive();
-        let key = format!(
-            "unbound:{}:{}:{day}",
-            self.incoming.chat_id, self.who.sender.user_id
-        );
+        let key = format!("unbound:{}:{}:{day}", self.chat.key(), self.who.user.key());
         let line = self.unbound_line();
         self.say_once(&key, line).await
     }
@@ -467,19 +486,25 @@ impl Step<'_> {
                 callback_id,
                 message_id,
                 data,
-            } => self.button(&callback_id, message_id, &data).await,
+            } => {
+                self.button(&callback_id, message_id.as_deref(), &data)
+                    .await
+            }
             Event::File {
                 file,
                 caption,
                 reply_to,
                 ..
-            } => self.file_event(&file, caption.trim(), reply_to).await,
+            } => {
+                self.file_event(&file, caption.trim(), reply_to.as_deref())
+                    .await
+            }
             Event::Unreadable => self.unreadable().await,
             Event::Other => Ok(()),
         }
     }
 
-    async fn text(&mut self, text: &str, reply_to: Option<i64>) -> Result<(), StoreError> {
+    async fn text(&mut self, text: &str, reply_to: Option<String>) -> Result<(), StoreError> {
         let text = text.trim();
         if let Some(command) = text.strip_prefix('/') {
             let (name, args) = command
@@ -488,12 +513,19 @@ impl Step<'_> {
             let name = name.split('@').next().unwrap_or("").to_lowercase();
             return self.command(&name, args.trim()).await;
         }
-        let reminder = match reply_to {
-            Some(id) => self.store.sent_reminder(self.incoming.chat_id, id).await?,
+        // Where replies do not name the message they answer, a reply answers the latest
+        // reminder in its chat (and the codes in its text decide).
+        let reply_to = match reply_to {
+            Some(id) => Some(id),
+            None if !self.caps.threading => self.store.latest_reminder(&self.chat).await?,
             None => None,
         };
-        let sent = match reply_to {
-            Some(id) => self.store.sent_message(self.incoming.chat_id, id).await?,
+        let reminder = match &reply_to {
+            Some(id) => self.store.sent_reminder(&self.chat, id).await?,
+            None => None,
+        };
+        let sent = match &reply_to {
+            Some(id) => self.store.sent_message(&self.chat, id).await?,
             None => None,
         };
         if !self.who.bound() {
@@ -697,7 +729,7 @@ impl Step<'_> {
     /// `/unbind` in a group: ends the group's binding, when the sender is office or a
     /// liaison of one of the group's units.
     async fn unbind_group(&mut self) -> Result<(), StoreError> {
-        let units = self.tx.group_units(self.incoming.chat_id).await?;
+        let units = self.tx.group_units(&self.chat).await?;
         if units.is_empty() {
             let line = tr(
                 self.lang(),
@@ -720,7 +752,7 @@ impl Step<'_> {
             };
             return self.say(line).await;
         }
-        self.tx.unbind_group(self.incoming.chat_id).await?;
+        self.tx.unbind_group(&self.chat).await?;
         let line = tr(
             self.lang(),
             "本群已解除绑定，不再收到提醒。",
@@ -764,7 +796,7 @@ impl Step<'_> {
             }
             "unbind" if self.group() && self.who.bound() => self.unbind_group().await,
             "unbind" if self.who.bound() => {
-                let n = self.tx.unbind(self.who.sender.user_id).await?;
+                let n = self.tx.unbind(&self.who.user).await?;
                 let text = match self.lang() {
                     Language::Zh => format!("已解除绑定（共{n}项），不再收到提醒。"),
                     Language::En => {
@@ -831,7 +863,7 @@ impl Step<'_> {
         let since = self.now - chrono::Duration::hours(1);
         let wrong = self
             .tx
-            .stranger_count(sender.user_id, StrangerEvent::BadCode, since)
+            .stranger_count(&self.who.user, StrangerEvent::BadCode, since)
             .await?;
         if wrong >= BAD_CODES_PER_HOUR {
             let text = match self.lang() {
@@ -848,13 +880,13 @@ impl Step<'_> {
         }
         let redeemed = self
             .tx
-            .redeem(&hash, &sender, self.incoming.chat_id, self.group())
+            .redeem(&hash, &sender, &self.chat, self.group())
             .await?;
         match redeemed {
             Redeemed::Person(_) | Redeemed::Group { .. } => self.just_bound = true,
             Redeemed::Unknown => {
                 self.tx
-                    .stranger_event(sender.user_id, StrangerEvent::BadCode)
+                    .stranger_event(&self.who.user, StrangerEvent::BadCode)
                     .await?
             }
             _ => {}
@@ -921,7 +953,8 @@ impl Step<'_> {
                 )
             })
             .collect();
-        let until = crate::core::text::date(crate::core::text::example_date(self.today()), self.lang());
+        let until =
+            crate::core::text::date(crate::core::text::example_date(self.today()), self.lang());
         let intro = match self.lang() {
             Language::Zh => format!(
                 "督办机器人：每个工作日推送到期和逾期的整改措施。回复提醒消息即可更新，如“1-3 已完成”“1-3 60% 合同已签”“1-3 需协调 原因”“1-3 延期至{until} 原因”。"
@@ -948,7 +981,7 @@ impl Step<'_> {
                 None => groups.push((b.name.clone(), b.role, vec![place])),
             }
         }
-        let mut lines: Vec<String> = groups
+        let lines: Vec<String> = groups
             .into_iter()
             .map(|(name, role, places)| {
                 let role = role_label(role, language, self.office_name());
@@ -958,12 +991,6 @@ impl Step<'_> {
                 }
             })
             .collect();
-        if self.who.admin {
-            lines.push(match language {
-                Language::Zh => format!("{}成员（配置指定）", self.office_name()),
-                Language::En => "office (admin in config)".into(),
-            });
-        }
         lines.join("\n")
     }
 
@@ -989,7 +1016,9 @@ impl Step<'_> {
                     || m.leaders.iter().any(|l| leader_names.contains(&l.as_str()))
             })
             .map(|m| (m.code.clone(), assess(m, &ctx)))
-            .filter(|(_, a)| !office || a.colour == crate::core::rules::Colour::Red || !units.is_empty())
+            .filter(|(_, a)| {
+                !office || a.colour == crate::core::rules::Colour::Red || !units.is_empty()
+            })
             .collect();
         rows.sort_by_key(|(_, a)| a.colour);
         let zh = self.lang() == Language::Zh;
@@ -1137,8 +1166,8 @@ impl Step<'_> {
                 intent: &reading,
                 raw,
                 unit,
-                chat_id: self.incoming.chat_id,
-                user_id: self.who.sender.user_id,
+                chat: &self.chat,
+                user: &self.who.user,
                 at: self.now,
             })
             .await?;
@@ -1175,7 +1204,7 @@ impl Step<'_> {
             .tx
             .enqueue_about(
                 &key,
-                self.incoming.chat_id,
+                &self.chat,
                 "confirm",
                 &message,
                 &serde_json::json!({ "measure": measure_id, "reading": id }),
@@ -1188,7 +1217,7 @@ impl Step<'_> {
     /// A press on 是 / 不是 under a question about an unclear reading; returns the toast.
     async fn confirm_reading(
         &mut self,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
         data: &str,
     ) -> Result<String, StoreError> {
         let refused = tr(
@@ -1208,7 +1237,7 @@ impl Step<'_> {
         let Some(pending) = self.tx.pending_reading(id).await? else {
             return Ok(refused);
         };
-        if pending.user_id != self.who.sender.user_id {
+        if pending.user != self.who.user {
             return Ok(tr(
                 self.lang(),
                 "只有回复的人可以确认。",
@@ -1261,14 +1290,11 @@ impl Step<'_> {
             .await?
         };
         if let Some(message_id) = message_id {
-            let sent = self
-                .store
-                .sent_message(self.incoming.chat_id, message_id)
-                .await?;
-            if let Some(sent) = sent {
+            let sent = self.store.sent_message(&self.chat, message_id).await?;
+            if let Some(sent) = sent.filter(|_| self.caps.edits) {
                 self.actions.push(Action::Edit {
-                    chat_id: self.incoming.chat_id,
-                    message_id,
+                    chat_id: self.incoming.chat_id.clone(),
+                    message_id: message_id.to_string(),
                     message: Message::text(format!("{}\n—— {line}", sent.message.text)),
                 });
             }
@@ -1289,9 +1315,9 @@ impl Step<'_> {
             note: Some(raw.to_string()),
             chat: Some(ChatOrigin {
                 unit,
-                chat_id: self.incoming.chat_id,
+                chat: self.chat.clone(),
                 raw_text: raw.to_string(),
-                user_id: self.who.sender.user_id,
+                user: self.who.user.clone(),
             }),
         }
     }
@@ -1431,9 +1457,12 @@ impl Step<'_> {
                     });
                 }
                 let measure = self.store.measure(code).await?;
-                if let Some(refusal) = crate::core::workflow::extension_refusal(&measure.deadline, until)
+                if let Some(refusal) =
+                    crate::core::workflow::extension_refusal(&measure.deadline, until)
                 {
-                    return Ok(crate::core::workflow::extension_refusal_text(refusal, language));
+                    return Ok(crate::core::workflow::extension_refusal_text(
+                        refusal, language,
+                    ));
                 }
                 let reason = reason.as_deref().map(clip);
                 self.tx
@@ -1478,7 +1507,7 @@ impl Step<'_> {
     async fn button(
         &mut self,
         callback_id: &str,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
         data: &str,
     ) -> Result<(), StoreError> {
         let answer = self.press(message_id, data).await?;
@@ -1490,7 +1519,7 @@ impl Step<'_> {
     }
 
     /// A button press; returns the toast.
-    async fn press(&mut self, message_id: Option<i64>, data: &str) -> Result<String, StoreError> {
+    async fn press(&mut self, message_id: Option<&str>, data: &str) -> Result<String, StoreError> {
         let refused = tr(
             self.lang(),
             "此按钮无效或已过期。",
@@ -1514,11 +1543,7 @@ impl Step<'_> {
         let (Some(message_id), Ok(position)) = (message_id, position.parse::<usize>()) else {
             return Ok(refused);
         };
-        let Some(sent) = self
-            .store
-            .sent_reminder(self.incoming.chat_id, message_id)
-            .await?
-        else {
+        let Some(sent) = self.store.sent_reminder(&self.chat, message_id).await? else {
             return Ok(refused);
         };
         if (self.now - sent.created_at).num_days() > BUTTON_DAYS {
@@ -1592,7 +1617,7 @@ impl Step<'_> {
             _ => return Ok(refused),
         };
         if matches!(action, "done" | "progress") {
-            self.refresh = Some((self.incoming.chat_id, message_id));
+            self.refresh = Some(message_id.to_string());
         }
         Ok(toast)
     }

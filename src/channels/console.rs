@@ -11,13 +11,18 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::channels::{Channel, SendError};
-use crate::core::chat::{ChatKind, Event, Incoming, Message, Sender};
-use crate::service::UpdateSource;
+use crate::channels::{Channel, Pending, SendError};
+use crate::core::chat::{Address, ChannelKind, ChatKind, Event, Incoming, Message, Sender};
 use crate::core::text::Language;
+use crate::service::UpdateSource;
 
 /// The console user's chat and user id.
-pub const CONSOLE_CHAT: i64 = 1;
+pub const CONSOLE_CHAT: &str = "1";
+
+/// The console user's chat, as an address.
+pub fn console_chat() -> Address {
+    Address::new(ChannelKind::Console, CONSOLE_CHAT)
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -44,14 +49,18 @@ impl Console {
 
     /// A console channel whose message ids continue after `last`: a restarted console must
     /// not reuse the ids of reminders it printed before, which replies refer to.
-    pub fn after(last: i64, language: Language) -> Console {
+    pub fn after(last: Option<&str>, language: Language) -> Console {
+        let last = last.and_then(|l| l.parse::<i64>().ok()).unwrap_or(0);
         let console = Console::new(language);
         console.state.lock().expect("console state").next_message_id = last;
         console
     }
 
-    /// The input side: lines from stdin.
-    pub fn input(&self, first_update: i64) -> ConsoleInput {
+    /// The input side: lines from stdin, numbered after `first_update`.
+    pub fn input(&self, first_update: Option<&str>) -> ConsoleInput {
+        let first_update = first_update
+            .and_then(|f| f.parse::<i64>().ok())
+            .unwrap_or(0);
         ConsoleInput {
             state: Arc::clone(&self.state),
             lines: BufReader::new(tokio::io::stdin()).lines(),
@@ -94,12 +103,8 @@ impl Console {
     }
 }
 
-impl Channel for Console {
-    async fn download(&self, _file_id: &str, _limit: u64) -> Result<Vec<u8>, SendError> {
-        Err(SendError::Refused("the console takes no files".into()))
-    }
-
-    async fn send(&self, _chat_id: i64, message: &Message) -> Result<i64, SendError> {
+impl Console {
+    fn print_message(&self, message: &Message) -> String {
         let id = {
             let mut state = self.state.lock().expect("console state");
             state.next_message_id += 1;
@@ -111,15 +116,13 @@ impl Channel for Console {
             id
         };
         Console::print(&Console::show(id, message));
-        Ok(id)
+        id.to_string()
     }
 
-    async fn edit(
-        &self,
-        _chat_id: i64,
-        message_id: i64,
-        message: &Message,
-    ) -> Result<(), SendError> {
+    fn print_edit(&self, message_id: &str, message: &Message) {
+        let Ok(message_id) = message_id.parse::<i64>() else {
+            return;
+        };
         {
             let mut state = self.state.lock().expect("console state");
             if state
@@ -138,15 +141,51 @@ impl Channel for Console {
             },
             Console::show(message_id, message)
         ));
-        Ok(())
+    }
+}
+
+impl Channel for Console {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Console
     }
 
-    async fn answer(&self, _callback_id: &str, text: &str) -> Result<(), SendError> {
+    fn send<'a>(
+        &'a self,
+        _chat_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<String, SendError>> {
+        let id = self.print_message(message);
+        Box::pin(async move { Ok(id) })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        _chat_id: &'a str,
+        message_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<(), SendError>> {
+        self.print_edit(message_id, message);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn answer<'a>(
+        &'a self,
+        _callback_id: &'a str,
+        text: &'a str,
+    ) -> Pending<'a, Result<(), SendError>> {
         Console::print(&match self.language {
             Language::Zh => format!("（按钮提示）{text}"),
             Language::En => format!("(toast) {text}"),
         });
-        Ok(())
+        Box::pin(async { Ok(()) })
+    }
+
+    fn download<'a>(
+        &'a self,
+        _file_id: &'a str,
+        _limit: u64,
+    ) -> Pending<'a, Result<Vec<u8>, SendError>> {
+        Box::pin(async { Err(SendError::Refused("the console takes no files".into())) })
     }
 }
 
@@ -182,7 +221,7 @@ impl ConsoleInput {
                 match pressed {
                     Some((message_id, data)) => Event::Button {
                         callback_id: format!("console-{}", self.next_update + 1),
-                        message_id: Some(message_id),
+                        message_id: Some(message_id.to_string()),
                         data,
                     },
                     None => {
@@ -203,19 +242,20 @@ impl ConsoleInput {
                 }
             }
             _ => Event::Text {
-                message_id: 0,
+                message_id: String::new(),
                 text: line.to_string(),
-                reply_to: state.last_buttons.as_ref().map(|(id, _)| *id),
+                reply_to: state.last_buttons.as_ref().map(|(id, _)| id.to_string()),
             },
         };
         drop(state);
         self.next_update += 1;
         Some(Incoming {
-            update_id: self.next_update,
-            chat_id: CONSOLE_CHAT,
+            channel: ChannelKind::Console,
+            update_id: self.next_update.to_string(),
+            chat_id: CONSOLE_CHAT.to_string(),
             chat_kind: ChatKind::Private,
             from: Some(Sender {
-                user_id: CONSOLE_CHAT,
+                user_id: CONSOLE_CHAT.to_string(),
                 name: self.language.pick("控制台联络员", "console liaison").into(),
             }),
             event,
@@ -224,8 +264,12 @@ impl ConsoleInput {
 }
 
 impl UpdateSource for ConsoleInput {
-    async fn next(&mut self, after: Option<i64>) -> Result<Option<Vec<Incoming>>, SendError> {
-        if let Some(after) = after {
+    fn channel(&self) -> ChannelKind {
+        ChannelKind::Console
+    }
+
+    async fn next(&mut self, after: Option<&str>) -> Result<Option<Vec<Incoming>>, SendError> {
+        if let Some(after) = after.and_then(|a| a.parse::<i64>().ok()) {
             self.next_update = self.next_update.max(after);
         }
         loop {

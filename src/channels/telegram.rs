@@ -20,12 +20,12 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, DownloadError, RequestError};
 
 use crate::app::bot::COMMANDS;
-use crate::channels::{Channel, SendError};
-use crate::core::chat::{
-    ChatKind, Event, FileKind, FileSource, Incoming, IncomingFile, MAX_CAPTION_CHARS, Message,
-    Sender,
-};
+use crate::channels::{Channel, Pending, SendError};
 use crate::config::{Language, Secret};
+use crate::core::chat::{
+    Capabilities, ChannelKind, ChatKind, Event, FileKind, FileSource, Incoming, IncomingFile,
+    Message, Sender,
+};
 
 /// Errors setting the bot up.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,7 @@ pub enum TelegramError {
 pub struct Telegram {
     bot: Bot,
     data_dir: PathBuf,
+    capabilities: Capabilities,
 }
 
 impl std::fmt::Debug for Telegram {
@@ -67,7 +68,21 @@ impl Telegram {
         Ok(Telegram {
             bot: Bot::with_client(token.expose(), client).set_api_url(url),
             data_dir: PathBuf::from("."),
+            capabilities: ChannelKind::Telegram.capabilities(),
         })
+    }
+
+    /// The same bot, keeping to these rates (`[delivery]`; Telegram's own by default).
+    pub fn with_rates(
+        mut self,
+        per_chat_per_second: f64,
+        per_group_per_minute: u32,
+        per_second: f64,
+    ) -> Telegram {
+        self.capabilities.per_chat_per_second = per_chat_per_second;
+        self.capabilities.per_group_per_minute = per_group_per_minute;
+        self.capabilities.per_second = per_second;
+        self
     }
 
     /// The same bot, sending stored files from under `data_dir`.
@@ -121,9 +136,10 @@ impl Telegram {
     /// One long-polling request: the updates after `after`, waiting up to `timeout`.
     pub async fn poll(
         &self,
-        after: Option<i64>,
+        after: Option<&str>,
         timeout: Duration,
     ) -> Result<Vec<Incoming>, SendError> {
+        let after = after.and_then(|a| a.parse::<i64>().ok());
         let payload = RawUpdates {
             offset: after.map(|after| after + 1),
             timeout: u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX),
@@ -139,8 +155,9 @@ impl Telegram {
                 incoming_json(raw).unwrap_or_else(|e| {
                     tracing::warn!("update {update_id} cannot be read ({e}): passed over");
                     Incoming {
-                        update_id,
-                        chat_id: 0,
+                        channel: ChannelKind::Telegram,
+                        update_id: update_id.to_string(),
+                        chat_id: String::new(),
                         chat_kind: ChatKind::Private,
                         from: None,
                         event: Event::Other,
@@ -153,15 +170,15 @@ impl Telegram {
 
 /// An update as duban reads it.
 pub fn incoming(update: Update) -> Incoming {
-    let update_id = i64::from(update.id.0);
+    let update_id = update.id.0.to_string();
     let sender = |user: &teloxide::types::User| Sender {
-        user_id: user.id.0 as i64,
+        user_id: user.id.0.to_string(),
         name: user.full_name(),
     };
     match update.kind {
         UpdateKind::Message(message) => {
-            let message_id = i64::from(message.id.0);
-            let reply_to = message.reply_to_message().map(|m| i64::from(m.id.0));
+            let message_id = message.id.0.to_string();
+            let reply_to = message.reply_to_message().map(|m| m.id.0.to_string());
             let file = match (message.photo(), message.document()) {
                 // The largest size of a photo is the last.
                 (Some(sizes), _) => sizes.last().map(|size| IncomingFile {
@@ -208,8 +225,9 @@ pub fn incoming(update: Update) -> Incoming {
                 (None, None) => Event::Other,
             };
             Incoming {
+                channel: ChannelKind::Telegram,
                 update_id,
-                chat_id: message.chat.id.0,
+                chat_id: message.chat.id.0.to_string(),
                 chat_kind: if message.chat.is_private() {
                     ChatKind::Private
                 } else {
@@ -222,17 +240,18 @@ pub fn incoming(update: Update) -> Incoming {
         UpdateKind::CallbackQuery(query) => {
             let (chat_id, chat_kind, message_id) = match &query.message {
                 Some(m) => (
-                    m.chat().id.0,
+                    m.chat().id.0.to_string(),
                     if m.chat().is_private() {
                         ChatKind::Private
                     } else {
                         ChatKind::Group
                     },
-                    Some(i64::from(m.id().0)),
+                    Some(m.id().0.to_string()),
                 ),
-                None => (query.from.id.0 as i64, ChatKind::Private, None),
+                None => (query.from.id.0.to_string(), ChatKind::Private, None),
             };
             Incoming {
+                channel: ChannelKind::Telegram,
                 update_id,
                 chat_id,
                 chat_kind,
@@ -248,8 +267,9 @@ pub fn incoming(update: Update) -> Incoming {
         // document's size over 4 GB or below zero): what can be read of it is.
         UpdateKind::Error(raw) => salvage(update_id, &raw),
         _ => Incoming {
+            channel: ChannelKind::Telegram,
             update_id,
-            chat_id: 0,
+            chat_id: String::new(),
             chat_kind: ChatKind::Private,
             from: None,
             event: Event::Other,
@@ -272,7 +292,7 @@ pub fn incoming_json(raw: serde_json::Value) -> Result<Incoming, serde_json::Err
         _ => false,
     };
     if unread {
-        return Ok(salvage(i64::from(update.id.0), &raw));
+        return Ok(salvage(update.id.0.to_string(), &raw));
     }
     Ok(incoming(update))
 }
@@ -300,10 +320,11 @@ impl teloxide::requests::Payload for RawUpdates {
 /// What can be read of an update teloxide could not read: the chat, the sender, and a text
 /// or a file whose size may be out of range (more than 4 GB: too large; below zero or not
 /// a number: invalid), so that the sender hears why it was not taken instead of nothing.
-fn salvage(update_id: i64, raw: &serde_json::Value) -> Incoming {
+fn salvage(update_id: String, raw: &serde_json::Value) -> Incoming {
     let other = Incoming {
-        update_id,
-        chat_id: 0,
+        channel: ChannelKind::Telegram,
+        update_id: update_id.clone(),
+        chat_id: String::new(),
         chat_kind: ChatKind::Private,
         from: None,
         event: Event::Other,
@@ -314,13 +335,14 @@ fn salvage(update_id: i64, raw: &serde_json::Value) -> Incoming {
     let Some(chat_id) = message.pointer("/chat/id").and_then(|v| v.as_i64()) else {
         return other;
     };
+    let chat_id = chat_id.to_string();
     let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
     let chat_kind = match message.pointer("/chat/type").and_then(|v| v.as_str()) {
         Some("private") => ChatKind::Private,
         _ => ChatKind::Group,
     };
     let from = message.get("from").and_then(|from| {
-        let user_id = from.get("id")?.as_i64()?;
+        let user_id = from.get("id")?.as_i64()?.to_string();
         let first = text(from.get("first_name")).unwrap_or_default();
         let name = match text(from.get("last_name")) {
             Some(last) => format!("{first} {last}"),
@@ -335,10 +357,12 @@ fn salvage(update_id: i64, raw: &serde_json::Value) -> Incoming {
     let message_id = message
         .get("message_id")
         .and_then(|v| v.as_i64())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .to_string();
     let reply_to = message
         .pointer("/reply_to_message/message_id")
-        .and_then(|v| v.as_i64());
+        .and_then(|v| v.as_i64())
+        .map(|id| id.to_string());
     let file = match (message.get("photo"), message.get("document")) {
         (Some(sizes), _) => sizes
             .as_array()
@@ -383,6 +407,7 @@ fn salvage(update_id: i64, raw: &serde_json::Value) -> Incoming {
         (None, None) => Event::Other,
     };
     Incoming {
+        channel: ChannelKind::Telegram,
         update_id,
         chat_id,
         chat_kind,
@@ -424,7 +449,7 @@ fn send_error(error: RequestError) -> SendError {
         // Server errors come back as unknown API errors: retry them.
         RequestError::Api(ApiError::Unknown(text)) => SendError::Transient(text),
         RequestError::Api(other) => SendError::Refused(other.to_string()),
-        RequestError::MigrateToChatId(id) => SendError::Moved(id.0),
+        RequestError::MigrateToChatId(id) => SendError::Moved(id.0.to_string()),
         RequestError::Network(e) => SendError::Transient(e.to_string()),
         RequestError::InvalidJson { raw, .. } => SendError::Transient(format!(
             "unreadable answer: {}",
@@ -447,16 +472,16 @@ fn keyboard(message: &Message) -> Option<InlineKeyboardMarkup> {
     )))
 }
 
-impl Channel for Telegram {
-    async fn send(&self, chat_id: i64, message: &Message) -> Result<i64, SendError> {
-        let chat = ChatId(chat_id);
+impl Telegram {
+    async fn send_to(&self, chat_id: &str, message: &Message) -> Result<String, SendError> {
+        let chat = ChatId(chat_id_of(chat_id)?);
         let Some(file) = &message.file else {
             let mut request = self.bot.send_message(chat, message.text.clone());
             if let Some(markup) = keyboard(message) {
                 request = request.reply_markup(markup);
             }
             let sent = request.await.map_err(send_error)?;
-            return Ok(i64::from(sent.id.0));
+            return Ok(sent.id.0.to_string());
         };
         let input = match &file.source {
             FileSource::Stored(path) => {
@@ -471,7 +496,11 @@ impl Channel for Telegram {
             }
             FileSource::Channel(id) => InputFile::file_id(FileId(id.clone())),
         };
-        let caption: String = message.text.chars().take(MAX_CAPTION_CHARS).collect();
+        let caption: String = message
+            .text
+            .chars()
+            .take(self.capabilities.caption_limit)
+            .collect();
         let sent = match file.kind {
             FileKind::Photo => {
                 let mut request = self.bot.send_photo(chat, input);
@@ -495,18 +524,21 @@ impl Channel for Telegram {
             }
         }
         .map_err(send_error)?;
-        Ok(i64::from(sent.id.0))
+        Ok(sent.id.0.to_string())
     }
 
-    async fn edit(
+    async fn edit_text(
         &self,
-        chat_id: i64,
-        message_id: i64,
+        chat_id: &str,
+        message_id: &str,
         message: &Message,
     ) -> Result<(), SendError> {
+        let message_id: i32 = message_id
+            .parse()
+            .map_err(|_| SendError::Refused(format!("{message_id:?} is no Telegram message id")))?;
         let mut request = self.bot.edit_message_text(
-            ChatId(chat_id),
-            MessageId(message_id as i32),
+            ChatId(chat_id_of(chat_id)?),
+            MessageId(message_id),
             message.text.clone(),
         );
         if let Some(markup) = keyboard(message) {
@@ -516,7 +548,7 @@ impl Channel for Telegram {
         Ok(())
     }
 
-    async fn answer(&self, callback_id: &str, text: &str) -> Result<(), SendError> {
+    async fn answer_press(&self, callback_id: &str, text: &str) -> Result<(), SendError> {
         self.bot
             .answer_callback_query(CallbackQueryId(callback_id.to_string()))
             .text(text.chars().take(190).collect::<String>())
@@ -525,7 +557,7 @@ impl Channel for Telegram {
         Ok(())
     }
 
-    async fn download(&self, file_id: &str, limit: u64) -> Result<Vec<u8>, SendError> {
+    async fn fetch(&self, file_id: &str, limit: u64) -> Result<Vec<u8>, SendError> {
         let file = self
             .bot
             .get_file(FileId(file_id.to_string()))
@@ -560,6 +592,60 @@ impl Channel for Telegram {
     }
 }
 
+/// A Telegram chat id from its text.
+fn chat_id_of(text: &str) -> Result<i64, SendError> {
+    text.parse()
+        .map_err(|_| SendError::Refused(format!("{text:?} is no Telegram chat id")))
+}
+
+impl Channel for Telegram {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Telegram
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Telegram gives groups negative ids.
+    fn is_group(&self, chat_id: &str) -> bool {
+        chat_id.starts_with('-')
+    }
+
+    fn send<'a>(
+        &'a self,
+        chat_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<String, SendError>> {
+        Box::pin(self.send_to(chat_id, message))
+    }
+
+    fn edit<'a>(
+        &'a self,
+        chat_id: &'a str,
+        message_id: &'a str,
+        message: &'a Message,
+    ) -> Pending<'a, Result<(), SendError>> {
+        Box::pin(self.edit_text(chat_id, message_id, message))
+    }
+
+    fn answer<'a>(
+        &'a self,
+        callback_id: &'a str,
+        text: &'a str,
+    ) -> Pending<'a, Result<(), SendError>> {
+        Box::pin(self.answer_press(callback_id, text))
+    }
+
+    fn download<'a>(
+        &'a self,
+        file_id: &'a str,
+        limit: u64,
+    ) -> Pending<'a, Result<Vec<u8>, SendError>> {
+        Box::pin(self.fetch(file_id, limit))
+    }
+}
+
 /// Long polling as an update source for the service.
 pub struct TelegramUpdates {
     /// The bot.
@@ -569,7 +655,11 @@ pub struct TelegramUpdates {
 }
 
 impl crate::service::UpdateSource for TelegramUpdates {
-    async fn next(&mut self, after: Option<i64>) -> Result<Option<Vec<Incoming>>, SendError> {
+    fn channel(&self) -> ChannelKind {
+        ChannelKind::Telegram
+    }
+
+    async fn next(&mut self, after: Option<&str>) -> Result<Option<Vec<Incoming>>, SendError> {
         self.telegram.poll(after, self.timeout).await.map(Some)
     }
 }
@@ -610,8 +700,8 @@ mod tests {
                     "file_size": size},
             }));
             let incoming = incoming_json(raw).unwrap();
-            assert_eq!(incoming.update_id, 41);
-            assert_eq!(incoming.chat_id, 7001);
+            assert_eq!(incoming.update_id, "41");
+            assert_eq!(incoming.chat_id, "7001");
             assert_eq!(incoming.chat_kind, ChatKind::Private);
             assert_eq!(incoming.from.as_ref().unwrap().name, "王 芳");
             let Event::File {
@@ -630,7 +720,7 @@ mod tests {
             );
             assert_eq!(file.name, "报告.pdf");
             assert_eq!(caption, "E-1 验收报告");
-            assert_eq!(reply_to, Some(5));
+            assert_eq!(reply_to.as_deref(), Some("5"));
         }
     }
 
@@ -651,7 +741,7 @@ mod tests {
         }});
         let incoming = incoming_json(press).unwrap();
         assert!(
-            matches!(incoming.event, Event::Button { ref data, message_id: Some(7), .. } if data == "m:0:done"),
+            matches!(incoming.event, Event::Button { ref data, message_id: Some(ref m), .. } if data == "m:0:done" && m == "7"),
             "{:?}",
             incoming.event
         );

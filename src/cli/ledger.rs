@@ -9,11 +9,11 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use duban::config::Settings;
-use duban::ingest::import::{ImportError, ImportOptions, import_file};
 use duban::core::ledger::{Measure, Status};
 use duban::core::report::{MeasureRow, measure_table, status_label, unit_summaries};
 use duban::core::rules::{Assessment, Colour};
 use duban::core::text::Language;
+use duban::ingest::import::{ImportError, ImportOptions, import_file};
 
 use super::{App, out, say};
 
@@ -453,7 +453,8 @@ pub async fn import_sample(app: &App, today: NaiveDate, by: &str) -> anyhow::Res
     let dir = std::env::temp_dir().join(format!("duban-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("creating a temporary directory")?;
     let path = dir.join("某新区整改台账-样例.xlsx");
-    duban::ingest::sample::write_sample_as_of(&path, Some(today)).context("writing the sample ledger")?;
+    duban::ingest::sample::write_sample_as_of(&path, Some(today))
+        .context("writing the sample ledger")?;
     let shown = app.language().pick(
         "样例台账（某新区，时限按今天排布）",
         "the sample ledger (deadlines placed around today)",

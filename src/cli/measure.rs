@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use duban::core::ledger::{Source, Status};
 use duban::core::report::status_label;
-use duban::store::Change;
 use duban::core::text::Language;
+use duban::store::Change;
 
 use super::{App, out, refuse, say};
 
@@ -246,7 +246,7 @@ async fn tell_claimant(app: &App, code: &str, change: &Change) -> anyhow::Result
     app.store
         .enqueue(
             &format!("claim-decided:{}", claim.id),
-            chat,
+            &chat,
             None,
             "notice",
             &duban::core::chat::Message::text(text),

@@ -9,45 +9,59 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, FixedOffset, Utc};
 
+use duban::channels::Channels;
+use duban::channels::console::{Console, console_chat};
 use duban::config::Settings;
-use duban::store::Store;
+use duban::core::chat::{Address, ChannelKind};
 use duban::core::text::Language;
+use duban::store::Store;
 
 use super::{App, out, refuse, say};
 
-/// The Telegram channel of the settings.
+/// The Telegram channel of the settings, keeping to the configured rates.
 pub fn telegram(settings: &Settings) -> anyhow::Result<duban::channels::telegram::Telegram> {
     let config = &settings.config.telegram;
+    let rates = &settings.config.delivery;
     Ok(duban::channels::telegram::Telegram::new(
         &config.token,
         &config.api_url,
         std::time::Duration::from_secs(config.poll_timeout_seconds),
     )?
-    .with_data_dir(&settings.config.data_dir))
+    .with_data_dir(&settings.config.data_dir)
+    .with_rates(
+        rates.per_chat_per_second,
+        rates.per_group_per_minute,
+        rates.per_second,
+    ))
+}
+
+/// The channels the settings run, each an object of its own.
+async fn channels(app: &App) -> anyhow::Result<Channels> {
+    let mut channels = Channels::new();
+    for kind in app.settings.config.channels() {
+        channels = match kind {
+            ChannelKind::Telegram => channels.with(Arc::new(telegram(&app.settings)?)),
+            ChannelKind::Console => {
+                let last = app.store.last_message_id(&console_chat()).await?;
+                channels.with(Arc::new(Console::after(last.as_deref(), app.language())))
+            }
+        };
+    }
+    Ok(channels)
 }
 
 /// Delivers what is queued (for `remind` and `digest`), prints `what` with the outbox's
 /// counts, and fails when the channel refuses the bot.
 async fn deliver_now(app: &App, what: String) -> anyhow::Result<ExitCode> {
     let language = app.language();
-    let token = &app.settings.config.telegram.token;
     let patience = std::time::Duration::from_secs(60);
-    let sent = if token.is_empty() {
-        let last = app
-            .store
-            .last_message_id(duban::channels::console::CONSOLE_CHAT)
-            .await?;
-        duban::service::drain(
-            &app.store,
-            &duban::channels::console::Console::after(last, language),
-            &console_settings(&app.settings),
-            patience,
-        )
-        .await?
-    } else {
-        let telegram = telegram(&app.settings)?;
-        duban::service::drain(&app.store, &telegram, &app.settings, patience).await?
-    };
+    let mut sent = duban::service::Drained::default();
+    for channel in channels(app).await?.all() {
+        let drained =
+            duban::service::drain(&app.store, channel.as_ref(), &app.settings, patience).await?;
+        sent.sent += drained.sent;
+        sent.refused = sent.refused.or(drained.refused);
+    }
     let counts = app.store.outbox_counts().await?;
     say!(
         "{}",
@@ -129,10 +143,10 @@ pub async fn remind(
                 language.pick(
                     format!(
                         "── 发往会话{}（{}）──",
-                        p.chat_id,
+                        p.chat,
                         kind_label(p.kind, language)
                     ),
-                    format!("── to chat {} ({}) ──", p.chat_id, p.kind)
+                    format!("── to chat {} ({}) ──", p.chat, p.kind)
                 ),
                 p.message.text
             );
@@ -201,7 +215,7 @@ pub async fn digest(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let leaders: BTreeSet<i64> = outcome.planned.iter().map(|p| p.chat_id).collect();
+    let leaders: BTreeSet<&Address> = outcome.planned.iter().map(|p| &p.chat).collect();
     if dry_run {
         if let Some(digest) = &outcome.digest {
             say!("{}\n", digest.text);
@@ -293,10 +307,7 @@ async fn shutdown_signal() {
 /// Stops the console from taking over a database whose people are bound in Telegram: it
 /// would print, and mark as sent, messages meant for them.
 async fn refuse_console_over_telegram(store: &Store, language: Language) -> anyhow::Result<()> {
-    if store
-        .has_chat_bindings(duban::channels::console::CONSOLE_CHAT)
-        .await?
-    {
+    if store.has_chat_bindings().await? {
         return refuse(
             language,
             "这个数据库里有人员或群已在 Telegram 绑定，但没有设置机器人令牌（DUBAN_TELEGRAM_TOKEN）：没有令牌，发给他们的消息会打印在这里，而到不了他们手中。请设置令牌，或为控制台换一个数据库。".to_string(),
@@ -392,11 +403,12 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     }
     refuse_console_over_telegram(&app.store, language).await?;
     let settings = Arc::new(console_settings(&settings));
-    let chat = duban::channels::console::CONSOLE_CHAT;
-    let console = duban::channels::console::Console::after(app.store.last_message_id(chat).await?, language);
+    let chat = console_chat();
+    let last = app.store.last_message_id(&chat).await?;
+    let console = Console::after(last.as_deref(), language);
     let name = language.pick("控制台联络员", "console liaison");
     app.store
-        .bind_everywhere(chat, chat, name, Utc::now())
+        .bind_everywhere(&chat, &chat, name, Utc::now())
         .await?;
     let database = duban::config::redact_url(settings.config.database_url.expose());
     say!(
@@ -415,12 +427,12 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     let service = Arc::new(Service {
         store: app.store.clone(),
         settings: Arc::clone(&settings),
-        channel: console.clone(),
+        channels: Channels::new().with(Arc::new(console.clone())),
         wake: Arc::clone(&wake),
         stop,
         instance: Arc::new(Instance::alone()),
     });
-    let first = app.store.last_update_id().await?.unwrap_or(0);
+    let first = app.store.cursor(ChannelKind::Console).await?;
     // A newcomer sees today's reminders at once, whatever the day.
     let outcome = duban::service::sweep(&app.store, &settings, Utc::now(), true).await?;
     if outcome.planned.is_empty() {
@@ -432,9 +444,9 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
             )
         );
     }
-    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop(ChannelKind::Console));
     let holding = tokio::spawn(Arc::clone(&service).held_loop());
-    let polling = tokio::spawn(Arc::clone(&service).poll_loop(console.input(first)));
+    let polling = tokio::spawn(Arc::clone(&service).poll_loop(console.input(first.as_deref())));
     tokio::select! {
         _ = shutdown_signal() => {}
         _ = polling => {}
@@ -471,7 +483,7 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
     let service = Arc::new(Service {
         store: app.store.clone(),
         settings: Arc::clone(&settings),
-        channel: telegram.clone(),
+        channels: Channels::new().with(Arc::new(telegram.clone())),
         wake: Arc::clone(&wake),
         stop: stop.clone(),
         instance: Arc::clone(&instance),
@@ -510,7 +522,8 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             .await
             .with_context(|| format!("listening for the webhook on {addr}"))?;
         tracing::info!("webhook on {} (path {path})", listener.local_addr()?);
-        let router = duban::service::http::webhook_router(Arc::clone(&service), &path, secret.clone());
+        let router =
+            duban::service::http::webhook_router(Arc::clone(&service), &path, secret.clone());
         servers.push(tokio::spawn(duban::service::http::serve(
             listener,
             router,
@@ -540,7 +553,11 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         ),
         false => None,
     };
-    let delivering = tokio::spawn(Arc::clone(&service).deliver_loop());
+    let delivering: Vec<_> = service
+        .channels
+        .all()
+        .map(|channel| tokio::spawn(Arc::clone(&service).deliver_loop(channel.kind())))
+        .collect();
     let holding = tokio::spawn(Arc::clone(&service).held_loop());
     let polling = match webhook_url.is_empty() {
         true => {
@@ -565,7 +582,9 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
     if let Some(scheduler) = scheduler.as_mut() {
         let _ = scheduler.shutdown().await;
     }
-    let _ = delivering.await;
+    for delivering in delivering {
+        let _ = delivering.await;
+    }
     let _ = holding.await;
     if let Some(polling) = polling {
         let _ = polling.await;

@@ -38,7 +38,8 @@ type Canvas<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// The bundled font: Noto Sans CJK SC Regular, subset to ASCII, CJK punctuation, full-width
 /// forms, all GB2312 hanzi and every character of `samples/ledger.toml`.
-pub static BUNDLED_FONT: &[u8] = include_bytes!("../../data/fonts/NotoSansCJKsc-Regular-subset.otf");
+pub static BUNDLED_FONT: &[u8] =
+    include_bytes!("../../data/fonts/NotoSansCJKsc-Regular-subset.otf");
 
 /// The most bars one chart draws.
 pub const MAX_BARS: usize = 40;

@@ -5,11 +5,166 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Telegram allows 4,096 characters in a message; duban keeps a margin.
-pub const MAX_MESSAGE_CHARS: usize = 4_000;
+/// A chat platform duban speaks on (渠道). Each has its own ids, limits and protocol; all of
+/// them feed the same core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// The terminal: the no-account default.
+    Console,
+    /// Telegram's Bot API.
+    Telegram,
+}
 
-/// Telegram allows 1,024 characters in a photo's or a document's caption.
-pub const MAX_CAPTION_CHARS: usize = 1_000;
+impl ChannelKind {
+    /// Every channel duban knows.
+    pub const ALL: [ChannelKind; 2] = [ChannelKind::Console, ChannelKind::Telegram];
+
+    /// The stable code, as stored and as addresses write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            ChannelKind::Console => "console",
+            ChannelKind::Telegram => "telegram",
+        }
+    }
+
+    /// The channel a code names.
+    pub fn from_code(code: &str) -> Option<ChannelKind> {
+        ChannelKind::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// What the channel's protocol allows, with its published rate limits.
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            ChannelKind::Telegram => Capabilities {
+                // Telegram allows 4,096 characters in a message and 1,024 in a caption;
+                // duban keeps a margin.
+                text_limit: 4_000,
+                caption_limit: 1_000,
+                button_data_limit: 64,
+                buttons: Buttons::Callback,
+                edits: true,
+                threading: true,
+                file_reuse: true,
+                per_chat_per_second: 1.0,
+                per_group_per_minute: 20,
+                per_second: 30.0,
+            },
+            ChannelKind::Console => Capabilities {
+                text_limit: 4_000,
+                caption_limit: 1_000,
+                button_data_limit: 64,
+                buttons: Buttons::Callback,
+                edits: true,
+                threading: true,
+                file_reuse: false,
+                per_chat_per_second: 1_000.0,
+                per_group_per_minute: 60_000,
+                per_second: 1_000.0,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A chat or a person on a channel: the channel and the id it gives them, as text. Written
+/// `telegram:7001`, as workflow and history rows keep it (and JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address {
+    /// The channel.
+    pub channel: ChannelKind,
+    /// The id there.
+    pub id: String,
+}
+
+impl Address {
+    /// The address of `id` on `channel`.
+    pub fn new(channel: ChannelKind, id: impl Into<String>) -> Address {
+        Address {
+            channel,
+            id: id.into(),
+        }
+    }
+
+    /// The address as idempotency keys write it: `channel:id`, but a bare id on Telegram,
+    /// as the keys of releases before channels were (so that a sweep planned again after an
+    /// upgrade queues nothing twice).
+    pub fn key(&self) -> String {
+        match self.channel {
+            ChannelKind::Telegram => self.id.clone(),
+            _ => self.to_string(),
+        }
+    }
+
+    /// The address `channel:id` names, if it names one.
+    pub fn parse(text: &str) -> Option<Address> {
+        let (channel, id) = text.split_once(':')?;
+        Some(Address::new(ChannelKind::from_code(channel)?, id))
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Address::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is no address")))
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.channel.code(), self.id)
+    }
+}
+
+/// How a channel offers choices under a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buttons {
+    /// Buttons whose press comes back as an update with their data (Telegram).
+    Callback,
+    /// One-tap links that send a prepared reply (group robots without callbacks).
+    Links,
+    /// No buttons: the text says what to reply.
+    None,
+}
+
+/// What a channel can do: the shape of what may be sent, and how fast. Reminders, digests and
+/// notices are built channel-neutral and split and rendered by these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capabilities {
+    /// Characters a message may hold.
+    pub text_limit: usize,
+    /// Characters a file's caption may hold.
+    pub caption_limit: usize,
+    /// Bytes a button's data may hold.
+    pub button_data_limit: usize,
+    /// How choices are offered.
+    pub buttons: Buttons,
+    /// Whether a sent message can be edited (a reminder refreshed after a press).
+    pub edits: bool,
+    /// Whether a reply names the message it answers; without it, a reply is taken to
+    /// answer the latest reminder in its chat, and codes in the text decide.
+    pub threading: bool,
+    /// Whether a file the channel has can be sent again by its id, without upload.
+    pub file_reuse: bool,
+    /// Messages a second to one chat.
+    pub per_chat_per_second: f64,
+    /// Messages a minute to one group.
+    pub per_group_per_minute: u32,
+    /// Messages a second in all.
+    pub per_second: f64,
+}
 
 /// A message to send: text and rows of buttons, or a file with the text as its caption.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,8 +279,8 @@ pub enum ChatKind {
 /// Who sent something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sender {
-    /// Their chat user id.
-    pub user_id: i64,
+    /// Their user id on the channel.
+    pub user_id: String,
     /// Their display name.
     pub name: String,
 }
@@ -134,10 +289,12 @@ pub struct Sender {
 /// failure keeps all of itself in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incoming {
-    /// The channel's id of this update; each is applied once.
-    pub update_id: i64,
-    /// The chat it came from.
-    pub chat_id: i64,
+    /// The channel it came from.
+    pub channel: ChannelKind,
+    /// The channel's id of this update; each is applied once per channel.
+    pub update_id: String,
+    /// The chat it came from, by its id on the channel.
+    pub chat_id: String,
     /// Private or group.
     pub chat_kind: ChatKind,
     /// Who sent it, when known.
@@ -147,6 +304,18 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The chat it came from, with its channel.
+    pub fn chat(&self) -> Address {
+        Address::new(self.channel, self.chat_id.clone())
+    }
+
+    /// Who sent it, with their channel.
+    pub fn sender(&self) -> Option<Address> {
+        self.from
+            .as_ref()
+            .map(|s| Address::new(self.channel, s.user_id.clone()))
+    }
+
     /// The update with every text in it cleaned as ledger cells are ([`crate::core::text::clean`]):
     /// no NUL byte, no terminal control code, no right-to-left override reaches the store,
     /// the terminal or another chat, on either backend.
@@ -158,9 +327,9 @@ impl Incoming {
                 text,
                 reply_to,
             } => Event::Text {
-                message_id: *message_id,
+                message_id: message_id.clone(),
                 text: clean(text),
-                reply_to: *reply_to,
+                reply_to: reply_to.clone(),
             },
             Event::Button {
                 callback_id,
@@ -168,7 +337,7 @@ impl Incoming {
                 data,
             } => Event::Button {
                 callback_id: callback_id.clone(),
-                message_id: *message_id,
+                message_id: message_id.clone(),
                 data: clean(data),
             },
             Event::File {
@@ -177,19 +346,19 @@ impl Incoming {
                 caption,
                 reply_to,
             } => Event::File {
-                message_id: *message_id,
+                message_id: message_id.clone(),
                 file: IncomingFile {
                     name: clean(&file.name),
                     ..file.clone()
                 },
                 caption: clean(caption),
-                reply_to: *reply_to,
+                reply_to: reply_to.clone(),
             },
             other => other.clone(),
         };
         Incoming {
             from: self.from.as_ref().map(|s| Sender {
-                user_id: s.user_id,
+                user_id: s.user_id.clone(),
                 name: clean(&s.name),
             }),
             event,
@@ -205,31 +374,31 @@ pub enum Event {
     /// A text message, possibly a reply to an earlier message.
     Text {
         /// Its id in the chat.
-        message_id: i64,
+        message_id: String,
         /// The text.
         text: String,
-        /// The message it replies to.
-        reply_to: Option<i64>,
+        /// The message it replies to, where the channel says.
+        reply_to: Option<String>,
     },
     /// A button press.
     Button {
         /// The id to answer the press with.
         callback_id: String,
         /// The message the button sits under, when it is still accessible.
-        message_id: Option<i64>,
+        message_id: Option<String>,
         /// The button's data.
         data: String,
     },
     /// A photo or a document, possibly with a caption and in reply to an earlier message.
     File {
         /// Its id in the chat.
-        message_id: i64,
+        message_id: String,
         /// The file.
         file: IncomingFile,
         /// The caption.
         caption: String,
-        /// The message it replies to.
-        reply_to: Option<i64>,
+        /// The message it replies to, where the channel says.
+        reply_to: Option<String>,
     },
     /// A message from a person that duban cannot read: a sticker, a voice message, a
     /// location. It deserves an answer in a one-to-one chat.
@@ -251,10 +420,10 @@ pub enum Action {
     },
     /// Replace a sent message's text and buttons.
     Edit {
-        /// The chat.
-        chat_id: i64,
+        /// The chat, on the update's channel.
+        chat_id: String,
         /// The message.
-        message_id: i64,
+        message_id: String,
         /// The new content.
         message: Message,
     },

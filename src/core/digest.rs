@@ -239,7 +239,10 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
         (false, None) => format!("Completion {rate:.1}%"),
     });
     let since = match facts.previous {
-        Some((day, _)) if zh => format!("，括号内为较{}的变化", crate::core::text::date(day, language)),
+        Some((day, _)) if zh => format!(
+            "，括号内为较{}的变化",
+            crate::core::text::date(day, language)
+        ),
         Some((day, _)) => format!("; change since {day} in brackets"),
         None if zh => "（首次简报）".into(),
         None => " (first digest)".into(),

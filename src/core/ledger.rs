@@ -417,9 +417,9 @@ pub struct HistoryEntry {
     /// For a change from a chat: the unit the person answered for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    /// For a change from a chat: the chat.
+    /// For a change from a chat: the chat, by address (`telegram:7001`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<crate::core::chat::Address>,
     /// For a moved deadline: the old value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<String>,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::core::calendar::Calendar;
-use crate::core::chat::{Button, MAX_MESSAGE_CHARS, Message};
+use crate::core::chat::{Address, Button, Message};
 use crate::core::ledger::{Deadline, Measure, Status, fnv1a};
 use crate::core::report::{fit, reason_text, status_label};
 use crate::core::rules::{Assessment, Audience, Colour, Tier};
@@ -23,8 +23,8 @@ pub const MAX_ITEMS: usize = 20;
 pub struct Recipient {
     /// The person, for one-to-one chats.
     pub person_id: Option<i64>,
-    /// Where to write.
-    pub chat_id: i64,
+    /// Where to write: a chat on a channel.
+    pub chat: Address,
     /// What they receive.
     pub kind: RecipientKind,
 }
@@ -74,8 +74,8 @@ pub struct Planned {
     /// The idempotency key: recipient, kind, item set and day (and the part, when a list is
     /// split). The same sweep planned twice gives the same keys.
     pub key: String,
-    /// Where.
-    pub chat_id: i64,
+    /// Where: a chat on a channel.
+    pub chat: Address,
     /// To whom, for one-to-one chats.
     pub person_id: Option<i64>,
     /// What kind, as the outbox stores it: `reminder`, `urge_copy`, `requests`, `digest`.
@@ -198,7 +198,9 @@ fn messages_for(
 ) -> Vec<Planned> {
     let codes: Vec<&str> = items.iter().map(|&i| measures[i].code.as_str()).collect();
     let set = fnv1a(codes.join("\u{1f}").into_bytes());
-    let chunks: Vec<Vec<usize>> = chunk_by_size(items, measures, assessments, kind, language);
+    let limit = recipient.chat.channel.capabilities().text_limit;
+    let chunks: Vec<Vec<usize>> =
+        chunk_by_size(items, measures, assessments, kind, language, limit);
     let parts = chunks.len();
     chunks
         .into_iter()
@@ -213,10 +215,10 @@ fn messages_for(
                 key: format!(
                     "{}:{}:{today}:{set:016x}:{}/{parts}",
                     kind.code(),
-                    recipient.chat_id,
+                    recipient.chat.key(),
                     part + 1
                 ),
-                chat_id: recipient.chat_id,
+                chat: recipient.chat.clone(),
                 person_id: recipient.person_id,
                 kind: kind.code(),
                 message,
@@ -227,14 +229,15 @@ fn messages_for(
         .collect()
 }
 
-/// Splits items into messages of at most [`MAX_ITEMS`] items and [`MAX_MESSAGE_CHARS`]
-/// characters.
+/// Splits items into messages of at most [`MAX_ITEMS`] items and `limit` characters (the
+/// recipient's channel's text limit).
 fn chunk_by_size(
     items: &[usize],
     measures: &[Measure],
     assessments: &[Assessment<'_>],
     kind: Kind,
     language: Language,
+    limit: usize,
 ) -> Vec<Vec<usize>> {
     let frame = header(kind, NaiveDate::MIN, 0, false, language)
         .chars()
@@ -251,7 +254,7 @@ fn chunk_by_size(
             .chars()
             .count()
             + 1;
-        if !current.is_empty() && (current.len() == MAX_ITEMS || size + line > MAX_MESSAGE_CHARS) {
+        if !current.is_empty() && (current.len() == MAX_ITEMS || size + line > limit) {
             chunks.push(std::mem::take(&mut current));
             size = frame;
         }
@@ -475,10 +478,10 @@ pub fn plan_requests(
             out.push(Planned {
                 key: format!(
                     "requests:{}:{today}:{set:016x}:{}/{parts}",
-                    recipient.chat_id,
+                    recipient.chat.key(),
                     part + 1
                 ),
-                chat_id: recipient.chat_id,
+                chat: recipient.chat.clone(),
                 person_id: recipient.person_id,
                 kind: "requests",
                 message: Message::text(render_requests(chunk, today, calendar, language)),

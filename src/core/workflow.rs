@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::core::calendar::Calendar;
+use crate::core::chat::Address;
 use crate::core::ledger::Deadline;
 use crate::core::rules::RequestCategory;
 use crate::core::text::Language;
@@ -21,16 +22,16 @@ pub struct Claim {
     pub code: String,
     /// Who claimed, by name.
     pub claimed_by: String,
-    /// Who claimed, by chat user id, when the claim came from a chat.
-    pub claimed_by_user: Option<i64>,
+    /// Who claimed, by address, when the claim came from a chat.
+    pub claimed_by_user: Option<Address>,
     /// The chat the claim came from, to tell the decision to.
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<Address>,
     /// When.
     pub claimed_at: DateTime<Utc>,
     /// Where it stands.
     pub state: ClaimState,
     /// An office member pressed 退回 and owes the reason.
-    pub rejecting_user: Option<i64>,
+    pub rejecting_user: Option<Address>,
     /// Who decided, by name.
     pub decided_by: Option<String>,
     /// When.
@@ -86,10 +87,10 @@ pub struct ExtensionRequest {
     pub code: String,
     /// Who asked, by name.
     pub requested_by: String,
-    /// Who asked, by chat user id.
-    pub requested_by_user: Option<i64>,
+    /// Who asked, by address.
+    pub requested_by_user: Option<Address>,
     /// The chat the request came from.
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<Address>,
     /// The date asked for.
     pub until: NaiveDate,
     /// Why.
@@ -97,7 +98,7 @@ pub struct ExtensionRequest {
     /// `pending`, `approved` or `rejected`.
     pub state: String,
     /// An office member pressed 退回 and owes the reason.
-    pub rejecting_user: Option<i64>,
+    pub rejecting_user: Option<Address>,
 }
 
 /// A request (诉求/事项) a unit must answer within the response rule's limit.

@@ -11,11 +11,11 @@ use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
-use crate::ingest::import::Column;
 use crate::core::ledger::{Deadline, Measure};
 use crate::core::report::{UnitSummary, reason_text};
 use crate::core::rules::{Assessment, Colour};
 use crate::core::text::Language;
+use crate::ingest::import::Column;
 
 /// Errors while writing the workbook.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,10 @@ fn ledger_sheet(
     };
     let columns = LEDGER_COLUMNS.len() + extra.len();
     let heading = if zh {
-        format!("整改工作台账（截至{}）", crate::core::text::date(as_of, language))
+        format!(
+            "整改工作台账（截至{}）",
+            crate::core::text::date(as_of, language)
+        )
     } else {
         format!("Rectification ledger (as of {as_of})")
     };

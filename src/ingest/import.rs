@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::core::ledger::parse;
 use crate::core::ledger::{Deadline, LedgerLine, Status};
-use crate::store::{ImportOutcome, Store, StoreError};
 use crate::core::text::Language;
+use crate::store::{ImportOutcome, Store, StoreError};
 
 pub mod source;
 

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
-use crate::core::chart::{ChartError, ChartLabels, unit_bars_png_with_font};
-use crate::core::chat::{Attachment, FileKind, FileSource, MAX_MESSAGE_CHARS, Message};
 use crate::config::{Language, Settings};
+use crate::core::chart::{ChartError, ChartLabels, unit_bars_png_with_font};
+use crate::core::chat::{Address, Attachment, FileKind, FileSource, Message};
 use crate::core::digest::{Counts, Cut, Digest, Facts, Options, Silent, build};
 use crate::core::ledger::Measure;
 use crate::core::remind::{Planned, RecipientKind};
@@ -189,19 +189,23 @@ pub async fn digest(
             store.keep_file(ledger, &bytes, now).await?;
         }
     }
-    let leaders: Vec<(Option<i64>, i64)> = store
+    let channels = settings.config.channels();
+    let leaders: Vec<(Option<i64>, Address)> = store
         .recipients()
         .await?
         .into_iter()
         .filter(|r| matches!(r.kind, RecipientKind::Leader { .. }))
-        .map(|r| (r.person_id, r.chat_id))
+        .filter(|r| channels.contains(&r.chat.channel))
+        .map(|r| (r.person_id, r.chat))
         .collect();
-    let parts = split_text(&built.text, MAX_MESSAGE_CHARS);
-    for (person_id, chat_id) in &leaders {
+    for (person_id, chat) in &leaders {
+        // The digest is split by the leader's channel's limit.
+        let parts = split_text(&built.text, chat.channel.capabilities().text_limit);
+        let chat_id = chat.key();
         let mut push = |key: String, message: Message| {
             outcome.planned.push(Planned {
                 key,
-                chat_id: *chat_id,
+                chat: chat.clone(),
                 person_id: *person_id,
                 kind: DIGEST,
                 message,
@@ -396,12 +400,11 @@ async fn export_ledger(
             message: e.to_string(),
         })?;
     }
-    crate::ingest::export::write_ledger(path, &rows, &summaries, day, settings.config.language).map_err(
-        |e| DigestError::File {
+    crate::ingest::export::write_ledger(path, &rows, &summaries, day, settings.config.language)
+        .map_err(|e| DigestError::File {
             path: path.display().to_string(),
             message: e.to_string(),
-        },
-    )
+        })
 }
 
 /// Splits a text into messages of at most `limit` characters, between lines (a line longer

@@ -23,7 +23,6 @@ use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::channels::Channel;
 use crate::config::Settings;
 use crate::service::metrics::Gauges;
 use crate::service::{Applied, SCHEDULE_LEASE, Service, apply_or_hold};
@@ -82,20 +81,14 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 }
 
 /// `/healthz` and `/metrics`.
-pub fn ops_router<C>(service: Arc<Service<C>>) -> Router
-where
-    C: Channel + Clone + Send + Sync + 'static,
-{
+pub fn ops_router(service: Arc<Service>) -> Router {
     Router::new()
-        .route("/healthz", get(healthz::<C>))
-        .route("/metrics", get(metrics::<C>))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(service)
 }
 
-async fn healthz<C>(State(service): State<Arc<Service<C>>>) -> Response
-where
-    C: Channel + Clone + Send + Sync + 'static,
-{
+async fn healthz(State(service): State<Arc<Service>>) -> Response {
     let store = &service.store;
     let now = Utc::now();
     let database = store.ping().await;
@@ -139,10 +132,7 @@ where
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics<C>(State(service): State<Arc<Service<C>>>) -> Response
-where
-    C: Channel + Clone + Send + Sync + 'static,
-{
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
     let now = Utc::now();
     let store = &service.store;
     let outbox = store.outbox_health(now).await.ok();
@@ -181,8 +171,8 @@ pub const WEBHOOK_CONCURRENCY: usize = 6;
 
 /// The webhook's state: the service, the secret, the limits on a request's body, and the
 /// turns to apply updates.
-struct Webhook<C> {
-    service: Arc<Service<C>>,
+struct Webhook {
+    service: Arc<Service>,
     secret: String,
     max_body: usize,
     body_timeout: Duration,
@@ -190,10 +180,7 @@ struct Webhook<C> {
 }
 
 /// The webhook at `path`, checking `secret`.
-pub fn webhook_router<C>(service: Arc<Service<C>>, path: &str, secret: String) -> Router
-where
-    C: Channel + Clone + Send + Sync + 'static,
-{
+pub fn webhook_router(service: Arc<Service>, path: &str, secret: String) -> Router {
     let http = &service.settings.config.http;
     let state = Arc::new(Webhook {
         max_body: http.max_body_kilobytes.saturating_mul(1024),
@@ -202,17 +189,12 @@ where
         secret,
         turns: tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY),
     });
-    Router::new()
-        .route(path, post(webhook::<C>))
-        .with_state(state)
+    Router::new().route(path, post(webhook)).with_state(state)
 }
 
 /// One webhook request: the secret is checked on the headers alone, before a byte of the
 /// body is read; the body is then read within the configured time and size.
-async fn webhook<C>(State(state): State<Arc<Webhook<C>>>, request: Request) -> StatusCode
-where
-    C: Channel + Clone + Send + Sync + 'static,
-{
+async fn webhook(State(state): State<Arc<Webhook>>, request: Request) -> StatusCode {
     let service = &state.service;
     let given = request
         .headers()
@@ -254,14 +236,17 @@ where
             return StatusCode::OK;
         }
     };
-    let update_id = incoming.update_id;
+    let update_id = incoming.update_id.clone();
+    let Some(channel) = service.channels.get(incoming.channel) else {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
     let Ok(_turn) = state.turns.acquire().await else {
         return StatusCode::SERVICE_UNAVAILABLE;
     };
     let applied = apply_or_hold(
         &service.store,
         &service.settings,
-        &service.channel,
+        channel.as_ref(),
         &incoming,
         &service.wake,
         Utc::now(),
@@ -280,7 +265,14 @@ where
         }
         // It could be neither applied nor held back: skipped, so that Telegram does not
         // send it for ever.
-        Err(e) => match service.skip(update_id, incoming.chat_id).await {
+        Err(e) => match service
+            .skip(
+                incoming.channel,
+                &update_id,
+                Some(&incoming.chat()).filter(|_| !incoming.chat_id.is_empty()),
+            )
+            .await
+        {
             Ok(()) => {
                 tracing::error!(
                     "update {update_id} could not be applied or held ({e}); skipped it"

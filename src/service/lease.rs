@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Service;
-use crate::channels::Channel;
 use crate::service::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -123,7 +122,7 @@ pub struct LeaseStep {
     pub instances: usize,
 }
 
-impl<C: Channel + Clone + 'static> Service<C> {
+impl Service {
     /// One lease step: says this instance is alive, counts the live ones (they share the
     /// outbox's limits), and takes or renews `leases`.
     pub async fn lease_step(

@@ -241,7 +241,7 @@ mod tests {
         let metrics = Metrics::default();
         let sent = |kind: &str| Delivery::Sent {
             id: 1,
-            chat_id: 7,
+            chat: crate::core::chat::Address::new(crate::core::chat::ChannelKind::Telegram, "7"),
             kind: kind.into(),
         };
         metrics.delivered(&sent("reminder"));

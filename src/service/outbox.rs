@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::channels::{Channel, Limiter, SendError};
-use crate::core::chat::Message;
 use crate::config::{DeliveryConfig, Language, Settings};
+use crate::core::chat::{Address, Message};
 use crate::store::{Cut, Store, StoreError};
 
 /// What one delivery step did.
@@ -28,7 +28,7 @@ pub enum Delivery {
         /// The outbox row.
         id: i64,
         /// The chat.
-        chat_id: i64,
+        chat: Address,
         /// What it was (`reminder`, `digest`, `reply` …).
         kind: String,
     },
@@ -94,36 +94,37 @@ fn send_timeout(message: &Message) -> Duration {
 /// next step (other senders took them).
 const CLAIM_TRIES: usize = 4;
 
-/// Sends the next message that may go now (or within [`IN_STEP_WAIT`]), claiming it first
-/// for `sender` so that no other sender on the same database sends it too.
-pub async fn deliver_once<C: Channel>(
+/// Sends the next message of `channel` that may go now (or within [`IN_STEP_WAIT`]),
+/// claiming it first for `sender` so that no other sender on the same database sends it too.
+pub async fn deliver_once(
     store: &Store,
-    channel: &C,
+    channel: &dyn Channel,
     limiter: &mut Limiter,
     settings: &Settings,
     sender: &str,
     now: DateTime<Utc>,
 ) -> Result<Delivery, StoreError> {
     let config = &settings.config.delivery;
+    let kind = channel.kind();
     let clock = Instant::now();
-    let due = store.due_outbox(now, 1_000).await?;
+    let due = store.due_outbox(kind, now, 1_000).await?;
     // The messages that may go now; else the one that may go soonest.
-    let mut ready_now: Vec<(i64, i64)> = Vec::new();
-    let mut soonest: Option<(i64, i64, Instant)> = None;
-    for &(id, chat_id) in &due {
-        let ready = limiter.ready_at(chat_id, clock);
+    let mut ready_now: Vec<(i64, &str)> = Vec::new();
+    let mut soonest: Option<(i64, &str, Instant)> = None;
+    for (id, chat_id) in &due {
+        let ready = limiter.ready_at(chat_id, channel.is_group(chat_id), clock);
         if ready <= clock {
-            ready_now.push((id, chat_id));
+            ready_now.push((*id, chat_id));
             if ready_now.len() >= 32 {
                 break;
             }
             continue;
         }
         if ready_now.is_empty() && soonest.is_none_or(|(_, _, at)| ready < at) {
-            soonest = Some((id, chat_id, ready));
+            soonest = Some((*id, chat_id, ready));
         }
     }
-    let candidates: Vec<(i64, i64, Instant)> = match (ready_now.is_empty(), soonest) {
+    let candidates: Vec<(i64, &str, Instant)> = match (ready_now.is_empty(), soonest) {
         (false, _) => {
             // Several senders start at different rows, so that they seldom want the same one.
             let start = match limiter.senders() {
@@ -161,9 +162,10 @@ pub async fn deliver_once<C: Channel>(
     let until = now + chrono::Duration::from_std(CLAIM_FOR).unwrap_or_default();
     let mut claimed = None;
     for (id, chat_id, ready) in candidates {
-        let spacing = limiter.shared_spacing(chat_id);
+        let spacing = limiter.shared_spacing(channel.is_group(chat_id));
+        let chat = Address::new(kind, chat_id);
         if store
-            .claim_outbox(id, chat_id, sender, now, until, spacing)
+            .claim_outbox(id, &chat, sender, now, until, spacing)
             .await?
         {
             claimed = Some((id, ready));
@@ -191,7 +193,9 @@ pub async fn deliver_once<C: Channel>(
     // Telegram counts messages as they arrive, so the limits count from when a send starts:
     // the round trip and the database write after it do not slow the pace.
     let sent_at = Instant::now();
-    let result = match tokio::time::timeout(limit, channel.send(row.chat_id, &row.message)).await {
+    let chat_id = row.chat.id.as_str();
+    let group = channel.is_group(chat_id);
+    let result = match tokio::time::timeout(limit, channel.send(chat_id, &row.message)).await {
         Ok(result) => result,
         Err(_) => Err(SendError::Transient(format!(
             "no answer within {} s",
@@ -201,16 +205,16 @@ pub async fn deliver_once<C: Channel>(
     let later = |wait: Duration| now + chrono::Duration::from_std(wait).unwrap_or_default();
     match result {
         Ok(message_id) => {
-            limiter.record(row.chat_id, sent_at);
-            record_sent(store, row.id, message_id, config).await;
+            limiter.record(chat_id, group, sent_at);
+            record_sent(store, row.id, &message_id, config).await;
             Ok(Delivery::Sent {
                 id: row.id,
-                chat_id: row.chat_id,
+                chat: row.chat.clone(),
                 kind: row.kind,
             })
         }
         Err(SendError::RetryAfter(wait)) => {
-            limiter.hold(row.chat_id, Instant::now() + wait);
+            limiter.hold(chat_id, Instant::now() + wait);
             let error = format!("429: retry after {} s", wait.as_secs());
             store.outbox_retry(row.id, later(wait), &error).await?;
             Ok(Delivery::Retry {
@@ -220,14 +224,14 @@ pub async fn deliver_once<C: Channel>(
             })
         }
         Err(SendError::Transient(error)) => {
-            limiter.record(row.chat_id, sent_at);
+            limiter.record(chat_id, group, sent_at);
             let age = now - row.created_at;
             if age > chrono::Duration::hours(config.give_up_after_hours as i64) {
                 let error = format!("{error}; given up after {} hours", age.num_hours());
                 store.outbox_dead(row.id, &error).await?;
                 tracing::warn!(
                     outbox = row.id,
-                    chat = row.chat_id,
+                    chat = %row.chat,
                     "gave a message up: {error}"
                 );
                 return Ok(Delivery::Dead {
@@ -246,9 +250,9 @@ pub async fn deliver_once<C: Channel>(
             })
         }
         Err(SendError::Moved(to)) => {
-            store.move_chat(row.chat_id, to).await?;
+            store.move_chat(&row.chat, &to).await?;
             let error = format!("the group moved to chat {to}");
-            tracing::info!(from = row.chat_id, to, "a group became a supergroup");
+            tracing::info!(from = %row.chat, to, "a chat moved to a new id");
             Ok(Delivery::Retry {
                 id: row.id,
                 kind: row.kind,
@@ -265,14 +269,13 @@ pub async fn deliver_once<C: Channel>(
         Err(SendError::Blocked) => {
             let language = settings.config.language;
             let day = now.with_timezone(&settings.timezone).date_naive();
-            let chat_id = row.chat_id;
+            let chat = row.chat.clone();
             store
                 .mark_unreachable(
-                    chat_id,
+                    &chat,
                     now,
-                    &settings.config.telegram.admins,
                     |cut| unreachable_notice(cut, language),
-                    |office| format!("unreachable:{chat_id}:{office}:{day}"),
+                    |office| format!("unreachable:{}:{}:{day}", chat.key(), office.key()),
                 )
                 .await?;
             Ok(Delivery::Dead {
@@ -285,7 +288,7 @@ pub async fn deliver_once<C: Channel>(
             store.outbox_dead(row.id, &error).await?;
             tracing::warn!(
                 outbox = row.id,
-                chat = row.chat_id,
+                chat = %row.chat,
                 "gave a message up: {error}"
             );
             Ok(Delivery::Dead {
@@ -299,7 +302,7 @@ pub async fn deliver_once<C: Channel>(
 
 /// Records a sent message, retrying until the database takes it: giving up would send the
 /// message a second time.
-async fn record_sent(store: &Store, id: i64, message_id: i64, config: &DeliveryConfig) {
+async fn record_sent(store: &Store, id: i64, message_id: &str, config: &DeliveryConfig) {
     let mut failures = 0;
     while let Err(e) = store.outbox_sent(id, message_id, Utc::now()).await {
         tracing::warn!(outbox = id, "recording a sent message: {e}; retrying");

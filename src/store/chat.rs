@@ -9,7 +9,7 @@ use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_statu
 use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_instant, parse_status,
 };
-use crate::core::chat::{Message, Sender};
+use crate::core::chat::{Address, ChannelKind, Message, Sender};
 use crate::core::ledger::{Role, Status};
 use crate::core::remind::{Planned, Recipient, RecipientKind};
 
@@ -26,8 +26,8 @@ pub struct Binding {
     pub unit: Option<String>,
     /// Where a leader or office member sits.
     pub place: Option<String>,
-    /// Their one-to-one chat.
-    pub chat_id: Option<i64>,
+    /// Their one-to-one chat on the channel they were found by.
+    pub chat: Option<Address>,
 }
 
 /// A new invitation.
@@ -76,8 +76,8 @@ pub enum Redeemed {
 pub struct OutboxRow {
     /// Its id.
     pub id: i64,
-    /// Where.
-    pub chat_id: i64,
+    /// Where: a chat on a channel.
+    pub chat: Address,
     /// To whom, for one-to-one chats.
     pub person_id: Option<i64>,
     /// What kind of message.
@@ -177,90 +177,158 @@ impl Store {
     }
 
     /// Binds a chat user as liaison of every unit of the ledger that they are not bound to
-    /// yet (the console's user); returns how many bindings were new.
+    /// yet (the console's user, placed `console`); returns how many bindings were new.
     pub async fn bind_everywhere(
         &self,
-        user_id: i64,
-        chat_id: i64,
+        user: &Address,
+        chat: &Address,
         name: &str,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let at = instant_text(at);
-        let done = sqlx::query(
-            "INSERT INTO people (name, unit_id, role, created_at, place, telegram_id, chat_id, bound_at) \
-             SELECT $1, u.id, 'liaison', $2, 'console', $3, $4, $2 FROM units u \
-             WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.telegram_id = $3 AND p.unit_id = u.id)",
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO people (name, unit_id, role, created_at, place) \
+             SELECT $1, u.id, 'liaison', $2, 'console' FROM units u \
+             WHERE NOT EXISTS (SELECT 1 FROM people p JOIN identities i ON i.person_id = p.id \
+                 WHERE i.channel = $3 AND i.user_id = $4 AND p.unit_id = u.id AND p.role = 'liaison') \
+             RETURNING id",
         )
         .bind(name)
         .bind(&at)
-        .bind(user_id)
-        .bind(chat_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(done)
+        .bind(user.channel.code())
+        .bind(&user.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            sqlx::query(
+                "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(user.channel.code())
+            .bind(&user.id)
+            .bind(&chat.id)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Makes the configured office members of a channel (`telegram.admins`) office members
+    /// in the ledger, once: a person placed nowhere, named by their address, bound on that
+    /// channel with their one-to-one chat (a Telegram user's private chat has their id).
+    /// From then on the office is whoever has the office role. Returns how many were new.
+    pub async fn seed_office(
+        &self,
+        channel: ChannelKind,
+        users: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if users.is_empty() {
+            return Ok(0);
+        }
+        let at = instant_text(at);
+        let mut tx = self.begin_write().await?;
+        let mut new = 0;
+        for user in users {
+            let known: Option<i64> = sqlx::query_scalar(
+                "SELECT p.id FROM people p JOIN identities i ON i.person_id = p.id \
+                 WHERE p.role = 'office' AND i.channel = $1 AND i.user_id = $2 LIMIT 1",
+            )
+            .bind(channel.code())
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if known.is_some() {
+                continue;
+            }
+            let address = Address::new(channel, user.clone()).to_string();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO people (name, role, created_at) VALUES ($1, 'office', $2) RETURNING id",
+            )
+            .bind(&address)
+            .bind(&at)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) VALUES ($1, $2, $3, $3, $4)",
+            )
+            .bind(id)
+            .bind(channel.code())
+            .bind(user)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+            new += 1;
+        }
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Every binding of a chat user, with the names of their units.
-    pub async fn bindings(&self, telegram_id: i64) -> Result<Vec<Binding>, StoreError> {
+    pub async fn bindings(&self, user: &Address) -> Result<Vec<Binding>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        bindings_in(&mut conn, telegram_id).await
+        bindings_in(&mut conn, user).await
     }
 
     /// Whom a sweep writes to: bound, reachable liaisons (one entry per chat, with all their
-    /// units), unit groups, and bound leaders.
+    /// units), unit groups, and bound leaders, on every channel they are bound on.
     pub async fn recipients(&self) -> Result<Vec<Recipient>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.chat_id, p.role, u.name, p.name FROM people p LEFT JOIN units u ON u.id = p.unit_id \
-             WHERE p.chat_id IS NOT NULL AND p.unreachable_at IS NULL AND p.role IN ('liaison', 'leader') \
-             ORDER BY p.chat_id, p.id",
+            "SELECT p.id, i.channel, i.chat_id, p.role, u.name, p.name FROM people p \
+             JOIN identities i ON i.person_id = p.id LEFT JOIN units u ON u.id = p.unit_id \
+             WHERE i.unreachable_at IS NULL AND p.role IN ('liaison', 'leader') \
+             ORDER BY i.channel, i.chat_id, p.id",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<Recipient> = Vec::new();
         for row in &rows {
             let person_id: i64 = row.try_get(0)?;
-            let chat_id: i64 = row.try_get(1)?;
-            let role = role_of(row.try_get(2)?)?;
-            let unit: Option<String> = row.try_get(3)?;
-            let name: String = row.try_get(4)?;
+            let chat = address_of("identities.channel", row.try_get(1)?, row.try_get(2)?)?;
+            let role = role_of(row.try_get(3)?)?;
+            let unit: Option<String> = row.try_get(4)?;
+            let name: String = row.try_get(5)?;
             match role {
                 Role::Liaison => {
                     let Some(unit) = unit else { continue };
-                    match out.iter_mut().find(|r| {
-                        r.chat_id == chat_id && matches!(r.kind, RecipientKind::Liaison { .. })
-                    }) {
+                    match out
+                        .iter_mut()
+                        .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Liaison { .. }))
+                    {
                         Some(Recipient {
                             kind: RecipientKind::Liaison { units },
                             ..
                         }) => units.push(unit),
                         _ => out.push(Recipient {
                             person_id: Some(person_id),
-                            chat_id,
+                            chat,
                             kind: RecipientKind::Liaison { units: vec![unit] },
                         }),
                     }
                 }
                 Role::Leader => out.push(Recipient {
                     person_id: Some(person_id),
-                    chat_id,
+                    chat,
                     kind: RecipientKind::Leader { name },
                 }),
                 Role::Office => {}
             }
         }
         let groups = sqlx::query(
-            "SELECT c.chat_id, u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id \
-             WHERE c.unreachable_at IS NULL ORDER BY c.chat_id, u.id",
+            "SELECT c.channel, c.chat_id, u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id \
+             WHERE c.unreachable_at IS NULL ORDER BY c.channel, c.chat_id, u.id",
         )
         .fetch_all(&self.pool)
         .await?;
         for row in &groups {
-            let chat_id: i64 = row.try_get(0)?;
-            let unit: String = row.try_get(1)?;
+            let chat = address_of("unit_chats.channel", row.try_get(0)?, row.try_get(1)?)?;
+            let unit: String = row.try_get(2)?;
             match out
                 .iter_mut()
-                .find(|r| r.chat_id == chat_id && matches!(r.kind, RecipientKind::Group { .. }))
+                .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Group { .. }))
             {
                 Some(Recipient {
                     kind: RecipientKind::Group { units },
@@ -268,7 +336,7 @@ impl Store {
                 }) => units.push(unit),
                 _ => out.push(Recipient {
                     person_id: None,
-                    chat_id,
+                    chat,
                     kind: RecipientKind::Group { units: vec![unit] },
                 }),
             }
@@ -277,11 +345,10 @@ impl Store {
     }
 
     /// The office's chats, for notices (a flag, an extension request, someone who cannot be
-    /// reached): bound office members, and the admins of the configuration (a Telegram
-    /// user's private chat has the user's id).
-    pub async fn office_chats(&self, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
+    /// reached): the reachable chats of everyone with the office role, on every channel.
+    pub async fn office_chats(&self) -> Result<Vec<Address>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        office_chats_in(&mut conn, admins).await
+        office_chats_in(&mut conn).await
     }
 
     /// Queues a sweep's messages, once each: a key already in the outbox is skipped, so
@@ -320,13 +387,14 @@ impl Store {
                 .iter()
                 .map(|p| p.context.as_ref().map(|c| c.to_string()))
                 .collect();
-            let rows: Vec<[Val; 7]> = chunk
+            let rows: Vec<[Val; 8]> = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, p)| {
                     [
                         Val::Text(&p.key),
-                        Val::Int(p.chat_id),
+                        Val::Text(p.chat.channel.code()),
+                        Val::Text(&p.chat.id),
                         Val::OptInt(p.person_id),
                         Val::Text(p.kind),
                         Val::Text(&bodies[i]),
@@ -339,7 +407,8 @@ impl Store {
                 self.backend,
                 &[
                     ("key", Kind::Text),
-                    ("chat_id", Kind::Int),
+                    ("channel", Kind::Text),
+                    ("chat_id", Kind::Text),
                     ("person_id", Kind::Int),
                     ("kind", Kind::Text),
                     ("body", Kind::Text),
@@ -348,8 +417,8 @@ impl Store {
                 ],
             );
             let sql = format!(
-                "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at, context) \
-                 SELECT b.key, b.chat_id, b.person_id, b.kind, b.body, 'pending', b.at, b.at, b.context \
+                "INSERT INTO outbox (key, channel, chat_id, person_id, kind, body, state, not_before, created_at, context) \
+                 SELECT b.key, b.channel, b.chat_id, b.person_id, b.kind, b.body, 'pending', b.at, b.at, b.context \
                  FROM ({select}) AS b WHERE true ON CONFLICT (key) DO NOTHING RETURNING id, key"
             );
             let batch = json_batch(&rows);
@@ -426,32 +495,35 @@ impl Store {
     pub async fn enqueue(
         &self,
         key: &str,
-        chat_id: i64,
+        chat: &Address,
         person_id: Option<i64>,
         kind: &str,
         message: &Message,
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        enqueue_in(&mut conn, key, chat_id, person_id, kind, message, at).await
+        enqueue_in(&mut conn, key, chat, person_id, kind, message, at).await
     }
 
-    /// Pending messages whose time has come and that no sender is working on, oldest first,
+    /// Pending messages of a channel whose time has come and that no sender is working on,
+    /// oldest first,
     /// answers to senders who are not bound (kind `stranger`) after all others: their ids
     /// and chats, so that the sender can pick one its limits allow without reading
     /// every body.
     pub async fn due_outbox(
         &self,
+        channel: ChannelKind,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND not_before <= $1 \
+            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND channel = $3 AND not_before <= $1 \
              AND (claimed_until IS NULL OR claimed_until < $1) \
              ORDER BY CASE WHEN kind = 'stranger' THEN 1 ELSE 0 END, id LIMIT $2",
         )
         .bind(instant_text(now))
         .bind(limit)
+        .bind(channel.code())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -462,23 +534,23 @@ impl Store {
     /// One outbox row.
     pub async fn outbox_row(&self, id: i64) -> Result<OutboxRow, StoreError> {
         let row = sqlx::query(
-            "SELECT id, chat_id, person_id, kind, body, attempts, created_at FROM outbox WHERE id = $1",
+            "SELECT id, channel, chat_id, person_id, kind, body, attempts, created_at FROM outbox WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        let body: String = row.try_get(4)?;
+        let body: String = row.try_get(5)?;
         Ok(OutboxRow {
             id: row.try_get(0)?,
-            chat_id: row.try_get(1)?,
-            person_id: row.try_get(2)?,
-            kind: row.try_get(3)?,
+            chat: address_of("outbox.channel", row.try_get(1)?, row.try_get(2)?)?,
+            person_id: row.try_get(3)?,
+            kind: row.try_get(4)?,
             message: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
                 column: "outbox.body",
                 value: e.to_string(),
             })?,
-            attempts: row.try_get(5)?,
-            created_at: parse_instant("outbox.created_at", row.try_get(6)?)?,
+            attempts: row.try_get(6)?,
+            created_at: parse_instant("outbox.created_at", row.try_get(7)?)?,
         })
     }
 
@@ -496,7 +568,7 @@ impl Store {
     pub async fn outbox_sent(
         &self,
         id: i64,
-        message_id: i64,
+        message_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, message_id = $2, attempts = attempts + 1, \
@@ -566,46 +638,64 @@ impl Store {
     /// the office hears of it exactly when it happens.
     pub async fn mark_unreachable(
         &self,
-        chat_id: i64,
+        chat: &Address,
         at: DateTime<Utc>,
-        admins: &[i64],
         notice: impl FnOnce(&Cut) -> Message,
-        key: impl Fn(i64) -> String,
+        key: impl Fn(&Address) -> String,
     ) -> Result<Cut, StoreError> {
         let when = instant_text(at);
+        let channel = chat.channel.code();
         let mut tx = self.begin_write().await?;
         let people: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM people WHERE chat_id = $1 AND unreachable_at IS NULL ORDER BY id",
+            "SELECT p.name FROM people p JOIN identities i ON i.person_id = p.id \
+             WHERE i.channel = $1 AND i.chat_id = $2 AND i.unreachable_at IS NULL ORDER BY p.id",
         )
-        .bind(chat_id)
+        .bind(channel)
+        .bind(&chat.id)
         .fetch_all(&mut *tx)
         .await?;
         let groups: Vec<String> = sqlx::query_scalar(
-            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id WHERE c.chat_id = $1 AND c.unreachable_at IS NULL ORDER BY u.id",
+            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id \
+             WHERE c.channel = $1 AND c.chat_id = $2 AND c.unreachable_at IS NULL ORDER BY u.id",
         )
-        .bind(chat_id)
+        .bind(channel)
+        .bind(&chat.id)
         .fetch_all(&mut *tx)
         .await?;
         let cut = Cut { people, groups };
         for sql in [
-            "UPDATE people SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
-            "UPDATE unit_chats SET unreachable_at = $1 WHERE chat_id = $2 AND unreachable_at IS NULL",
+            "UPDATE identities SET unreachable_at = $1 WHERE channel = $2 AND chat_id = $3 AND unreachable_at IS NULL",
+            "UPDATE unit_chats SET unreachable_at = $1 WHERE channel = $2 AND chat_id = $3 AND unreachable_at IS NULL",
         ] {
             sqlx::query(sql)
                 .bind(&when)
-                .bind(chat_id)
+                .bind(channel)
+                .bind(&chat.id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE outbox SET state = 'dead', last_error = 'the chat cannot be reached', claimed_by = NULL, claimed_until = NULL WHERE chat_id = $1 AND state = 'pending'")
-            .bind(chat_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'dead', last_error = 'the chat cannot be reached', claimed_by = NULL, \
+             claimed_until = NULL WHERE channel = $1 AND chat_id = $2 AND state = 'pending'",
+        )
+        .bind(channel)
+        .bind(&chat.id)
+        .execute(&mut *tx)
+        .await?;
         if !cut.is_empty() {
             let message = notice(&cut);
-            for office in office_chats_in(&mut tx, admins).await? {
-                if office != chat_id {
-                    enqueue_in(&mut tx, &key(office), office, None, "notice", &message, at).await?;
+            for office in office_chats_in(&mut tx).await? {
+                if office != *chat {
+                    enqueue_in(
+                        &mut tx,
+                        &key(&office),
+                        &office,
+                        None,
+                        "notice",
+                        &message,
+                        at,
+                    )
+                    .await?;
                 }
             }
         }
@@ -613,35 +703,47 @@ impl Store {
         Ok(cut)
     }
 
-    /// A group became a supergroup with a new id: its bindings and pending messages follow.
-    /// When the new id is bound already (someone bound the supergroup), that binding stands
-    /// and the old id's pending messages are given up: the new id has its own.
-    pub async fn move_chat(&self, from: i64, to: i64) -> Result<(), StoreError> {
+    /// A chat got a new id on its channel (a Telegram group became a supergroup): its
+    /// bindings and pending messages follow. When the new id is bound already (someone
+    /// bound the supergroup), that binding stands and the old id's pending messages are
+    /// given up: the new id has its own.
+    pub async fn move_chat(&self, from: &Address, to: &str) -> Result<(), StoreError> {
+        let channel = from.channel.code();
         let mut tx = self.begin_write().await?;
-        let bound: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unit_chats WHERE chat_id = $1")
-            .bind(to)
-            .fetch_one(&mut *tx)
-            .await?;
+        let bound: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM unit_chats WHERE channel = $1 AND chat_id = $2",
+        )
+        .bind(channel)
+        .bind(to)
+        .fetch_one(&mut *tx)
+        .await?;
         for sql in [
-            "DELETE FROM unit_chats WHERE chat_id = $2 AND unit_id IN (SELECT unit_id FROM unit_chats WHERE chat_id = $1)",
-            "UPDATE unit_chats SET chat_id = $1 WHERE chat_id = $2",
+            "DELETE FROM unit_chats WHERE channel = $1 AND chat_id = $3 AND unit_id IN \
+             (SELECT unit_id FROM unit_chats WHERE channel = $1 AND chat_id = $2)",
+            "UPDATE unit_chats SET chat_id = $2 WHERE channel = $1 AND chat_id = $3",
         ] {
             sqlx::query(sql)
+                .bind(channel)
                 .bind(to)
-                .bind(from)
+                .bind(&from.id)
                 .execute(&mut *tx)
                 .await?;
         }
         let pending = if bound > 0 {
             sqlx::query(
                 "UPDATE outbox SET state = 'dead', last_error = 'the group moved to a chat bound already' \
-                 WHERE chat_id = $1 AND state = 'pending'",
+                 WHERE channel = $1 AND chat_id = $2 AND state = 'pending'",
             )
-            .bind(from)
+            .bind(channel)
+            .bind(&from.id)
         } else {
-            sqlx::query("UPDATE outbox SET chat_id = $2, claimed_by = NULL, claimed_until = NULL WHERE chat_id = $1 AND state = 'pending'")
-                .bind(from)
-                .bind(to)
+            sqlx::query(
+                "UPDATE outbox SET chat_id = $3, claimed_by = NULL, claimed_until = NULL \
+                 WHERE channel = $1 AND chat_id = $2 AND state = 'pending'",
+            )
+            .bind(channel)
+            .bind(&from.id)
+            .bind(to)
         };
         pending.execute(&mut *tx).await?;
         tx.commit().await?;
@@ -650,68 +752,119 @@ impl Store {
 
     /// Records an update as applied without applying it: one that fails the same way every
     /// time must not hold back the ones after it.
-    pub async fn skip_update(&self, update_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO updates (update_id, received_at) VALUES ($1, $2) ON CONFLICT (update_id) DO NOTHING")
-            .bind(update_id)
-            .bind(instant_text(at))
-            .execute(&self.pool)
-            .await?;
+    pub async fn skip_update(
+        &self,
+        channel: ChannelKind,
+        update_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO updates (channel, update_id, received_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (channel, update_id) DO NOTHING",
+        )
+        .bind(channel.code())
+        .bind(update_id)
+        .bind(instant_text(at))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Whether chats other than `except` are bound (people or groups): such a database is
-    /// served by Telegram, and the console must not take its messages.
-    pub async fn has_chat_bindings(&self, except: i64) -> Result<bool, StoreError> {
-        let people: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM people WHERE chat_id IS NOT NULL AND chat_id <> $1",
-        )
-        .bind(except)
-        .fetch_one(&self.pool)
-        .await?;
-        let groups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unit_chats")
-            .fetch_one(&self.pool)
-            .await?;
+    /// Whether chats of channels other than the console are bound (people or groups): such
+    /// a database is served by a chat platform, and the console must not take its messages.
+    pub async fn has_chat_bindings(&self) -> Result<bool, StoreError> {
+        let people: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE channel <> 'console'")
+                .fetch_one(&self.pool)
+                .await?;
+        let groups: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM unit_chats WHERE channel <> 'console'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(people + groups > 0)
     }
 
-    /// The highest message id sent to a chat, to go on numbering after it.
-    pub async fn last_message_id(&self, chat_id: i64) -> Result<i64, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(message_id) FROM outbox WHERE chat_id = $1")
-                .bind(chat_id)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(last.unwrap_or(0))
-    }
-
-    /// The highest update id applied or held back, to resume polling after it.
-    pub async fn last_update_id(&self) -> Result<Option<i64>, StoreError> {
-        // Updates held back count as read: Telegram is not asked for them again.
+    /// The id of the latest message sent to a chat, to go on numbering after it (the
+    /// console numbers its own messages).
+    pub async fn last_message_id(&self, chat: &Address) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT MAX(m) FROM (SELECT MAX(update_id) AS m FROM updates \
-             UNION ALL SELECT MAX(update_id) AS m FROM held_updates) AS x",
+            "SELECT message_id FROM outbox WHERE channel = $1 AND chat_id = $2 AND message_id IS NOT NULL \
+             ORDER BY sent_at DESC, id DESC LIMIT 1",
         )
-        .fetch_one(&self.pool)
+        .bind(chat.channel.code())
+        .bind(&chat.id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
-    /// The reminder sent as message `message_id` in `chat_id`, if any.
+    /// Where a channel's updates were read up to: the poller asks for those after it.
+    pub async fn cursor(&self, channel: ChannelKind) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT last_update FROM cursors WHERE channel = $1")
+                .bind(channel.code())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records where a channel's updates were read up to (each applied, held back or
+    /// skipped).
+    pub async fn set_cursor(
+        &self,
+        channel: ChannelKind,
+        update_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cursors (channel, last_update, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (channel) DO UPDATE SET last_update = excluded.last_update, updated_at = excluded.updated_at",
+        )
+        .bind(channel.code())
+        .bind(update_id)
+        .bind(instant_text(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The reminder sent as message `message_id` in `chat`, if any.
     pub async fn sent_reminder(
         &self,
-        chat_id: i64,
-        message_id: i64,
+        chat: &Address,
+        message_id: &str,
     ) -> Result<Option<SentReminder>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, created_at FROM outbox WHERE chat_id = $1 AND message_id = $2 AND kind = 'reminder' \
-             ORDER BY id DESC LIMIT 1",
+            "SELECT id, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 AND message_id = $3 \
+             AND kind = 'reminder' ORDER BY id DESC LIMIT 1",
         )
-        .bind(chat_id)
+        .bind(chat.channel.code())
+        .bind(&chat.id)
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let outbox_id: i64 = row.try_get(0)?;
-        let created_at = parse_instant("outbox.created_at", row.try_get(1)?)?;
+        self.reminder_items(row.try_get(0)?, row.try_get(1)?).await
+    }
+
+    /// The latest reminder sent to `chat`: what a reply answers on a channel where replies
+    /// do not name the message they answer.
+    pub async fn latest_reminder(&self, chat: &Address) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT message_id FROM outbox WHERE channel = $1 AND chat_id = $2 AND kind = 'reminder' \
+             AND state = 'sent' AND message_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
+        )
+        .bind(chat.channel.code())
+        .bind(&chat.id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn reminder_items(
+        &self,
+        outbox_id: i64,
+        created_at: String,
+    ) -> Result<Option<SentReminder>, StoreError> {
+        let created_at = parse_instant("outbox.created_at", &created_at)?;
         let items = sqlx::query(
             "SELECT m.id, m.code FROM outbox_items i JOIN measures m ON m.id = i.measure_id WHERE i.outbox_id = $1 ORDER BY i.position",
         )
@@ -744,29 +897,40 @@ impl Store {
     }
 
     /// Whether an update was applied already.
-    pub async fn update_applied(&self, update_id: i64) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT update_id FROM updates WHERE update_id = $1")
-                .bind(update_id)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn update_applied(
+        &self,
+        channel: ChannelKind,
+        update_id: &str,
+    ) -> Result<bool, StoreError> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT update_id FROM updates WHERE channel = $1 AND update_id = $2",
+        )
+        .bind(channel.code())
+        .bind(update_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 
-    /// Starts the transaction in which one incoming update is applied.
+    /// Starts the transaction in which one incoming update is applied; `None` when it was
+    /// applied before.
     pub async fn begin_update(
         &self,
-        update_id: i64,
+        channel: ChannelKind,
+        update_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<UpdateTx>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql = "INSERT INTO updates (update_id, received_at) VALUES ($1, $2) ON CONFLICT (update_id) DO NOTHING";
-        let inserted = sqlx::query(sql)
-            .bind(update_id)
-            .bind(instant_text(at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let inserted = sqlx::query(
+            "INSERT INTO updates (channel, update_id, received_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (channel, update_id) DO NOTHING",
+        )
+        .bind(channel.code())
+        .bind(update_id)
+        .bind(instant_text(at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
             return Ok(None);
@@ -775,30 +939,53 @@ impl Store {
     }
 }
 
-async fn office_chats_in(conn: &mut AnyConnection, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
-    let mut chats: Vec<i64> = sqlx::query_scalar(
-        "SELECT DISTINCT chat_id FROM people WHERE role = 'office' AND chat_id IS NOT NULL AND unreachable_at IS NULL",
+/// A chat or person's address from a channel column and an id column.
+pub(super) fn address_of(
+    column: &'static str,
+    channel: String,
+    id: String,
+) -> Result<Address, StoreError> {
+    let channel = ChannelKind::from_code(&channel).ok_or(StoreError::Corrupt {
+        column,
+        value: channel,
+    })?;
+    Ok(Address::new(channel, id))
+}
+
+/// An address as a workflow or history column keeps it (`telegram:7001`).
+pub(super) fn parse_address(
+    column: &'static str,
+    text: Option<String>,
+) -> Result<Option<Address>, StoreError> {
+    text.map(|t| {
+        Address::parse(&t).ok_or(StoreError::Corrupt {
+            column,
+            value: t.clone(),
+        })
+    })
+    .transpose()
+}
+
+async fn office_chats_in(conn: &mut AnyConnection) -> Result<Vec<Address>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT i.channel, i.chat_id FROM people p JOIN identities i ON i.person_id = p.id \
+         WHERE p.role = 'office' AND i.unreachable_at IS NULL ORDER BY i.channel, i.chat_id",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for admin in admins {
-        if !chats.contains(admin) {
-            chats.push(*admin);
-        }
-    }
-    chats.sort();
-    Ok(chats)
+    rows.iter()
+        .map(|r| address_of("identities.channel", r.try_get(0)?, r.try_get(1)?))
+        .collect()
 }
 
-async fn bindings_in(
-    conn: &mut AnyConnection,
-    telegram_id: i64,
-) -> Result<Vec<Binding>, StoreError> {
+async fn bindings_in(conn: &mut AnyConnection, user: &Address) -> Result<Vec<Binding>, StoreError> {
     let rows = sqlx::query(
-        "SELECT p.id, p.name, p.role, u.name, p.place, p.chat_id FROM people p LEFT JOIN units u ON u.id = p.unit_id \
-         WHERE p.telegram_id = $1 ORDER BY p.id",
+        "SELECT p.id, p.name, p.role, u.name, p.place, i.chat_id FROM people p \
+         JOIN identities i ON i.person_id = p.id LEFT JOIN units u ON u.id = p.unit_id \
+         WHERE i.channel = $1 AND i.user_id = $2 ORDER BY p.id",
     )
-    .bind(telegram_id)
+    .bind(user.channel.code())
+    .bind(&user.id)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -809,7 +996,7 @@ async fn bindings_in(
                 role: role_of(r.try_get(2)?)?,
                 unit: r.try_get(3)?,
                 place: r.try_get(4)?,
-                chat_id: r.try_get(5)?,
+                chat: Some(Address::new(user.channel, r.try_get::<String, _>(5)?)),
             })
         })
         .collect()
@@ -818,13 +1005,13 @@ async fn bindings_in(
 async fn enqueue_in(
     conn: &mut AnyConnection,
     key: &str,
-    chat_id: i64,
+    chat: &Address,
     person_id: Option<i64>,
     kind: &str,
     message: &Message,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    enqueue_context_in(conn, key, chat_id, person_id, kind, message, None, at).await
+    enqueue_context_in(conn, key, chat, person_id, kind, message, None, at).await
 }
 
 /// Queues one message with what it is about (JSON), for replies and buttons; `None` when
@@ -833,7 +1020,7 @@ async fn enqueue_in(
 pub(super) async fn enqueue_context_in(
     conn: &mut AnyConnection,
     key: &str,
-    chat_id: i64,
+    chat: &Address,
     person_id: Option<i64>,
     kind: &str,
     message: &Message,
@@ -843,11 +1030,12 @@ pub(super) async fn enqueue_context_in(
     let body = serde_json::to_string(message).expect("a message serializes");
     let at = instant_text(at);
     let row = sqlx::query(
-        "INSERT INTO outbox (key, chat_id, person_id, kind, body, state, not_before, created_at, context) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7) ON CONFLICT (key) DO NOTHING RETURNING id",
+        "INSERT INTO outbox (key, channel, chat_id, person_id, kind, body, state, not_before, created_at, context) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING id",
     )
     .bind(key)
-    .bind(chat_id)
+    .bind(chat.channel.code())
+    .bind(&chat.id)
     .bind(person_id)
     .bind(kind)
     .bind(body)
@@ -869,16 +1057,17 @@ pub struct UpdateTx {
 
 impl UpdateTx {
     /// The bindings of a chat user.
-    pub async fn bindings(&mut self, telegram_id: i64) -> Result<Vec<Binding>, StoreError> {
-        bindings_in(&mut self.tx, telegram_id).await
+    pub async fn bindings(&mut self, user: &Address) -> Result<Vec<Binding>, StoreError> {
+        bindings_in(&mut self.tx, user).await
     }
 
-    /// Redeems an invitation code (by its hash) for `sender` in `chat_id`.
+    /// Redeems an invitation code (by its hash) for `sender` (on `chat`'s channel) in
+    /// `chat`.
     pub async fn redeem(
         &mut self,
         code_hash: &str,
         sender: &Sender,
-        chat_id: i64,
+        chat: &Address,
         group: bool,
     ) -> Result<Redeemed, StoreError> {
         let row = sqlx::query(
@@ -908,13 +1097,14 @@ impl UpdateTx {
         if group && role != Role::Liaison {
             return Ok(Redeemed::NotForGroups);
         }
+        let user = Address::new(chat.channel, sender.user_id.clone());
         let at = instant_text(self.at);
         sqlx::query(
             "UPDATE invites SET used_at = $1, used_by = $2, used_in_chat = $3 WHERE id = $4",
         )
         .bind(&at)
-        .bind(sender.user_id)
-        .bind(chat_id)
+        .bind(user.to_string())
+        .bind(chat.to_string())
         .bind(invite_id)
         .execute(&mut *self.tx)
         .await?;
@@ -922,14 +1112,15 @@ impl UpdateTx {
             let unit_id = unit_id.expect("a liaison's invite names a unit");
             // Binding again is how a group the bot had left comes back: it is reachable again.
             sqlx::query(
-                "INSERT INTO unit_chats (unit_id, chat_id, bound_at, bound_by) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (unit_id, chat_id) DO UPDATE SET unreachable_at = NULL, \
+                "INSERT INTO unit_chats (unit_id, channel, chat_id, bound_at, bound_by) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (unit_id, channel, chat_id) DO UPDATE SET unreachable_at = NULL, \
                  bound_at = excluded.bound_at, bound_by = excluded.bound_by",
             )
             .bind(unit_id)
-            .bind(chat_id)
+            .bind(chat.channel.code())
+            .bind(&chat.id)
             .bind(&at)
-            .bind(sender.user_id)
+            .bind(user.to_string())
             .execute(&mut *self.tx)
             .await?;
             return Ok(Redeemed::Group {
@@ -943,9 +1134,11 @@ impl UpdateTx {
                 .fetch_optional(&mut *self.tx)
                 .await?,
             _ => sqlx::query_scalar(
-                "SELECT id FROM people WHERE telegram_id = $1 AND role = $2 AND COALESCE(unit_id, -1) = COALESCE($3, -1)",
+                "SELECT p.id FROM people p JOIN identities i ON i.person_id = p.id \
+                 WHERE i.channel = $1 AND i.user_id = $2 AND p.role = $3 AND COALESCE(p.unit_id, -1) = COALESCE($4, -1)",
             )
-            .bind(sender.user_id)
+            .bind(chat.channel.code())
+            .bind(&user.id)
             .bind(role.code())
             .bind(unit_id)
             .fetch_optional(&mut *self.tx)
@@ -953,8 +1146,8 @@ impl UpdateTx {
         };
         let mut name = person_name.clone().unwrap_or_else(|| sender.name.clone());
         if existing.is_none() && person_name.is_none() && role == Role::Leader {
-            // An unnamed leader's code never takes over a 责任领导 of the ledger: Telegram
-            // names are chosen by their owners. A namesake is told apart by the user id.
+            // An unnamed leader's code never takes over a 责任领导 of the ledger: chat names
+            // are chosen by their owners. A namesake is told apart by the user id.
             let namesake: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM people WHERE role = 'leader' AND name = $1")
                     .bind(&name)
@@ -966,67 +1159,73 @@ impl UpdateTx {
         }
         let person_id = match existing {
             Some(id) => {
-                sqlx::query(
-                    "UPDATE people SET telegram_id = $1, chat_id = $2, bound_at = $3, unreachable_at = NULL, place = COALESCE($4, place) WHERE id = $5",
-                )
-                .bind(sender.user_id)
-                .bind(chat_id)
-                .bind(&at)
-                .bind(place.as_deref())
-                .bind(id)
-                .execute(&mut *self.tx)
-                .await?;
+                sqlx::query("UPDATE people SET place = COALESCE($1, place) WHERE id = $2")
+                    .bind(place.as_deref())
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
                 id
             }
             None => {
                 let row = sqlx::query(
-                    "INSERT INTO people (name, unit_id, role, created_at, place, telegram_id, chat_id, bound_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $4) RETURNING id",
+                    "INSERT INTO people (name, unit_id, role, created_at, place) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(&name)
                 .bind(unit_id)
                 .bind(role.code())
                 .bind(&at)
                 .bind(place.as_deref())
-                .bind(sender.user_id)
-                .bind(chat_id)
                 .fetch_one(&mut *self.tx)
                 .await?;
                 row.try_get(0)?
             }
         };
+        // One identity per channel: binding again on the same channel replaces it.
+        sqlx::query(
+            "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (person_id, channel) DO UPDATE SET user_id = excluded.user_id, \
+             chat_id = excluded.chat_id, bound_at = excluded.bound_at, unreachable_at = NULL",
+        )
+        .bind(person_id)
+        .bind(chat.channel.code())
+        .bind(&user.id)
+        .bind(&chat.id)
+        .bind(&at)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(Redeemed::Person(Binding {
             person_id,
             name,
             role,
             unit,
             place,
-            chat_id: Some(chat_id),
+            chat: Some(chat.clone()),
         }))
     }
 
-    /// Unbinds a chat user everywhere: their people rows lose the chat identity, their
-    /// leader rows from the ledger stay. Returns how many bindings ended.
-    pub async fn unbind(&mut self, telegram_id: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE people SET telegram_id = NULL, chat_id = NULL, bound_at = NULL WHERE telegram_id = $1",
-        )
-        .bind(telegram_id)
-        .execute(&mut *self.tx)
-        .await?
-        .rows_affected();
+    /// Unbinds a chat user on their channel: their identities there end; their people rows
+    /// (and leaders from the ledger) stay. Returns how many bindings ended.
+    pub async fn unbind(&mut self, user: &Address) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM identities WHERE channel = $1 AND user_id = $2")
+            .bind(user.channel.code())
+            .bind(&user.id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
         Ok(done)
     }
 
     /// A message came from this chat, so the bot can write to it again (a person who had
     /// blocked the bot and unblocked it, a group that took the bot back).
-    pub async fn reachable(&mut self, chat_id: i64) -> Result<(), StoreError> {
+    pub async fn reachable(&mut self, chat: &Address) -> Result<(), StoreError> {
         for sql in [
-            "UPDATE people SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
-            "UPDATE unit_chats SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
+            "UPDATE identities SET unreachable_at = NULL WHERE channel = $1 AND chat_id = $2 AND unreachable_at IS NOT NULL",
+            "UPDATE unit_chats SET unreachable_at = NULL WHERE channel = $1 AND chat_id = $2 AND unreachable_at IS NOT NULL",
         ] {
             sqlx::query(sql)
-                .bind(chat_id)
+                .bind(chat.channel.code())
+                .bind(&chat.id)
                 .execute(&mut *self.tx)
                 .await?;
         }
@@ -1034,22 +1233,27 @@ impl UpdateTx {
     }
 
     /// The units whose group this chat is.
-    pub async fn group_units(&mut self, chat_id: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn group_units(&mut self, chat: &Address) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id WHERE c.chat_id = $1 ORDER BY u.id",
+            "SELECT u.name FROM unit_chats c JOIN units u ON u.id = c.unit_id \
+             WHERE c.channel = $1 AND c.chat_id = $2 ORDER BY u.id",
         )
-        .bind(chat_id)
+        .bind(chat.channel.code())
+        .bind(&chat.id)
         .fetch_all(&mut *self.tx)
         .await?)
     }
 
     /// Ends a group's binding to its units; returns how many ended.
-    pub async fn unbind_group(&mut self, chat_id: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM unit_chats WHERE chat_id = $1")
-            .bind(chat_id)
-            .execute(&mut *self.tx)
-            .await?
-            .rows_affected())
+    pub async fn unbind_group(&mut self, chat: &Address) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM unit_chats WHERE channel = $1 AND chat_id = $2")
+                .bind(chat.channel.code())
+                .bind(&chat.id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Sets a measure's status, with the history row.
@@ -1096,26 +1300,17 @@ impl UpdateTx {
     pub async fn enqueue(
         &mut self,
         key: &str,
-        chat_id: i64,
+        chat: &Address,
         person_id: Option<i64>,
         kind: &str,
         message: &Message,
     ) -> Result<Option<i64>, StoreError> {
-        enqueue_in(
-            &mut self.tx,
-            key,
-            chat_id,
-            person_id,
-            kind,
-            message,
-            self.at,
-        )
-        .await
+        enqueue_in(&mut self.tx, key, chat, person_id, kind, message, self.at).await
     }
 
-    /// The office's chats: bound office members and the configuration's admins.
-    pub async fn office_chats(&mut self, admins: &[i64]) -> Result<Vec<i64>, StoreError> {
-        office_chats_in(&mut self.tx, admins).await
+    /// The office's chats: everyone with the office role, on every channel.
+    pub async fn office_chats(&mut self) -> Result<Vec<Address>, StoreError> {
+        office_chats_in(&mut self.tx).await
     }
 
     /// Commits the update.

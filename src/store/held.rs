@@ -6,14 +6,17 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError, instant_text, parse_instant};
+use crate::core::chat::ChannelKind;
 
 /// An update held back, as the service tries it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldUpdate {
-    /// Its id.
-    pub update_id: i64,
-    /// The chat it came from (0 when none).
-    pub chat_id: i64,
+    /// Its channel.
+    pub channel: ChannelKind,
+    /// Its id there.
+    pub update_id: String,
+    /// The chat it came from (empty when none).
+    pub chat_id: String,
     /// The update as JSON (a serialized [`crate::core::chat::Incoming`]).
     pub payload: String,
     /// How often it was tried and failed.
@@ -25,10 +28,12 @@ pub struct HeldUpdate {
 /// An update to hold back.
 #[derive(Debug, Clone, Copy)]
 pub struct NewHeldUpdate<'a> {
-    /// Its id.
-    pub update_id: i64,
-    /// The chat it came from (0 when none).
-    pub chat_id: i64,
+    /// Its channel.
+    pub channel: ChannelKind,
+    /// Its id there.
+    pub update_id: &'a str,
+    /// The chat it came from (empty when none).
+    pub chat_id: &'a str,
     /// The update as JSON.
     pub payload: &'a str,
     /// How often it has failed so far.
@@ -45,9 +50,10 @@ impl Store {
     /// Holds an update back until its next try. Holding it again changes nothing.
     pub async fn hold_update(&self, held: &NewHeldUpdate<'_>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO held_updates (update_id, chat_id, payload, attempts, next_try, last_error, held_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (update_id) DO NOTHING",
+            "INSERT INTO held_updates (channel, update_id, chat_id, payload, attempts, next_try, last_error, held_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (channel, update_id) DO NOTHING",
         )
+        .bind(held.channel.code())
         .bind(held.update_id)
         .bind(held.chat_id)
         .bind(held.payload)
@@ -60,26 +66,18 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `chat_id` has an update held back: its later updates wait behind it.
-    pub async fn chat_held(&self, chat_id: i64) -> Result<bool, StoreError> {
-        if chat_id == 0 {
+    /// Whether a chat has an update held back: its later updates wait behind it.
+    pub async fn chat_held(&self, channel: ChannelKind, chat_id: &str) -> Result<bool, StoreError> {
+        if chat_id.is_empty() {
             return Ok(false);
         }
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT update_id FROM held_updates WHERE chat_id = $1 LIMIT 1")
-                .bind(chat_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
-    }
-
-    /// Whether this update is held back already (Telegram sent it again).
-    pub async fn update_held(&self, update_id: i64) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT update_id FROM held_updates WHERE update_id = $1")
-                .bind(update_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM held_updates WHERE channel = $1 AND chat_id = $2 LIMIT 1",
+        )
+        .bind(channel.code())
+        .bind(chat_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -87,22 +85,27 @@ impl Store {
     /// first. `None` when none is due.
     pub async fn next_held(&self, now: DateTime<Utc>) -> Result<Option<HeldUpdate>, StoreError> {
         let row = sqlx::query(
-            "SELECT h.update_id, h.chat_id, h.payload, h.attempts, h.last_error FROM held_updates h \
-             WHERE h.next_try <= $1 AND (h.chat_id = 0 OR NOT EXISTS \
-             (SELECT 1 FROM held_updates e WHERE e.chat_id = h.chat_id AND e.update_id < h.update_id)) \
-             ORDER BY h.next_try, h.update_id LIMIT 1",
+            "SELECT h.channel, h.update_id, h.chat_id, h.payload, h.attempts, h.last_error FROM held_updates h \
+             WHERE h.next_try <= $1 AND (h.chat_id = '' OR NOT EXISTS \
+             (SELECT 1 FROM held_updates e WHERE e.channel = h.channel AND e.chat_id = h.chat_id AND e.seq < h.seq)) \
+             ORDER BY h.next_try, h.seq LIMIT 1",
         )
         .bind(instant_text(now))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let attempts: i64 = row.try_get(3)?;
+        let channel: String = row.try_get(0)?;
+        let attempts: i64 = row.try_get(4)?;
         Ok(Some(HeldUpdate {
-            update_id: row.try_get(0)?,
-            chat_id: row.try_get(1)?,
-            payload: row.try_get(2)?,
+            channel: ChannelKind::from_code(&channel).ok_or(StoreError::Corrupt {
+                column: "held_updates.channel",
+                value: channel.clone(),
+            })?,
+            update_id: row.try_get(1)?,
+            chat_id: row.try_get(2)?,
+            payload: row.try_get(3)?,
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            last_error: row.try_get(4)?,
+            last_error: row.try_get(5)?,
         }))
     }
 
@@ -118,14 +121,16 @@ impl Store {
     /// A held update failed again: tried again at `next_try`.
     pub async fn held_again(
         &self,
-        update_id: i64,
+        channel: ChannelKind,
+        update_id: &str,
         attempts: u32,
         error: &str,
         next_try: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE held_updates SET attempts = $2, last_error = $3, next_try = $4 WHERE update_id = $1",
+            "UPDATE held_updates SET attempts = $3, last_error = $4, next_try = $5 WHERE channel = $1 AND update_id = $2",
         )
+        .bind(channel.code())
         .bind(update_id)
         .bind(i64::from(attempts))
         .bind(clip_error(error))
@@ -136,8 +141,13 @@ impl Store {
     }
 
     /// A held update is done with: applied, or skipped.
-    pub async fn release_held(&self, update_id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM held_updates WHERE update_id = $1")
+    pub async fn release_held(
+        &self,
+        channel: ChannelKind,
+        update_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM held_updates WHERE channel = $1 AND update_id = $2")
+            .bind(channel.code())
             .bind(update_id)
             .execute(&self.pool)
             .await?;

@@ -905,7 +905,9 @@ fn diff_note(old: &Described, new: &LedgerLine) -> String {
     let mut parts: Vec<String> = Vec::new();
     // An approved extension is kept unless the file gives a later date (see update_changed).
     let file_later = match (new.deadline, old.deadline.as_deref()) {
-        (crate::core::ledger::Deadline::Date(file), Some(stored)) => file.to_string().as_str() > stored,
+        (crate::core::ledger::Deadline::Date(file), Some(stored)) => {
+            file.to_string().as_str() > stored
+        }
         _ => false,
     };
     let kept = old.extended && !file_later;

@@ -135,7 +135,7 @@ impl Store {
     pub async fn claim_outbox(
         &self,
         id: i64,
-        chat_id: i64,
+        chat: &crate::core::chat::Address,
         holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
@@ -147,8 +147,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let pick = match self.backend {
             Backend::Postgres => {
+                // One lock per chat: its address hashed to the lock's 64-bit key.
+                let key = crate::core::ledger::fnv1a(chat.to_string().into_bytes()) as i64;
                 sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                    .bind(chat_id)
+                    .bind(key)
                     .fetch_one(&mut *tx)
                     .await?;
                 "(SELECT id FROM outbox WHERE id = $1 AND state = 'pending' \
@@ -161,9 +163,9 @@ impl Store {
         };
         let sql = format!(
             "UPDATE outbox SET claimed_by = $2, claimed_until = $4 WHERE id = {pick} \
-             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = $5 AND o.id <> $1 \
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.channel = $7 AND o.chat_id = $5 AND o.id <> $1 \
                  AND o.state = 'pending' AND o.claimed_until >= $3) \
-             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = $5 AND o.state = 'sent' \
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.channel = $7 AND o.chat_id = $5 AND o.state = 'sent' \
                  AND $6 IS NOT NULL AND o.sent_at > $6)"
         );
         // The SQL is put together from constants only.
@@ -172,8 +174,9 @@ impl Store {
             .bind(holder)
             .bind(&now_text)
             .bind(instant_text(until))
-            .bind(chat_id)
+            .bind(&chat.id)
             .bind(recent)
+            .bind(chat.channel.code())
             .execute(&mut *tx)
             .await?
             .rows_affected();

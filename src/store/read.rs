@@ -292,7 +292,7 @@ impl Store {
                 to: parse_status("history.to_status", row.try_get(4)?)?,
                 note: row.try_get(5)?,
                 unit: row.try_get(6)?,
-                chat_id: row.try_get(7)?,
+                chat_id: super::chat::parse_address("history.chat_id", row.try_get(7)?)?,
                 kind: row.try_get(8)?,
                 old: row.try_get(9)?,
                 new: row.try_get(10)?,

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::chat::UpdateTx;
+use super::chat::{UpdateTx, parse_address};
 use super::{StoreError, instant_text, parse_instant};
+use crate::core::chat::Address;
 
 /// A reading to keep until it is confirmed.
 #[derive(Debug, Clone, Copy)]
@@ -20,9 +21,9 @@ pub struct NewPendingReading<'a> {
     /// The unit the person answers for.
     pub unit: Option<&'a str>,
     /// The chat it came from.
-    pub chat_id: i64,
+    pub chat: &'a Address,
     /// Who sent it.
-    pub user_id: i64,
+    pub user: &'a Address,
     /// When.
     pub at: DateTime<Utc>,
 }
@@ -41,7 +42,7 @@ pub struct PendingReading {
     /// The unit the person answered for.
     pub unit: Option<String>,
     /// Who sent it.
-    pub user_id: i64,
+    pub user: Address,
     /// When.
     pub created_at: DateTime<Utc>,
 }
@@ -61,8 +62,8 @@ impl UpdateTx {
         .bind(reading.intent)
         .bind(reading.raw)
         .bind(reading.unit)
-        .bind(reading.chat_id)
-        .bind(reading.user_id)
+        .bind(reading.chat.to_string())
+        .bind(reading.user.to_string())
         .bind(instant_text(reading.at))
         .fetch_one(&mut *self.tx)
         .await?)
@@ -85,7 +86,12 @@ impl UpdateTx {
             intent: row.try_get(2)?,
             raw: row.try_get(3)?,
             unit: row.try_get(4)?,
-            user_id: row.try_get(5)?,
+            user: parse_address("pending_readings.user_id", row.try_get(5)?)?.ok_or(
+                StoreError::Corrupt {
+                    column: "pending_readings.user_id",
+                    value: String::new(),
+                },
+            )?,
             created_at: parse_instant("pending_readings.created_at", row.try_get(6)?)?,
         }))
     }

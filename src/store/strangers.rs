@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::chat::UpdateTx;
 use super::{StoreError, instant_text};
+use crate::core::chat::Address;
 
 /// Something a sender who is not bound did, or got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +29,17 @@ impl StrangerEvent {
 }
 
 impl UpdateTx {
-    /// How often `user_id` had `event` since `since`.
+    /// How often `user` had `event` since `since`.
     pub async fn stranger_count(
         &mut self,
-        user_id: i64,
+        user: &Address,
         event: StrangerEvent,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM stranger_events WHERE user_id = $1 AND kind = $2 AND at >= $3",
         )
-        .bind(user_id)
+        .bind(user.to_string())
         .bind(event.code())
         .bind(instant_text(since))
         .fetch_one(&mut *self.tx)
@@ -61,15 +62,15 @@ impl UpdateTx {
         Ok(found.is_some())
     }
 
-    /// Records `event` of `user_id` now; forgets events older than two days.
+    /// Records `event` of `user` now; forgets events older than two days.
     pub async fn stranger_event(
         &mut self,
-        user_id: i64,
+        user: &Address,
         event: StrangerEvent,
     ) -> Result<(), StoreError> {
         let at = self.at;
         sqlx::query("INSERT INTO stranger_events (user_id, kind, at) VALUES ($1, $2, $3)")
-            .bind(user_id)
+            .bind(user.to_string())
             .bind(event.code())
             .bind(instant_text(at))
             .execute(&mut *self.tx)

@@ -5,11 +5,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
+use super::chat::parse_address;
 use super::write::{HistoryKind, StatusChange, set_status_in};
 use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_date, parse_instant,
     parse_status,
 };
+use crate::core::chat::Address;
 use crate::core::ledger::{Deadline, DeadlineKind, ReportCycle, Status};
 use crate::core::rules::RequestCategory;
 use crate::core::workflow::{Claim, ClaimState, ExtensionRequest, Request, parse_category};
@@ -133,7 +135,7 @@ pub(crate) async fn follow_claim_in(
     )
     .bind(state.code())
     .bind(&change.actor)
-    .bind(chat.map(|c| c.user_id))
+    .bind(chat.map(|c| c.user.to_string()))
     .bind(&at)
     .bind(change.note.as_deref())
     .bind(measure_id)
@@ -162,7 +164,7 @@ pub(crate) async fn decide_claim_in(
     )
     .bind(state.code())
     .bind(&change.actor)
-    .bind(change.chat.as_ref().map(|c| c.user_id))
+    .bind(change.chat.as_ref().map(|c| c.user.to_string()))
     .bind(instant_text(change.at))
     .bind(reason)
     .bind(claim_id)
@@ -194,8 +196,8 @@ pub(crate) async fn open_claim_in(
     )
     .bind(measure_id)
     .bind(&change.actor)
-    .bind(chat.map(|c| c.user_id))
-    .bind(chat.map(|c| c.chat_id))
+    .bind(chat.map(|c| c.user.to_string()))
+    .bind(chat.map(|c| c.chat.to_string()))
     .bind(instant_text(change.at))
     .fetch_one(&mut *conn)
     .await?)
@@ -244,14 +246,14 @@ fn claim_row(row: &sqlx::any::AnyRow) -> Result<Claim, StoreError> {
         id: row.try_get(0)?,
         code: row.try_get(1)?,
         claimed_by: row.try_get(2)?,
-        claimed_by_user: row.try_get(3)?,
-        chat_id: row.try_get(4)?,
+        claimed_by_user: parse_address("claims.claimed_by_user", row.try_get(3)?)?,
+        chat_id: parse_address("claims.chat_id", row.try_get(4)?)?,
         claimed_at: parse_instant("claims.claimed_at", row.try_get(5)?)?,
         state: ClaimState::from_code(&state).ok_or_else(|| StoreError::Corrupt {
             column: "claims.state",
             value: state.clone(),
         })?,
-        rejecting_user: row.try_get(7)?,
+        rejecting_user: parse_address("claims.rejecting_user", row.try_get(7)?)?,
         decided_by: row.try_get(8)?,
         decided_at: decided_at
             .map(|t| parse_instant("claims.decided_at", &t))
@@ -279,7 +281,7 @@ pub(crate) async fn awaiting_reason_in(
     conn: &mut AnyConnection,
     table: &str,
     id: i64,
-    user: i64,
+    user: &Address,
 ) -> Result<bool, StoreError> {
     let sql = match table {
         "claims" => "UPDATE claims SET rejecting_user = $1 WHERE id = $2 AND state = 'pending'",
@@ -288,7 +290,7 @@ pub(crate) async fn awaiting_reason_in(
         }
     };
     let done = sqlx::query(sql)
-        .bind(user)
+        .bind(user.to_string())
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -316,8 +318,8 @@ pub(crate) async fn add_evidence_in(
     .bind(evidence.sha256)
     .bind(evidence.path)
     .bind(&change.actor)
-    .bind(chat.map(|c| c.user_id))
-    .bind(chat.map(|c| c.chat_id))
+    .bind(chat.map(|c| c.user.to_string()))
+    .bind(chat.map(|c| c.chat.to_string()))
     .bind(instant_text(change.at))
     .fetch_one(&mut *conn)
     .await?;
@@ -487,7 +489,7 @@ pub(crate) async fn move_deadline_in(
     .bind(status.code())
     .bind(change.note.as_deref())
     .bind(chat.and_then(|c| c.unit.as_deref()))
-    .bind(chat.map(|c| c.chat_id))
+    .bind(chat.map(|c| c.chat.to_string()))
     .bind(chat.map(|c| c.raw_text.as_str()))
     .bind(&old)
     .bind(&new)
@@ -515,12 +517,12 @@ pub(crate) async fn extension_in(
         id: row.try_get(0)?,
         code: row.try_get(1)?,
         requested_by: row.try_get(2)?,
-        requested_by_user: row.try_get(3)?,
-        chat_id: row.try_get(4)?,
+        requested_by_user: parse_address("extension_requests.requested_by_user", row.try_get(3)?)?,
+        chat_id: parse_address("extension_requests.chat_id", row.try_get(4)?)?,
         until: parse_date("extension_requests.requested_until", row.try_get(5)?)?,
         reason: row.try_get(6)?,
         state: row.try_get(7)?,
-        rejecting_user: row.try_get(8)?,
+        rejecting_user: parse_address("extension_requests.rejecting_user", row.try_get(8)?)?,
     }))
 }
 
@@ -933,7 +935,7 @@ impl Store {
                  WHERE o.kind = 'reminder' AND o.state = 'sent' \
                  UNION ALL \
                  SELECT u.name AS unit, o.sent_at FROM outbox o \
-                 JOIN unit_chats c ON c.chat_id = o.chat_id JOIN units u ON u.id = c.unit_id \
+                 JOIN unit_chats c ON c.channel = o.channel AND c.chat_id = o.chat_id JOIN units u ON u.id = c.unit_id \
                  WHERE o.kind = 'reminder' AND o.state = 'sent' AND o.person_id IS NULL \
              ), answered AS ( \
                  SELECT unit, MAX(at) AS at FROM history WHERE source = 'chat' AND unit IS NOT NULL GROUP BY unit \
@@ -958,7 +960,9 @@ impl Store {
         let mut out = Vec::new();
         for row in sqlx::query(
             "SELECT p.name, COALESCE(u.name, p.place) FROM people p LEFT JOIN units u ON u.id = p.unit_id \
-             WHERE p.unreachable_at IS NOT NULL ORDER BY p.id",
+             WHERE EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id AND i.unreachable_at IS NOT NULL) \
+             AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id AND i.unreachable_at IS NULL) \
+             ORDER BY p.id",
         )
         .fetch_all(&self.pool)
         .await?
@@ -993,10 +997,10 @@ pub struct Asker<'a> {
     pub person_id: Option<i64>,
     /// Their name.
     pub name: &'a str,
-    /// Their chat user id.
-    pub user_id: i64,
+    /// Who they are on their channel.
+    pub user: &'a Address,
     /// The chat they wrote from.
-    pub chat_id: i64,
+    pub chat: &'a Address,
     /// The unit they answer for, when they do.
     pub unit: Option<&'a str>,
 }
@@ -1017,17 +1021,18 @@ pub struct SentMessage {
 }
 
 impl Store {
-    /// The message sent as `message_id` in `chat_id`, if duban sent it.
+    /// The message sent as `message_id` in `chat`, if duban sent it.
     pub async fn sent_message(
         &self,
-        chat_id: i64,
-        message_id: i64,
+        chat: &Address,
+        message_id: &str,
     ) -> Result<Option<SentMessage>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, kind, body, context, created_at FROM outbox WHERE chat_id = $1 AND message_id = $2 \
-             ORDER BY id DESC LIMIT 1",
+            "SELECT id, kind, body, context, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 \
+             AND message_id = $3 ORDER BY id DESC LIMIT 1",
         )
-        .bind(chat_id)
+        .bind(chat.channel.code())
+        .bind(&chat.id)
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -1070,7 +1075,7 @@ impl super::UpdateTx {
         .bind(reason)
         .bind(instant_text(self.at))
         .bind(asker.unit)
-        .bind(asker.chat_id)
+        .bind(asker.chat.to_string())
         .fetch_one(&mut *self.tx)
         .await?)
     }
@@ -1093,8 +1098,8 @@ impl super::UpdateTx {
         .bind(date_text(until))
         .bind(reason)
         .bind(instant_text(self.at))
-        .bind(asker.chat_id)
-        .bind(asker.user_id)
+        .bind(asker.chat.to_string())
+        .bind(asker.user.to_string())
         .fetch_one(&mut *self.tx)
         .await?)
     }
@@ -1121,7 +1126,7 @@ impl super::UpdateTx {
         &mut self,
         table: &str,
         id: i64,
-        user: i64,
+        user: &Address,
     ) -> Result<bool, StoreError> {
         awaiting_reason_in(&mut self.tx, table, id, user).await
     }
@@ -1215,7 +1220,7 @@ impl super::UpdateTx {
     pub async fn enqueue_about(
         &mut self,
         key: &str,
-        chat_id: i64,
+        chat: &Address,
         kind: &str,
         message: &crate::core::chat::Message,
         context: &serde_json::Value,
@@ -1224,7 +1229,7 @@ impl super::UpdateTx {
         super::chat::enqueue_context_in(
             &mut self.tx,
             key,
-            chat_id,
+            chat,
             None,
             kind,
             message,

@@ -116,7 +116,7 @@ pub(crate) async fn history_in(
     .bind(to.code())
     .bind(change.note.as_deref())
     .bind(chat.and_then(|c| c.unit.as_deref()))
-    .bind(chat.map(|c| c.chat_id))
+    .bind(chat.map(|c| c.chat.to_string()))
     .bind(chat.map(|c| c.raw_text.as_str()))
     .execute(&mut *conn)
     .await?;

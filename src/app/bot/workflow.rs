@@ -6,12 +6,12 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Download, Step, clip, tr};
-use crate::core::chat::{Action, Button, IncomingFile, Message};
+use crate::core::chat::{Action, Address, Button, IncomingFile, Message};
 use crate::core::ledger::Status;
 use crate::core::rules::{RequestCategory, response_due};
-use crate::store::{Asker, NewEvidence, NewRequest, SentMessage, StoreError};
 use crate::core::text::Language;
 use crate::core::workflow::{ClaimState, category_label, request_code};
+use crate::store::{Asker, NewEvidence, NewRequest, SentMessage, StoreError};
 
 /// What a button under an office notice does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +21,9 @@ enum Decision {
 }
 
 impl Step<'_> {
-    /// The office's chats, with the configured admins.
-    async fn office(&mut self) -> Result<Vec<i64>, StoreError> {
-        let admins = self.settings.config.telegram.admins.clone();
-        self.tx.office_chats(&admins).await
+    /// The office's chats, on every channel.
+    async fn office(&mut self) -> Result<Vec<Address>, StoreError> {
+        self.tx.office_chats().await
     }
 
     /// Queues a notice about something (`kind`, `context`) to every office chat; `key` is
@@ -39,7 +38,13 @@ impl Step<'_> {
         for chat in self.office().await? {
             let queued = self
                 .tx
-                .enqueue_about(&format!("{key}:{chat}"), chat, kind, &message, &context)
+                .enqueue_about(
+                    &format!("{key}:{}", chat.key()),
+                    &chat,
+                    kind,
+                    &message,
+                    &context,
+                )
                 .await?;
             self.queued |= queued.is_some();
         }
@@ -50,7 +55,7 @@ impl Step<'_> {
     async fn tell(
         &mut self,
         key: &str,
-        chat: i64,
+        chat: &Address,
         text: String,
         context: serde_json::Value,
     ) -> Result<(), StoreError> {
@@ -245,7 +250,7 @@ impl Step<'_> {
     /// returns the toast.
     pub(super) async fn office_press(
         &mut self,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
         data: &str,
     ) -> Result<String, StoreError> {
         let refused = tr(
@@ -290,7 +295,7 @@ impl Step<'_> {
         id: i64,
         decision: Decision,
         reason: Option<&str>,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
     ) -> Result<String, StoreError> {
         let zh = self.lang() == Language::Zh;
         let Some(claim) = self.tx.claim(id).await? else {
@@ -303,7 +308,7 @@ impl Step<'_> {
                 format!("The claim on {} is decided already.", claim.code)
             });
         }
-        if claim.claimed_by_user == Some(self.who.sender.user_id) {
+        if claim.claimed_by_user.as_ref() == Some(&self.who.user) {
             return Ok(match self.lang() {
                 Language::Zh => format!(
                     "不能核验自己提交的销号申请，请由{}其他同志核验。",
@@ -316,7 +321,7 @@ impl Step<'_> {
         }
         if decision == Decision::Reject && reason.is_none() {
             self.tx
-                .awaiting_reason("claims", id, self.who.sender.user_id)
+                .awaiting_reason("claims", id, &self.who.user)
                 .await?;
             return self.ask_reason(&claim.code, json!({ "claim": id })).await;
         }
@@ -344,8 +349,9 @@ impl Step<'_> {
             (false, true) => format!("↩️ 已退回 · {decider}：{}", reason.unwrap_or("")),
             (false, false) => format!("↩️ Rejected by {decider}: {}", reason.unwrap_or("")),
         };
-        let told = crate::core::workflow::claim_decided_text(&claim.code, approve, reason, self.lang());
-        if let Some(chat) = claim.chat_id {
+        let told =
+            crate::core::workflow::claim_decided_text(&claim.code, approve, reason, self.lang());
+        if let Some(chat) = &claim.chat_id {
             self.tell(
                 &format!("claim-decided:{id}"),
                 chat,
@@ -364,7 +370,7 @@ impl Step<'_> {
         id: i64,
         decision: Decision,
         reason: Option<&str>,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
     ) -> Result<String, StoreError> {
         let zh = self.lang() == Language::Zh;
         let Some(request) = self.tx.extension(id).await? else {
@@ -377,7 +383,7 @@ impl Step<'_> {
                 format!("The extension for {} is decided already.", request.code)
             });
         }
-        if request.requested_by_user == Some(self.who.sender.user_id) {
+        if request.requested_by_user.as_ref() == Some(&self.who.user) {
             return Ok(tr(
                 self.lang(),
                 "不能审批自己提交的延期申请。",
@@ -386,7 +392,7 @@ impl Step<'_> {
         }
         if decision == Decision::Reject && reason.is_none() {
             self.tx
-                .awaiting_reason("extension_requests", id, self.who.sender.user_id)
+                .awaiting_reason("extension_requests", id, &self.who.user)
                 .await?;
             return self
                 .ask_reason(&request.code, json!({ "extension": id }))
@@ -445,12 +451,13 @@ impl Step<'_> {
                 )
             }
         };
-        let told =
-            crate::core::workflow::extension_decided_text(code, approve, &old, until, reason, language);
+        let told = crate::core::workflow::extension_decided_text(
+            code, approve, &old, until, reason, language,
+        );
         if let Some(chat) = request.chat_id {
             self.tell(
                 &format!("extension-decided:{id}"),
-                chat,
+                &chat,
                 told,
                 json!({ "extension": id }),
             )
@@ -465,7 +472,7 @@ impl Step<'_> {
         &mut self,
         id: i64,
         category: RequestCategory,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
     ) -> Result<String, StoreError> {
         let zh = self.lang() == Language::Zh;
         let Some(flag) = self.tx.flag_by_id(id).await? else {
@@ -548,7 +555,7 @@ impl Step<'_> {
             .tx
             .enqueue_about(
                 &key,
-                self.incoming.chat_id,
+                &self.chat,
                 "prompt",
                 &Message::text(line.clone()),
                 &context,
@@ -562,25 +569,21 @@ impl Step<'_> {
     async fn close_notice(
         &mut self,
         kind: &str,
-        message_id: Option<i64>,
+        message_id: Option<&str>,
         line: &str,
     ) -> Result<(), StoreError> {
         let Some(message_id) = message_id else {
             return Ok(());
         };
-        let Some(sent) = self
-            .store
-            .sent_message(self.incoming.chat_id, message_id)
-            .await?
-        else {
+        let Some(sent) = self.store.sent_message(&self.chat, message_id).await? else {
             return Ok(());
         };
-        if sent.kind != kind {
+        if sent.kind != kind || !self.caps.edits {
             return Ok(());
         }
         self.actions.push(Action::Edit {
-            chat_id: self.incoming.chat_id,
-            message_id,
+            chat_id: self.incoming.chat_id.clone(),
+            message_id: message_id.to_string(),
             message: Message::text(format!("{}\n—— {line}", sent.message.text)),
         });
         Ok(())
@@ -612,7 +615,7 @@ impl Step<'_> {
                 rest.trim_start_matches([' ', ':', '\u{FF1A}', ',', '\u{FF0C}'])
                     .trim()
             });
-        let user = self.who.sender.user_id;
+        let user = self.who.user.clone();
         let owed = match (claim, extension) {
             (Some(id), _) => self
                 .tx
@@ -670,7 +673,7 @@ impl Step<'_> {
         &mut self,
         file: &IncomingFile,
         caption: &str,
-        reply_to: Option<i64>,
+        reply_to: Option<&str>,
     ) -> Result<(), StoreError> {
         if !self.who.bound() {
             if !self.group() {
@@ -679,11 +682,11 @@ impl Step<'_> {
             return Ok(());
         }
         let sent = match reply_to {
-            Some(id) => self.store.sent_message(self.incoming.chat_id, id).await?,
+            Some(id) => self.store.sent_message(&self.chat, id).await?,
             None => None,
         };
         let reminder = match reply_to {
-            Some(id) => self.store.sent_reminder(self.incoming.chat_id, id).await?,
+            Some(id) => self.store.sent_reminder(&self.chat, id).await?,
             None => None,
         };
         let lead = crate::core::reply::split_code(caption);
@@ -972,8 +975,8 @@ impl Step<'_> {
         let asker = Asker {
             person_id: self.who.person_id(),
             name: &name,
-            user_id: self.who.sender.user_id,
-            chat_id: self.incoming.chat_id,
+            user: &self.who.user,
+            chat: &self.chat,
             unit,
         };
         let id = self.tx.flag(measure_id, &asker, reason).await?;
@@ -993,8 +996,8 @@ impl Step<'_> {
         let asker = Asker {
             person_id: self.who.person_id(),
             name: &name,
-            user_id: self.who.sender.user_id,
-            chat_id: self.incoming.chat_id,
+            user: &self.who.user,
+            chat: &self.chat,
             unit,
         };
         let id = self

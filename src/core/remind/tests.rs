@@ -2,6 +2,7 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::core::calendar::Calendar;
+use crate::core::chat::ChannelKind;
 use crate::core::rules::{Context, Rules, assess};
 
 fn d(text: &str) -> NaiveDate {
@@ -109,10 +110,18 @@ fn planned(measures: &[Measure], recipients: &[Recipient]) -> Vec<Planned> {
     plan(measures, &assessments, recipients, ctx.today, Language::Zh)
 }
 
+/// The Telegram chat `id`.
+fn tg(id: i64) -> Address {
+    Address::new(ChannelKind::Telegram, id.to_string())
+}
+
+/// Telegram's text limit, by which reminders are split.
+const MAX_MESSAGE_CHARS: usize = 4_000;
+
 fn liaison(chat: i64, units: &[&str]) -> Recipient {
     Recipient {
         person_id: Some(chat),
-        chat_id: chat,
+        chat: tg(chat),
         kind: RecipientKind::Liaison {
             units: units.iter().map(|u| u.to_string()).collect(),
         },
@@ -187,7 +196,7 @@ fn leaders_get_urge_copies_of_their_overdue_items_only() {
     let measures = ledger();
     let leader = |name: &str| Recipient {
         person_id: Some(99),
-        chat_id: 99,
+        chat: tg(99),
         kind: RecipientKind::Leader { name: name.into() },
     };
     let out = planned(&measures, &[leader("王建国")]);
@@ -310,21 +319,21 @@ fn requests_are_reminded_to_their_units_late_first() {
     let recipients = vec![
         Recipient {
             person_id: Some(1),
-            chat_id: 100,
+            chat: tg(100),
             kind: RecipientKind::Liaison {
                 units: vec!["财政局".into()],
             },
         },
         Recipient {
             person_id: None,
-            chat_id: -200,
+            chat: tg(-200),
             kind: RecipientKind::Group {
                 units: vec!["财政局".into(), "招商局".into()],
             },
         },
         Recipient {
             person_id: Some(3),
-            chat_id: 300,
+            chat: tg(300),
             kind: RecipientKind::Leader {
                 name: "王建国".into(),
             },
@@ -341,7 +350,7 @@ fn requests_are_reminded_to_their_units_late_first() {
     let out = plan_requests(&requests, &recipients, today, &cal, 5, Language::Zh);
     assert_eq!(out.len(), 2, "{out:#?}");
     let liaison = &out[0];
-    assert_eq!(liaison.chat_id, 100);
+    assert_eq!(liaison.chat, tg(100));
     assert_eq!(liaison.kind, "requests");
     assert_eq!(
         liaison.context,
@@ -365,7 +374,7 @@ fn requests_are_reminded_to_their_units_late_first() {
         "{text}"
     );
     let group = &out[1];
-    assert_eq!(group.chat_id, -200);
+    assert_eq!(group.chat, tg(-200));
     assert_eq!(
         group.context,
         Some(serde_json::json!({ "requests": [2, 1, 5] }))
