@@ -1,4 +1,6 @@
 //! The use cases: what a person can do to the ledger, written once and called by the bot,
-//! the CLI and the service.
+//! the CLI and the service. [`decide`] holds the office's decisions (claims, extensions,
+//! flags) with the notes they send; [`bot`] reads a chat update and calls them.
 
 pub mod bot;
+pub mod decide;

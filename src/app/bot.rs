@@ -223,7 +223,6 @@ pub async fn handle(
         bindings,
     };
     let mut step = Step {
-        store,
         settings,
         caps: *caps,
         chat,
@@ -343,8 +342,8 @@ impl Outcome {
     }
 }
 
+/// One update being applied: everything it reads and writes goes through its transaction.
 struct Step<'a> {
-    store: &'a Store,
     settings: &'a Settings,
     /// What the update's channel can do.
     caps: Capabilities,
@@ -517,15 +516,15 @@ impl Step<'_> {
         // reminder in its chat (and the codes in its text decide).
         let reply_to = match reply_to {
             Some(id) => Some(id),
-            None if !self.caps.threading => self.store.latest_reminder(&self.chat).await?,
+            None if !self.caps.threading => self.tx.latest_reminder(&self.chat).await?,
             None => None,
         };
         let reminder = match &reply_to {
-            Some(id) => self.store.sent_reminder(&self.chat, id).await?,
+            Some(id) => self.tx.sent_reminder(&self.chat, id).await?,
             None => None,
         };
         let sent = match &reply_to {
-            Some(id) => self.store.sent_message(&self.chat, id).await?,
+            Some(id) => self.tx.sent_message(&self.chat, id).await?,
             None => None,
         };
         if !self.who.bound() {
@@ -583,7 +582,7 @@ impl Step<'_> {
                 Some(found) => Some(found),
                 None if lead.glued && reminder.is_some() => None,
                 None => self
-                    .store
+                    .tx
                     .find_measure(&lead.code)
                     .await?
                     .map(|(id, _)| (id, lead.code.clone())),
@@ -830,7 +829,7 @@ impl Step<'_> {
                     );
                     return self.say(line).await;
                 };
-                match self.store.find_measure(&code).await? {
+                match self.tx.find_measure(&code).await? {
                     Some((id, _)) => {
                         let outcome = self.update(id, &code, &rest, args).await?;
                         self.conclude(outcome).await
@@ -995,7 +994,7 @@ impl Step<'_> {
     }
 
     async fn list(&mut self) -> Result<String, StoreError> {
-        let measures = self.store.measures().await?;
+        let measures = self.tx.measures().await?;
         let today = self.now.with_timezone(&self.settings.timezone).date_naive();
         let ctx = context(self.settings, today);
         let units = self.who.units();
@@ -1068,7 +1067,7 @@ impl Step<'_> {
         text: &str,
         raw: &str,
     ) -> Result<Outcome, StoreError> {
-        let measure = self.store.measure(code).await?;
+        let measure = self.tx.measure(code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
                 tr(
@@ -1266,7 +1265,7 @@ impl Step<'_> {
                 ),
             }
         } else {
-            let measure = self.store.measure(&pending.code).await?;
+            let measure = self.tx.measure(&pending.code).await?;
             let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
                 return Ok(tr(
                     self.lang(),
@@ -1290,7 +1289,7 @@ impl Step<'_> {
             .await?
         };
         if let Some(message_id) = message_id {
-            let sent = self.store.sent_message(&self.chat, message_id).await?;
+            let sent = self.tx.sent_message(&self.chat, message_id).await?;
             if let Some(sent) = sent.filter(|_| self.caps.edits) {
                 self.actions.push(Action::Edit {
                     chat_id: self.incoming.chat_id.clone(),
@@ -1456,7 +1455,7 @@ impl Step<'_> {
                         )
                     });
                 }
-                let measure = self.store.measure(code).await?;
+                let measure = self.tx.measure(code).await?;
                 if let Some(refusal) =
                     crate::core::workflow::extension_refusal(&measure.deadline, until)
                 {
@@ -1543,7 +1542,7 @@ impl Step<'_> {
         let (Some(message_id), Ok(position)) = (message_id, position.parse::<usize>()) else {
             return Ok(refused);
         };
-        let Some(sent) = self.store.sent_reminder(&self.chat, message_id).await? else {
+        let Some(sent) = self.tx.sent_reminder(&self.chat, message_id).await? else {
             return Ok(refused);
         };
         if (self.now - sent.created_at).num_days() > BUTTON_DAYS {
@@ -1552,7 +1551,7 @@ impl Step<'_> {
         let Some((id, code)) = sent.items.get(position).cloned() else {
             return Ok(refused);
         };
-        let measure = self.store.measure(&code).await?;
+        let measure = self.tx.measure(&code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             return Ok(tr(
                 self.lang(),

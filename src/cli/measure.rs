@@ -51,7 +51,7 @@ pub async fn close(
     let language = app.language();
     let change = App::cli_change(by, note.clone());
     let status = app.store.measure(&code).await?.status;
-    let done = match status {
+    let (from, to) = match status {
         Status::Closed => {
             return refuse(
                 language,
@@ -60,25 +60,70 @@ pub async fn close(
             );
         }
         Status::Claimed => {
-            match app
-                .store
-                .decide_claim(&code, true, note.as_deref(), &change)
-                .await?
-            {
-                Some(done) => done,
-                None => return decided_meanwhile(language),
-            }
+            decide_claim(app, &code, true, note.as_deref(), change).await?;
+            (Status::Claimed, Status::Closed)
         }
-        _ => app.store.set_status(&code, Status::Closed, &change).await?,
+        _ => {
+            let done = app.store.set_status(&code, Status::Closed, &change).await?;
+            (done.from, done.to)
+        }
     };
-    tell_claimant(app, &code, &change).await?;
     say!(
         "{code}{} {} → {}",
         language.pick("：", ":"),
-        status_label(done.from, language),
-        status_label(done.to, language)
+        status_label(from, language),
+        status_label(to, language)
     );
     Ok(())
+}
+
+/// The office's decision on a measure's pending claim, from the command line: the same
+/// use case as a button in a chat, which tells the claimant.
+async fn decide_claim(
+    app: &App,
+    code: &str,
+    approve: bool,
+    reason: Option<&str>,
+    change: Change,
+) -> anyhow::Result<()> {
+    use duban::app::decide::{Decider, Outcome, Subject, decide};
+    let mut tx = app.store.begin_change(change.at).await?;
+    // A measure imported as 申请销号 has no claim yet: it is the ledger's.
+    let imported = Change {
+        actor: "台账导入".into(),
+        source: duban::core::ledger::Source::Import,
+        note: None,
+        chat: None,
+        ..change.clone()
+    };
+    let pending = match tx.find_measure(code).await? {
+        Some((id, _)) => tx.claim_of_claimed(id, &imported).await?,
+        None => None,
+    };
+    let Some(claim) = pending else {
+        return decided_meanwhile(app.language());
+    };
+    let decider = Decider {
+        change,
+        office: true,
+        user: None,
+    };
+    match decide(
+        &mut tx,
+        &app.settings,
+        Subject::Claim(claim),
+        approve,
+        reason,
+        &decider,
+    )
+    .await?
+    {
+        Outcome::Decided { .. } => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Outcome::Refused(_) | Outcome::NeedsReason { .. } => decided_meanwhile(app.language()),
+    }
 }
 
 fn decided_meanwhile<T>(language: Language) -> anyhow::Result<T> {
@@ -122,15 +167,7 @@ pub async fn reject(
         )
     })
     .await?;
-    if app
-        .store
-        .decide_claim(&code, false, Some(&reason), &change)
-        .await?
-        .is_none()
-    {
-        return decided_meanwhile(language);
-    }
-    tell_claimant(app, &code, &change).await?;
+    decide_claim(app, &code, false, Some(&reason), change).await?;
     say!(
         "{}",
         language.pick(
@@ -220,39 +257,6 @@ pub async fn extend(
             format!("{code}: deadline {old} → {date}")
         )
     );
-    Ok(())
-}
-
-/// Queues a note of the office's decision on a measure's latest claim to the chat the
-/// claim came from; the running service delivers it.
-async fn tell_claimant(app: &App, code: &str, change: &Change) -> anyhow::Result<()> {
-    let Some(claim) = app.store.claims(code).await?.pop() else {
-        return Ok(());
-    };
-    let Some(chat) = claim.chat_id else {
-        return Ok(());
-    };
-    let approved = match claim.state {
-        duban::core::workflow::ClaimState::Approved => true,
-        duban::core::workflow::ClaimState::Rejected => false,
-        _ => return Ok(()),
-    };
-    let text = duban::core::workflow::claim_decided_text(
-        code,
-        approved,
-        claim.reason.as_deref(),
-        app.language(),
-    );
-    app.store
-        .enqueue(
-            &format!("claim-decided:{}", claim.id),
-            &chat,
-            None,
-            "notice",
-            &duban::core::chat::Message::text(text),
-            change.at,
-        )
-        .await?;
     Ok(())
 }
 

@@ -199,6 +199,44 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The message as a channel that can do `caps` takes it: text and caption within its
+    /// limits (cut with an ellipsis: planners split long lists before this), and buttons
+    /// only where the channel has them and their data fits.
+    pub fn for_channel(&self, caps: &Capabilities) -> Message {
+        let limit = match self.file {
+            Some(_) => caps.caption_limit,
+            None => caps.text_limit,
+        };
+        let text = if self.text.chars().count() > limit {
+            let mut cut: String = self.text.chars().take(limit.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            self.text.clone()
+        };
+        let buttons = match caps.buttons {
+            Buttons::None => Vec::new(),
+            Buttons::Callback | Buttons::Links => self
+                .buttons
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .filter(|b| b.data.len() <= caps.button_data_limit)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .filter(|row| !row.is_empty())
+                .collect(),
+        };
+        Message {
+            text,
+            buttons,
+            file: self.file.clone(),
+        }
+    }
+}
+
 /// A file to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
@@ -427,4 +465,79 @@ pub enum Action {
         /// The new content.
         message: Message,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn button(data: &str) -> Button {
+        Button {
+            label: "按钮".into(),
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn a_message_is_fitted_to_its_channel() {
+        let telegram = ChannelKind::Telegram.capabilities();
+        let no_buttons = Capabilities {
+            buttons: Buttons::None,
+            ..telegram
+        };
+        let short = Capabilities {
+            text_limit: 5,
+            caption_limit: 3,
+            button_data_limit: 4,
+            ..telegram
+        };
+        let message = Message {
+            text: "一二三四五六".into(),
+            buttons: vec![
+                vec![button("m:0:done"), button("ok")],
+                vec![button("toolong")],
+            ],
+            file: None,
+        };
+        let cases = [
+            (telegram, "一二三四五六", 2),
+            (no_buttons, "一二三四五六", 0),
+            (short, "一二三四…", 1),
+        ];
+        for (caps, text, rows) in cases {
+            let fitted = message.for_channel(&caps);
+            assert_eq!(fitted.text, text, "{caps:?}");
+            assert_eq!(fitted.buttons.len(), rows, "{caps:?}");
+        }
+        assert_eq!(message.for_channel(&short).buttons[0], vec![button("ok")]);
+        let file = Message::file(
+            Attachment {
+                kind: FileKind::Photo,
+                source: FileSource::Stored("chart.png".into()),
+                name: "chart.png".into(),
+            },
+            "图表标题很长",
+        );
+        assert_eq!(file.for_channel(&short).text, "图表…");
+    }
+
+    #[test]
+    fn addresses_read_back_as_written() {
+        for (text, channel, id) in [
+            ("telegram:7001", ChannelKind::Telegram, "7001"),
+            ("telegram:-5001", ChannelKind::Telegram, "-5001"),
+            ("console:1", ChannelKind::Console, "1"),
+        ] {
+            let address = Address::parse(text).unwrap();
+            assert_eq!(address, Address::new(channel, id));
+            assert_eq!(address.to_string(), text);
+            let json = serde_json::to_string(&address).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), address);
+        }
+        assert_eq!(Address::new(ChannelKind::Telegram, "7001").key(), "7001");
+        assert_eq!(Address::new(ChannelKind::Console, "1").key(), "console:1");
+        assert!(Address::parse("fax:1").is_none());
+        assert!(Address::parse("7001").is_none());
+    }
 }

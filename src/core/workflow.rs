@@ -78,6 +78,80 @@ impl ClaimState {
     }
 }
 
+/// What a measure's change of status does to its claims (销号申请): the claim's state
+/// machine, which the store carries out in the same transaction as the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimFollow {
+    /// No claim is concerned.
+    None,
+    /// The measure is claimed: a claim is opened, pending the office.
+    Open,
+    /// Closed without a claim: the office's own verification, recorded as a claim approved
+    /// at once.
+    ApprovedAtOnce,
+    /// The pending claim ends in this state: closing approves it, anything else withdraws it.
+    End(ClaimState),
+}
+
+/// What changing a measure's status from `from` to `to` does to its claims.
+pub fn claim_follows(
+    from: crate::core::ledger::Status,
+    to: crate::core::ledger::Status,
+) -> ClaimFollow {
+    use crate::core::ledger::Status;
+    if from == to {
+        return ClaimFollow::None;
+    }
+    match (from, to) {
+        (_, Status::Claimed) => ClaimFollow::Open,
+        (Status::Claimed, Status::Closed) => ClaimFollow::End(ClaimState::Approved),
+        (Status::Claimed, _) => ClaimFollow::End(ClaimState::Withdrawn),
+        (_, Status::Closed) => ClaimFollow::ApprovedAtOnce,
+        _ => ClaimFollow::None,
+    }
+}
+
+/// The office's decision on a pending claim: the state it leaves the claim in, and the
+/// measure's status (通过: 已销号; 退回: back to 推进中).
+pub fn claim_decision(approve: bool) -> (ClaimState, crate::core::ledger::Status) {
+    use crate::core::ledger::Status;
+    match approve {
+        true => (ClaimState::Approved, Status::Closed),
+        false => (ClaimState::Rejected, Status::InProgress),
+    }
+}
+
+/// Why someone may not decide a claim or an extension request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionRefusal {
+    /// Only the office decides.
+    NotOffice,
+    /// It was decided already.
+    Decided,
+    /// Nobody decides their own (四眼原则: another office member must).
+    Own,
+}
+
+/// Whether `decider`, an office member when `office`, may decide a request of `requester`
+/// that is still `pending`.
+pub fn may_decide(
+    pending: bool,
+    requester: Option<&Address>,
+    decider: &Address,
+    office: bool,
+) -> Result<(), DecisionRefusal> {
+    if !office {
+        return Err(DecisionRefusal::NotOffice);
+    }
+    if !pending {
+        return Err(DecisionRefusal::Decided);
+    }
+    if requester == Some(decider) {
+        return Err(DecisionRefusal::Own);
+    }
+    Ok(())
+}
+
 /// A liaison's request for a later deadline (申请延期).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExtensionRequest {

@@ -195,7 +195,9 @@ pub async fn deliver_once(
     let sent_at = Instant::now();
     let chat_id = row.chat.id.as_str();
     let group = channel.is_group(chat_id);
-    let result = match tokio::time::timeout(limit, channel.send(chat_id, &row.message)).await {
+    // Built channel-neutral; fitted here to what this channel can take.
+    let message = row.message.for_channel(&channel.capabilities());
+    let result = match tokio::time::timeout(limit, channel.send(chat_id, &message)).await {
         Ok(result) => result,
         Err(_) => Err(SendError::Transient(format!(
             "no answer within {} s",

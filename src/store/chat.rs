@@ -833,67 +833,21 @@ impl Store {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentReminder>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 AND message_id = $3 \
-             AND kind = 'reminder' ORDER BY id DESC LIMIT 1",
-        )
-        .bind(chat.channel.code())
-        .bind(&chat.id)
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        self.reminder_items(row.try_get(0)?, row.try_get(1)?).await
+        let mut conn = self.pool.acquire().await?;
+        sent_reminder_in(&mut conn, chat, message_id).await
     }
 
     /// The latest reminder sent to `chat`: what a reply answers on a channel where replies
     /// do not name the message they answer.
     pub async fn latest_reminder(&self, chat: &Address) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT message_id FROM outbox WHERE channel = $1 AND chat_id = $2 AND kind = 'reminder' \
-             AND state = 'sent' AND message_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
-        )
-        .bind(chat.channel.code())
-        .bind(&chat.id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn reminder_items(
-        &self,
-        outbox_id: i64,
-        created_at: String,
-    ) -> Result<Option<SentReminder>, StoreError> {
-        let created_at = parse_instant("outbox.created_at", &created_at)?;
-        let items = sqlx::query(
-            "SELECT m.id, m.code FROM outbox_items i JOIN measures m ON m.id = i.measure_id WHERE i.outbox_id = $1 ORDER BY i.position",
-        )
-        .bind(outbox_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(SentReminder {
-            outbox_id,
-            created_at,
-            items,
-        }))
+        let mut conn = self.pool.acquire().await?;
+        latest_reminder_in(&mut conn, chat).await
     }
 
     /// The id and status of the measure with `code`, if it exists.
     pub async fn find_measure(&self, code: &str) -> Result<Option<(i64, Status)>, StoreError> {
-        let row = sqlx::query("SELECT id, status FROM measures WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok((
-                r.try_get(0)?,
-                parse_status("measures.status", r.try_get(1)?)?,
-            ))
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await?;
+        find_measure_in(&mut conn, code).await
     }
 
     /// Whether an update was applied already.
@@ -910,6 +864,16 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// Starts a transaction of changes made at `at` that come from no chat update (the
+    /// command line): the same operations as an update's.
+    pub async fn begin_change(&self, at: DateTime<Utc>) -> Result<UpdateTx, StoreError> {
+        Ok(UpdateTx {
+            tx: self.begin_write().await?,
+            at,
+            backend: self.backend,
+        })
     }
 
     /// Starts the transaction in which one incoming update is applied; `None` when it was
@@ -935,7 +899,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        Ok(Some(UpdateTx { tx, at }))
+        Ok(Some(UpdateTx {
+            tx,
+            at,
+            backend: self.backend,
+        }))
     }
 }
 
@@ -962,6 +930,70 @@ pub(super) fn parse_address(
             column,
             value: t.clone(),
         })
+    })
+    .transpose()
+}
+
+async fn sent_reminder_in(
+    conn: &mut AnyConnection,
+    chat: &Address,
+    message_id: &str,
+) -> Result<Option<SentReminder>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 AND message_id = $3 \
+         AND kind = 'reminder' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(chat.channel.code())
+    .bind(&chat.id)
+    .bind(message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let outbox_id: i64 = row.try_get(0)?;
+    let created_at = parse_instant("outbox.created_at", row.try_get(1)?)?;
+    let items = sqlx::query(
+        "SELECT m.id, m.code FROM outbox_items i JOIN measures m ON m.id = i.measure_id WHERE i.outbox_id = $1 ORDER BY i.position",
+    )
+    .bind(outbox_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(SentReminder {
+        outbox_id,
+        created_at,
+        items,
+    }))
+}
+
+async fn latest_reminder_in(
+    conn: &mut AnyConnection,
+    chat: &Address,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT message_id FROM outbox WHERE channel = $1 AND chat_id = $2 AND kind = 'reminder' \
+         AND state = 'sent' AND message_id IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1",
+    )
+    .bind(chat.channel.code())
+    .bind(&chat.id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+async fn find_measure_in(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<(i64, Status)>, StoreError> {
+    let row = sqlx::query("SELECT id, status FROM measures WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get(0)?,
+            parse_status("measures.status", r.try_get(1)?)?,
+        ))
     })
     .transpose()
 }
@@ -1053,9 +1085,47 @@ pub(super) async fn enqueue_context_in(
 pub struct UpdateTx {
     pub(super) tx: super::WriteTx,
     pub(super) at: DateTime<Utc>,
+    pub(super) backend: super::Backend,
 }
 
 impl UpdateTx {
+    /// When the changes of this transaction happen.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// Every measure, in ledger order, as this transaction sees it.
+    pub async fn measures(&mut self) -> Result<Vec<crate::core::ledger::Measure>, StoreError> {
+        super::read::listing_in(&mut self.tx, self.backend, "", &[]).await
+    }
+
+    /// One measure by code, as this transaction sees it.
+    pub async fn measure(
+        &mut self,
+        code: &str,
+    ) -> Result<crate::core::ledger::Measure, StoreError> {
+        super::read::measure_in(&mut self.tx, self.backend, code).await
+    }
+
+    /// The id and status of the measure with `code`, if it exists.
+    pub async fn find_measure(&mut self, code: &str) -> Result<Option<(i64, Status)>, StoreError> {
+        find_measure_in(&mut self.tx, code).await
+    }
+
+    /// The reminder sent as message `message_id` in `chat`, if any.
+    pub async fn sent_reminder(
+        &mut self,
+        chat: &Address,
+        message_id: &str,
+    ) -> Result<Option<SentReminder>, StoreError> {
+        sent_reminder_in(&mut self.tx, chat, message_id).await
+    }
+
+    /// The latest reminder sent to `chat`.
+    pub async fn latest_reminder(&mut self, chat: &Address) -> Result<Option<String>, StoreError> {
+        latest_reminder_in(&mut self.tx, chat).await
+    }
+
     /// The bindings of a chat user.
     pub async fn bindings(&mut self, user: &Address) -> Result<Vec<Binding>, StoreError> {
         bindings_in(&mut self.tx, user).await

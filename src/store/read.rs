@@ -1,7 +1,7 @@
 //! Reading the ledger back as domain types.
 
 use serde::Deserialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::sql::{Val, fetch};
 use super::{Backend, Store, StoreError, nearest, parse_date, parse_instant, parse_status};
@@ -168,6 +168,71 @@ fn corrupt(column: &'static str, value: &str) -> StoreError {
     }
 }
 
+/// Every measure the filter lets through, in ledger order, with its units and leaders.
+pub(super) async fn listing_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    filter: &str,
+    values: &[Val<'_>],
+) -> Result<Vec<Measure>, StoreError> {
+    let rows = fetch(conn, listing_sql(backend, filter), values).await?;
+    let Some(text) = rows
+        .first()
+        .map(|r| r.try_get::<Option<String>, _>(0))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(Vec::new());
+    };
+    drop(rows);
+    let records: Vec<MeasureRecord> =
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            column: "measures listing",
+            value: e.to_string(),
+        })?;
+    drop(text);
+    records
+        .into_iter()
+        .map(|r| measure_from_record(r).map(|(_, m)| m))
+        .collect()
+}
+
+/// The id of the measure with `code`, or an error naming the closest codes.
+pub(super) async fn measure_id_in(conn: &mut AnyConnection, code: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT id FROM measures WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = row {
+        return Ok(row.try_get(0)?);
+    }
+    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM measures")
+        .fetch_all(&mut *conn)
+        .await?;
+    Err(StoreError::NoSuchMeasure {
+        code: code.to_string(),
+        nearest: nearest(code, codes.iter().map(String::as_str)),
+    })
+}
+
+/// One measure by code, with its units and leaders.
+pub(super) async fn measure_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    code: &str,
+) -> Result<Measure, StoreError> {
+    let id = measure_id_in(conn, code).await?;
+    let filter = match backend {
+        Backend::Sqlite => "WHERE m.id = ?",
+        Backend::Postgres => "WHERE m.id = $1",
+    };
+    let mut found = listing_in(conn, backend, filter, &[Val::Int(id)]).await?;
+    found.pop().ok_or_else(|| StoreError::NoSuchMeasure {
+        code: code.to_string(),
+        nearest: Vec::new(),
+    })
+}
+
 impl Store {
     /// Every measure, in ledger order, with its units and leaders.
     pub async fn measures(&self) -> Result<Vec<Measure>, StoreError> {
@@ -176,58 +241,19 @@ impl Store {
 
     async fn listing(&self, filter: &str, values: &[Val<'_>]) -> Result<Vec<Measure>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let rows = fetch(&mut conn, listing_sql(self.backend, filter), values).await?;
-        let Some(text) = rows
-            .first()
-            .map(|r| r.try_get::<Option<String>, _>(0))
-            .transpose()?
-            .flatten()
-        else {
-            return Ok(Vec::new());
-        };
-        drop(rows);
-        let records: Vec<MeasureRecord> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-                column: "measures listing",
-                value: e.to_string(),
-            })?;
-        drop(text);
-        records
-            .into_iter()
-            .map(|r| measure_from_record(r).map(|(_, m)| m))
-            .collect()
+        listing_in(&mut conn, self.backend, filter, values).await
     }
 
     /// The id of the measure with `code`, or an error naming the closest codes.
     pub(crate) async fn measure_id(&self, code: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT id FROM measures WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = row {
-            return Ok(row.try_get(0)?);
-        }
-        let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM measures")
-            .fetch_all(&self.pool)
-            .await?;
-        Err(StoreError::NoSuchMeasure {
-            code: code.to_string(),
-            nearest: nearest(code, codes.iter().map(String::as_str)),
-        })
+        let mut conn = self.pool.acquire().await?;
+        measure_id_in(&mut conn, code).await
     }
 
     /// One measure by code, with its units and leaders.
     pub async fn measure(&self, code: &str) -> Result<Measure, StoreError> {
-        let id = self.measure_id(code).await?;
-        let filter = match self.backend {
-            Backend::Sqlite => "WHERE m.id = ?",
-            Backend::Postgres => "WHERE m.id = $1",
-        };
-        let mut found = self.listing(filter, &[Val::Int(id)]).await?;
-        found.pop().ok_or_else(|| StoreError::NoSuchMeasure {
-            code: code.to_string(),
-            nearest: Vec::new(),
-        })
+        let mut conn = self.pool.acquire().await?;
+        measure_in(&mut conn, self.backend, code).await
     }
 
     /// How and when a measure was created: `(created_at, created_by, initial status,

@@ -14,7 +14,10 @@ use super::{
 use crate::core::chat::Address;
 use crate::core::ledger::{Deadline, DeadlineKind, ReportCycle, Status};
 use crate::core::rules::RequestCategory;
-use crate::core::workflow::{Claim, ClaimState, ExtensionRequest, Request, parse_category};
+use crate::core::workflow::{
+    Claim, ClaimFollow, ClaimState, ExtensionRequest, Request, claim_decision, claim_follows,
+    parse_category,
+};
 
 /// Evidence as it comes in from a chat.
 #[derive(Debug, Clone)]
@@ -101,47 +104,37 @@ pub(crate) async fn follow_claim_in(
 ) -> Result<Option<i64>, StoreError> {
     let at = instant_text(change.at);
     let chat = change.chat.as_ref();
-    if to == Status::Claimed {
-        return open_claim_in(conn, measure_id, change).await.map(Some);
-    }
-    if from != Status::Claimed {
-        if to != Status::Closed {
-            return Ok(None);
+    match claim_follows(from, to) {
+        ClaimFollow::None => Ok(None),
+        ClaimFollow::Open => open_claim_in(conn, measure_id, change).await.map(Some),
+        ClaimFollow::ApprovedAtOnce => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO claims (measure_id, claimed_by, claimed_at, state, decided_by, decided_at, reason) \
+                 VALUES ($1, $2, $3, $4, $2, $3, $5) RETURNING id",
+            )
+            .bind(measure_id)
+            .bind(&change.actor)
+            .bind(&at)
+            .bind(ClaimState::Approved.code())
+            .bind(change.note.as_deref())
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(Some(id))
         }
-        // Closed without a claim: the office's own verification, recorded as a claim
-        // decided at once.
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO claims (measure_id, claimed_by, claimed_at, state, decided_by, decided_at, reason) \
-             VALUES ($1, $2, $3, 'approved', $2, $3, $4) RETURNING id",
+        // A claim still pending here was not decided through `decide_claim_in`.
+        ClaimFollow::End(state) => Ok(sqlx::query_scalar(
+            "UPDATE claims SET state = $1, decided_by = $2, decided_by_user = $3, decided_at = $4, reason = $5 \
+             WHERE measure_id = $6 AND state = 'pending' RETURNING id",
         )
-        .bind(measure_id)
+        .bind(state.code())
         .bind(&change.actor)
+        .bind(chat.map(|c| c.user.to_string()))
         .bind(&at)
         .bind(change.note.as_deref())
-        .fetch_one(&mut *conn)
-        .await?;
-        return Ok(Some(id));
+        .bind(measure_id)
+        .fetch_optional(&mut *conn)
+        .await?),
     }
-    // A claim still pending here was not decided through `decide_claim_in`: closing
-    // approves it, anything else withdraws it.
-    let state = if to == Status::Closed {
-        ClaimState::Approved
-    } else {
-        ClaimState::Withdrawn
-    };
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE claims SET state = $1, decided_by = $2, decided_by_user = $3, decided_at = $4, reason = $5 \
-         WHERE measure_id = $6 AND state = 'pending' RETURNING id",
-    )
-    .bind(state.code())
-    .bind(&change.actor)
-    .bind(chat.map(|c| c.user.to_string()))
-    .bind(&at)
-    .bind(change.note.as_deref())
-    .bind(measure_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(id)
 }
 
 /// Decides a pending claim: approval closes the measure (已销号), rejection sends it back
@@ -153,11 +146,7 @@ pub(crate) async fn decide_claim_in(
     reason: Option<&str>,
     change: &Change,
 ) -> Result<Option<StatusChange>, StoreError> {
-    let state = if approve {
-        ClaimState::Approved
-    } else {
-        ClaimState::Rejected
-    };
+    let (state, to) = claim_decision(approve);
     let measure_id: Option<i64> = sqlx::query_scalar(
         "UPDATE claims SET state = $1, decided_by = $2, decided_by_user = $3, decided_at = $4, reason = $5, rejecting_user = NULL \
          WHERE id = $6 AND state = 'pending' RETURNING measure_id",
@@ -172,11 +161,6 @@ pub(crate) async fn decide_claim_in(
     .await?;
     let Some(measure_id) = measure_id else {
         return Ok(None);
-    };
-    let to = if approve {
-        Status::Closed
-    } else {
-        Status::InProgress
     };
     let mut done = set_status_in(conn, measure_id, to, change).await?;
     done.claim = Some(claim_id);
@@ -1027,37 +1011,65 @@ impl Store {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentMessage>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, kind, body, context, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 \
-             AND message_id = $3 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(chat.channel.code())
-        .bind(&chat.id)
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let body: String = row.try_get(2)?;
-        let context: Option<String> = row.try_get(3)?;
-        let corrupt = |column: &'static str, e: serde_json::Error| StoreError::Corrupt {
-            column,
-            value: e.to_string(),
-        };
-        Ok(Some(SentMessage {
-            outbox_id: row.try_get(0)?,
-            kind: row.try_get(1)?,
-            message: serde_json::from_str(&body).map_err(|e| corrupt("outbox.body", e))?,
-            context: context
-                .map(|c| serde_json::from_str(&c).map_err(|e| corrupt("outbox.context", e)))
-                .transpose()?,
-            created_at: parse_instant("outbox.created_at", row.try_get(4)?)?,
-        }))
+        let mut conn = self.pool.acquire().await?;
+        sent_message_in(&mut conn, chat, message_id).await
     }
 }
 
+async fn sent_message_in(
+    conn: &mut AnyConnection,
+    chat: &Address,
+    message_id: &str,
+) -> Result<Option<SentMessage>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, kind, body, context, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 \
+         AND message_id = $3 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(chat.channel.code())
+    .bind(&chat.id)
+    .bind(message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let body: String = row.try_get(2)?;
+    let context: Option<String> = row.try_get(3)?;
+    let corrupt = |column: &'static str, e: serde_json::Error| StoreError::Corrupt {
+        column,
+        value: e.to_string(),
+    };
+    Ok(Some(SentMessage {
+        outbox_id: row.try_get(0)?,
+        kind: row.try_get(1)?,
+        message: serde_json::from_str(&body).map_err(|e| corrupt("outbox.body", e))?,
+        context: context
+            .map(|c| serde_json::from_str(&c).map_err(|e| corrupt("outbox.context", e)))
+            .transpose()?,
+        created_at: parse_instant("outbox.created_at", row.try_get(4)?)?,
+    }))
+}
+
 impl super::UpdateTx {
+    /// The code of the measure with this id, if it exists.
+    pub async fn measure_code(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT code FROM measures WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    /// The message sent as `message_id` in `chat`, if duban sent it.
+    pub async fn sent_message(
+        &mut self,
+        chat: &Address,
+        message_id: &str,
+    ) -> Result<Option<SentMessage>, StoreError> {
+        sent_message_in(&mut self.tx, chat, message_id).await
+    }
+
     /// Records a request for coordination (需协调); returns its id.
     pub async fn flag(
         &mut self,

@@ -6,12 +6,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Download, Step, clip, tr};
+use crate::app::decide::{self, Decider, Outcome, Subject};
 use crate::core::chat::{Action, Address, Button, IncomingFile, Message};
 use crate::core::ledger::Status;
-use crate::core::rules::{RequestCategory, response_due};
+use crate::core::rules::RequestCategory;
 use crate::core::text::Language;
-use crate::core::workflow::{ClaimState, category_label, request_code};
-use crate::store::{Asker, NewEvidence, NewRequest, SentMessage, StoreError};
+use crate::core::workflow::{category_label, request_code};
+use crate::store::{Asker, NewEvidence, SentMessage, StoreError};
 
 /// What a button under an office notice does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,22 +52,6 @@ impl Step<'_> {
         Ok(())
     }
 
-    /// Queues a message about something to one chat (a liaison, the claimant).
-    async fn tell(
-        &mut self,
-        key: &str,
-        chat: &Address,
-        text: String,
-        context: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let queued = self
-            .tx
-            .enqueue_about(key, chat, "notice", &Message::text(text), &context)
-            .await?;
-        self.queued |= queued.is_some();
-        Ok(())
-    }
-
     /// The claim's notice to the office, with 通过 / 退回.
     pub(super) async fn notify_claim(
         &mut self,
@@ -75,7 +60,7 @@ impl Step<'_> {
         code: &str,
         unit: Option<&str>,
     ) -> Result<(), StoreError> {
-        let measure = self.store.measure(code).await?;
+        let measure = self.tx.measure(code).await?;
         // Files sent before the claim go with it.
         let earlier = self.tx.adopt_evidence(measure_id, claim).await?;
         let evidence = self.tx.evidence_count(measure_id).await?;
@@ -163,7 +148,7 @@ impl Step<'_> {
         reason: &str,
         unit: Option<&str>,
     ) -> Result<(), StoreError> {
-        let measure = self.store.measure(code).await?;
+        let measure = self.tx.measure(code).await?;
         let who = self.signature(unit);
         let text = match self.lang() {
             Language::Zh => format!(
@@ -297,71 +282,12 @@ impl Step<'_> {
         reason: Option<&str>,
         message_id: Option<&str>,
     ) -> Result<String, StoreError> {
-        let zh = self.lang() == Language::Zh;
-        let Some(claim) = self.tx.claim(id).await? else {
-            return Ok(tr(self.lang(), "没有这项申请。", "No such claim."));
-        };
-        if claim.state != ClaimState::Pending {
-            return Ok(if zh {
-                format!("{} 的销号申请已处理。", claim.code)
-            } else {
-                format!("The claim on {} is decided already.", claim.code)
-            });
-        }
-        if claim.claimed_by_user.as_ref() == Some(&self.who.user) {
-            return Ok(match self.lang() {
-                Language::Zh => format!(
-                    "不能核验自己提交的销号申请，请由{}其他同志核验。",
-                    self.office_name()
-                ),
-                Language::En => {
-                    "You cannot decide your own claim: another office member must.".to_string()
-                }
-            });
-        }
-        if decision == Decision::Reject && reason.is_none() {
-            self.tx
-                .awaiting_reason("claims", id, &self.who.user)
-                .await?;
-            return self.ask_reason(&claim.code, json!({ "claim": id })).await;
-        }
         let raw = match (decision, reason) {
             (Decision::Approve, _) => "[button] 通过".to_string(),
-            (Decision::Reject, Some(reason)) => reason.to_string(),
-            (Decision::Reject, None) => unreachable!("asked for above"),
+            (Decision::Reject, reason) => reason.unwrap_or_default().to_string(),
         };
-        let mut change = self.change(None, &raw);
-        change.actor = self.who.decider(self.office_name());
-        change.note = reason.map(str::to_string);
-        let approve = decision == Decision::Approve;
-        if self
-            .tx
-            .decide_claim(id, approve, reason, &change)
-            .await?
-            .is_none()
-        {
-            return Ok(tr(self.lang(), "此申请已处理。", "Decided already."));
-        }
-        let decider = self.who.decider(self.office_name());
-        let line = match (approve, zh) {
-            (true, true) => format!("✅ 已通过 · {decider}"),
-            (true, false) => format!("✅ Approved by {decider}"),
-            (false, true) => format!("↩️ 已退回 · {decider}：{}", reason.unwrap_or("")),
-            (false, false) => format!("↩️ Rejected by {decider}: {}", reason.unwrap_or("")),
-        };
-        let told =
-            crate::core::workflow::claim_decided_text(&claim.code, approve, reason, self.lang());
-        if let Some(chat) = &claim.chat_id {
-            self.tell(
-                &format!("claim-decided:{id}"),
-                chat,
-                told,
-                json!({ "claim": id }),
-            )
-            .await?;
-        }
-        self.close_notice("claim", message_id, &line).await?;
-        Ok(line)
+        self.decide(Subject::Claim(id), decision, reason, &raw, message_id)
+            .await
     }
 
     /// Approves or rejects an extension request. A rejection without a reason asks for one.
@@ -372,99 +298,61 @@ impl Step<'_> {
         reason: Option<&str>,
         message_id: Option<&str>,
     ) -> Result<String, StoreError> {
-        let zh = self.lang() == Language::Zh;
-        let Some(request) = self.tx.extension(id).await? else {
-            return Ok(tr(self.lang(), "没有这项申请。", "No such request."));
+        let raw = match (decision, reason) {
+            (Decision::Approve, _) => match self.tx.extension(id).await? {
+                Some(request) => format!(
+                    "[button] 同意延期至{}",
+                    crate::core::text::date(request.until, Language::Zh)
+                ),
+                None => "[button] 同意延期".to_string(),
+            },
+            (Decision::Reject, reason) => reason.unwrap_or_default().to_string(),
         };
-        if request.state != "pending" {
-            return Ok(if zh {
-                format!("{} 的延期申请已处理。", request.code)
-            } else {
-                format!("The extension for {} is decided already.", request.code)
-            });
-        }
-        if request.requested_by_user.as_ref() == Some(&self.who.user) {
-            return Ok(tr(
-                self.lang(),
-                "不能审批自己提交的延期申请。",
-                "You cannot decide your own request.",
-            ));
-        }
-        if decision == Decision::Reject && reason.is_none() {
-            self.tx
-                .awaiting_reason("extension_requests", id, &self.who.user)
-                .await?;
-            return self
-                .ask_reason(&request.code, json!({ "extension": id }))
-                .await;
-        }
-        let approve = decision == Decision::Approve;
-        if approve {
-            // The deadline may have moved since the request (another one was approved).
-            let measure = self.store.measure(&request.code).await?;
-            if let Some(refusal) =
-                crate::core::workflow::extension_refusal(&measure.deadline, request.until)
-            {
-                return Ok(crate::core::workflow::extension_refusal_text(
-                    refusal,
-                    self.lang(),
-                ));
-            }
-        }
-        let raw = if approve {
-            format!(
-                "[button] 同意延期至{}",
-                crate::core::text::date(request.until, Language::Zh)
-            )
-        } else {
-            reason.unwrap_or_default().to_string()
-        };
-        let mut change = self.change(None, &raw);
+        self.decide(Subject::Extension(id), decision, reason, &raw, message_id)
+            .await
+    }
+
+    /// The office's decision on `subject` (see [`crate::app::decide::decide`]), with the
+    /// pressed notice marked decided, or the reason asked for.
+    async fn decide(
+        &mut self,
+        subject: Subject,
+        decision: Decision,
+        reason: Option<&str>,
+        raw: &str,
+        message_id: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let mut change = self.change(None, raw);
         change.actor = self.who.decider(self.office_name());
-        change.note = Some(match reason {
-            Some(reason) => reason.to_string(),
-            None => request.reason.clone().unwrap_or_default(),
-        });
-        let Some(old) = self
-            .tx
-            .decide_extension(id, approve, reason, &change)
-            .await?
-        else {
-            return Ok(tr(self.lang(), "此申请已处理。", "Decided already."));
+        let user = self.who.user.clone();
+        let decider = Decider {
+            change,
+            office: self.who.office(),
+            user: Some(&user),
         };
-        let until = request.until;
-        let code = &request.code;
-        let decider = self.who.decider(self.office_name());
-        let language = self.lang();
-        let line = match (approve, zh) {
-            (true, true) => format!(
-                "✅ 已同意延期 · {decider}：{} → {}",
-                crate::core::text::date_text(&old, language),
-                crate::core::text::date(until, language)
-            ),
-            (true, false) => format!("✅ Extension approved by {decider}: {old} → {until}"),
-            (false, true) => format!("↩️ 不予同意 · {decider}：{}", reason.unwrap_or("")),
-            (false, false) => {
-                format!(
-                    "↩️ Extension refused by {decider}: {}",
-                    reason.unwrap_or("")
-                )
+        let approve = decision == Decision::Approve;
+        let outcome = decide::decide(
+            &mut self.tx,
+            self.settings,
+            subject,
+            approve,
+            reason,
+            &decider,
+        )
+        .await?;
+        match outcome {
+            Outcome::Decided { line, .. } => {
+                self.queued = true;
+                let kind = match subject {
+                    Subject::Claim(_) => "claim",
+                    Subject::Extension(_) => "extension",
+                };
+                self.close_notice(kind, message_id, &line).await?;
+                Ok(line)
             }
-        };
-        let told = crate::core::workflow::extension_decided_text(
-            code, approve, &old, until, reason, language,
-        );
-        if let Some(chat) = request.chat_id {
-            self.tell(
-                &format!("extension-decided:{id}"),
-                &chat,
-                told,
-                json!({ "extension": id }),
-            )
-            .await?;
+            Outcome::Refused(line) => Ok(line),
+            Outcome::NeedsReason { code } => self.ask_reason(&code, subject.context()).await,
         }
-        self.close_notice("extension", message_id, &line).await?;
-        Ok(line)
     }
 
     /// Raises a coordination flag into a request of `category`, for the measure's lead unit.
@@ -474,67 +362,14 @@ impl Step<'_> {
         category: RequestCategory,
         message_id: Option<&str>,
     ) -> Result<String, StoreError> {
-        let zh = self.lang() == Language::Zh;
-        let Some(flag) = self.tx.flag_by_id(id).await? else {
-            return Ok(tr(self.lang(), "没有这项协调事项。", "No such flag."));
-        };
-        if let Some(request) = flag.request_id {
-            return Ok(if zh {
-                format!("已列为督办事项{}。", request_code(request))
-            } else {
-                format!("Raised already as {}.", request_code(request))
-            });
-        }
-        // The limit counts from when the liaison asked, not from when the office acted.
-        let asked = flag
-            .asked_at
-            .with_timezone(&self.settings.timezone)
-            .date_naive();
-        let due = response_due(
-            asked,
-            category,
-            &self.settings.config.rules.response,
-            &self.settings.calendar,
-        );
-        let from = flag.unit.clone().unwrap_or_else(|| flag.lead_unit.clone());
-        let body = if zh {
-            format!("{}需协调（{from}）：{}", flag.code, flag.reason)
-        } else {
-            format!("{} needs coordination ({from}): {}", flag.code, flag.reason)
-        };
         let actor = self.who.decider(self.office_name());
-        let request = self
-            .tx
-            .raise_flag(
-                id,
-                &NewRequest {
-                    unit: &flag.lead_unit,
-                    category,
-                    body: &body,
-                    raised_on: asked,
-                    due,
-                    by: &actor,
-                    at: self.now,
-                },
-            )
-            .await?;
-        let label = category_label(category, self.lang());
-        let line = if zh {
-            format!(
-                "📌 已列为督办事项{}（{label}，由{}答复，时限：{}） · {actor}",
-                request_code(request),
-                flag.lead_unit,
-                crate::core::text::date(due, Language::Zh)
-            )
-        } else {
-            format!(
-                "📌 Raised as {} ({label}, {} to answer by {due}) · {actor}",
-                request_code(request),
-                flag.lead_unit
-            )
-        };
-        self.close_notice("flag", message_id, &line).await?;
-        Ok(line)
+        match decide::raise_flag(&mut self.tx, self.settings, id, category, &actor).await? {
+            Outcome::Decided { line, .. } => {
+                self.close_notice("flag", message_id, &line).await?;
+                Ok(line)
+            }
+            Outcome::Refused(line) | Outcome::NeedsReason { code: line } => Ok(line),
+        }
     }
 
     /// Asks the office member for a rejection's reason.
@@ -575,7 +410,7 @@ impl Step<'_> {
         let Some(message_id) = message_id else {
             return Ok(());
         };
-        let Some(sent) = self.store.sent_message(&self.chat, message_id).await? else {
+        let Some(sent) = self.tx.sent_message(&self.chat, message_id).await? else {
             return Ok(());
         };
         if sent.kind != kind || !self.caps.edits {
@@ -682,11 +517,11 @@ impl Step<'_> {
             return Ok(());
         }
         let sent = match reply_to {
-            Some(id) => self.store.sent_message(&self.chat, id).await?,
+            Some(id) => self.tx.sent_message(&self.chat, id).await?,
             None => None,
         };
         let reminder = match reply_to {
-            Some(id) => self.store.sent_reminder(&self.chat, id).await?,
+            Some(id) => self.tx.sent_reminder(&self.chat, id).await?,
             None => None,
         };
         let lead = crate::core::reply::split_code(caption);
@@ -698,7 +533,7 @@ impl Step<'_> {
             };
             if target.is_none() && !lead.glued {
                 target = self
-                    .store
+                    .tx
                     .find_measure(&lead.code)
                     .await?
                     .map(|(id, _)| (id, lead.code.clone()));
@@ -717,11 +552,7 @@ impl Step<'_> {
                 .and_then(|c| c.get("measure"))
                 .and_then(|m| m.as_i64())
         {
-            target = self
-                .store
-                .measure_code(measure)
-                .await?
-                .map(|c| (measure, c));
+            target = self.tx.measure_code(measure).await?.map(|c| (measure, c));
         }
         let Some((measure_id, code)) = target else {
             if self.group() && sent.is_none() {
@@ -735,7 +566,7 @@ impl Step<'_> {
                 ))
                 .await;
         };
-        let measure = self.store.measure(&code).await?;
+        let measure = self.tx.measure(&code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             let line = match self.lang() {
                 Language::Zh => format!("您只能为本单位的整改措施提交材料，无权为{code}提交。"),

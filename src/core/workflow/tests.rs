@@ -125,3 +125,70 @@ fn extensions_must_move_a_deadline_later() {
             .contains("2024年6月30日")
     );
 }
+
+#[test]
+fn a_status_change_moves_the_claims_along() {
+    use crate::core::ledger::Status::*;
+    let cases = [
+        (NotStarted, Claimed, ClaimFollow::Open),
+        (InProgress, Claimed, ClaimFollow::Open),
+        (Closed, Claimed, ClaimFollow::Open),
+        (Claimed, Closed, ClaimFollow::End(ClaimState::Approved)),
+        (Claimed, InProgress, ClaimFollow::End(ClaimState::Withdrawn)),
+        (Claimed, NotStarted, ClaimFollow::End(ClaimState::Withdrawn)),
+        (InProgress, Closed, ClaimFollow::ApprovedAtOnce),
+        (NotStarted, Closed, ClaimFollow::ApprovedAtOnce),
+        (NotStarted, InProgress, ClaimFollow::None),
+        (Closed, InProgress, ClaimFollow::None),
+        (Claimed, Claimed, ClaimFollow::None),
+        (Closed, Closed, ClaimFollow::None),
+    ];
+    for (from, to, follow) in cases {
+        assert_eq!(claim_follows(from, to), follow, "{from:?} → {to:?}");
+    }
+    use crate::core::ledger::Status;
+    assert_eq!(claim_decision(true), (ClaimState::Approved, Status::Closed));
+    assert_eq!(
+        claim_decision(false),
+        (ClaimState::Rejected, Status::InProgress)
+    );
+}
+
+#[test]
+fn only_another_office_member_decides() {
+    use crate::core::chat::ChannelKind;
+    let liaison = Address::new(ChannelKind::Telegram, "7001");
+    let office = Address::new(ChannelKind::Telegram, "7003");
+    let cases = [
+        (true, Some(&liaison), &office, true, Ok(())),
+        (true, None, &office, true, Ok(())),
+        (
+            true,
+            Some(&liaison),
+            &liaison,
+            false,
+            Err(DecisionRefusal::NotOffice),
+        ),
+        (
+            false,
+            Some(&liaison),
+            &office,
+            true,
+            Err(DecisionRefusal::Decided),
+        ),
+        (
+            true,
+            Some(&office),
+            &office,
+            true,
+            Err(DecisionRefusal::Own),
+        ),
+    ];
+    for (pending, requester, decider, is_office, expected) in cases {
+        assert_eq!(
+            may_decide(pending, requester, decider, is_office),
+            expected,
+            "{pending} {requester:?} {decider}"
+        );
+    }
+}
