@@ -92,6 +92,8 @@ fn settings() -> Arc<Settings> {
     settings.config.delivery.per_chat_per_second = 1_000.0;
     settings.config.delivery.per_group_per_minute = 100_000;
     settings.config.schedule.send_on_days_off = true;
+    // A Telegram bot: the sweep writes to the liaisons bound there.
+    settings.config.telegram.token = Secret::new(TOKEN);
     Arc::new(settings)
 }
 
@@ -218,14 +220,22 @@ async fn main() {
     );
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(
-        "INSERT INTO people (name, unit_id, role, created_at, telegram_id, chat_id, bound_at) \
-         SELECT '联络员' || g, u.id, 'liaison', '2024-01-01T00:00:00.000000Z', 100000 + g, 100000 + g, \
-                '2024-01-01T00:00:00.000000Z' \
+        "INSERT INTO people (name, unit_id, role, created_at) \
+         SELECT '联络员' || g, u.id, 'liaison', '2024-01-01T00:00:00.000000Z' \
          FROM generate_series(0, $1 - 1) AS g \
          JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM units) u ON u.n = g % $2",
     )
     .bind(liaisons as i64)
     .bind(units as i64)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // Each bound on Telegram, chat and user id 100000 + its number.
+    sqlx::query(
+        "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) \
+         SELECT p.id, 'telegram', (100000 + n)::TEXT, (100000 + n)::TEXT, '2024-01-01T00:00:00.000000Z' \
+         FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM people WHERE role = 'liaison') p",
+    )
     .execute(&mut conn)
     .await
     .unwrap();
@@ -269,8 +279,8 @@ async fn main() {
     // The webhook at a steady rate: each request a liaison's progress on a measure of
     // their unit, answered 200 after its row commits.
     let targets: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT p.telegram_id, (SELECT m.code FROM measures m WHERE m.lead_unit_id = p.unit_id ORDER BY m.id LIMIT 1) \
-         FROM people p WHERE p.role = 'liaison' ORDER BY p.id",
+        "SELECT i.user_id::BIGINT, (SELECT m.code FROM measures m WHERE m.lead_unit_id = p.unit_id ORDER BY m.id LIMIT 1) \
+         FROM people p JOIN identities i ON i.person_id = p.id WHERE p.role = 'liaison' ORDER BY p.id",
     )
     .fetch_all(&mut conn)
     .await

@@ -88,13 +88,21 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     for i in 0..liaisons {
         let chat = 100_000 + i as i64;
-        sqlx::query(
-            "INSERT INTO people (name, unit_id, role, created_at, telegram_id, chat_id, bound_at) \
-             VALUES ($1, (SELECT id FROM units ORDER BY id LIMIT 1 OFFSET $2), 'liaison', '2024-01-01T00:00:00.000000Z', $3, $3, '2024-01-01T00:00:00.000000Z')",
+        let person: i64 = sqlx::query_scalar(
+            "INSERT INTO people (name, unit_id, role, created_at) \
+             VALUES ($1, (SELECT id FROM units ORDER BY id LIMIT 1 OFFSET $2), 'liaison', '2024-01-01T00:00:00.000000Z') RETURNING id",
         )
         .bind(format!("联络员{i}"))
         .bind((i % 2_000) as i64)
-        .bind(chat)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) \
+             VALUES ($1, 'telegram', $2, $2, '2024-01-01T00:00:00.000000Z')",
+        )
+        .bind(person)
+        .bind(chat.to_string())
         .execute(&mut conn)
         .await
         .unwrap();
