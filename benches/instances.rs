@@ -13,8 +13,9 @@
 #[path = "../tests/common/fake_telegram.rs"]
 #[allow(dead_code)]
 mod fake_telegram;
+mod support;
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,13 +24,7 @@ use duban::service::{Instance, Service};
 use duban::store::Store;
 use fake_telegram::{FakeTelegram, TOKEN};
 use sqlx::Connection;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{env_number, percentile, stop};
 
 fn admin_url() -> String {
     std::env::var("DUBAN_TEST_PG_URL")
@@ -78,14 +73,6 @@ fn duban(url: &str, fake: &FakeTelegram) -> Command {
     command
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
-}
-
 fn settings() -> Arc<Settings> {
     let mut settings = Settings::defaults();
     settings.config.delivery.per_second = 100_000.0;
@@ -127,7 +114,7 @@ async fn drain_with(url: &str, fake: &FakeTelegram, senders: usize) -> (usize, f
             store: Store::open(url).await.unwrap(),
             settings: Arc::clone(&settings),
             channels: duban::channels::Channels::new().with(Arc::new(telegram)),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake: Arc::new(duban::service::Wake::new()),
             stop: stop.clone(),
             instance: Arc::new(Instance::new()),
         }));
@@ -168,14 +155,6 @@ async fn outbox_rates(url: &str, fake: &FakeTelegram, conn: &mut sqlx::PgConnect
     .unwrap();
     let (sent, rate) = drain_with(url, fake, 2).await;
     println!("outbox, two senders, no server limit: {sent} sent at {rate:.0}/s");
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

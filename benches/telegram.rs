@@ -10,19 +10,14 @@
 #[path = "../tests/common/fake_telegram.rs"]
 #[allow(dead_code)]
 mod fake_telegram;
+mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_telegram::{FakeTelegram, TOKEN};
 use sqlx::Connection;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{env_number, push_and_measure, seed_liaisons, stop, timed};
 
 fn duban(url: &str, fake: &FakeTelegram) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_duban"));
@@ -34,14 +29,6 @@ fn duban(url: &str, fake: &FakeTelegram) -> Command {
         .env("DUBAN_SCHEDULE__ENABLED", "false")
         .env("DUBAN_LOG", "error");
     command
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -85,40 +72,12 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    for i in 0..liaisons {
-        let chat = 100_000 + i as i64;
-        let person: i64 = sqlx::query_scalar(
-            "INSERT INTO people (name, unit_id, role, created_at) \
-             VALUES ($1, (SELECT id FROM units ORDER BY id LIMIT 1 OFFSET $2), 'liaison', '2024-01-01T00:00:00.000000Z') RETURNING id",
-        )
-        .bind(format!("联络员{i}"))
-        .bind((i % 2_000) as i64)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO identities (person_id, channel, user_id, chat_id, bound_at) \
-             VALUES ($1, 'telegram', $2, $2, '2024-01-01T00:00:00.000000Z')",
-        )
-        .bind(person)
-        .bind(chat.to_string())
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    drop(conn);
-    let started = Instant::now();
-    let out = duban(&url, &fake)
-        .args(["remind", "--now", "2024-03-15T09:00:00+08:00"])
-        .output()
-        .unwrap();
-    let elapsed = started.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    seed_liaisons(&url, liaisons, 2_000, "telegram", |i| {
+        (100_000 + i).to_string()
+    })
+    .await;
+    let (elapsed, printed) =
+        timed(duban(&url, &fake).args(["remind", "--now", "2024-03-15T09:00:00+08:00"]));
     let sent = fake.sent().len();
     let rate = sent as f64 / elapsed;
     println!(
@@ -126,7 +85,7 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
         rate / 30.0,
         fake.too_many()
     );
-    println!("  {}", String::from_utf8_lossy(&out.stdout).trim());
+    println!("  {}", printed.trim());
 }
 
 async fn replies(dir: &std::path::Path) {
@@ -175,12 +134,13 @@ async fn replies(dir: &std::path::Path) {
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     // All at once: throughput, and the latency a burst sees.
     let (elapsed, p50, p99) = push_and_measure(
-        &fake,
         &mut conn,
-        admin,
         &codes[..count],
         "进展:已完成阶段任务",
         None,
+        |text| {
+            fake.text(admin, admin, text, None);
+        },
     )
     .await;
     println!(
@@ -190,81 +150,19 @@ async fn replies(dir: &std::path::Path) {
     // At a steady 50 a second: the latency one reply sees.
     let paced = count.min(500);
     let (elapsed, p50, p99) = push_and_measure(
-        &fake,
         &mut conn,
-        admin,
         &codes[..paced],
         "进展:第二轮",
         Some(Duration::from_millis(20)),
+        |text| {
+            fake.text(admin, admin, text, None);
+        },
     )
     .await;
     println!(
         "{paced} replies at 50/s: applied in {elapsed:.2} s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
     stop(child);
-}
-
-/// Pushes one `/update` per code, `gap` apart, and waits until each is applied; returns the
-/// time it took and the p50 and p99 of update → committed row, in milliseconds.
-async fn push_and_measure(
-    fake: &FakeTelegram,
-    conn: &mut sqlx::SqliteConnection,
-    admin: i64,
-    codes: &[String],
-    text: &str,
-    gap: Option<Duration>,
-) -> (f64, f64, f64) {
-    let started = Instant::now();
-    let mut pushed = Vec::with_capacity(codes.len());
-    for code in codes {
-        fake.text(admin, admin, &format!("/update {code} {text}"), None);
-        pushed.push((code.clone(), chrono::Utc::now()));
-        if let Some(gap) = gap {
-            tokio::time::sleep(gap).await;
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let done: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM progress_notes WHERE source = 'chat' AND body = $1",
-        )
-        .bind(text)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        if done as usize >= codes.len() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {done} of {} replies applied",
-            codes.len()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies = Vec::with_capacity(codes.len());
-    for (code, at) in &pushed {
-        let committed: String = sqlx::query_scalar(
-            "SELECT MAX(n.created_at) FROM progress_notes n JOIN measures m ON m.id = n.measure_id \
-             WHERE m.code = $1 AND n.source = 'chat' AND n.body = $2",
-        )
-        .bind(code)
-        .bind(text)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        let committed = chrono::DateTime::parse_from_rfc3339(&committed).unwrap();
-        latencies.push(
-            (committed.with_timezone(&chrono::Utc) - *at)
-                .num_microseconds()
-                .unwrap_or(0) as f64
-                / 1000.0,
-        );
-    }
-    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    (elapsed, p(0.5), p(0.99))
 }
 
 async fn idle_memory(dir: &std::path::Path) {

@@ -4,6 +4,7 @@
 //! more. Everything above this layer speaks [`crate::core::chat`] types.
 
 pub mod console;
+pub mod dingtalk;
 pub mod telegram;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -201,6 +201,10 @@ enum Command {
         /// unless set).
         #[arg(long, value_name = "ADDR")]
         http: Option<String>,
+        /// Serve the web workbench on HOST:PORT (default: $DUBAN_WEB_LISTEN; off unless set,
+        /// except in the console, which serves it on 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        web: Option<String>,
     },
     /// Runs one reminder sweep and delivers its messages, then exits (for cron and tests).
     Remind {
@@ -239,6 +243,28 @@ enum Command {
         /// Who makes it, for the record (default: cli:$USER).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// Makes a one-time sign-in link to the web workbench (valid 15 minutes, usable once).
+    /// The URL is the last line of output.
+    WebLink {
+        /// Who signs in, as the history will name them.
+        name: String,
+        /// Their role: the office does everything, a leader reads, a liaison answers for
+        /// their unit.
+        #[arg(long, value_parser = ["liaison", "leader", "office"])]
+        role: String,
+        /// For a liaison: the unit of the ledger they answer for.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Who makes it, for the record (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Signs a person out of the web workbench on every browser, and voids their unused
+    /// sign-in links.
+    WebLogout {
+        /// The name their sign-in link was made for.
+        name: String,
     },
     /// Shows how a liaison's reply is read ("基本完成", "需要发改局支持"), or, with --words,
     /// every word duban recognises in replies.
@@ -598,7 +624,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             webhook,
             listen,
             http,
-        } => return service::run(config, webhook, listen, http).await,
+            web,
+        } => return service::run(config, webhook, listen, http, web).await,
         Command::Remind { now, dry_run } => {
             return service::remind(&App::open(config).await?, now, dry_run).await;
         }
@@ -613,6 +640,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             by,
         } => people::invite(&App::open(config).await?, &unit, &role, name, by).await?,
+        Command::WebLink {
+            name,
+            role,
+            unit,
+            by,
+        } => people::web_link(&App::open(config).await?, &name, &role, unit, by).await?,
+        Command::WebLogout { name } => people::web_logout(&App::open(config).await?, &name).await?,
         Command::Demo { at } => return ledger::demo(&App::open(config).await?, at).await,
         Command::Reading {
             text,

@@ -147,6 +147,53 @@ impl Default for TelegramConfig {
     }
 }
 
+/// The DingTalk robot (`[dingtalk]`, 钉钉 / 浙政钉 / 政务钉钉): an 企业内部应用 with the robot
+/// capability, in Stream mode (no public address needed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DingTalkConfig {
+    /// The app's AppKey / Client ID (`DUBAN_DINGTALK_CLIENT_ID`). Empty: DingTalk is off.
+    pub client_id: String,
+    /// The app's AppSecret / Client Secret (`DUBAN_DINGTALK_CLIENT_SECRET`), a secret.
+    pub client_secret: Secret,
+    /// The robot's code (`DUBAN_DINGTALK_ROBOT_CODE`); empty: the client id, as for an app's
+    /// own robot.
+    pub robot_code: String,
+    /// The OpenAPI server (`DUBAN_DINGTALK_API_URL`): DingTalk's, or a 专有钉钉 / 浙政钉
+    /// deployment's, or a test server. The Stream gateway is asked here too.
+    pub api_url: String,
+    /// The older API server that takes media uploads (images and files sent by the robot).
+    pub oapi_url: String,
+    /// Messages a second the robot sends to people in all (the app's limit).
+    pub per_second: f64,
+    /// Messages a minute to one group (DingTalk allows 20).
+    pub per_group_per_minute: u32,
+}
+
+impl Default for DingTalkConfig {
+    fn default() -> DingTalkConfig {
+        DingTalkConfig {
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            robot_code: String::new(),
+            api_url: "https://api.dingtalk.com".into(),
+            oapi_url: "https://oapi.dingtalk.com".into(),
+            per_second: 20.0,
+            per_group_per_minute: 20,
+        }
+    }
+}
+
+impl DingTalkConfig {
+    /// The robot's code: the configured one, else the client id.
+    pub fn robot(&self) -> &str {
+        match self.robot_code.as_str() {
+            "" => &self.client_id,
+            code => code,
+        }
+    }
+}
+
 /// When scheduled jobs run (`[schedule]`), in the configured time zone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -229,6 +276,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// The Telegram bot.
     pub telegram: TelegramConfig,
+    /// The DingTalk robot.
+    pub dingtalk: DingTalkConfig,
     /// When scheduled jobs run.
     pub schedule: ScheduleConfig,
     /// How messages are delivered.
@@ -248,6 +297,36 @@ pub struct Config {
     pub import: ImportConfig,
     /// The body that runs the work (整改办, 工作专班, 督查室), as messages name it.
     pub office: OfficeConfig,
+    /// The web workbench.
+    pub web: WebConfig,
+}
+
+/// The web workbench (`[web]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where `duban run` serves it, `HOST:PORT` (`DUBAN_WEB_LISTEN`, or `--web ADDR`).
+    /// Empty: off, except in the console, which serves it on 127.0.0.1:8080.
+    pub listen: String,
+    /// The address people open it at, for the links duban gives out
+    /// (`DUBAN_WEB_BASE_URL`), such as `https://duban.example.gov.cn`. Empty: the listen
+    /// address over http.
+    pub base_url: String,
+    /// How long a sign-in lasts.
+    pub session_hours: u32,
+    /// How long a sign-in link stays valid.
+    pub link_minutes: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            listen: String::new(),
+            base_url: String::new(),
+            session_hours: 12,
+            link_minutes: 15,
+        }
+    }
 }
 
 /// The body that runs the rectification work (`[office]`).
@@ -276,12 +355,15 @@ impl Config {
     }
 
     /// The channels this configuration runs: every chat platform with credentials (Telegram
-    /// with its token), or the console when there is none.
+    /// with its token, DingTalk with its client id), or the console when there is none.
     pub fn channels(&self) -> Vec<crate::core::chat::ChannelKind> {
         use crate::core::chat::ChannelKind;
         let mut channels = Vec::new();
         if !self.telegram.token.is_empty() {
             channels.push(ChannelKind::Telegram);
+        }
+        if !self.dingtalk.client_id.is_empty() {
+            channels.push(ChannelKind::DingTalk);
         }
         if channels.is_empty() {
             channels.push(ChannelKind::Console);
@@ -401,6 +483,7 @@ impl Default for Config {
             rules: Rules::default(),
             calendar: CalendarConfig::default(),
             telegram: TelegramConfig::default(),
+            dingtalk: DingTalkConfig::default(),
             schedule: ScheduleConfig::default(),
             delivery: DeliveryConfig::default(),
             data_dir: PathBuf::from("duban-data"),
@@ -410,6 +493,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             import: ImportConfig::default(),
             office: OfficeConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -424,6 +508,7 @@ impl fmt::Debug for Config {
             .field("rules", &self.rules)
             .field("calendar", &self.calendar)
             .field("telegram", &self.telegram)
+            .field("dingtalk", &self.dingtalk)
             .field("schedule", &self.schedule)
             .field("delivery", &self.delivery)
             .field("data_dir", &self.data_dir)
@@ -433,6 +518,7 @@ impl fmt::Debug for Config {
             .field("http", &self.http)
             .field("import", &self.import)
             .field("office", &self.office)
+            .field("web", &self.web)
             .finish()
     }
 }
@@ -480,6 +566,13 @@ impl Settings {
                 "telegram_webhook_url" => "telegram__webhook_url".into(),
                 "telegram_webhook_listen" => "telegram__webhook_listen".into(),
                 "telegram_webhook_secret" => "telegram__webhook_secret".into(),
+                "dingtalk_client_id" => "dingtalk__client_id".into(),
+                "dingtalk_client_secret" => "dingtalk__client_secret".into(),
+                "dingtalk_robot_code" => "dingtalk__robot_code".into(),
+                "dingtalk_api_url" => "dingtalk__api_url".into(),
+                "dingtalk_oapi_url" => "dingtalk__oapi_url".into(),
+                "web_listen" => "web__listen".into(),
+                "web_base_url" => "web__base_url".into(),
                 _ => key.into(),
             })
             .split("__")

@@ -3,7 +3,7 @@
 //! The folders are the architecture (see ARCHITECTURE.md): [`core`] is the pure domain (no
 //! clock, files, network or database); [`ingest`] reads and writes ledger files; [`store`] is
 //! the database; [`channels`] are the chat platforms; [`app`] the use cases that the bot, the
-//! CLI and the service share; [`service`] the running service's loops and HTTP; [`config`]
+//! CLI and the service share; [`service`] the running service's loops and HTTP; [`web`] the web workbench; [`config`]
 //! the configuration's layers.
 
 pub mod app;
@@ -13,3 +13,4 @@ pub mod core;
 pub mod ingest;
 pub mod service;
 pub mod store;
+pub mod web;

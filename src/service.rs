@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Timelike;
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::app::bot;
@@ -132,6 +132,38 @@ pub async fn sweep_missed(
     Ok(sweep_day && local.time() >= at && !store.run_done(SWEEP, day).await?)
 }
 
+/// Wakes every delivery loop (one per channel) when something was queued. A ring while a
+/// loop is busy is not lost: the loop sees it when it next waits.
+#[derive(Debug)]
+pub struct Wake {
+    rung: watch::Sender<u64>,
+}
+
+impl Default for Wake {
+    fn default() -> Wake {
+        Wake {
+            rung: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Wake {
+    /// A bell nobody has rung.
+    pub fn new() -> Wake {
+        Wake::default()
+    }
+
+    /// Wakes every loop waiting, and every loop the next time it waits.
+    pub fn ring(&self) {
+        self.rung.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A loop's ear for the bell.
+    pub fn listen(&self) -> watch::Receiver<u64> {
+        self.rung.subscribe()
+    }
+}
+
 /// Where updates come from: one call, one batch (a long poll, or a line typed).
 pub trait UpdateSource: Send {
     /// The channel the updates come from.
@@ -154,7 +186,7 @@ pub async fn handle_batch(
     settings: &Settings,
     channel: &dyn Channel,
     batch: &[Incoming],
-    wake: &Notify,
+    wake: &Wake,
 ) -> (Option<String>, Option<(String, StoreError)>) {
     let mut last = None;
     for incoming in batch {
@@ -188,7 +220,7 @@ pub async fn apply_or_hold(
     settings: &Settings,
     channel: &dyn Channel,
     incoming: &Incoming,
-    wake: &Notify,
+    wake: &Wake,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     if store.chat_held(incoming.channel, &incoming.chat_id).await? {
@@ -284,7 +316,7 @@ pub async fn retry_held(
     store: &Store,
     settings: &Settings,
     channels: &Channels,
-    wake: &Notify,
+    wake: &Wake,
     now: DateTime<Utc>,
 ) -> Result<HeldStep, StoreError> {
     let held = store.next_held(now).await?;
@@ -345,7 +377,7 @@ pub async fn retry_held(
     .await?;
     store.release_held(held.channel, &update_id).await?;
     tracing::error!("update {update_id} failed {attempts} times ({error}); skipped it");
-    wake.notify_one();
+    wake.ring();
     Ok(HeldStep::Skipped { update_id })
 }
 
@@ -390,7 +422,7 @@ async fn apply_update(
     settings: &Settings,
     channel: &dyn Channel,
     incoming: &Incoming,
-    wake: &Notify,
+    wake: &Wake,
 ) -> Result<(), StoreError> {
     let limit = settings
         .config
@@ -434,7 +466,7 @@ async fn apply_update(
     let caps = channel.capabilities();
     let handled = bot::handle(store, settings, &caps, incoming, Utc::now(), download).await?;
     if handled.queued {
-        wake.notify_one();
+        wake.ring();
     }
     for action in handled.actions {
         let done = match &action {
@@ -493,7 +525,7 @@ pub struct Service {
     /// Where messages go and updates come from: every channel the service runs.
     pub channels: Channels,
     /// Wakes the outbox loops when something was queued.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<Wake>,
     /// Turns true when the service should stop.
     pub stop: watch::Receiver<bool>,
     /// This process among the instances on the database: its leases and counters.
@@ -509,6 +541,7 @@ impl Service {
         };
         let mut limiter = Limiter::new(&channel.capabilities());
         let mut stop = self.stop.clone();
+        let mut rung = self.wake.listen();
         let mut failures = 0;
         while !*stop.borrow() {
             limiter.share(self.instance.senders());
@@ -549,7 +582,7 @@ impl Service {
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.wake.notified() => {}
+                _ = rung.changed() => {}
                 _ = stop.changed() => {}
             }
         }
@@ -681,11 +714,60 @@ impl Service {
                     after = Some(update_id.clone());
                     let _ = self.store.set_cursor(kind, &update_id, Utc::now()).await;
                     failing = None;
-                    self.wake.notify_one();
+                    self.wake.ring();
                 }
                 Err(skip) => {
                     tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
                     tokio::time::sleep(retry_wait(failures)).await;
+                }
+            }
+        }
+    }
+
+    /// Takes an update a channel pushed (DingTalk's Stream): applies it or holds it back.
+    /// `true` when it is kept, so that the channel may acknowledge it; `false` when the
+    /// database failed in a way that may pass, so that it comes again.
+    pub async fn take(&self, incoming: Incoming) -> bool {
+        let Some(channel) = self.channels.get(incoming.channel) else {
+            return false;
+        };
+        let applied = apply_or_hold(
+            &self.store,
+            &self.settings,
+            channel.as_ref(),
+            &incoming,
+            &self.wake,
+            Utc::now(),
+        )
+        .await;
+        match applied {
+            Ok(Applied::Applied) => {
+                self.instance.metrics.applied(1);
+                true
+            }
+            Ok(Applied::Held | Applied::Behind) => true,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(
+                    "applying update {}: {e}; it will come again",
+                    incoming.update_id
+                );
+                false
+            }
+            Err(e) => {
+                let chat = (!incoming.chat_id.is_empty()).then(|| incoming.chat());
+                match self
+                    .skip(incoming.channel, &incoming.update_id, chat.as_ref())
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::error!(
+                            "update {} could not be applied or held ({e}); skipped it",
+                            incoming.update_id
+                        );
+                        self.wake.ring();
+                        true
+                    }
+                    Err(_) => false,
                 }
             }
         }
@@ -760,7 +842,7 @@ impl Service {
                         tracing::info!(day = %outcome.day, "a day off: no sweep");
                     } else {
                         tracing::info!(day = %outcome.day, planned = outcome.planned.len(), queued = outcome.queued, "sweep");
-                        self.wake.notify_one();
+                        self.wake.ring();
                     }
                     return;
                 }
@@ -854,7 +936,7 @@ impl Service {
                         tracing::info!(day = %outcome.day, "a day off: no digest");
                     } else {
                         tracing::info!(day = %outcome.day, queued = outcome.queued, "digest");
-                        self.wake.notify_one();
+                        self.wake.ring();
                     }
                     return;
                 }
@@ -907,7 +989,7 @@ pub async fn drain(
     }
 }
 
-mod digest;
+pub mod digest;
 pub mod http;
 mod lease;
 pub mod metrics;

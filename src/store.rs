@@ -23,6 +23,7 @@ mod read;
 mod reading;
 mod sql;
 mod strangers;
+mod web;
 mod workflow;
 mod write;
 
@@ -35,6 +36,7 @@ pub use instance::{LeaseHolder, OutboxHealth};
 pub use read::UnitRecord;
 pub use reading::{NewPendingReading, PendingReading};
 pub use strangers::StrangerEvent;
+pub use web::{DirectoryEntry, NewWebLink, OfficeQueue, WebSession};
 pub use workflow::{
     AdoptedEvidence, Asker, DigestCounts, Flag, NewEvidence, NewRequest, SentMessage, SilentUnit,
     Unreachable,
@@ -302,6 +304,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels",
         include_str!("../migrations/sqlite/0007_channels.sql"),
     ),
+    (8, "web", include_str!("../migrations/sqlite/0008_web.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -339,6 +342,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "channels",
         include_str!("../migrations/postgres/0007_channels.sql"),
+    ),
+    (
+        8,
+        "web",
+        include_str!("../migrations/postgres/0008_web.sql"),
     ),
 ];
 

@@ -871,7 +871,10 @@ async fn groups_that_refuse_or_move_and_a_refused_token() {
 
     // The console refuses a database whose people are bound in Telegram.
     let refused = sb.fails(&["remind", "--now", NOW]);
-    assert!(refused.contains("已在 Telegram 绑定"), "{refused}");
+    assert!(
+        refused.contains("已在 Telegram 绑定或钉钉绑定"),
+        "{refused}"
+    );
 
     // 国资办's group refuses the bot in words teloxide does not know; the groups of
     // 经济发展局 and 建设管理局 became supergroups.

@@ -418,7 +418,10 @@ fn english_words(line: &str) -> Vec<String> {
         let word: String = token
             .trim_matches(|c: char| !c.is_ascii_alphabetic())
             .to_string();
+        // An invitation code (12 capitals of its alphabet, digits not always among them).
+        let code = word.len() == 12 && word.chars().all(|c| c.is_ascii_uppercase());
         if word.is_empty()
+            || code
             || !word.chars().all(|c| c.is_ascii_alphabetic())
             || NAMES.contains(&word.as_str())
             || MORE.contains(&word.as_str())

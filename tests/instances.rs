@@ -345,7 +345,7 @@ async fn two_senders_never_send_a_row_twice() {
             store: Store::open(&db.url).await.unwrap(),
             settings: Arc::clone(&settings),
             channels: duban::channels::Channels::new().with(Arc::new(telegram)),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake: Arc::new(duban::service::Wake::new()),
             stop: stop.clone(),
             instance: Arc::new(Instance::new()),
         });

@@ -21,7 +21,7 @@ use crate::store::{
 const BUTTON_DAYS: i64 = 14;
 
 /// The commands the bot offers, for setMyCommands: (command, Chinese description, English).
-pub const COMMANDS: [(&str, &str, &str); 7] = [
+pub const COMMANDS: [(&str, &str, &str); 8] = [
     ("help", "使用说明", "how to use the bot"),
     ("list", "我单位未销号的整改措施", "my units' open measures"),
     (
@@ -35,6 +35,11 @@ pub const COMMANDS: [(&str, &str, &str); 7] = [
         "answer a request: /answer R12 TEXT",
     ),
     ("whoami", "我的绑定", "who I am bound as"),
+    (
+        "web",
+        "网页工作台登录链接",
+        "a sign-in link to the web workbench",
+    ),
     (
         "bind",
         "用邀请码绑定：/bind 邀请码",
@@ -406,6 +411,11 @@ impl Step<'_> {
     /// Someone not bound gets [`STRANGER_ANSWERS_PER_HOUR`] answers an hour, then silence (the
     /// office hears of it once a day); their answers go out after everyone else's messages.
     async fn say_once(&mut self, key: &str, text: String) -> Result<(), StoreError> {
+        self.say_message_once(key, Message::text(text)).await
+    }
+
+    /// Queues a reply of any shape once under `key`, as [`Self::say_once`] does text.
+    async fn say_message_once(&mut self, key: &str, message: Message) -> Result<(), StoreError> {
         let chat = self.chat.clone();
         let person = if self.group() {
             None
@@ -430,7 +440,7 @@ impl Step<'_> {
         let kind = if stranger { "stranger" } else { "reply" };
         if self
             .tx
-            .enqueue(key, &chat, person, kind, &Message::text(text))
+            .enqueue(key, &chat, person, kind, &message)
             .await?
             .is_some()
         {
@@ -505,6 +515,26 @@ impl Step<'_> {
 
     async fn text(&mut self, text: &str, reply_to: Option<String>) -> Result<(), StoreError> {
         let text = text.trim();
+        // A one-tap link sent a button's data (`✅ 通过 #c:12:ok`), with a reason typed on.
+        if let Some((data, rest)) = crate::core::chat::pressed_in_text(text) {
+            let (data, rest) = (data.to_string(), rest.to_string());
+            let answer = self.press_by_text(&data, &rest).await?;
+            if answer.is_empty() {
+                return Ok(());
+            }
+            return self.say(answer).await;
+        }
+        // Where a chat has no commands (DingTalk): 绑定 CODE, 解除绑定.
+        if let Some(code) = text
+            .strip_prefix("绑定")
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && !c.contains(char::is_whitespace))
+        {
+            return self.bind(code).await;
+        }
+        if text == "解除绑定" {
+            return self.command("unbind", "").await;
+        }
         if let Some(command) = text.strip_prefix('/') {
             let (name, args) = command
                 .split_once(char::is_whitespace)
@@ -789,6 +819,7 @@ impl Step<'_> {
                 let text = self.whoami();
                 self.say(text).await
             }
+            "web" if self.who.bound() => self.web_link().await,
             "list" if self.who.bound() => {
                 let text = self.list().await?;
                 self.say(text).await
@@ -963,6 +994,74 @@ impl Step<'_> {
             ),
         };
         format!("{intro}\n{}", lines.join("\n"))
+    }
+
+    /// `/web`: a one-time sign-in link to the web workbench, in a private chat only (in a
+    /// group anyone could use it), without a link preview.
+    async fn web_link(&mut self) -> Result<(), StoreError> {
+        let language = self.lang();
+        if self.group() {
+            let line = tr(
+                language,
+                "登录链接只在私聊中发送：请在与机器人的单聊中发送 /web。",
+                "Sign-in links go to private chats only: send /web to the bot in a 1:1 chat.",
+            );
+            return self.say(line).await;
+        }
+        // The office's role first, then a leader's, then a liaison's first unit.
+        let rank = |role: Role| match role {
+            Role::Office => 0,
+            Role::Leader => 1,
+            Role::Liaison => 2,
+        };
+        let Some(binding) = self
+            .who
+            .bindings
+            .iter()
+            .min_by_key(|b| rank(b.role))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let by = format!("chat:{}", self.who.user);
+        let url = match crate::app::signin::sign_in_link_in(
+            &mut self.tx,
+            self.settings,
+            &binding.name,
+            binding.role,
+            binding.unit.as_deref(),
+            &by,
+            self.now,
+        )
+        .await
+        {
+            Ok(url) => url,
+            Err(crate::app::signin::SignInError::Store(e)) => return Err(e),
+            Err(crate::app::signin::SignInError::UnitNeeded) => {
+                let line = tr(
+                    language,
+                    "您的绑定没有所属单位，无法生成登录链接，请联系整改办。",
+                    "Your binding has no unit; ask the office for a sign-in link.",
+                );
+                return self.say(line).await;
+            }
+        };
+        let minutes = self.settings.config.web.link_minutes;
+        let text = match language {
+            Language::Zh => format!(
+                "网页工作台登录链接（{minutes}分钟内有效，只能使用一次，请勿转发）：\n{url}"
+            ),
+            Language::En => format!(
+                "Your sign-in link to the web workbench (valid {minutes} minutes, once; do not forward it):\n{url}"
+            ),
+        };
+        let key = format!("reply:{}:{}", self.update_key(), self.said);
+        self.said += 1;
+        let message = Message {
+            no_preview: true,
+            ..Message::text(text)
+        };
+        self.say_message_once(&key, message).await
     }
 
     fn whoami(&self) -> String {
@@ -1187,14 +1286,8 @@ impl Step<'_> {
         };
         let message = Message {
             buttons: vec![vec![
-                crate::core::chat::Button {
-                    label: yes.into(),
-                    data: format!("r:{id}:y"),
-                },
-                crate::core::chat::Button {
-                    label: no.into(),
-                    data: format!("r:{id}:n"),
-                },
+                crate::core::chat::Button::new(yes, format!("r:{id}:y")),
+                crate::core::chat::Button::new(no, format!("r:{id}:n")),
             ]],
             ..Message::text(text)
         };
@@ -1517,6 +1610,16 @@ impl Step<'_> {
         Ok(())
     }
 
+    /// A press sent as text by a one-tap link: the words after the button (a rejection's
+    /// reason) go with it. Returns what the toast would say.
+    async fn press_by_text(&mut self, data: &str, rest: &str) -> Result<String, StoreError> {
+        let rejection = data.ends_with(":no") && (data.starts_with("c:") || data.starts_with("x:"));
+        if rejection && !rest.is_empty() && self.who.bound() {
+            return self.office_press(None, data, Some(rest)).await;
+        }
+        self.press(None, data).await
+    }
+
     /// A button press; returns the toast.
     async fn press(&mut self, message_id: Option<&str>, data: &str) -> Result<String, StoreError> {
         let refused = tr(
@@ -1528,7 +1631,7 @@ impl Step<'_> {
             return Ok(self.unbound_line());
         }
         if data.starts_with("c:") || data.starts_with("x:") || data.starts_with("f:") {
-            return self.office_press(message_id, data).await;
+            return self.office_press(message_id, data, None).await;
         }
         if data.starts_with("r:") {
             return self.confirm_reading(message_id, data).await;
@@ -1623,6 +1726,7 @@ impl Step<'_> {
 }
 
 mod workflow;
+pub(crate) use workflow::{claim_notice, evidence_path, store_file};
 
 #[cfg(test)]
 mod tests {

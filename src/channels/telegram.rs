@@ -480,6 +480,15 @@ impl Telegram {
             if let Some(markup) = keyboard(message) {
                 request = request.reply_markup(markup);
             }
+            if message.no_preview {
+                request = request.link_preview_options(teloxide::types::LinkPreviewOptions {
+                    is_disabled: true,
+                    url: None,
+                    prefer_small_media: false,
+                    prefer_large_media: false,
+                    show_above_text: false,
+                });
+            }
             let sent = request.await.map_err(send_error)?;
             return Ok(sent.id.0.to_string());
         };

@@ -6,9 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duban::core::ledger::{Source, Status};
 use duban::core::report::status_label;
 use duban::core::text::Language;
-use duban::store::Change;
 
-use super::{App, out, refuse, say};
+use super::{App, out, say};
 
 /// `duban set-status`.
 pub async fn set_status(
@@ -40,6 +39,20 @@ pub async fn set_status(
     Ok(())
 }
 
+/// A use case's refusal as the command line reports it.
+fn refused<T>(
+    language: Language,
+    code: &str,
+    e: duban::app::measure::MeasureError,
+) -> anyhow::Result<T> {
+    match e {
+        duban::app::measure::MeasureError::Refused(r) => {
+            Err(super::Refusal(r.text(code, language)).into())
+        }
+        duban::app::measure::MeasureError::Store(e) => Err(e.into()),
+    }
+}
+
 /// `duban close`: approves the pending claim, or closes at once.
 pub async fn close(
     app: &App,
@@ -49,105 +62,18 @@ pub async fn close(
 ) -> anyhow::Result<()> {
     let code = duban::core::ledger::parse::code(code);
     let language = app.language();
-    let change = App::cli_change(by, note.clone());
-    let status = app.store.measure(&code).await?.status;
-    let (from, to) = match status {
-        Status::Closed => {
-            return refuse(
-                language,
-                format!("{code}已销号，无需再次销号"),
-                format!("{code} is closed already"),
-            );
-        }
-        Status::Claimed => {
-            decide_claim(app, &code, true, note.as_deref(), change).await?;
-            (Status::Claimed, Status::Closed)
-        }
-        _ => {
-            let done = app.store.set_status(&code, Status::Closed, &change).await?;
-            (done.from, done.to)
-        }
+    let change = App::cli_change(by, note);
+    let done = match duban::app::measure::close(&app.store, &app.settings, &code, change).await {
+        Ok(done) => done,
+        Err(e) => return refused(language, &code, e),
     };
     say!(
         "{code}{} {} → {}",
         language.pick("：", ":"),
-        status_label(from, language),
-        status_label(to, language)
+        status_label(done.from, language),
+        status_label(done.to, language)
     );
     Ok(())
-}
-
-/// The office's decision on a measure's pending claim, from the command line: the same
-/// use case as a button in a chat, which tells the claimant.
-async fn decide_claim(
-    app: &App,
-    code: &str,
-    approve: bool,
-    reason: Option<&str>,
-    change: Change,
-) -> anyhow::Result<()> {
-    use duban::app::decide::{Decider, Outcome, Subject, decide};
-    let mut tx = app.store.begin_change(change.at).await?;
-    // A measure imported as 申请销号 has no claim yet: it is the ledger's.
-    let imported = Change {
-        actor: "台账导入".into(),
-        source: duban::core::ledger::Source::Import,
-        note: None,
-        chat: None,
-        ..change.clone()
-    };
-    let pending = match tx.find_measure(code).await? {
-        Some((id, _)) => tx.claim_of_claimed(id, &imported).await?,
-        None => None,
-    };
-    let Some(claim) = pending else {
-        return decided_meanwhile(app.language());
-    };
-    let decider = Decider {
-        change,
-        office: true,
-        user: None,
-    };
-    match decide(
-        &mut tx,
-        &app.settings,
-        Subject::Claim(claim),
-        approve,
-        reason,
-        &decider,
-    )
-    .await?
-    {
-        Outcome::Decided { .. } => {
-            tx.commit().await?;
-            Ok(())
-        }
-        Outcome::Refused(_) | Outcome::NeedsReason { .. } => decided_meanwhile(app.language()),
-    }
-}
-
-fn decided_meanwhile<T>(language: Language) -> anyhow::Result<T> {
-    refuse(
-        language,
-        "这项销号申请刚刚已由他人处理".to_string(),
-        "the claim was decided meanwhile".to_string(),
-    )
-}
-
-/// Refuses unless the measure has `wanted`; `why` words the refusal (Chinese, English) from
-/// the status it has.
-async fn require_status(
-    app: &App,
-    code: &str,
-    wanted: Status,
-    why: impl FnOnce(&str) -> (String, String),
-) -> anyhow::Result<()> {
-    let status = app.store.measure(code).await?.status;
-    if status == wanted {
-        return Ok(());
-    }
-    let (zh, en) = why(status_label(status, app.language()));
-    refuse(app.language(), zh, en)
 }
 
 /// `duban reject`: a claim back to work, with the reason to the liaison.
@@ -160,14 +86,11 @@ pub async fn reject(
     let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let change = App::cli_change(by, Some(reason.clone()));
-    require_status(app, &code, Status::Claimed, |label| {
-        (
-            format!("{code}当前为{label}，不是申请销号：只有销号申请可以退回"),
-            format!("{code} is {label}, not claimed: only a claim can be sent back"),
-        )
-    })
-    .await?;
-    decide_claim(app, &code, false, Some(&reason), change).await?;
+    if let Err(e) =
+        duban::app::measure::reject(&app.store, &app.settings, &code, &reason, change).await
+    {
+        return refused(language, &code, e);
+    }
     say!(
         "{}",
         language.pick(
@@ -194,16 +117,9 @@ pub async fn reopen(
     let code = duban::core::ledger::parse::code(code);
     let language = app.language();
     let change = App::cli_change(by, Some(reason.clone()));
-    require_status(app, &code, Status::Closed, |label| {
-        (
-            format!("{code}当前为{label}，尚未销号，无需重新打开"),
-            format!("{code} is {label}, not closed: nothing to re-open"),
-        )
-    })
-    .await?;
-    app.store
-        .set_status(&code, Status::InProgress, &change)
-        .await?;
+    if let Err(e) = duban::app::measure::reopen(&app.store, &code, change).await {
+        return refused(language, &code, e);
+    }
     say!(
         "{}",
         language.pick(
@@ -227,25 +143,12 @@ pub async fn extend(
 ) -> anyhow::Result<()> {
     let code = duban::core::ledger::parse::code(code);
     let language = app.language();
-    let today = app.today();
-    if date <= today {
-        return refuse(
-            language,
-            format!(
-                "新的完成时限{}须晚于今天（{}）",
-                app.day(date),
-                app.day(today)
-            ),
-            format!("the new deadline {date} must be after today ({today})"),
-        );
-    }
-    let measure = app.store.measure(&code).await?;
-    if let Some(refusal) = duban::core::workflow::extension_refusal(&measure.deadline, date) {
-        let why = duban::core::workflow::extension_refusal_text(refusal, language);
-        return refuse(language, format!("{code}：{why}"), format!("{code}: {why}"));
-    }
     let change = App::cli_change(by, Some(reason));
-    let old = app.store.extend(&code, date, &change).await?;
+    let old = match duban::app::measure::extend(&app.store, &code, date, app.today(), change).await
+    {
+        Ok(old) => old,
+        Err(e) => return refused(language, &code, e),
+    };
     say!(
         "{}",
         language.pick(
@@ -268,34 +171,6 @@ struct Event {
     actor: String,
     change: String,
     note: String,
-}
-
-fn source_label(source: Source, language: Language) -> &'static str {
-    match (source, language) {
-        (Source::Import, Language::Zh) => "导入",
-        (Source::Cli, Language::Zh) => "命令行",
-        (Source::Chat, Language::Zh) => "聊天",
-        (Source::Import, Language::En) => "import",
-        (Source::Cli, Language::En) => "cli",
-        (Source::Chat, Language::En) => "chat",
-    }
-}
-
-/// A kind of history entry in words.
-fn kind_label(kind: &str, language: Language) -> String {
-    let (zh, en) = match kind {
-        "created" => ("新建", "created"),
-        "status" => ("状态变更", "status changed"),
-        "edit" => ("导入修改", "edited by import"),
-        "note" => ("报送进展", "progress reported"),
-        "flag" => ("申请协调", "coordination asked"),
-        "extension" => ("申请延期", "extension asked"),
-        "deadline" => ("调整时限", "deadline moved"),
-        "evidence" => ("佐证材料", "evidence"),
-        "progress" => ("进展记录", "progress note"),
-        other => (other, other),
-    };
-    language.pick(zh, en).to_string()
 }
 
 /// `duban history`: every event of a measure, in time order, with a header.
@@ -337,8 +212,8 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
         };
         events.push(Event {
             at: h.at,
-            source: source_label(h.source, language).to_string(),
-            kind: kind_label(&h.kind, language),
+            source: duban::core::report::source_label(h.source, language).to_string(),
+            kind: duban::core::report::history_kind_label(&h.kind, language),
             actor: h.actor.clone(),
             change,
             note: h.note.clone().unwrap_or_default(),
@@ -353,8 +228,8 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
         let sha = e["sha256"].as_str().unwrap_or_default();
         events.push(Event {
             at,
-            source: source_label(Source::Chat, language).to_string(),
-            kind: kind_label("evidence", language),
+            source: duban::core::report::source_label(Source::Chat, language).to_string(),
+            kind: duban::core::report::history_kind_label("evidence", language),
             actor: e["sent_by"].as_str().unwrap_or_default().to_string(),
             change: String::new(),
             note: language.pick(
@@ -382,8 +257,8 @@ pub async fn history(app: &App, code: &str, json: bool) -> anyhow::Result<()> {
         }
         events.push(Event {
             at: n.at,
-            source: source_label(n.source, language).to_string(),
-            kind: kind_label("progress", language),
+            source: duban::core::report::source_label(n.source, language).to_string(),
+            kind: duban::core::report::history_kind_label("progress", language),
             actor: n.author.clone(),
             change: String::new(),
             note: n.body.clone(),

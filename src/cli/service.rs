@@ -35,12 +35,30 @@ pub fn telegram(settings: &Settings) -> anyhow::Result<duban::channels::telegram
     ))
 }
 
+/// The DingTalk robot of the settings, keeping to the configured rates.
+pub fn dingtalk(settings: &Settings) -> anyhow::Result<duban::channels::dingtalk::DingTalk> {
+    let config = &settings.config.dingtalk;
+    Ok(
+        duban::channels::dingtalk::DingTalk::new(duban::channels::dingtalk::DingTalkSettings {
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            robot_code: config.robot().to_string(),
+            api_url: config.api_url.clone(),
+            oapi_url: config.oapi_url.clone(),
+            language: settings.config.language,
+        })?
+        .with_data_dir(&settings.config.data_dir)
+        .with_rates(config.per_second, config.per_group_per_minute),
+    )
+}
+
 /// The channels the settings run, each an object of its own.
 async fn channels(app: &App) -> anyhow::Result<Channels> {
     let mut channels = Channels::new();
     for kind in app.settings.config.channels() {
         channels = match kind {
             ChannelKind::Telegram => channels.with(Arc::new(telegram(&app.settings)?)),
+            ChannelKind::DingTalk => channels.with(Arc::new(dingtalk(&app.settings)?)),
             ChannelKind::Console => {
                 let last = app.store.last_message_id(&console_chat()).await?;
                 channels.with(Arc::new(Console::after(last.as_deref(), app.language())))
@@ -166,7 +184,7 @@ pub async fn remind(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if app.settings.config.telegram.token.is_empty() {
+    if app.settings.config.channels() == [ChannelKind::Console] {
         refuse_console_over_telegram(&app.store, language).await?;
     }
     let queued = app
@@ -200,7 +218,7 @@ pub async fn digest(
 ) -> anyhow::Result<ExitCode> {
     let language = app.language();
     let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
-    if !dry_run && app.settings.config.telegram.token.is_empty() {
+    if !dry_run && app.settings.config.channels() == [ChannelKind::Console] {
         refuse_console_over_telegram(&app.store, language).await?;
     }
     let outcome = duban::service::digest(&app.store, &app.settings, at, force, dry_run).await?;
@@ -310,10 +328,10 @@ async fn refuse_console_over_telegram(store: &Store, language: Language) -> anyh
     if store.has_chat_bindings().await? {
         return refuse(
             language,
-            "这个数据库里有人员或群已在 Telegram 绑定，但没有设置机器人令牌（DUBAN_TELEGRAM_TOKEN）：没有令牌，发给他们的消息会打印在这里，而到不了他们手中。请设置令牌，或为控制台换一个数据库。".to_string(),
-            "this database has people or groups bound in Telegram, but no bot token is set \
-             (DUBAN_TELEGRAM_TOKEN): without it their messages would print here instead of \
-             reaching them. Set the token, or use another database for the console."
+            "这个数据库里有人员或群已在 Telegram 绑定或钉钉绑定，但没有设置机器人（DUBAN_TELEGRAM_TOKEN 或 DUBAN_DINGTALK_CLIENT_ID）：发给他们的消息会打印在这里，而到不了他们手中。请设置机器人，或为控制台换一个数据库。".to_string(),
+            "this database has people or groups bound in Telegram or DingTalk, but no bot is set \
+             (DUBAN_TELEGRAM_TOKEN or DUBAN_DINGTALK_CLIENT_ID): their messages would print here \
+             instead of reaching them. Set the bot, or use another database for the console."
                 .to_string(),
         );
     }
@@ -361,6 +379,7 @@ pub async fn run(
     webhook: Option<String>,
     listen: Option<String>,
     http: Option<String>,
+    web: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let app = App::open(config).await?;
     let mut settings = app.settings.clone();
@@ -373,13 +392,94 @@ pub async fn run(
     if let Some(addr) = http {
         settings.config.http_listen = addr;
     }
+    if let Some(addr) = web {
+        settings.config.web.listen = addr;
+    }
     let language = settings.config.language;
     // SQLite is for one instance: a second `duban run` on the same file is refused.
     let _sqlite_lock = lock_sqlite(&app.store, language).await?;
-    if settings.config.telegram.token.is_empty() {
+    if settings.config.channels() == [ChannelKind::Console] {
         return console(app, settings).await;
     }
-    telegram_service(app, settings).await
+    chat_service(app, settings).await
+}
+
+/// Binds the web workbench's listener; without a configured base URL, links name the
+/// address it bound (a port of 0 gets one from the system).
+async fn web_listener(
+    app: &App,
+    settings: &Settings,
+    wake: Arc<duban::service::Wake>,
+) -> anyhow::Result<(tokio::net::TcpListener, Arc<duban::web::Web>)> {
+    let addr = settings.config.web.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening for the web workbench on {addr} (DUBAN_WEB_LISTEN)"))?;
+    let mut settings = settings.clone();
+    settings.config.web.listen = listener.local_addr()?.to_string();
+    let web = duban::web::Web::new(app.store.clone(), Arc::new(settings)).with_wake(wake);
+    Ok((listener, Arc::new(web)))
+}
+
+/// The console's web workbench (127.0.0.1:8080 unless `web.listen` says otherwise), with a
+/// sign-in link for the office printed; a port in use is reported, and the console goes on.
+async fn console_workbench(
+    app: &App,
+    settings: &Settings,
+    wake: Arc<duban::service::Wake>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let language = settings.config.language;
+    let mut settings = settings.clone();
+    if settings.config.web.listen.is_empty() {
+        settings.config.web.listen = "127.0.0.1:8080".into();
+    }
+    let (listener, web) = match web_listener(app, &settings, wake).await {
+        Ok(bound) => bound,
+        Err(e) => {
+            say!(
+                "{}",
+                language.pick(
+                    format!("（工作台未启动：{e:#}；可设置 DUBAN_WEB_LISTEN 换一个端口）\n"),
+                    format!("(the web workbench did not start: {e:#}; set DUBAN_WEB_LISTEN to another port)\n")
+                )
+            );
+            return Ok(None);
+        }
+    };
+    let office = settings.config.office_name().to_string();
+    let url = duban::web::sign_in_link(
+        &app.store,
+        &web.settings,
+        &office,
+        duban::core::ledger::Role::Office,
+        None,
+        "console",
+        Utc::now(),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    say!(
+        "{}",
+        language.pick(
+            format!(
+                "网页工作台：{}　以{office}身份登录（链接{}分钟内有效，只能用一次；之后用 cargo run -- web-link 姓名 --role office 再取）：\n{url}\n",
+                web.base_url(),
+                settings.config.web.link_minutes
+            ),
+            format!(
+                "Web workbench: {}. Sign in as the office (the link works once, for {} minutes; get another with cargo run -- web-link NAME --role office):\n{url}\n",
+                web.base_url(),
+                settings.config.web.link_minutes
+            )
+        )
+    );
+    Ok(Some(tokio::spawn(duban::service::http::serve(
+        listener,
+        duban::web::router(web),
+        duban::service::http::Limits::from_config(&settings.config.http),
+        stop,
+    ))))
 }
 
 /// The console: the whole loop in a terminal, on the sample ledger when the database is
@@ -423,15 +523,16 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
         )
     );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake = Arc::new(duban::service::Wake::new());
     let service = Arc::new(Service {
         store: app.store.clone(),
         settings: Arc::clone(&settings),
         channels: Channels::new().with(Arc::new(console.clone())),
         wake: Arc::clone(&wake),
-        stop,
+        stop: stop.clone(),
         instance: Arc::new(Instance::alone()),
     });
+    let workbench = console_workbench(&app, &settings, Arc::clone(&wake), stop).await?;
     let first = app.store.cursor(ChannelKind::Console).await?;
     // A newcomer sees today's reminders at once, whatever the day.
     let outcome = duban::service::sweep(&app.store, &settings, Utc::now(), true).await?;
@@ -455,40 +556,59 @@ async fn console(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     let _ = stop_tx.send(true);
     let _ = delivering.await;
     let _ = holding.await;
+    if let Some(workbench) = workbench {
+        let _ = workbench.await;
+    }
     let patience = std::time::Duration::from_millis(200);
     duban::service::drain(&app.store, &console, &settings, patience).await?;
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Telegram bot with its schedule, outbox, leases and optional webhook and HTTP servers.
-async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
+/// The chat channels the configuration names (Telegram, DingTalk) in one service over one
+/// ledger, with the schedule, the outbox, leases and the optional webhook and HTTP servers.
+async fn chat_service(app: App, settings: Settings) -> anyhow::Result<ExitCode> {
     use duban::service::{Instance, POLL_LEASE, SCHEDULE_LEASE, Service};
     let settings = Arc::new(settings);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let telegram = telegram(&settings)?;
-    // The commands menu: retried in the background until the server takes it.
-    let commands = telegram.clone();
+    let wake = Arc::new(duban::service::Wake::new());
+    let kinds = settings.config.channels();
     let language = settings.config.language;
-    tokio::spawn(async move {
-        let mut wait = std::time::Duration::from_secs(1);
-        while let Err(e) = commands.register_commands(language).await {
-            tracing::warn!("registering the bot's commands: {e}; retrying");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(300));
-        }
-    });
+    let mut channels = Channels::new();
+    let telegram = match kinds.contains(&ChannelKind::Telegram) {
+        true => Some(telegram(&settings)?),
+        false => None,
+    };
+    if let Some(telegram) = &telegram {
+        // The commands menu: retried in the background until the server takes it.
+        let commands = telegram.clone();
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_secs(1);
+            while let Err(e) = commands.register_commands(language).await {
+                tracing::warn!("registering the bot's commands: {e}; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(300));
+            }
+        });
+        channels = channels.with(Arc::new(telegram.clone()));
+    }
+    let dingtalk = match kinds.contains(&ChannelKind::DingTalk) {
+        true => Some(dingtalk(&settings)?),
+        false => None,
+    };
+    if let Some(dingtalk) = &dingtalk {
+        channels = channels.with(Arc::new(dingtalk.clone()));
+    }
     let instance = Arc::new(Instance::new());
     let service = Arc::new(Service {
         store: app.store.clone(),
         settings: Arc::clone(&settings),
-        channels: Channels::new().with(Arc::new(telegram.clone())),
+        channels,
         wake: Arc::clone(&wake),
         stop: stop.clone(),
         instance: Arc::clone(&instance),
     });
-    tracing::info!(instance = %instance.id, "starting");
+    tracing::info!(instance = %instance.id, channels = ?kinds, "starting");
     let webhook_url = settings.config.telegram.webhook_url.clone();
     let mut servers = Vec::new();
     if !settings.config.http_listen.is_empty() {
@@ -505,13 +625,24 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             stop.clone(),
         )));
     }
+    if !settings.config.web.listen.is_empty() {
+        let (listener, web) = web_listener(&app, &settings, Arc::clone(&wake)).await?;
+        tracing::info!("the web workbench on {}", web.base_url());
+        servers.push(tokio::spawn(duban::service::http::serve(
+            listener,
+            duban::web::router(web),
+            duban::service::http::Limits::from_config(&settings.config.http),
+            stop.clone(),
+        )));
+    }
     let mut leases = Vec::new();
     if settings.config.schedule.enabled {
         leases.push(SCHEDULE_LEASE);
     }
-    if webhook_url.is_empty() {
+    if telegram.is_some() && webhook_url.is_empty() {
         leases.push(POLL_LEASE);
-    } else {
+    }
+    if let Some(telegram) = telegram.as_ref().filter(|_| !webhook_url.is_empty()) {
         let secret = duban::service::http::webhook_secret(&settings)?;
         let path = duban::service::http::webhook_path(&webhook_url)?;
         let addr = match settings.config.telegram.webhook_listen.as_str() {
@@ -559,8 +690,8 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
         .map(|channel| tokio::spawn(Arc::clone(&service).deliver_loop(channel.kind())))
         .collect();
     let holding = tokio::spawn(Arc::clone(&service).held_loop());
-    let polling = match webhook_url.is_empty() {
-        true => {
+    let polling = match telegram.filter(|_| webhook_url.is_empty()) {
+        Some(telegram) => {
             // A webhook left from webhook mode would make Telegram refuse getUpdates.
             if let Err(e) = telegram.delete_webhook().await {
                 tracing::warn!("removing a webhook: {e}");
@@ -573,8 +704,24 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
             };
             Some(tokio::spawn(Arc::clone(&service).poll_loop(updates)))
         }
-        false => None,
+        None => None,
     };
+    // DingTalk pushes its messages through Stream mode: each is acknowledged once kept.
+    let streaming = dingtalk.map(|dingtalk| {
+        let service = Arc::clone(&service);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            dingtalk
+                .run_stream(
+                    |incoming| {
+                        let service = Arc::clone(&service);
+                        async move { service.take(incoming).await }
+                    },
+                    stop,
+                )
+                .await
+        })
+    });
     tracing::info!("duban is running");
     shutdown_signal().await;
     tracing::info!("stopping: finishing what is being sent");
@@ -588,6 +735,9 @@ async fn telegram_service(app: App, settings: Settings) -> anyhow::Result<ExitCo
     let _ = holding.await;
     if let Some(polling) = polling {
         let _ = polling.await;
+    }
+    if let Some(streaming) = streaming {
+        let _ = streaming.await;
     }
     for server in servers {
         let _ = server.await;

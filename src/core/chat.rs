@@ -14,17 +14,24 @@ pub enum ChannelKind {
     Console,
     /// Telegram's Bot API.
     Telegram,
+    /// A DingTalk robot (钉钉, 浙政钉, 政务钉钉): Stream mode in, the OpenAPI out.
+    DingTalk,
 }
 
 impl ChannelKind {
     /// Every channel duban knows.
-    pub const ALL: [ChannelKind; 2] = [ChannelKind::Console, ChannelKind::Telegram];
+    pub const ALL: [ChannelKind; 3] = [
+        ChannelKind::Console,
+        ChannelKind::Telegram,
+        ChannelKind::DingTalk,
+    ];
 
     /// The stable code, as stored and as addresses write it.
     pub fn code(self) -> &'static str {
         match self {
             ChannelKind::Console => "console",
             ChannelKind::Telegram => "telegram",
+            ChannelKind::DingTalk => "dingtalk",
         }
     }
 
@@ -49,6 +56,21 @@ impl ChannelKind {
                 per_chat_per_second: 1.0,
                 per_group_per_minute: 20,
                 per_second: 30.0,
+            },
+            // A robot's Markdown message; choices as one-tap links that send a reply as the
+            // person's own message; nothing is edited or threaded; 20 messages a minute to a
+            // group.
+            ChannelKind::DingTalk => Capabilities {
+                text_limit: 4_000,
+                caption_limit: 1_000,
+                button_data_limit: 1_000,
+                buttons: Buttons::Links,
+                edits: false,
+                threading: false,
+                file_reuse: false,
+                per_chat_per_second: 1.0,
+                per_group_per_minute: 20,
+                per_second: 20.0,
             },
             ChannelKind::Console => Capabilities {
                 text_limit: 4_000,
@@ -177,6 +199,10 @@ pub struct Message {
     /// A file sent with the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<Attachment>,
+    /// Whether a link in the text must not be previewed (a sign-in link: a chat app that
+    /// fetched it for a preview would see its page).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_preview: bool,
 }
 
 impl Message {
@@ -186,6 +212,7 @@ impl Message {
             text: text.into(),
             buttons: Vec::new(),
             file: None,
+            no_preview: false,
         }
     }
 
@@ -195,6 +222,7 @@ impl Message {
             text: caption.into(),
             buttons: Vec::new(),
             file: Some(file),
+            no_preview: false,
         }
     }
 }
@@ -233,6 +261,7 @@ impl Message {
             text,
             buttons,
             file: self.file.clone(),
+            no_preview: self.no_preview,
         }
     }
 }
@@ -302,6 +331,60 @@ pub struct Button {
     pub label: String,
     /// What a press sends back (at most 64 bytes on Telegram).
     pub data: String,
+    /// What the person could type instead (`2-1 已完成`): a channel with one-tap links sends
+    /// it as their own message, so that a tap and a typed reply take the same path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+}
+
+impl Button {
+    /// A button pressing `data`.
+    pub fn new(label: impl Into<String>, data: impl Into<String>) -> Button {
+        Button {
+            label: label.into(),
+            data: data.into(),
+            reply: None,
+        }
+    }
+
+    /// The same button, with the reply a person could type instead.
+    pub fn with_reply(mut self, reply: impl Into<String>) -> Button {
+        self.reply = Some(reply.into());
+        self
+    }
+
+    /// What a one-tap link sends in this button's place: its reply when it has one, else its
+    /// label with its data after `#` (`✅ 通过 #c:12:ok`), which the bot reads as a press
+    /// ([`pressed_in_text`]).
+    pub fn link_text(&self) -> String {
+        match &self.reply {
+            Some(reply) => reply.clone(),
+            None => format!("{} #{}", self.label, self.data),
+        }
+    }
+}
+
+/// The button a text presses: the data after `#` that a one-tap link sent
+/// ([`Button::link_text`]), and the words after it (a reason, typed on). `None` when the
+/// text names no button.
+pub fn pressed_in_text(text: &str) -> Option<(&str, &str)> {
+    text.match_indices('#').find_map(|(i, _)| {
+        let rest = &text[i + 1..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let data = &rest[..end];
+        let mut parts = data.split(':');
+        let (Some(prefix), Some(id), Some(action), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let known = matches!(prefix, "c" | "x" | "f" | "r" | "m")
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !action.is_empty()
+            && action.bytes().all(|b| b.is_ascii_lowercase());
+        known.then(|| (data, rest[end..].trim()))
+    })
 }
 
 /// What kind of chat something came from.
@@ -472,10 +555,7 @@ mod tests {
     use super::*;
 
     fn button(data: &str) -> Button {
-        Button {
-            label: "按钮".into(),
-            data: data.into(),
-        }
+        Button::new("按钮", data)
     }
 
     #[test]
@@ -497,7 +577,7 @@ mod tests {
                 vec![button("m:0:done"), button("ok")],
                 vec![button("toolong")],
             ],
-            file: None,
+            ..Message::text("")
         };
         let cases = [
             (telegram, "一二三四五六", 2),
@@ -519,6 +599,29 @@ mod tests {
             "图表标题很长",
         );
         assert_eq!(file.for_channel(&short).text, "图表…");
+    }
+
+    #[test]
+    fn a_link_presses_its_button() {
+        let approve = Button::new("✅ 通过", "c:12:ok");
+        assert_eq!(approve.link_text(), "✅ 通过 #c:12:ok");
+        let done = Button::new("✅ 2-1 完成", "m:0:done").with_reply("2-1 已完成");
+        assert_eq!(done.link_text(), "2-1 已完成");
+        let cases = [
+            ("✅ 通过 #c:12:ok", Some(("c:12:ok", ""))),
+            ("↩️ 退回 #c:12:no 材料不全", Some(("c:12:no", "材料不全"))),
+            ("#x:7:no  日期过晚 ", Some(("x:7:no", "日期过晚"))),
+            ("列为督办事项·一般 #f:5:general", Some(("f:5:general", ""))),
+            ("#r:3:y", Some(("r:3:y", ""))),
+            ("2-1 已完成", None),
+            ("#1 第一名", None),
+            ("#c:12", None),
+            ("#z:1:ok", None),
+            ("#c:x:ok", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(pressed_in_text(text), expected, "{text}");
+        }
     }
 
     #[test]

@@ -373,6 +373,8 @@ pub enum Source {
     Cli,
     /// A chat reply.
     Chat,
+    /// The web workbench.
+    Web,
 }
 
 impl Source {
@@ -382,6 +384,7 @@ impl Source {
             Source::Import => "import",
             Source::Cli => "cli",
             Source::Chat => "chat",
+            Source::Web => "web",
         }
     }
 
@@ -391,6 +394,7 @@ impl Source {
             "import" => Some(Source::Import),
             "cli" => Some(Source::Cli),
             "chat" => Some(Source::Chat),
+            "web" => Some(Source::Web),
             _ => None,
         }
     }

@@ -393,6 +393,7 @@ pub fn render(
         text,
         buttons,
         file: None,
+        no_preview: false,
     }
 }
 
@@ -411,12 +412,27 @@ fn buttons_for(position: usize, code: &str, language: Language) -> Vec<Button> {
             "📅 extend".into(),
         ],
     };
+    // What a person could type instead: a channel with one-tap links sends it.
+    let replies: [String; 4] = match language {
+        Language::Zh => [
+            format!("{code} 已完成"),
+            format!("{code} 推进中"),
+            format!("{code} 需协调"),
+            format!("{code} 申请延期"),
+        ],
+        Language::En => [
+            format!("{code} done"),
+            format!("{code} in progress"),
+            format!("{code} blocked"),
+            format!("{code} extend"),
+        ],
+    };
     labels
         .into_iter()
+        .zip(replies)
         .zip(BUTTON_ACTIONS)
-        .map(|(label, action)| Button {
-            label,
-            data: format!("m:{position}:{action}"),
+        .map(|((label, reply), action)| {
+            Button::new(label, format!("m:{position}:{action}")).with_reply(reply)
         })
         .collect()
 }

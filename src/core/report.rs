@@ -332,6 +332,37 @@ pub fn measure_table(
     out
 }
 
+/// Where a change came from, in words.
+pub fn source_label(source: crate::core::ledger::Source, language: Language) -> &'static str {
+    match (source, language) {
+        (crate::core::ledger::Source::Import, Language::Zh) => "导入",
+        (crate::core::ledger::Source::Cli, Language::Zh) => "命令行",
+        (crate::core::ledger::Source::Chat, Language::Zh) => "聊天",
+        (crate::core::ledger::Source::Import, Language::En) => "import",
+        (crate::core::ledger::Source::Cli, Language::En) => "cli",
+        (crate::core::ledger::Source::Chat, Language::En) => "chat",
+        (crate::core::ledger::Source::Web, Language::Zh) => "网页",
+        (crate::core::ledger::Source::Web, Language::En) => "web",
+    }
+}
+
+/// A kind of history entry in words.
+pub fn history_kind_label(kind: &str, language: Language) -> String {
+    let (zh, en) = match kind {
+        "created" => ("新建", "created"),
+        "status" => ("状态变更", "status changed"),
+        "edit" => ("导入修改", "edited by import"),
+        "note" => ("报送进展", "progress reported"),
+        "flag" => ("申请协调", "coordination asked"),
+        "extension" => ("申请延期", "extension asked"),
+        "deadline" => ("调整时限", "deadline moved"),
+        "evidence" => ("佐证材料", "evidence"),
+        "progress" => ("进展记录", "progress note"),
+        other => (other, other),
+    };
+    language.pick(zh, en).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,10 +62,36 @@ pub fn write_ledger(
         path: path.display().to_string(),
         cause: e,
     };
+    workbook(rows, summaries, as_of, language)
+        .and_then(|mut book| book.save(path))
+        .map_err(wrap)
+}
+
+/// The workbook of [`write_ledger`] as bytes, for a download.
+pub fn ledger_bytes(
+    rows: &[(&Measure, &Assessment<'_>)],
+    summaries: &[UnitSummary],
+    as_of: NaiveDate,
+    language: Language,
+) -> Result<Vec<u8>, ExportError> {
+    workbook(rows, summaries, as_of, language)
+        .and_then(|mut book| book.save_to_buffer())
+        .map_err(|e| ExportError::Write {
+            path: "(download)".into(),
+            cause: e,
+        })
+}
+
+fn workbook(
+    rows: &[(&Measure, &Assessment<'_>)],
+    summaries: &[UnitSummary],
+    as_of: NaiveDate,
+    language: Language,
+) -> Result<Workbook, XlsxError> {
     let mut book = Workbook::new();
-    ledger_sheet(book.add_worksheet(), rows, as_of, language).map_err(wrap)?;
-    summary_sheet(book.add_worksheet(), summaries, as_of, language).map_err(wrap)?;
-    book.save(path).map_err(wrap)
+    ledger_sheet(book.add_worksheet(), rows, as_of, language)?;
+    summary_sheet(book.add_worksheet(), summaries, as_of, language)?;
+    Ok(book)
 }
 
 fn ledger_sheet(

@@ -306,7 +306,8 @@ fn day_bounds(settings: &Settings, day: NaiveDate) -> (DateTime<Utc>, DateTime<U
     (local(day), local(day.succ_opt().expect("date in range")))
 }
 
-fn chart_labels(language: Language) -> ChartLabels {
+/// The chart's legend and axis in `language`.
+pub fn chart_labels(language: Language) -> ChartLabels {
     match language {
         Language::Zh => ChartLabels {
             closed: "已销号".into(),

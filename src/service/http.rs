@@ -277,7 +277,7 @@ async fn webhook(State(state): State<Arc<Webhook>>, request: Request) -> StatusC
                 tracing::error!(
                     "update {update_id} could not be applied or held ({e}); skipped it"
                 );
-                service.wake.notify_one();
+                service.wake.ring();
                 StatusCode::OK
             }
             Err(skip) => {

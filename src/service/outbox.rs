@@ -150,7 +150,7 @@ pub async fn deliver_once(
             });
         }
         (true, None) => {
-            let next = store.next_outbox_time().await?.map(|at| {
+            let next = store.next_outbox_time(kind).await?.map(|at| {
                 (at - now)
                     .to_std()
                     .unwrap_or(Duration::ZERO)

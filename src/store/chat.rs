@@ -554,12 +554,17 @@ impl Store {
         })
     }
 
-    /// When the next pending message is due, if any is.
-    pub async fn next_outbox_time(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<String> =
-            sqlx::query_scalar("SELECT MIN(not_before) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
+    /// When the next pending message of a channel is due, if any is.
+    pub async fn next_outbox_time(
+        &self,
+        channel: ChannelKind,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(not_before) FROM outbox WHERE state = 'pending' AND channel = $1",
+        )
+        .bind(channel.code())
+        .fetch_one(&self.pool)
+        .await?;
         next.map(|t| parse_instant("outbox.not_before", &t))
             .transpose()
     }

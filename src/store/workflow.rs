@@ -1030,16 +1030,18 @@ async fn sent_message_in(
     .bind(message_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
+    row.map(|row| sent_message_row(&row)).transpose()
+}
+
+/// A message as sent, from its outbox row (id, kind, body, context, created_at).
+fn sent_message_row(row: &sqlx::any::AnyRow) -> Result<SentMessage, StoreError> {
     let body: String = row.try_get(2)?;
     let context: Option<String> = row.try_get(3)?;
     let corrupt = |column: &'static str, e: serde_json::Error| StoreError::Corrupt {
         column,
         value: e.to_string(),
     };
-    Ok(Some(SentMessage {
+    Ok(SentMessage {
         outbox_id: row.try_get(0)?,
         kind: row.try_get(1)?,
         message: serde_json::from_str(&body).map_err(|e| corrupt("outbox.body", e))?,
@@ -1047,10 +1049,28 @@ async fn sent_message_in(
             .map(|c| serde_json::from_str(&c).map_err(|e| corrupt("outbox.context", e)))
             .transpose()?,
         created_at: parse_instant("outbox.created_at", row.try_get(4)?)?,
-    }))
+    })
 }
 
 impl super::UpdateTx {
+    /// The latest message to `chat` about a measure (a confirmation), if any: what a file
+    /// sent without a reply is evidence for on a channel without threading.
+    pub async fn latest_about_measure(
+        &mut self,
+        chat: &Address,
+    ) -> Result<Option<SentMessage>, StoreError> {
+        // Sent or still queued: a file may follow its confirmation closely.
+        let row = sqlx::query(
+            "SELECT id, kind, body, context, created_at FROM outbox WHERE channel = $1 AND chat_id = $2 \
+             AND context LIKE '%\"measure\"%' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(chat.channel.code())
+        .bind(&chat.id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|row| sent_message_row(&row)).transpose()
+    }
+
     /// The code of the measure with this id, if it exists.
     pub async fn measure_code(&mut self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(

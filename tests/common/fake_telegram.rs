@@ -658,7 +658,8 @@ impl FakeTelegram {
         while !check(self) {
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; sent: {:#?}",
+                "timed out waiting for {what} ({} polls so far); sent: {:#?}",
+                self.calls("getUpdates").len(),
                 self.sent()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;

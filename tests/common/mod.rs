@@ -62,6 +62,8 @@ impl Sandbox {
             .current_dir(self.dir.path())
             .env("DUBAN_DATABASE_URL", &self.url)
             .env("DUBAN_LOG", "warn")
+            // The console's workbench on a port of its own, never the default 8080.
+            .env("DUBAN_WEB_LISTEN", "127.0.0.1:0")
             .env("NO_COLOR", "1");
         command
     }
@@ -253,6 +255,7 @@ pub fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+pub mod fake_dingtalk;
 pub mod fake_telegram;
 pub mod scene;
 pub mod workbook;
@@ -290,6 +293,15 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // A failing test leaves the service's log where it can be read.
+        if std::thread::panicking() {
+            let kept = std::env::temp_dir().join(format!("duban-failed-{}.log", self.child.id()));
+            let _ = std::fs::copy(&self.log, &kept);
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("the service's log is kept in {}", kept.display()),
+            );
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -65,24 +65,7 @@ impl Step<'_> {
         let earlier = self.tx.adopt_evidence(measure_id, claim).await?;
         let evidence = self.tx.evidence_count(measure_id).await?;
         let who = self.signature(unit);
-        let text = match self.lang() {
-            Language::Zh => format!(
-                "📋 销号申请 {code}：{}\n牵头单位：{} · 时限：{} · 申请人：{who}\n佐证材料{evidence}件（随后发来的会转到这里）。\n核验后请点“通过”；退回请点“退回”并回复本消息写明理由。",
-                crate::core::report::fit(&measure.content, 60).trim_end(),
-                measure.lead_unit,
-                measure.deadline.describe(Language::Zh),
-            ),
-            Language::En => format!(
-                "📋 Completion claimed for {code}: {}\nLead unit {} · deadline {} · by {who}\nEvidence: {evidence} file(s) (more will be forwarded here).\nVerify, then press Approve; to reject, press Reject and reply to this message with the reason.",
-                crate::core::report::fit(&measure.content, 60).trim_end(),
-                measure.lead_unit,
-                measure.deadline.describe(Language::En),
-            ),
-        };
-        let message = Message {
-            buttons: vec![decision_buttons("c", claim, self.lang())],
-            ..Message::text(text)
-        };
+        let message = claim_notice(&measure, claim, &who, evidence, self.lang());
         self.notify_office(
             &format!("claim:{claim}"),
             "claim",
@@ -210,12 +193,14 @@ impl Step<'_> {
             RequestCategory::Major,
         ]
         .into_iter()
-        .map(|c| Button {
-            label: match language {
-                Language::Zh => format!("列为督办事项·{}", category_label(c, language)),
-                Language::En => format!("Request: {}", category_label(c, language)),
-            },
-            data: format!("f:{flag}:{}", crate::core::workflow::category_code(c)),
+        .map(|c| {
+            Button::new(
+                match language {
+                    Language::Zh => format!("列为督办事项·{}", category_label(c, language)),
+                    Language::En => format!("Request: {}", category_label(c, language)),
+                },
+                format!("f:{flag}:{}", crate::core::workflow::category_code(c)),
+            )
         })
         .collect();
         let message = Message {
@@ -237,6 +222,7 @@ impl Step<'_> {
         &mut self,
         message_id: Option<&str>,
         data: &str,
+        reason: Option<&str>,
     ) -> Result<String, StoreError> {
         let refused = tr(
             self.lang(),
@@ -264,8 +250,11 @@ impl Step<'_> {
             _ => None,
         };
         match (prefix, decision) {
-            ("c", Some(decision)) => self.decide_claim(id, decision, None, message_id).await,
-            ("x", Some(decision)) => self.decide_extension(id, decision, None, message_id).await,
+            ("c", Some(decision)) => self.decide_claim(id, decision, reason, message_id).await,
+            ("x", Some(decision)) => {
+                self.decide_extension(id, decision, reason, message_id)
+                    .await
+            }
             ("f", None) => match crate::core::workflow::parse_category(action) {
                 Some(category) => self.raise_flag(id, category, message_id).await,
                 None => Ok(refused),
@@ -351,7 +340,7 @@ impl Step<'_> {
                 Ok(line)
             }
             Outcome::Refused(line) => Ok(line),
-            Outcome::NeedsReason { code } => self.ask_reason(&code, subject.context()).await,
+            Outcome::NeedsReason { code } => self.ask_reason(&code, subject).await,
         }
     }
 
@@ -373,15 +362,30 @@ impl Step<'_> {
     }
 
     /// Asks the office member for a rejection's reason.
-    async fn ask_reason(
-        &mut self,
-        code: &str,
-        context: serde_json::Value,
-    ) -> Result<String, StoreError> {
-        let line = match self.lang() {
-            Language::Zh => format!("请回复本条消息写明退回{code}的理由。"),
-            Language::En => format!("Reply to this message with the reason for rejecting {code}."),
+    async fn ask_reason(&mut self, code: &str, subject: Subject) -> Result<String, StoreError> {
+        let context = subject.context();
+        let data = match subject {
+            Subject::Claim(id) => format!("c:{id}:no"),
+            Subject::Extension(id) => format!("x:{id}:no"),
         };
+        // Where a reply cannot name this prompt, the reason goes after the button's data.
+        let line = match (self.lang(), self.caps.threading) {
+            (Language::Zh, true) => format!("请回复本条消息写明退回{code}的理由。"),
+            (Language::En, true) => {
+                format!("Reply to this message with the reason for rejecting {code}.")
+            }
+            (Language::Zh, false) => {
+                format!("请发送“退回 #{data} 理由”，写明退回{code}的理由。")
+            }
+            (Language::En, false) => {
+                format!("Send \"reject #{data} REASON\" with the reason for rejecting {code}.")
+            }
+        };
+        // A press sent as text (a one-tap link) is answered in the chat, by this prompt.
+        if !matches!(self.incoming.event, crate::core::chat::Event::Button { .. }) {
+            self.say_about(line, context).await?;
+            return Ok(String::new());
+        }
         let key = format!(
             "reason:{}:{}",
             self.incoming.update_id, self.who.sender.user_id
@@ -516,7 +520,7 @@ impl Step<'_> {
             }
             return Ok(());
         }
-        let sent = match reply_to {
+        let mut sent = match reply_to {
             Some(id) => self.tx.sent_message(&self.chat, id).await?,
             None => None,
         };
@@ -524,6 +528,11 @@ impl Step<'_> {
             Some(id) => self.tx.sent_reminder(&self.chat, id).await?,
             None => None,
         };
+        // Where a file cannot reply to a message (DingTalk), it goes with the measure the
+        // chat was last told about (the confirmation of a claim, say).
+        if reply_to.is_none() && !self.caps.threading {
+            sent = self.tx.latest_about_measure(&self.chat).await?;
+        }
         let lead = crate::core::reply::split_code(caption);
         let mut target: Option<(i64, String)> = None;
         if let Some(lead) = &lead {
@@ -842,6 +851,36 @@ impl Step<'_> {
 
 /// The office's two answers for `prefix:id`: 通过 / 退回 for a claim (`c`), 同意延期 /
 /// 不予同意 for an extension (`x`).
+/// The claim's notice to the office: the measure, who claims, the evidence so far, and
+/// 通过 / 退回.
+pub(crate) fn claim_notice(
+    measure: &crate::core::ledger::Measure,
+    claim: i64,
+    who: &str,
+    evidence: i64,
+    language: Language,
+) -> Message {
+    let code = &measure.code;
+    let text = match language {
+        Language::Zh => format!(
+            "📋 销号申请 {code}：{}\n牵头单位：{} · 时限：{} · 申请人：{who}\n佐证材料{evidence}件（随后发来的会转到这里）。\n核验后请点“通过”；退回请点“退回”并回复本消息写明理由。",
+            crate::core::report::fit(&measure.content, 60).trim_end(),
+            measure.lead_unit,
+            measure.deadline.describe(Language::Zh),
+        ),
+        Language::En => format!(
+            "📋 Completion claimed for {code}: {}\nLead unit {} · deadline {} · by {who}\nEvidence: {evidence} file(s) (more will be forwarded here).\nVerify, then press Approve; to reject, press Reject and reply to this message with the reason.",
+            crate::core::report::fit(&measure.content, 60).trim_end(),
+            measure.lead_unit,
+            measure.deadline.describe(Language::En),
+        ),
+    };
+    Message {
+        buttons: vec![decision_buttons("c", claim, language)],
+        ..Message::text(text)
+    }
+}
+
 fn decision_buttons(prefix: &str, id: i64, language: Language) -> Vec<Button> {
     let (ok, no) = match (prefix, language) {
         ("x", Language::Zh) => ("✅ 同意延期", "↩️ 不予同意"),
@@ -850,20 +889,14 @@ fn decision_buttons(prefix: &str, id: i64, language: Language) -> Vec<Button> {
         (_, Language::En) => ("✅ Approve", "↩️ Reject"),
     };
     vec![
-        Button {
-            label: ok.into(),
-            data: format!("{prefix}:{id}:ok"),
-        },
-        Button {
-            label: no.into(),
-            data: format!("{prefix}:{id}:no"),
-        },
+        Button::new(ok, format!("{prefix}:{id}:ok")),
+        Button::new(no, format!("{prefix}:{id}:no")),
     ]
 }
 
 /// Where evidence is kept under the data directory: by its hash, so that the same file sent
 /// twice is kept once, with the sent name's extension.
-fn evidence_path(sha256: &str, name: &str) -> String {
+pub(crate) fn evidence_path(sha256: &str, name: &str) -> String {
     let extension: String = std::path::Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
@@ -881,7 +914,11 @@ fn evidence_path(sha256: &str, name: &str) -> String {
 
 /// Writes a file under the data directory, through a temporary file so that a crash
 /// leaves no half-written copy.
-fn store_file(data_dir: &std::path::Path, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn store_file(
+    data_dir: &std::path::Path,
+    path: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let target = data_dir.join(path);
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)?;
