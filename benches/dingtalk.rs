@@ -8,7 +8,8 @@
 //!   from the push to its row, beside the same figures for Telegram's getUpdates
 //!   (`cargo bench --bench telegram`).
 //!
-//! `DUBAN_BENCH_LIAISONS` (default 2,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it.
+//! `DUBAN_BENCH_LIAISONS` (default 2,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it;
+//! `DUBAN_BENCH_ONLY=replies|group|sweep` runs one part.
 
 #[path = "../tests/common/fake_dingtalk.rs"]
 #[allow(dead_code)]
@@ -229,7 +230,16 @@ async fn replies(dir: &std::path::Path) {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    replies(dir.path()).await;
-    burst_to_group(dir.path()).await;
-    sweep_to_liaisons(dir.path()).await;
+    // `DUBAN_BENCH_ONLY=replies|group|sweep` runs one part.
+    let only = std::env::var("DUBAN_BENCH_ONLY").unwrap_or_default();
+    let runs = |part: &str| only.is_empty() || only == part;
+    if runs("replies") {
+        replies(dir.path()).await;
+    }
+    if runs("group") {
+        burst_to_group(dir.path()).await;
+    }
+    if runs("sweep") {
+        sweep_to_liaisons(dir.path()).await;
+    }
 }

@@ -231,11 +231,11 @@ enum Command {
     /// Makes a one-time invitation code (valid 7 days) and its t.me link. The code is the
     /// last line of output.
     Invite {
-        /// For a liaison, the unit of the ledger; for a leader or office member, where they
-        /// sit (e.g. 党工委, 整改办).
+        /// For a liaison or a unit head (head), the unit of the ledger; for a leader or
+        /// office member, where they sit (e.g. 党工委, 整改办).
         unit: String,
         /// The role the code grants.
-        #[arg(long, default_value = "liaison", value_parser = ["liaison", "leader", "office"])]
+        #[arg(long, default_value = "liaison", value_parser = ["liaison", "leader", "office", "head"])]
         role: String,
         /// For a leader: the 责任领导 of the ledger this person is.
         #[arg(long)]
@@ -251,9 +251,9 @@ enum Command {
         name: String,
         /// Their role: the office does everything, a leader reads, a liaison answers for
         /// their unit.
-        #[arg(long, value_parser = ["liaison", "leader", "office"])]
+        #[arg(long, value_parser = ["liaison", "leader", "office", "head"])]
         role: String,
-        /// For a liaison: the unit of the ledger they answer for.
+        /// For a liaison or a unit head: the unit of the ledger.
         #[arg(long)]
         unit: Option<String>,
         /// Who makes it, for the record (default: cli:$USER).

@@ -11,6 +11,8 @@ pub mod chart;
 pub mod chat;
 pub mod digest;
 pub mod ledger;
+pub mod notice;
+pub mod office;
 pub mod remind;
 pub mod reply;
 pub mod report;

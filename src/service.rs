@@ -34,6 +34,10 @@ pub struct SweepOutcome {
     pub planned: Vec<Planned>,
     /// How many of them were new to the outbox.
     pub queued: usize,
+    /// The open measures at a step of the ladder today.
+    pub steps: Vec<crate::core::remind::StepReached>,
+    /// How many of them reached their step today (recorded in the history now).
+    pub steps_recorded: usize,
 }
 
 /// Plans the reminders of `now`'s day. Nothing on a day off, unless the config or `force`
@@ -54,6 +58,8 @@ pub async fn plan_sweep(
             day_off: true,
             planned: Vec::new(),
             queued: 0,
+            steps: Vec::new(),
+            steps_recorded: 0,
         });
     }
     let measures = store.measures().await?;
@@ -94,6 +100,8 @@ pub async fn plan_sweep(
         day_off: false,
         planned,
         queued: 0,
+        steps: crate::core::remind::steps_reached(&measures, &assessments),
+        steps_recorded: 0,
     })
 }
 
@@ -109,10 +117,96 @@ pub async fn sweep(
     if outcome.day_off {
         return Ok(outcome);
     }
+    record_steps_and_plan_office(store, settings, &mut outcome, now, false).await?;
     outcome.queued = store
         .enqueue_sweep(SWEEP, outcome.day, &outcome.planned, now)
         .await?;
     Ok(outcome)
+}
+
+/// Records the ladder's steps reached today in the history (with `dry_run`, only finds
+/// them) and adds the office's daily 待办 message to the sweep: claims waiting for
+/// verification, extension requests, flags, late requests, and what reached the office's
+/// step (问责建议) today; one message per office chat, none when nothing waits.
+pub async fn record_steps_and_plan_office(
+    store: &Store,
+    settings: &Settings,
+    outcome: &mut SweepOutcome,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<(), StoreError> {
+    use crate::core::office::{FlagLine, OfficeTodo, todo_message};
+    use crate::core::rules::Audience;
+    let new = store.record_steps(&outcome.steps, now, dry_run).await?;
+    outcome.steps_recorded = new.len();
+    let office_steps: Vec<&str> = settings
+        .config
+        .rules
+        .ladder
+        .iter()
+        .filter(|s| s.notify.contains(&Audience::Office))
+        .map(|s| s.key.as_str())
+        .collect();
+    let mut reached = Vec::new();
+    for step in new
+        .iter()
+        .filter(|s| office_steps.contains(&s.key.as_str()))
+    {
+        reached.push(store.measure(&step.code).await?);
+    }
+    let reached: Vec<&crate::core::ledger::Measure> = reached.iter().collect();
+    let queue = store.office_queue().await?;
+    let flags: Vec<FlagLine> = queue
+        .flags
+        .iter()
+        .map(|f| FlagLine {
+            code: f.code.clone(),
+            unit: f.unit.clone().unwrap_or_else(|| f.lead_unit.clone()),
+            reason: f.reason.clone(),
+        })
+        .collect();
+    let requests = store.requests().await?;
+    let late: Vec<(&crate::core::workflow::Request, i64)> = requests
+        .iter()
+        .filter_map(|r| match r.state(outcome.day, &settings.calendar) {
+            crate::core::workflow::RequestState::Late { overdue_days } => Some((r, overdue_days)),
+            _ => None,
+        })
+        .collect();
+    let todo = OfficeTodo {
+        claims: &queue.claims,
+        extensions: &queue.extensions,
+        flags: &flags,
+        late_requests: &late,
+        accountability: &reached,
+    };
+    let timezone = settings.timezone;
+    let Some(message) = todo_message(
+        &todo,
+        |c| c.claimed_at.with_timezone(&timezone).date_naive(),
+        outcome.day,
+        &settings.calendar,
+        settings.config.rules.verify_within_working_days,
+        settings.config.language,
+    ) else {
+        return Ok(());
+    };
+    let channels = settings.config.channels();
+    for chat in store.office_chats().await? {
+        if !channels.contains(&chat.channel) {
+            continue;
+        }
+        outcome.planned.push(crate::core::remind::Planned {
+            key: format!("office_todo:{}:{}", outcome.day, chat.key()),
+            chat,
+            person_id: None,
+            kind: "office_todo",
+            message: message.clone(),
+            items: Vec::new(),
+            context: None,
+        });
+    }
+    Ok(())
 }
 
 /// Whether today's sweep should have run by `now` and has not: the service catches it up

@@ -305,6 +305,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_channels.sql"),
     ),
     (8, "web", include_str!("../migrations/sqlite/0008_web.sql")),
+    (
+        9,
+        "unit heads",
+        include_str!("../migrations/sqlite/0009_unit_heads.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -347,6 +352,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "web",
         include_str!("../migrations/postgres/0008_web.sql"),
+    ),
+    (
+        9,
+        "unit heads",
+        include_str!("../migrations/postgres/0009_unit_heads.sql"),
     ),
 ];
 
@@ -459,12 +469,15 @@ impl Store {
             .iter()
             .filter(|(version, _, _)| *version <= last)
             .map(|(version, description, sql)| {
+                // A script that opens its own transaction (to rebuild tables with foreign
+                // keys off, as SQLite requires) runs outside the migrator's.
+                let own_transaction = sql.contains("\nBEGIN IMMEDIATE;");
                 Migration::new(
                     *version,
                     Cow::Borrowed(*description),
                     MigrationType::Simple,
                     sql.into_sql_str(),
-                    false,
+                    own_transaction,
                 )
             })
             .collect();

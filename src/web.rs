@@ -187,6 +187,7 @@ pub fn router(web: Arc<Web>) -> Router {
         )
         .route("/measures/{code}/{action}", post(measure_action))
         .route("/extensions/{id}/{action}", post(extension_action))
+        .route("/flags/{id}/raise", post(raise_flag))
         .route("/todo", get(todo))
         .route("/requests", get(admin::requests).post(admin::add_request))
         .route("/requests/{id}/answer", post(admin::answer_request))
@@ -320,8 +321,8 @@ pub(super) async fn may_change(
     if !same_secret(csrf.as_bytes(), session.csrf.as_bytes()) {
         return Err(forbidden("页面已过期，请刷新后重试。"));
     }
-    if session.role == Role::Leader {
-        return Err(forbidden("领导账号只能查看，不能修改。"));
+    if matches!(session.role, Role::Leader | Role::Head) {
+        return Err(forbidden("领导和单位主要负责人只能查看，不能修改。"));
     }
     Ok(session)
 }
@@ -336,12 +337,12 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-/// Whether a session may see a measure: the office and leaders see all, a liaison their
-/// unit's.
+/// Whether a session may see a measure: the office and leaders see all, a liaison and a
+/// unit head their unit's.
 fn may_see(session: &WebSession, measure: &Measure) -> bool {
     match (&session.role, &session.unit) {
-        (Role::Liaison, Some(unit)) => measure.involves(unit),
-        (Role::Liaison, None) => false,
+        (Role::Liaison | Role::Head, Some(unit)) => measure.involves(unit),
+        (Role::Liaison | Role::Head, None) => false,
         _ => true,
     }
 }
@@ -980,6 +981,62 @@ async fn extension_action(
     }
 }
 
+/// The office's form raising a coordination flag into a request.
+#[derive(Debug, Deserialize)]
+struct RaiseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    unit: String,
+}
+
+/// Raises a coordination flag into a request for the unit the office names (or the office).
+async fn raise_flag(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<RaiseForm>,
+) -> Page {
+    use crate::app::decide::Outcome;
+    let session = may_change(&web, &headers, &form.csrf).await?;
+    if session.role != Role::Office {
+        return Err(stop(
+            StatusCode::FORBIDDEN,
+            "无权操作",
+            "协调事项由整改办处理。",
+        ));
+    }
+    let Some(category) = crate::core::workflow::parse_category(&form.category) else {
+        return Ok(back_to("/todo", "请选择诉求类别。"));
+    };
+    let to = form.unit.trim();
+    let result = async {
+        let mut tx = web.store.begin_change(Utc::now()).await?;
+        let outcome = crate::app::decide::raise_flag(
+            &mut tx,
+            &web.settings,
+            id,
+            category,
+            (!to.is_empty()).then_some(to),
+            &session.name,
+        )
+        .await?;
+        if matches!(outcome, Outcome::Decided { .. }) {
+            tx.commit().await?;
+        }
+        Ok::<_, StoreError>(outcome)
+    };
+    match result.await.map_err(internal)? {
+        Outcome::Decided { line, code } => {
+            web.changed();
+            Ok(back_to("/todo", &format!("{code}：{line}")))
+        }
+        Outcome::Refused(why) | Outcome::NeedsReason { code: why } => Ok(back_to("/todo", &why)),
+    }
+}
+
 async fn todo(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     let session = signed_in(&web, &headers).await?;
     if session.role != Role::Office {
@@ -991,8 +1048,9 @@ async fn todo(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     }
     let queue = web.store.office_queue().await.map_err(internal)?;
     let requests = web.store.requests().await.map_err(internal)?;
+    let units = web.store.unit_names().await.map_err(internal)?;
     let flash = cookie_flash(&headers);
-    Ok(pages::todo(&web, &session, &queue, &requests, flash.as_deref()).into_response())
+    Ok(pages::todo(&web, &session, &queue, &requests, &units, flash.as_deref()).into_response())
 }
 
 async fn chart(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {

@@ -53,7 +53,7 @@ fn sample_ledger_imports_and_lists_with_colours() {
         (Some("2023-12-31"), Some("2024-01-02"))
     );
     assert_eq!(m["overdue_days"], 50);
-    assert_eq!(m["escalation"], "report");
+    assert_eq!(m["escalation"], "accountability"); // 20 working days and more: 问责建议
     // Deadline forms and unit separators, as written in the sample.
     let cases = [
         ("2-1", "date", Some("2023-12-31")), // "2023.12"

@@ -223,7 +223,7 @@ async fn migrations_apply_once() {
     let sandbox = Sandbox::sqlite();
     for url in [db.url.as_str(), sandbox.url.as_str()] {
         let store = Store::connect(url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), 8, "{url}");
+        assert_eq!(store.migrate().await.unwrap(), 9, "{url}");
         assert_eq!(store.migrate().await.unwrap(), 0, "{url}");
         store.close().await;
     }

@@ -98,7 +98,7 @@ async fn upgrade(url: &str) {
     execute(url, RELEASE_ROWS).await;
     let notes_before = store.notes("1-4").await.unwrap().len();
 
-    assert_eq!(store.migrate().await.unwrap(), 4, "{url}");
+    assert_eq!(store.migrate().await.unwrap(), 5, "{url}");
 
     // The ledger and its history are as they were.
     assert_eq!(store.measures().await.unwrap().len(), 66);

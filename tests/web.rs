@@ -529,6 +529,62 @@ async fn workbench_story(sb: Sandbox) {
         "{page}"
     );
 
+    // A coordination flag goes to the unit the office names: on the web to 国资办, in the
+    // chat to the office itself; a unit the ledger does not name is refused.
+    let flag_notice =
+        |f: &FakeTelegram, words: &str| f.sent_to(OFFICE).iter().any(|s| s.text.contains(words));
+    fake.ask(ECON, ECON, "E-2 需协调 缺少资金", None).await;
+    fake.wait_for(15, "the first flag's notice", |f| {
+        flag_notice(f, "缺少资金")
+    })
+    .await;
+    let (_, todo) = office.get("/todo").await;
+    assert!(
+        todo.contains("缺少资金") && todo.contains("/flags/1/raise"),
+        "{todo}"
+    );
+    let response = office
+        .post(
+            "/flags/1/raise",
+            &[
+                ("csrf", &office_csrf),
+                ("category", "consult"),
+                ("unit", "国资办"),
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        flash(&response).contains("由国资办答复"),
+        "{}",
+        flash(&response)
+    );
+    fake.ask(ECON, ECON, "E-2 需协调 缺少人手", None).await;
+    fake.wait_for(15, "the second flag's notice", |f| {
+        flag_notice(f, "缺少人手")
+    })
+    .await;
+    let answer = fake.ask(OFFICE, OFFICE, "#f:2:major 整改办", None).await;
+    assert!(answer.contains("由整改办答复"), "{answer}");
+    fake.ask(ECON, ECON, "E-2 需协调 第三件事", None).await;
+    fake.wait_for(15, "the third flag's notice", |f| {
+        flag_notice(f, "第三件事")
+    })
+    .await;
+    let answer = fake
+        .ask(OFFICE, OFFICE, "#f:3:general 不存在局", None)
+        .await;
+    assert!(answer.contains("没有单位“不存在局”"), "{answer}");
+    let requests: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["requests", "--json"])).unwrap();
+    let units: Vec<&str> = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["unit"].as_str().unwrap())
+        .collect();
+    assert_eq!(units, ["国资办", "国资办", "整改办"], "{requests}");
+
     // 导入: a file with a bad cell is refused whole, naming its row and column; a good one
     // is checked first, then imported on confirmation.
     let upload = |name: &str, body: &str| {

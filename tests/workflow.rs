@@ -900,7 +900,7 @@ async fn the_digest_reaches_every_leader_with_its_chart_and_the_weekly_ledger() 
         ),
         format!("未销号亮灯（首次简报）：🔴 红灯{red} · 🟡 黄灯{yellow} · 🟢 绿灯{green}"),
         "经批准延期的措施1项".to_string(),
-        format!("🔴 红灯清单（按牵头单位，共{red}项）："),
+        format!("🔴 通报：逾期已达通报阶梯的措施（按牵头单位，共{red}项）："),
         "⛔ 无法送达（已屏蔽机器人或已移出群）：联络员7001（经济发展局）".to_string(),
         "  咨询类：按时答复1 · 超时答复1 · 办理中0 · 超时未答复0".to_string(),
         "  一般性协调：按时答复0 · 超时答复0 · 办理中0 · 超时未答复1".to_string(),

@@ -7,7 +7,7 @@ CREATE TABLE web_links (
     id INTEGER PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('liaison', 'leader', 'office')),
+    role TEXT NOT NULL CHECK (role IN ('liaison', 'leader', 'office', 'head')),
     unit_id INTEGER REFERENCES units (id),
     created_by TEXT NOT NULL,
     created_at TEXT NOT NULL,
@@ -20,7 +20,7 @@ CREATE TABLE web_sessions (
     id INTEGER PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('liaison', 'leader', 'office')),
+    role TEXT NOT NULL CHECK (role IN ('liaison', 'leader', 'office', 'head')),
     unit_id INTEGER REFERENCES units (id),
     csrf TEXT NOT NULL,
     created_at TEXT NOT NULL,
@@ -29,14 +29,16 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_name ON web_sessions (name);
 
--- Changes made on the web are recorded with the source `web`: SQLite changes a CHECK by
--- rebuilding the table.
+-- Changes made on the web are recorded with the source `web` (and what duban itself records,
+-- such as a step of the ladder reached, with `system`), and a measure reaching a step
+-- of the escalation ladder with the kind `step`: SQLite changes a CHECK by rebuilding the
+-- table.
 CREATE TABLE progress_notes_new (
     id INTEGER PRIMARY KEY,
     measure_id INTEGER NOT NULL REFERENCES measures (id),
     body TEXT NOT NULL,
     author TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat', 'web')),
+    source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat', 'web', 'system')),
     created_at TEXT NOT NULL
 );
 INSERT INTO progress_notes_new (id, measure_id, body, author, source, created_at)
@@ -50,8 +52,8 @@ CREATE TABLE history_new (
     measure_id INTEGER NOT NULL REFERENCES measures (id),
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat', 'web')),
-    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence')),
+    source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat', 'web', 'system')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence', 'step')),
     from_status TEXT,
     to_status TEXT NOT NULL,
     note TEXT,

@@ -85,9 +85,11 @@ pub fn role_label(role: Role, language: Language, office: &str) -> String {
         (Role::Liaison, Language::Zh) => "联络员".into(),
         (Role::Leader, Language::Zh) => "责任领导".into(),
         (Role::Office, Language::Zh) => office.into(),
+        (Role::Head, Language::Zh) => "单位主要负责人".into(),
         (Role::Liaison, Language::En) => "liaison".into(),
         (Role::Leader, Language::En) => "leader".into(),
         (Role::Office, Language::En) => "office".into(),
+        (Role::Head, Language::En) => "unit head".into(),
     }
 }
 
@@ -1008,11 +1010,12 @@ impl Step<'_> {
             );
             return self.say(line).await;
         }
-        // The office's role first, then a leader's, then a liaison's first unit.
+        // The office's role first, then a leader's, a unit head's, a liaison's first unit.
         let rank = |role: Role| match role {
             Role::Office => 0,
             Role::Leader => 1,
-            Role::Liaison => 2,
+            Role::Head => 2,
+            Role::Liaison => 3,
         };
         let Some(binding) = self
             .who
@@ -1614,7 +1617,9 @@ impl Step<'_> {
     /// reason) go with it. Returns what the toast would say.
     async fn press_by_text(&mut self, data: &str, rest: &str) -> Result<String, StoreError> {
         let rejection = data.ends_with(":no") && (data.starts_with("c:") || data.starts_with("x:"));
-        if rejection && !rest.is_empty() && self.who.bound() {
+        // A flag raised to a unit the office names.
+        let raised_to = data.starts_with("f:");
+        if (rejection || raised_to) && !rest.is_empty() && self.who.bound() {
             return self.office_press(None, data, Some(rest)).await;
         }
         self.press(None, data).await

@@ -220,6 +220,7 @@ pub async fn raise_flag(
     settings: &Settings,
     id: i64,
     category: RequestCategory,
+    to: Option<&str>,
     by: &str,
 ) -> Result<Outcome, StoreError> {
     let language = settings.config.language;
@@ -246,6 +247,33 @@ pub async fn raise_flag(
         &settings.calendar,
     );
     let from = flag.unit.clone().unwrap_or_else(|| flag.lead_unit.clone());
+    // The unit that answers: the one the office names (another unit, or the office itself),
+    // else the measure's lead unit.
+    let office = settings.config.office_name().to_string();
+    let to = match to
+        .map(crate::core::ledger::parse::name)
+        .filter(|u| !u.is_empty())
+    {
+        None => flag.lead_unit.clone(),
+        Some(unit) if unit == office || unit == settings.config.office.name => {
+            tx.ensure_unit(&unit).await?;
+            unit
+        }
+        Some(unit) => {
+            if !tx.unit_exists(&unit).await? {
+                return Ok(Outcome::Refused(if zh {
+                    format!(
+                        "台账中没有单位“{unit}”，请核对单位名称，或写“{office}”由{office}答复。"
+                    )
+                } else {
+                    format!(
+                        "No unit {unit:?} in the ledger; check the name, or name {office} to answer it yourselves."
+                    )
+                }));
+            }
+            unit
+        }
+    };
     let body = if zh {
         format!("{}需协调（{from}）：{}", flag.code, flag.reason)
     } else {
@@ -255,7 +283,7 @@ pub async fn raise_flag(
         .raise_flag(
             id,
             &NewRequest {
-                unit: &flag.lead_unit,
+                unit: &to,
                 category,
                 body: &body,
                 raised_on: asked,
@@ -270,14 +298,14 @@ pub async fn raise_flag(
         format!(
             "📌 已列为督办事项{}（{label}，由{}答复，时限：{}） · {by}",
             request_code(request),
-            flag.lead_unit,
+            to,
             text::date(due, Language::Zh)
         )
     } else {
         format!(
             "📌 Raised as {} ({label}, {} to answer by {due}) · {by}",
             request_code(request),
-            flag.lead_unit
+            to
         )
     };
     Ok(Outcome::Decided {

@@ -69,7 +69,7 @@ pub async fn sign_in_link(
             token_hash: &hash(&token),
             name,
             role,
-            unit: unit.filter(|_| role == Role::Liaison),
+            unit: unit.filter(|_| role.has_unit()),
             created_by: by,
             created_at: now,
             expires_at: now + Duration::minutes(i64::from(settings.config.web.link_minutes)),
@@ -84,7 +84,7 @@ fn new_link(
     role: Role,
     unit: Option<&str>,
 ) -> Result<(String, String), SignInError> {
-    if role == Role::Liaison && unit.is_none() {
+    if role.has_unit() && unit.is_none() {
         return Err(SignInError::UnitNeeded);
     }
     let token = secret();
@@ -108,7 +108,7 @@ pub async fn sign_in_link_in(
         token_hash: &hash(&token),
         name,
         role,
-        unit: unit.filter(|_| role == Role::Liaison),
+        unit: unit.filter(|_| role.has_unit()),
         created_by: by,
         created_at: now,
         expires_at: now + Duration::minutes(i64::from(settings.config.web.link_minutes)),
@@ -148,7 +148,7 @@ pub async fn invite(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Invitation, StoreError> {
-    let liaison = role == Role::Liaison;
+    let liaison = role.has_unit();
     let code = invitation_code();
     let expires_at = now + Duration::days(7);
     let hash = crate::app::bot::code_hash(&code);

@@ -18,7 +18,8 @@ pub async fn invite(
     let language = app.language();
     let role = Role::from_code(role).expect("clap checks the role");
     let unit = duban::core::ledger::parse::name(unit);
-    let liaison = role == Role::Liaison;
+    // A liaison answers for a unit, a head leads one: both name a unit of the ledger.
+    let liaison = role.has_unit();
     if liaison {
         // A liaison answers for a unit of the ledger: a typo would bind them to nothing.
         super::ledger::check_unit(app, &unit).await?;
@@ -160,11 +161,11 @@ pub async fn web_link(
         );
     }
     let unit = unit.map(|u| duban::core::ledger::parse::name(&u));
-    if role == Role::Liaison && unit.is_none() {
+    if role.has_unit() && unit.is_none() {
         return super::refuse(
             language,
-            "联络员的登录链接须用 --unit 写明所在单位".to_string(),
-            "a liaison's sign-in link needs --unit".to_string(),
+            "联络员和单位主要负责人的登录链接须用 --unit 写明所在单位".to_string(),
+            "a liaison's or unit head's sign-in link needs --unit".to_string(),
         );
     }
     let by = by.unwrap_or_else(|| {

@@ -140,7 +140,7 @@ pub async fn remind(
 ) -> anyhow::Result<ExitCode> {
     let language = app.language();
     let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
-    let outcome = duban::service::plan_sweep(&app.store, &app.settings, at, false).await?;
+    let mut outcome = duban::service::plan_sweep(&app.store, &app.settings, at, false).await?;
     let day = app.day(outcome.day);
     if outcome.day_off {
         say!(
@@ -155,6 +155,14 @@ pub async fn remind(
         return Ok(ExitCode::SUCCESS);
     }
     if dry_run {
+        duban::service::record_steps_and_plan_office(
+            &app.store,
+            &app.settings,
+            &mut outcome,
+            at,
+            true,
+        )
+        .await?;
         for p in &outcome.planned {
             say!(
                 "{}\n{}\n",
@@ -187,6 +195,15 @@ pub async fn remind(
     if app.settings.config.channels() == [ChannelKind::Console] {
         refuse_console_over_telegram(&app.store, language).await?;
     }
+    duban::service::record_steps_and_plan_office(
+        &app.store,
+        &app.settings,
+        &mut outcome,
+        at,
+        false,
+    )
+    .await?;
+    let steps = outcome.steps_recorded;
     let queued = app
         .store
         .enqueue_sweep(
@@ -198,11 +215,11 @@ pub async fn remind(
         .await?;
     let what = language.pick(
         format!(
-            "{day}的提醒：计划{}条，新加入队列{queued}条",
+            "{day}的提醒：计划{}条，新加入队列{queued}条；新达到督办阶梯的措施{steps}项",
             outcome.planned.len()
         ),
         format!(
-            "sweep of {day}: {} message(s) planned, {queued} new",
+            "sweep of {day}: {} message(s) planned, {queued} new; {steps} measure(s) reached a new step",
             outcome.planned.len()
         ),
     );

@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use crate::core::calendar::Calendar;
 use crate::core::chart::UnitBar;
 use crate::core::ledger::{Measure, Status};
-use crate::core::rules::{Assessment, Colour, RequestCategory, Tier};
+use crate::core::rules::{Assessment, Audience, Colour, RequestCategory, Tier};
 use crate::core::text::Language;
 use crate::core::workflow::{Request, RequestState, category_label};
 
@@ -361,12 +361,19 @@ pub fn build(facts: &Facts<'_>, calendar: &Calendar, options: &Options) -> Diges
 /// A red measure in the list: working days overdue, the measure, its assessment.
 type RedItem<'m> = (u32, &'m Measure, &'m Assessment<'m>);
 
-/// The red list, grouped by lead unit: code, working days overdue, responsible leaders.
+/// The red list (通报): the red measures whose step of the ladder names them in the digest,
+/// grouped by lead unit, with working days overdue and responsible leaders; the red ones
+/// still at an earlier step (催办, 督办) are counted after it.
 fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
     let zh = options.language == Language::Zh;
     let mut by_unit: BTreeMap<&str, Vec<RedItem<'_>>> = BTreeMap::new();
+    let mut earlier = 0;
     for (m, a) in facts.measures.iter().zip(facts.assessments) {
         if m.status == Status::Closed || a.colour != Colour::Red {
+            continue;
+        }
+        if !a.step.is_some_and(|s| s.notify.contains(&Audience::Digest)) {
+            earlier += 1;
             continue;
         }
         let overdue = match a.tier {
@@ -378,7 +385,20 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
             .or_default()
             .push((overdue, m, a));
     }
+    let note_earlier = |lines: &mut Vec<String>| {
+        if earlier > 0 {
+            lines.push(if zh {
+                format!("另有{earlier}项红灯尚在催办、督办中，未列入通报。")
+            } else {
+                format!("{earlier} more red measure(s) are being urged, not yet named.")
+            });
+        }
+    };
     if by_unit.is_empty() {
+        if earlier > 0 {
+            lines.push(String::new());
+            note_earlier(lines);
+        }
         return;
     }
     let mut units: Vec<(&str, Vec<RedItem<'_>>)> = by_unit.into_iter().collect();
@@ -389,9 +409,9 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
     let total: usize = units.iter().map(|(_, items)| items.len()).sum();
     lines.push(String::new());
     lines.push(if zh {
-        format!("🔴 红灯清单（按牵头单位，共{total}项）：")
+        format!("🔴 通报：逾期已达通报阶梯的措施（按牵头单位，共{total}项）：")
     } else {
-        format!("🔴 Red list by lead unit ({total}):")
+        format!("🔴 Named (overdue to the notice step), by lead unit ({total}):")
     });
     let mut shown = 0;
     'units: for (unit, items) in &units {
@@ -432,6 +452,7 @@ fn red_list(lines: &mut Vec<String>, facts: &Facts<'_>, options: &Options) {
             format!("… and {} more", total - shown)
         });
     }
+    note_earlier(lines);
 }
 
 /// Requests per category: answered in time, answered late, late and open; and what is late.

@@ -329,15 +329,24 @@ pub enum Role {
     Leader,
     /// 整改办 / 工作专班: the supervision office.
     Office,
+    /// 单位主要负责人: the head of a unit, whom 督办 reaches.
+    Head,
 }
 
 impl Role {
+    /// Whether the role belongs to a unit of the ledger (a liaison, a unit head) rather than
+    /// a place.
+    pub fn has_unit(self) -> bool {
+        matches!(self, Role::Liaison | Role::Head)
+    }
+
     /// The stable code.
     pub fn code(self) -> &'static str {
         match self {
             Role::Liaison => "liaison",
             Role::Leader => "leader",
             Role::Office => "office",
+            Role::Head => "head",
         }
     }
 
@@ -347,6 +356,7 @@ impl Role {
             "liaison" => Some(Role::Liaison),
             "leader" => Some(Role::Leader),
             "office" => Some(Role::Office),
+            "head" => Some(Role::Head),
             _ => None,
         }
     }
@@ -375,6 +385,8 @@ pub enum Source {
     Chat,
     /// The web workbench.
     Web,
+    /// duban itself: a step of the escalation ladder reached.
+    System,
 }
 
 impl Source {
@@ -385,6 +397,7 @@ impl Source {
             Source::Cli => "cli",
             Source::Chat => "chat",
             Source::Web => "web",
+            Source::System => "system",
         }
     }
 
@@ -395,6 +408,7 @@ impl Source {
             "cli" => Some(Source::Cli),
             "chat" => Some(Source::Chat),
             "web" => Some(Source::Web),
+            "system" => Some(Source::System),
             _ => None,
         }
     }

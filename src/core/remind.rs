@@ -47,6 +47,12 @@ pub enum RecipientKind {
         /// Their name as the ledger's 责任领导 column writes it.
         name: String,
     },
+    /// A unit's head (单位主要负责人): 督办 of the measures their unit leads once a step
+    /// of the ladder names the unit head.
+    Head {
+        /// The units they head.
+        units: Vec<String>,
+    },
 }
 
 /// The kinds of message a sweep sends.
@@ -56,6 +62,8 @@ pub enum Kind {
     Reminder,
     /// A 催办 copy to a responsible leader.
     UrgeCopy,
+    /// 督办 to a unit's head.
+    Supervise,
 }
 
 impl Kind {
@@ -64,6 +72,7 @@ impl Kind {
         match self {
             Kind::Reminder => "reminder",
             Kind::UrgeCopy => "urge_copy",
+            Kind::Supervise => "supervise",
         }
     }
 }
@@ -114,6 +123,33 @@ fn urgency(a: &Assessment<'_>) -> (u8, i64) {
     (rank, days)
 }
 
+/// A measure at a step of the escalation ladder, as the history records it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReached {
+    /// The measure's code.
+    pub code: String,
+    /// The step's key (`urge`, `supervise` …).
+    pub key: String,
+    /// The step's label (催办, 督办 …).
+    pub label: String,
+}
+
+/// The open measures that are at a step of the ladder, with the step.
+pub fn steps_reached(measures: &[Measure], assessments: &[Assessment<'_>]) -> Vec<StepReached> {
+    measures
+        .iter()
+        .zip(assessments)
+        .filter(|(m, _)| matches!(m.status, Status::NotStarted | Status::InProgress))
+        .filter_map(|(m, a)| {
+            a.step.map(|step| StepReached {
+                code: m.code.clone(),
+                key: step.key.clone(),
+                label: step.label.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Plans the sweep of `today`.
 pub fn plan(
     measures: &[Measure],
@@ -130,6 +166,7 @@ pub fn plan(
     // their units instead of every measure (10,000 liaisons × 100,000 measures otherwise).
     let mut by_unit: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut by_leader: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_head: HashMap<&str, Vec<usize>> = HashMap::new();
     for (place, &i) in due.iter().enumerate() {
         let measure = &measures[i];
         by_unit
@@ -138,6 +175,16 @@ pub fn plan(
             .push(place);
         for unit in &measure.units {
             by_unit.entry(unit.as_str()).or_default().push(place);
+        }
+        // 督办 reaches the head of the unit that leads the measure.
+        if assessments[i]
+            .step
+            .is_some_and(|s| s.notify.contains(&Audience::UnitHead))
+        {
+            by_head
+                .entry(measure.lead_unit.as_str())
+                .or_default()
+                .push(place);
         }
         if assessments[i]
             .step
@@ -169,6 +216,15 @@ pub fn plan(
             RecipientKind::Leader { name } => (
                 Kind::UrgeCopy,
                 gather(by_leader.get(name.as_str()).into_iter().collect()),
+            ),
+            RecipientKind::Head { units } => (
+                Kind::Supervise,
+                gather(
+                    units
+                        .iter()
+                        .filter_map(|u| by_head.get(u.as_str()))
+                        .collect(),
+                ),
             ),
         };
         if items.is_empty() {
@@ -288,6 +344,14 @@ fn header(kind: Kind, today: NaiveDate, count: usize, urgent: bool, language: La
         (Kind::UrgeCopy, Language::En, _) => {
             format!("[Copy to the leader] {day}: {count} measure(s) under you are overdue:")
         }
+        (Kind::Supervise, Language::Zh, _) => {
+            format!(
+                "【督办】{day}，贵单位牵头的{count}项整改措施逾期未完成，请主要负责人督促落实："
+            )
+        }
+        (Kind::Supervise, Language::En, _) => format!(
+            "[Supervision] {day}: {count} measure(s) your unit leads are overdue; please see that they are done:"
+        ),
     }
 }
 
@@ -304,6 +368,13 @@ fn footer(kind: Kind, code: &str, today: NaiveDate, language: Language) -> Strin
         ),
         (Kind::UrgeCopy, Language::Zh) => "牵头单位已同时收到催办。".to_string(),
         (Kind::UrgeCopy, Language::En) => "The lead units were urged at the same time.".to_string(),
+        (Kind::Supervise, Language::Zh) => {
+            "本单位联络员已同时收到催办；办结后由联络员在聊天中申请销号。".to_string()
+        }
+        (Kind::Supervise, Language::En) => {
+            "Your unit's liaisons were urged too; they claim completion in the chat once done."
+                .to_string()
+        }
     }
 }
 
@@ -350,7 +421,7 @@ fn item_line(
             light(assessment.colour),
             measure.code
         ),
-        Kind::UrgeCopy => format!(
+        Kind::UrgeCopy | Kind::Supervise => format!(
             "{} {} {what}\n    {}{} · {label}{deadline} · {reason}",
             light(assessment.colour),
             measure.code,
@@ -382,7 +453,7 @@ pub fn render(
     let example = rows.first().map_or("1-1", |(m, _)| m.code.as_str());
     text.push_str(&footer(kind, example, today, language));
     let buttons = match kind {
-        Kind::UrgeCopy => Vec::new(),
+        Kind::UrgeCopy | Kind::Supervise => Vec::new(),
         Kind::Reminder => rows
             .iter()
             .enumerate()

@@ -343,6 +343,8 @@ pub fn source_label(source: crate::core::ledger::Source, language: Language) -> 
         (crate::core::ledger::Source::Chat, Language::En) => "chat",
         (crate::core::ledger::Source::Web, Language::Zh) => "网页",
         (crate::core::ledger::Source::Web, Language::En) => "web",
+        (crate::core::ledger::Source::System, Language::Zh) => "系统",
+        (crate::core::ledger::Source::System, Language::En) => "duban",
     }
 }
 
@@ -357,6 +359,7 @@ pub fn history_kind_label(kind: &str, language: Language) -> String {
         "extension" => ("申请延期", "extension asked"),
         "deadline" => ("调整时限", "deadline moved"),
         "evidence" => ("佐证材料", "evidence"),
+        "step" => ("督办阶梯", "escalation step"),
         "progress" => ("进展记录", "progress note"),
         other => (other, other),
     };

@@ -80,8 +80,12 @@ pub struct Rules {
     pub yellow_within_working_days: u32,
     /// Where a deadline that falls on a day off really lies.
     pub deadline_on_day_off: DayOffPolicy,
-    /// 立行立改 without a date is due this many working days after it entered the ledger.
+    /// 立行立改 without a date is due this many working days after it entered the ledger
+    /// (or after `immediate_from`).
     pub immediate_due_working_days: u32,
+    /// The day 立行立改 counts from (the day the inspection's feedback was handed over, 反馈
+    /// 之日), for every measure without a date; unset: the day each entered the ledger.
+    pub immediate_from: Option<NaiveDate>,
     /// The report cycle of a long-term measure whose ledger names none.
     pub report_cycle: ReportCycle,
     /// A long-term measure turns red after this many report cycles without a report.
@@ -90,6 +94,9 @@ pub struct Rules {
     /// came in with an imported ledger) keeps the measure green while the office verifies it;
     /// otherwise a claimed measure past its deadline stays red.
     pub claim_in_time_is_green: bool,
+    /// The office verifies a claim of completion within this many working days; longer
+    /// waits are marked in its daily 待办 list.
+    pub verify_within_working_days: u32,
     /// The escalation ladder, in order (督办阶梯).
     pub ladder: Vec<LadderStep>,
     /// The response rule for requests (咨询类当天答复,一般性协调不过周,重大事项不过月).
@@ -102,9 +109,11 @@ impl Default for Rules {
             yellow_within_working_days: 5,
             deadline_on_day_off: DayOffPolicy::NextWorkingDay,
             immediate_due_working_days: 5,
+            immediate_from: None,
             report_cycle: ReportCycle::Month,
             red_after_missed_reports: 2,
             claim_in_time_is_green: true,
+            verify_within_working_days: 3,
             ladder: default_ladder(),
             response: ResponseRule::default(),
         }
@@ -224,9 +233,10 @@ pub fn assess<'r>(measure: &Measure, ctx: &Context<'r>) -> Assessment<'r> {
             (due, None, due)
         }
         Deadline::Immediate(None) => {
+            let from = ctx.rules.immediate_from.unwrap_or(assigned_on);
             let due = ctx
                 .calendar
-                .add_working_days(assigned_on, ctx.rules.immediate_due_working_days);
+                .add_working_days(from, ctx.rules.immediate_due_working_days);
             (due, None, due)
         }
         Deadline::LongTerm(cycle) => {

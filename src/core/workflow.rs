@@ -233,8 +233,9 @@ impl Request {
     pub fn state(&self, today: NaiveDate, calendar: &Calendar) -> RequestState {
         match self.answered_on {
             Some(on) if on <= self.due => RequestState::AnsweredInTime,
+            // Answered after the limit on a day off: still at least one working day late.
             Some(on) => RequestState::AnsweredLate {
-                overdue_days: calendar.working_days_between(self.due, on),
+                overdue_days: calendar.working_days_between(self.due, on).max(1),
             },
             None if today <= self.due => RequestState::Open {
                 working_days_left: calendar.working_days_between(today, self.due),

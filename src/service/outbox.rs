@@ -180,16 +180,20 @@ pub async fn deliver_once(
     };
     let row = store.outbox_row(id).await?;
     fetch_kept_file(store, settings, &row.message).await;
-    tokio::time::sleep_until(ready.into()).await;
-    // The claim covers the send in flight from now: its time limit and a margin. A row that
-    // stopped being ours meanwhile (the claim ran out) is another sender's to send.
+    // The claim covers the wait for the slot and the send in flight: its time limit and a
+    // margin. It is renewed before the wait, so that the write does not delay the send past
+    // its slot (the pace would be the limiter's plus the write's). A row that stopped being
+    // ours meanwhile (the claim ran out) is another sender's to send.
     let limit = send_timeout(&row.message);
-    let until = Utc::now() + chrono::Duration::from_std(limit + CLAIM_MARGIN).unwrap_or_default();
+    let wait = ready.saturating_duration_since(Instant::now());
+    let until =
+        Utc::now() + chrono::Duration::from_std(wait + limit + CLAIM_MARGIN).unwrap_or_default();
     if !store.renew_claim(row.id, sender, until).await? {
         return Ok(Delivery::Idle {
             next: Some(Duration::from_millis(20)),
         });
     }
+    tokio::time::sleep_until(ready.into()).await;
     // Telegram counts messages as they arrive, so the limits count from when a send starts:
     // the round trip and the database write after it do not slow the pace.
     let sent_at = Instant::now();

@@ -279,7 +279,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT p.id, i.channel, i.chat_id, p.role, u.name, p.name FROM people p \
              JOIN identities i ON i.person_id = p.id LEFT JOIN units u ON u.id = p.unit_id \
-             WHERE i.unreachable_at IS NULL AND p.role IN ('liaison', 'leader') \
+             WHERE i.unreachable_at IS NULL AND p.role IN ('liaison', 'leader', 'head') \
              ORDER BY i.channel, i.chat_id, p.id",
         )
         .fetch_all(&self.pool)
@@ -314,6 +314,23 @@ impl Store {
                     chat,
                     kind: RecipientKind::Leader { name },
                 }),
+                Role::Head => {
+                    let Some(unit) = unit else { continue };
+                    match out
+                        .iter_mut()
+                        .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Head { .. }))
+                    {
+                        Some(Recipient {
+                            kind: RecipientKind::Head { units },
+                            ..
+                        }) => units.push(unit),
+                        _ => out.push(Recipient {
+                            person_id: Some(person_id),
+                            chat,
+                            kind: RecipientKind::Head { units: vec![unit] },
+                        }),
+                    }
+                }
                 Role::Office => {}
             }
         }

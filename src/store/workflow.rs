@@ -1222,6 +1222,27 @@ impl super::UpdateTx {
         flag_in(&mut self.tx, id).await
     }
 
+    /// Whether the ledger names a unit.
+    pub async fn unit_exists(&mut self, unit: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
+            .bind(unit)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Adds a unit unless it exists (the office itself, when it answers a request).
+    pub async fn ensure_unit(&mut self, unit: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO units (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(unit)
+        .bind(instant_text(self.at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Raises a coordination flag into a request (诉求); returns its id.
     pub async fn raise_flag(
         &mut self,

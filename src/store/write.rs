@@ -180,3 +180,55 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Records in the history each measure's step of the ladder the first time it is
+    /// reached (kind `step`, source `system`, the step's key and label); with `dry_run`,
+    /// records nothing. Returns the steps that were new.
+    pub async fn record_steps(
+        &self,
+        steps: &[crate::core::remind::StepReached],
+        at: chrono::DateTime<chrono::Utc>,
+        dry_run: bool,
+    ) -> Result<Vec<crate::core::remind::StepReached>, StoreError> {
+        let mut new = Vec::new();
+        if steps.is_empty() {
+            return Ok(new);
+        }
+        let mut tx = self.begin_write().await?;
+        let at = super::instant_text(at);
+        for step in steps {
+            let recorded: Option<i64> = sqlx::query_scalar(
+                "SELECT h.id FROM history h JOIN measures m ON m.id = h.measure_id \
+                 WHERE m.code = $1 AND h.kind = 'step' AND h.new_value = $2 LIMIT 1",
+            )
+            .bind(&step.code)
+            .bind(&step.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if recorded.is_some() {
+                continue;
+            }
+            if !dry_run {
+                sqlx::query(
+                    "INSERT INTO history (measure_id, at, actor, source, kind, from_status, to_status, note, new_value) \
+                     SELECT m.id, $1, $2, 'system', 'step', m.status, m.status, $3, $4 FROM measures m \
+                     WHERE m.code = $5",
+                )
+                .bind(&at)
+                .bind("督办阶梯")
+                .bind(&step.label)
+                .bind(&step.key)
+                .bind(&step.code)
+                .execute(&mut *tx)
+                .await?;
+            }
+            new.push(step.clone());
+        }
+        match dry_run {
+            true => tx.rollback().await?,
+            false => tx.commit().await?,
+        }
+        Ok(new)
+    }
+}

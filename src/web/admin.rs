@@ -33,15 +33,15 @@ pub async fn requests(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     let units = web.store.unit_names().await.map_err(internal)?;
     let today = web.today();
     let mine = |unit: &str| match (&session.role, &session.unit) {
-        (Role::Liaison, Some(own)) => own == unit,
-        (Role::Liaison, None) => false,
+        (Role::Liaison | Role::Head, Some(own)) => own == unit,
+        (Role::Liaison | Role::Head, None) => false,
         _ => true,
     };
     let shown: Vec<_> = all.iter().rev().filter(|r| mine(&r.unit)).collect();
     let flash = cookie_flash(&headers);
     let csrf = &session.csrf;
     let office = session.role == Role::Office;
-    let may_answer = session.role != Role::Leader;
+    let may_answer = matches!(session.role, Role::Office | Role::Liaison);
     let body = html! {
         @if let Some(flash) = &flash { div.flash #flash role="status" { (flash) } }
         h1 { "诉求（" (shown.len()) "）" }
@@ -442,6 +442,7 @@ pub async fn people(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
             label { "角色" select name="role" {
                 option value="liaison" { "联络员" }
                 option value="leader" { "领导" }
+                option value="head" { "单位主要负责人" }
                 option value="office" { (office) }
             } }
             label { "单位或所在部门" input name="place" list="units" required size="12"; }
@@ -458,7 +459,7 @@ pub async fn people(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
                         tr {
                             td { (e.place) }
                             td { @if e.name.is_empty() { "（工作群）" } @else { (e.name) } }
-                            td { (match e.role { Some(Role::Liaison) => "联络员", Some(Role::Leader) => "领导", Some(Role::Office) => office, None => "群" }) }
+                            td { (match e.role { Some(Role::Liaison) => "联络员", Some(Role::Leader) => "领导", Some(Role::Office) => office, Some(Role::Head) => "单位主要负责人", None => "群" }) }
                             td { (channel_label(&e.channel)) }
                             td { (e.bound_at.get(..16).unwrap_or(&e.bound_at).replace('T', " ")) }
                             td { @if let Some(at) = &e.unreachable_at { strong { "无法送达" } " " span.muted { (at.get(..10).unwrap_or(at)) } } @else { "正常" } }

@@ -48,6 +48,7 @@ fn role_label(role: Role) -> &'static str {
         Role::Office => "整改办",
         Role::Leader => "领导",
         Role::Liaison => "联络员",
+        Role::Head => "单位主要负责人",
     }
 }
 
@@ -402,7 +403,7 @@ pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
             dt { "状态" } dd #status { (status_label(m.status, Language::Zh)) }
             @if let Some(progress) = &m.latest_progress { dt { "最新进展" } dd { (progress) } }
         }
-        @if session.role != Role::Leader {
+        @if matches!(session.role, Role::Office | Role::Liaison) {
             h2 { "操作" }
             div.actions {
                 @if (liaison || office) && m.status != Status::Closed {
@@ -515,6 +516,7 @@ pub fn todo(
     session: &WebSession,
     queue: &OfficeQueue,
     requests: &[Request],
+    units: &[String],
     flash: Option<&str>,
 ) -> Markup {
     let today = web.today();
@@ -576,8 +578,23 @@ pub fn todo(
         }
         h2 { "申请协调（" (queue.flags.len()) "）" }
         @if queue.flags.is_empty() { p.muted { "暂无" } }
+        @if !queue.flags.is_empty() {
+            datalist #units { option value=(web.settings.config.office_name()) {} @for u in units { option value=(u) {} } }
+        }
         @for f in &queue.flags {
-            div.card { a href=(measure_path(&f.code)) { (f.code) } " · " (f.unit.as_deref().unwrap_or(&f.lead_unit)) " · " (local(web, f.asked_at)) br; (f.reason) }
+            div.card {
+                a href=(measure_path(&f.code)) { (f.code) } " · " (f.unit.as_deref().unwrap_or(&f.lead_unit)) " · " (local(web, f.asked_at)) br; (f.reason)
+                form.filters method="post" action={ "/flags/" (f.id) "/raise" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "类别" select name="category" {
+                        option value="consult" { "咨询类" }
+                        option value="general" selected { "一般性协调" }
+                        option value="major" { "重大事项" }
+                    } }
+                    label { "交由（单位或" (web.settings.config.office_name()) "）" input name="unit" list="units" value=(f.lead_unit) size="12"; }
+                    button type="submit" { "列为督办事项" }
+                }
+            }
         }
         h2 { "逾期未答复的诉求（" (late.len()) "）" }
         @if late.is_empty() { p.muted { "暂无" } }

@@ -187,6 +187,17 @@ impl Step<'_> {
                 "⚠️ {who} asks for coordination on {code}: {reason}\nTo track it under the response rule, raise it into a request below."
             ),
         };
+        // The buttons give it to the lead unit; another unit, or the office, is named after
+        // the button's data.
+        let text = match language {
+            Language::Zh => format!(
+                "{text}\n交其他单位或{office}答复：发送“#f:{flag}:general 单位名称”（general 可换成 consult、major）。",
+                office = self.office_name()
+            ),
+            Language::En => format!(
+                "{text}\nTo have another unit (or the office) answer: send \"#f:{flag}:general UNIT\" (or consult, major)."
+            ),
+        };
         let buttons = [
             RequestCategory::Consult,
             RequestCategory::General,
@@ -255,8 +266,9 @@ impl Step<'_> {
                 self.decide_extension(id, decision, reason, message_id)
                     .await
             }
+            // The words after a flag's button name the unit that answers.
             ("f", None) => match crate::core::workflow::parse_category(action) {
-                Some(category) => self.raise_flag(id, category, message_id).await,
+                Some(category) => self.raise_flag(id, category, reason, message_id).await,
                 None => Ok(refused),
             },
             _ => Ok(refused),
@@ -344,15 +356,17 @@ impl Step<'_> {
         }
     }
 
-    /// Raises a coordination flag into a request of `category`, for the measure's lead unit.
+    /// Raises a coordination flag into a request of `category`, for `to` (a unit, or the
+    /// office) or else the measure's lead unit.
     async fn raise_flag(
         &mut self,
         id: i64,
         category: RequestCategory,
+        to: Option<&str>,
         message_id: Option<&str>,
     ) -> Result<String, StoreError> {
         let actor = self.who.decider(self.office_name());
-        match decide::raise_flag(&mut self.tx, self.settings, id, category, &actor).await? {
+        match decide::raise_flag(&mut self.tx, self.settings, id, category, to, &actor).await? {
             Outcome::Decided { line, .. } => {
                 self.close_notice("flag", message_id, &line).await?;
                 Ok(line)

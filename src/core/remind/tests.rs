@@ -397,3 +397,28 @@ fn requests_are_reminded_to_their_units_late_first() {
     );
     assert_ne!(out[0].key, monday[0].key);
 }
+
+#[test]
+fn unit_heads_get_supervision_of_what_their_unit_leads_from_the_fifth_day() {
+    let measures = ledger();
+    let head = |chat: i64, unit: &str| Recipient {
+        person_id: Some(chat),
+        chat: tg(chat),
+        kind: RecipientKind::Head {
+            units: vec![unit.into()],
+        },
+    };
+    // On 03-15, 1-2 (经济发展局 leads, 财政局 helps) is 11 working days overdue; 1-3 (财政局)
+    // only one: 催办 to the liaison, not yet 督办.
+    let out = planned(&measures, &[head(501, "经济发展局"), head(502, "财政局")]);
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].chat, tg(501));
+    assert_eq!(out[0].items, ["1-2"]);
+    assert_eq!(out[0].kind, Kind::Supervise.code());
+    assert!(
+        out[0].message.text.starts_with("【督办】"),
+        "{}",
+        out[0].message.text
+    );
+    assert!(out[0].message.buttons.is_empty());
+}

@@ -2,10 +2,8 @@
 //!
 //! The ladder is configuration. Each step names its anchor (the deadline or the day the
 //! measure was handed out), an offset in working days, the audiences it reaches, and a label
-//! for people. The default is DOMAIN.md's ladder: remind the liaison when yellow, 催办 to the
-//! unit head with a copy to the responsible leader the working day after the deadline, and
-//! 通报 in the leadership digest five working days later. A county's 五书制 is the same
-//! mechanism with five steps (see `config/ladder-wushu.toml`).
+//! for people. The default is the ladder of the source report (see [`default_ladder`]). A
+//! county's 五书制 is the same mechanism with five steps (see `config/ladder-wushu.toml`).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -62,38 +60,46 @@ fn default_anchor() -> Anchor {
     Anchor::Deadline
 }
 
-/// DOMAIN.md's ladder: 提醒 → 催办 (copy to the leader) → 通报.
+/// The ladder that moved the district's units (提醒 → 催办 → 督办 → 通报 → 问责), in working
+/// days from the deadline: 提醒 to the liaisons while yellow; 催办 with a copy to the
+/// responsible leader from the first day overdue; 督办 to the unit head from the fifth; 通报,
+/// named in the notice and the digest, from the tenth; 问责建议 on the office's list from the
+/// twentieth. Each later step still reaches everyone the earlier ones did.
 pub fn default_ladder() -> Vec<LadderStep> {
+    use Audience::{Digest, Leader, Liaison, Office, UnitHead};
+    let step =
+        |key: &str, label: &str, label_en: &str, offset: i32, notify: Vec<Audience>| LadderStep {
+            key: key.into(),
+            label: label.into(),
+            label_en: label_en.into(),
+            anchor: Anchor::Deadline,
+            offset,
+            notify,
+        };
     vec![
-        LadderStep {
-            key: "remind".into(),
-            label: "提醒".into(),
-            label_en: "reminder".into(),
-            anchor: Anchor::Deadline,
-            offset: -5,
-            notify: vec![Audience::Liaison],
-        },
-        LadderStep {
-            key: "urge".into(),
-            label: "催办".into(),
-            label_en: "urge".into(),
-            anchor: Anchor::Deadline,
-            offset: 1,
-            notify: vec![Audience::Liaison, Audience::UnitHead, Audience::Leader],
-        },
-        LadderStep {
-            key: "report".into(),
-            label: "通报".into(),
-            label_en: "named in the digest".into(),
-            anchor: Anchor::Deadline,
-            offset: 6,
-            notify: vec![
-                Audience::Liaison,
-                Audience::UnitHead,
-                Audience::Leader,
-                Audience::Digest,
-            ],
-        },
+        step("remind", "提醒", "reminder", -5, vec![Liaison]),
+        step("urge", "催办", "urge", 1, vec![Liaison, Leader]),
+        step(
+            "supervise",
+            "督办",
+            "supervision",
+            5,
+            vec![Liaison, UnitHead, Leader],
+        ),
+        step(
+            "report",
+            "通报",
+            "named in the notice",
+            10,
+            vec![Liaison, UnitHead, Leader, Digest],
+        ),
+        step(
+            "accountability",
+            "问责建议",
+            "accountability proposed",
+            20,
+            vec![Liaison, UnitHead, Leader, Digest, Office],
+        ),
     ]
 }
 

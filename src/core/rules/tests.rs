@@ -200,6 +200,22 @@ fn immediate_measures() {
         judge(&dated, "2024-03-04", &cal, &rules).tier,
         Some(Tier::DueToday)
     );
+    // Counted from the feedback date when one is configured: handed over Monday 02-26, due
+    // five working days later, Monday 03-04, whenever the measure was imported.
+    let from_feedback = Rules {
+        immediate_from: Some(d("2024-02-26")),
+        ..Rules::default()
+    };
+    let late_import = measure(Deadline::Immediate(None), Status::NotStarted, "2024-03-01");
+    let a = judge(&late_import, "2024-03-04", &cal, &from_feedback);
+    assert_eq!(
+        (a.due, a.tier),
+        (Some(d("2024-03-04")), Some(Tier::DueToday))
+    );
+    assert_eq!(
+        judge(&late_import, "2024-03-05", &cal, &from_feedback).colour,
+        Colour::Red
+    );
 }
 
 #[test]
@@ -299,16 +315,58 @@ fn escalation_follows_the_default_ladder() {
         ("2024-06-28", Some("remind")),
         ("2024-06-29", Some("remind")), // Saturday: 0 working days overdue
         ("2024-07-01", Some("urge")),   // the working day after: 催办
-        ("2024-07-05", Some("urge")),   // 5 working days overdue
-        ("2024-07-08", Some("report")), // 6: named in the digest
-        ("2025-01-01", Some("report")),
+        ("2024-07-04", Some("urge")),   // 4 working days overdue
+        ("2024-07-05", Some("supervise")), // 5: 督办 to the unit head
+        ("2024-07-11", Some("supervise")),
+        ("2024-07-12", Some("report")), // 10: 通报
+        ("2024-07-25", Some("report")),
+        ("2024-07-26", Some("accountability")), // 20: 问责建议
+        ("2025-01-01", Some("accountability")),
     ];
     for (today, key) in cases {
         let step = judge(&m, today, &cal, &rules).step.map(|s| s.key.as_str());
         assert_eq!(step, key, "{today}");
     }
-    let urge = &rules.ladder[1];
-    assert!(urge.notify.contains(&Audience::UnitHead) && urge.notify.contains(&Audience::Leader));
+    // Around National Day 2024 the holidays do not count and the make-up days do: due Friday
+    // 09-27; Sunday 09-29 is a working day, 10-01..07 are not, Saturday 10-12 is.
+    let national = measure(
+        Deadline::Date(d("2024-09-27")),
+        Status::InProgress,
+        "2024-01-02",
+    );
+    let cases = [
+        ("2024-09-28", Some("remind")),    // Saturday off: not overdue yet
+        ("2024-09-29", Some("urge")),      // the make-up Sunday: 1
+        ("2024-10-07", Some("urge")),      // the holiday: still 2
+        ("2024-10-09", Some("urge")),      // 4
+        ("2024-10-10", Some("supervise")), // 5
+        ("2024-10-12", Some("supervise")), // the make-up Saturday: 7
+        ("2024-10-16", Some("report")),    // 10
+        ("2024-10-29", Some("report")),    // 19
+        ("2024-10-30", Some("accountability")), // 20
+    ];
+    for (today, key) in cases {
+        let step = judge(&national, today, &cal, &rules)
+            .step
+            .map(|s| s.key.as_str());
+        assert_eq!(step, key, "{today}");
+    }
+    // Who each step reaches.
+    let reach = |key: &str| {
+        rules
+            .ladder
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| s.notify.clone())
+            .unwrap()
+    };
+    assert_eq!(reach("remind"), [Audience::Liaison]);
+    assert_eq!(reach("urge"), [Audience::Liaison, Audience::Leader]);
+    assert!(reach("supervise").contains(&Audience::UnitHead));
+    assert!(!reach("supervise").contains(&Audience::Digest));
+    assert!(reach("report").contains(&Audience::Digest));
+    assert!(!reach("report").contains(&Audience::Office));
+    assert!(reach("accountability").contains(&Audience::Office));
 }
 
 #[test]
@@ -474,8 +532,11 @@ fn long_term_measures_escalate_from_the_day_they_turn_red() {
         ("2024-03-01", Colour::Yellow, None),           // one report missed: yellow, no 催办
         ("2024-03-25", Colour::Yellow, Some("remind")), // the second report is due soon
         ("2024-04-02", Colour::Red, Some("urge")),      // two missed: red from 04-01, 催办
-        ("2024-04-09", Colour::Red, Some("urge")),
-        ("2024-04-10", Colour::Red, Some("report")), // red for six working days: 通报
+        ("2024-04-07", Colour::Red, Some("urge")),      // the make-up Sunday after Qingming: 3
+        ("2024-04-08", Colour::Red, Some("urge")),
+        ("2024-04-09", Colour::Red, Some("supervise")), // red for five working days: 督办
+        ("2024-04-15", Colour::Red, Some("supervise")),
+        ("2024-04-16", Colour::Red, Some("report")), // ten: 通报
     ];
     for (today, colour, step) in cases {
         let a = judge(&m, today, &cal, &rules);

@@ -33,6 +33,8 @@ fn request_states_count_working_days() {
         ("2024-09-29", Some("2024-09-29"), "2024-10-08", RequestState::AnsweredInTime),
         ("2024-09-29", Some("2024-09-27"), "2024-10-08", RequestState::AnsweredInTime),
         ("2024-09-29", Some("2024-10-08"), "2024-10-09", RequestState::AnsweredLate { overdue_days: 2 }),
+        ("2024-09-29", Some("2024-10-05"), "2024-10-09", RequestState::AnsweredLate { overdue_days: 1 }), // answered late on a day off
+        ("2024-09-29", Some("2024-09-30"), "2024-10-09", RequestState::AnsweredLate { overdue_days: 1 }),
     ];
     for (due, answered, today, state) in cases {
         assert_eq!(
