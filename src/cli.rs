@@ -228,6 +228,38 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// 回头看: re-checks a measure closed long ago; confirms it (--confirm) or reopens it
+    /// (--reopen, with --reason).
+    Recheck {
+        /// The measure's code.
+        code: String,
+        /// The re-check found the rectification holds: it stays closed.
+        #[arg(long, conflicts_with = "reopen", required_unless_present = "reopen")]
+        confirm: bool,
+        /// The re-check found it does not hold: back to work.
+        #[arg(long)]
+        reopen: bool,
+        /// What the re-check found (required with --reopen).
+        #[arg(long, required_if_eq("reopen", "true"))]
+        reason: Option<String>,
+        /// Who re-checked, for the record (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Issues the periodic 通报 (督办通报) of the last week or month: numbered per year, kept
+    /// as a .docx under the data directory, and delivered with the document to every bound
+    /// leader, unit head, liaison and office member (`notice.audience`), then exits.
+    Notice {
+        /// The period: the last full week, or the last full month.
+        #[arg(long, default_value = "week", value_parser = ["week", "month"])]
+        period: String,
+        /// The moment to issue it at, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Prints the notice, numbering, writing and queueing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Makes a one-time invitation code (valid 7 days) and its t.me link. The code is the
     /// last line of output.
     Invite {
@@ -640,6 +672,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             by,
         } => people::invite(&App::open(config).await?, &unit, &role, name, by).await?,
+        Command::Recheck {
+            code,
+            confirm: _,
+            reopen,
+            reason,
+            by,
+        } => measure::recheck(&App::open(config).await?, &code, reopen, reason, by).await?,
+        Command::Notice {
+            period,
+            now,
+            dry_run,
+        } => return service::notice(&App::open(config).await?, &period, now, dry_run).await,
         Command::WebLink {
             name,
             role,

@@ -299,6 +299,45 @@ pub struct Config {
     pub office: OfficeConfig,
     /// The web workbench.
     pub web: WebConfig,
+    /// The periodic 通报.
+    pub notice: NoticeConfig,
+}
+
+/// The periodic 通报 (`[notice]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// Issue the weekly notice on the first working day of each week.
+    pub weekly: bool,
+    /// Issue the monthly notice on the first working day of each month.
+    pub monthly: bool,
+    /// When, `HH:MM`.
+    pub at: String,
+    /// Who gets it: `leader`, `head`, `liaison`, `office`.
+    pub audience: Vec<String>,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> NoticeConfig {
+        NoticeConfig {
+            weekly: true,
+            monthly: true,
+            at: "09:30".into(),
+            audience: vec![
+                "leader".into(),
+                "head".into(),
+                "liaison".into(),
+                "office".into(),
+            ],
+        }
+    }
+}
+
+impl NoticeConfig {
+    /// The time of day, if `at` reads as one.
+    pub fn time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(self.at.trim(), "%H:%M").ok()
+    }
 }
 
 /// The web workbench (`[web]`).
@@ -494,6 +533,7 @@ impl Default for Config {
             import: ImportConfig::default(),
             office: OfficeConfig::default(),
             web: WebConfig::default(),
+            notice: NoticeConfig::default(),
         }
     }
 }
@@ -519,6 +559,7 @@ impl fmt::Debug for Config {
             .field("import", &self.import)
             .field("office", &self.office)
             .field("web", &self.web)
+            .field("notice", &self.notice)
             .finish()
     }
 }

@@ -139,6 +139,9 @@ pub async fn record_steps_and_plan_office(
     use crate::core::rules::Audience;
     let new = store.record_steps(&outcome.steps, now, dry_run).await?;
     outcome.steps_recorded = new.len();
+    if !dry_run {
+        issue_step_documents(store, settings, outcome, &new, now).await?;
+    }
     let office_steps: Vec<&str> = settings
         .config
         .rules
@@ -173,7 +176,33 @@ pub async fn record_steps_and_plan_office(
             _ => None,
         })
         .collect();
+    let look_back = settings.config.rules.look_back_months;
+    let recheck: Vec<(String, chrono::NaiveDate)> = match look_back {
+        0 => Vec::new(),
+        months => {
+            let cutoff = outcome
+                .day
+                .checked_sub_months(chrono::Months::new(months))
+                .unwrap_or(outcome.day);
+            let cutoff = cutoff
+                .succ_opt()
+                .unwrap_or(cutoff)
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_local_timezone(settings.timezone)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            store
+                .due_for_recheck(cutoff)
+                .await?
+                .into_iter()
+                .map(|(code, at)| (code, at.with_timezone(&settings.timezone).date_naive()))
+                .collect()
+        }
+    };
     let todo = OfficeTodo {
+        recheck: &recheck,
         claims: &queue.claims,
         extensions: &queue.extensions,
         flags: &flags,
@@ -205,6 +234,159 @@ pub async fn record_steps_and_plan_office(
             items: Vec::new(),
             context: None,
         });
+    }
+    Ok(())
+}
+
+/// 五书制: for each step newly reached whose configuration names a document, issues it
+/// (numbered per year and prefix, a .docx kept under `data_dir/documents/`, its number in
+/// the step's history row) and adds it to the sweep for the step's audience: the liaisons
+/// and groups of the measure's units, the lead unit's head, the responsible leaders, the
+/// office.
+async fn issue_step_documents(
+    store: &Store,
+    settings: &Settings,
+    outcome: &mut SweepOutcome,
+    new: &[crate::core::remind::StepReached],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::core::chat::{Attachment, FileKind, FileSource, Message};
+    use crate::core::remind::RecipientKind;
+    use crate::core::rules::Audience;
+    use chrono::Datelike;
+    let documented: Vec<_> = new
+        .iter()
+        .filter_map(|reached| {
+            let step = settings
+                .config
+                .rules
+                .ladder
+                .iter()
+                .find(|s| s.key == reached.key && !s.document.is_empty())?;
+            Some((reached, step))
+        })
+        .collect();
+    if documented.is_empty() {
+        return Ok(());
+    }
+    let channels = settings.config.channels();
+    let recipients: Vec<_> = store
+        .recipients()
+        .await?
+        .into_iter()
+        .filter(|r| channels.contains(&r.chat.channel))
+        .collect();
+    let office_chats = store.office_chats().await?;
+    let language = settings.config.language;
+    let year = outcome.day.year();
+    let date = crate::core::text::date(outcome.day, language);
+    for (reached, step) in documented {
+        let measure = store.measure(&reached.code).await?;
+        let prefix = match step.document_prefix.as_str() {
+            "" => "督办",
+            prefix => prefix,
+        };
+        let issued = store
+            .step_document_number(&measure.code, &step.key, prefix, year, now)
+            .await?;
+        let number = format!("{prefix}〔{year}〕{}号", issued.number);
+        let path = format!("documents/{year}/{prefix}-{year}-{:03}.docx", issued.number);
+        let body = vec![
+            format!(
+                "你单位牵头的整改措施“{} {}”，完成时限为{}，{}。",
+                measure.code,
+                measure.content,
+                measure.deadline.describe(language),
+                crate::core::report::reason_text(
+                    &crate::core::rules::assess(
+                        &measure,
+                        &crate::core::rules::Context {
+                            today: outcome.day,
+                            calendar: &settings.calendar,
+                            rules: &settings.config.rules,
+                            timezone: settings.timezone,
+                        }
+                    ),
+                    language
+                )
+            ),
+            format!(
+                "根据督办工作要求，现予以{}，请你单位高度重视，抓紧落实整改，并将整改情况按时报送{}。",
+                step.label,
+                settings.config.office_name()
+            ),
+        ];
+        let bytes = crate::ingest::docx::step_docx(&crate::ingest::docx::StepDocument {
+            title: &step.document,
+            number: &number,
+            to: &measure.lead_unit,
+            body: &body,
+            office: settings.config.office_name(),
+            date: &date,
+        })
+        .map_err(|e| StoreError::Corrupt {
+            column: "step document",
+            value: e.to_string(),
+        })?;
+        let target = settings.config.data_dir.join(&path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Corrupt {
+                column: "step document",
+                value: e.to_string(),
+            })?;
+        }
+        std::fs::write(&target, &bytes).map_err(|e| StoreError::Corrupt {
+            column: "step document",
+            value: e.to_string(),
+        })?;
+        store.keep_file(&path, &bytes, now).await?;
+        // Whom the step reaches, for this measure.
+        let mut chats = Vec::new();
+        for r in &recipients {
+            let reaches = match &r.kind {
+                RecipientKind::Liaison { units } | RecipientKind::Group { units } => {
+                    step.notify.contains(&Audience::Liaison)
+                        && units.iter().any(|u| measure.involves(u))
+                }
+                RecipientKind::Head { units } => {
+                    step.notify.contains(&Audience::UnitHead) && units.contains(&measure.lead_unit)
+                }
+                RecipientKind::Leader { name } => {
+                    step.notify.contains(&Audience::Leader) && measure.leaders.contains(name)
+                }
+            };
+            if reaches && !chats.iter().any(|(c, _)| *c == r.chat) {
+                chats.push((r.chat.clone(), r.person_id));
+            }
+        }
+        if step.notify.contains(&Audience::Office) {
+            for chat in &office_chats {
+                if channels.contains(&chat.channel) && !chats.iter().any(|(c, _)| c == chat) {
+                    chats.push((chat.clone(), None));
+                }
+            }
+        }
+        for (chat, person_id) in chats {
+            outcome.planned.push(crate::core::remind::Planned {
+                key: format!("stepdoc:{}:{}:{}", measure.code, step.key, chat.key()),
+                chat,
+                person_id,
+                kind: "step_document",
+                message: Message::file(
+                    Attachment {
+                        kind: FileKind::Document,
+                        source: FileSource::Stored(path.clone()),
+                        name: format!("{}{number}.docx", step.document),
+                    },
+                    format!(
+                        "{}（{number}）：{} {}",
+                        step.document, measure.code, measure.lead_unit
+                    ),
+                ),
+                items: Vec::new(),
+                context: None,
+            });
+        }
     }
     Ok(())
 }
@@ -923,32 +1105,49 @@ impl Service {
         }
     }
 
-    /// Runs the sweep, retrying after errors until it has run or the service stops.
-    pub async fn sweep_until_done(&self) {
+    /// Runs `step` until it succeeds, logging each failure as `what` and waiting longer
+    /// after each; `None` when the service stops first.
+    async fn until_done<T, E, F, Fut>(&self, what: &str, mut step: F) -> Option<T>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let mut stop = self.stop.clone();
         let mut failures = 0;
         while !*stop.borrow() {
-            let started = std::time::Instant::now();
-            match sweep(&self.store, &self.settings, Utc::now(), false).await {
-                Ok(outcome) => {
-                    self.instance.metrics.swept(started.elapsed().as_secs_f64());
-                    if outcome.day_off {
-                        tracing::info!(day = %outcome.day, "a day off: no sweep");
-                    } else {
-                        tracing::info!(day = %outcome.day, planned = outcome.planned.len(), queued = outcome.queued, "sweep");
-                        self.wake.ring();
-                    }
-                    return;
-                }
+            match step().await {
+                Ok(done) => return Some(done),
                 Err(e) => {
                     failures += 1;
-                    tracing::warn!("sweep failed: {e}; retrying");
+                    tracing::warn!("{what} failed: {e}; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(retry_wait(failures)) => {}
                         _ = stop.changed() => {}
                     }
                 }
             }
+        }
+        None
+    }
+
+    /// Runs the sweep, retrying after errors until it has run or the service stops.
+    pub async fn sweep_until_done(&self) {
+        let started = std::time::Instant::now();
+        let swept = self
+            .until_done("sweep", || {
+                sweep(&self.store, &self.settings, Utc::now(), false)
+            })
+            .await;
+        let Some(outcome) = swept else {
+            return;
+        };
+        self.instance.metrics.swept(started.elapsed().as_secs_f64());
+        if outcome.day_off {
+            tracing::info!(day = %outcome.day, "a day off: no sweep");
+        } else {
+            tracing::info!(day = %outcome.day, planned = outcome.planned.len(), queued = outcome.queued, "sweep");
+            self.wake.ring();
         }
     }
 
@@ -996,6 +1195,21 @@ impl Service {
         if self.settings.config.digest.enabled {
             jobs.push((self.settings.config.digest.time().unwrap_or_default(), true));
         }
+        let notices = self.settings.config.notice.weekly || self.settings.config.notice.monthly;
+        if let Some(at) = self.settings.config.notice.time().filter(|_| notices) {
+            let cron = format!("0 {} {} * * *", at.minute(), at.hour());
+            let service = Arc::clone(self);
+            let job = Job::new_async_tz(cron.as_str(), self.settings.timezone, move |_, _| {
+                let service = Arc::clone(&service);
+                Box::pin(async move {
+                    if !service.instance.holds(SCHEDULE_LEASE) {
+                        return;
+                    }
+                    service.notices_until_done().await;
+                })
+            })?;
+            scheduler.add(job).await?;
+        }
         for (at, is_digest) in jobs {
             let cron = format!("0 {} {} * * *", at.minute(), at.hour());
             let service = Arc::clone(self);
@@ -1018,33 +1232,76 @@ impl Service {
         Ok(scheduler)
     }
 
-    /// Makes and queues today's digest, retrying after errors until it is done or the
-    /// service stops.
-    pub async fn digest_until_done(&self) {
-        let mut stop = self.stop.clone();
-        let mut failures = 0;
-        while !*stop.borrow() {
-            match digest(&self.store, &self.settings, Utc::now(), false, false).await {
-                Ok(outcome) => {
-                    if outcome.day_off {
-                        tracing::info!(day = %outcome.day, "a day off: no digest");
-                    } else {
-                        tracing::info!(day = %outcome.day, queued = outcome.queued, "digest");
-                        self.wake.ring();
-                    }
-                    return;
-                }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!("digest failed: {e}; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(retry_wait(failures)) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+    /// Issues the notices due today: the weekly one on the first working day of a week, the
+    /// monthly one on the first working day of a month; retried after errors until done or
+    /// the service stops.
+    pub async fn notices_until_done(&self) {
+        use crate::core::notice::Period;
+        use chrono::Datelike;
+        let today = Utc::now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive();
+        let calendar = &self.settings.calendar;
+        let config = &self.settings.config.notice;
+        let mut due = Vec::new();
+        if config.weekly && first_working_day(calendar, today, |d| d.iso_week() == today.iso_week())
+        {
+            due.push(Period::Week);
+        }
+        if config.monthly && first_working_day(calendar, today, |d| d.month() == today.month()) {
+            due.push(Period::Month);
+        }
+        for period in due {
+            let issued = self
+                .until_done("notice", || {
+                    notice::notice(&self.store, &self.settings, Utc::now(), period, false)
+                })
+                .await;
+            if let Some(outcome) = issued {
+                tracing::info!(number = %outcome.notice.number, queued = outcome.queued, "notice");
+                self.wake.ring();
             }
         }
     }
+
+    /// Makes and queues today's digest, retrying after errors until it is done or the
+    /// service stops.
+    pub async fn digest_until_done(&self) {
+        let made = self
+            .until_done("digest", || {
+                digest(&self.store, &self.settings, Utc::now(), false, false)
+            })
+            .await;
+        let Some(outcome) = made else {
+            return;
+        };
+        if outcome.day_off {
+            tracing::info!(day = %outcome.day, "a day off: no digest");
+        } else {
+            tracing::info!(day = %outcome.day, queued = outcome.queued, "digest");
+            self.wake.ring();
+        }
+    }
+}
+
+/// Whether `today` is a working day and no day before it within the same span (`same`: the
+/// same week, the same month) was one.
+pub fn first_working_day(
+    calendar: &crate::core::calendar::Calendar,
+    today: NaiveDate,
+    same: impl Fn(NaiveDate) -> bool,
+) -> bool {
+    if !calendar.is_working_day(today) {
+        return false;
+    }
+    let mut day = today;
+    while let Some(before) = day.pred_opt().filter(|d| same(*d)) {
+        if calendar.is_working_day(before) {
+            return false;
+        }
+        day = before;
+    }
+    true
 }
 
 /// What draining the outbox did.
@@ -1087,9 +1344,47 @@ pub mod digest;
 pub mod http;
 mod lease;
 pub mod metrics;
+pub mod notice;
 pub mod outbox;
 
 pub use digest::{DIGEST, DigestError, DigestOutcome, digest, digest_missed, split_text};
 pub use lease::{
     ALIVE_WITHIN, Instance, LEASE_EVERY, LEASE_FOR, LeaseStep, POLL_LEASE, SCHEDULE_LEASE,
 };
+
+#[cfg(test)]
+mod notice_days {
+    use chrono::{Datelike, NaiveDate};
+
+    use super::first_working_day;
+    use crate::core::calendar::Calendar;
+
+    #[test]
+    fn notices_go_on_the_first_working_day_of_a_week_or_a_month() {
+        let cal = Calendar::builtin();
+        let d = |t: &str| NaiveDate::parse_from_str(t, "%Y-%m-%d").unwrap();
+        #[rustfmt::skip]
+        let cases = [
+            // (day, first of its week, first of its month)
+            ("2024-10-08", true, true),   // after National Day: the week's and October's first
+            ("2024-10-12", false, false), // a make-up Saturday, later in the week
+            ("2024-10-14", true, false),  // an ordinary Monday
+            ("2024-09-29", false, false), // a make-up Sunday: Monday 09-23 came first
+            ("2024-02-01", false, true),  // a Thursday, the first of February
+            ("2024-10-05", false, false), // a holiday
+        ];
+        for (day, week, month) in cases {
+            let day = d(day);
+            assert_eq!(
+                first_working_day(&cal, day, |x| x.iso_week() == day.iso_week()),
+                week,
+                "{day} week"
+            );
+            assert_eq!(
+                first_working_day(&cal, day, |x| x.month() == day.month()),
+                month,
+                "{day} month"
+            );
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod chat;
 mod held;
 mod import;
 mod instance;
+mod notice;
 mod read;
 mod reading;
 mod sql;
@@ -33,6 +34,7 @@ pub use chat::{
 pub use held::{HeldUpdate, NewHeldUpdate};
 pub use import::{ImportOutcome, ImportWriter, StatusKept};
 pub use instance::{LeaseHolder, OutboxHealth};
+pub use notice::NoticeNumber;
 pub use read::UnitRecord;
 pub use reading::{NewPendingReading, PendingReading};
 pub use strangers::StrangerEvent;

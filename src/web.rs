@@ -799,7 +799,15 @@ async fn measure_action(
                 )
             })
         }
-        "approve" | "reject" | "reopen" | "extend" => return Ok(forbidden()),
+        "recheck" if office => uc::recheck(
+            &web.store,
+            &code,
+            false,
+            web_change(&session, optional.clone()),
+        )
+        .await
+        .map(|_| format!("{code} 回头看确认整改效果，保持已销号。")),
+        "approve" | "reject" | "reopen" | "extend" | "recheck" => return Err(forbidden()),
         _ => return Err(not_found().await),
     };
     match outcome {

@@ -159,6 +159,17 @@ async fn a_newcomer_signs_in_filters_and_approves_a_claim_in_a_browser() {
         .click()
         .await
         .unwrap();
+    // The filtered page, once the browser has navigated to it (the old page's elements go
+    // stale when it does).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.as_str().contains("status=claimed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let count = client
         .wait()
         .for_element(Locator::Css("#count"))
@@ -168,8 +179,6 @@ async fn a_newcomer_signs_in_filters_and_approves_a_claim_in_a_browser() {
         .await
         .unwrap();
     assert_ne!(count, all, "the filter changed nothing");
-    let url = client.current_url().await.unwrap();
-    assert!(url.as_str().contains("status=claimed"), "{url}");
     let rows = client
         .find_all(Locator::Css("#ledger tbody tr"))
         .await

@@ -189,6 +189,47 @@ async fn ladder_story(sb: Sandbox) {
         history.contains("督办阶梯") && history.contains("通报"),
         "{history}"
     );
+
+    // 回头看: six months after a measure was closed, the office's list asks for a re-check;
+    // confirmed, it is asked no more; reopened, it is back at work.
+    sb.ok(&["close", "A-3", "--by", "整改办"]);
+    sb.ok(&["close", "B-1", "--by", "整改办"]);
+    let half_year = (chrono::Utc::now() + chrono::Duration::days(200))
+        .format("%Y-%m-%dT09:00:00+08:00")
+        .to_string();
+    let office_list = |at: &str| {
+        let before = fake.sent().len();
+        let out = sb.remind(&fake, at, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fake.sent()[before..]
+            .iter()
+            .find(|s| s.chat_id == OFFICE && s.text.starts_with("【今日待办】"))
+            .map(|s| s.text.clone())
+            .unwrap_or_default()
+    };
+    let list = office_list(&half_year);
+    assert!(
+        list.contains("回头看（2项") && list.contains("A-3") && list.contains("B-1"),
+        "{list}"
+    );
+    sb.ok(&["recheck", "A-3", "--confirm"]);
+    let out = sb.ok(&["recheck", "B-1", "--reopen", "--reason", "问题反弹"]);
+    assert!(out.contains("重新打开"), "{out}");
+    assert!(
+        sb.fails(&["recheck", "B-1", "--confirm"])
+            .contains("尚未销号")
+    );
+    let history = sb.ok(&["history", "A-3"]);
+    assert!(history.contains("回头看"), "{history}");
+    let next_day = (chrono::Utc::now() + chrono::Duration::days(201))
+        .format("%Y-%m-%dT09:00:00+08:00")
+        .to_string();
+    let list = office_list(&next_day);
+    assert!(!list.contains("回头看"), "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,4 +241,95 @@ async fn the_ladder_reaches_each_audience_on_sqlite() {
 async fn the_ladder_reaches_each_audience_on_postgres() {
     let db = PgDatabase::create().await;
     ladder_story(Sandbox::with_url(&db.url)).await;
+}
+
+/// 五书制 (`config/ladder-wushu.toml`): reaching a step that names a document issues it,
+/// numbered per year and prefix, sent as a .docx to the step's audience and kept, its
+/// number in the step's history; a second sweep issues nothing again.
+async fn documents_story(sb: Sandbox) {
+    ledger(&sb);
+    let wushu = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ladder-wushu.toml");
+    let fake = FakeTelegram::start().await;
+    let running = sb.start_bot(&fake, &[("DUBAN_CONFIG", wushu.to_str().unwrap())]);
+    bind(&sb, &fake, LIAISON, LIAISON, "经济发展局", "liaison", None).await;
+    bind(&sb, &fake, HEAD, HEAD, "经济发展局", "head", None).await;
+    assert!(running.stop());
+    let remind = |at: &str| {
+        let out = sb
+            .bot_command(&fake)
+            .env("DUBAN_CONFIG", &wushu)
+            .args(["remind", "--now", at])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let before = fake.calls("sendDocument").len();
+    remind("2024-10-10T09:00:00+08:00");
+    let documents: Vec<(i64, String)> = fake.calls("sendDocument")[before..]
+        .iter()
+        .map(|c| {
+            (
+                c.body["chat_id"]
+                    .as_i64()
+                    .or_else(|| c.body["chat_id"].as_str()?.parse().ok())
+                    .unwrap_or(0),
+                c.files.first().map(|f| f.name.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    // A-1, the fifth working day overdue: 告诫书 to the liaison and the head; A-3, not yet
+    // due, at its first step: 督查督办通知书; A-2 (the 20th working day): 问责建议书, to the
+    // head (the liaison is not in that step's audience).
+    let named = |chat: i64, words: &str| {
+        documents
+            .iter()
+            .any(|(c, n)| *c == chat && n.contains(words))
+    };
+    assert!(
+        named(LIAISON, "整改情况告诫书督告〔2024〕1号"),
+        "{documents:#?}"
+    );
+    assert!(
+        named(HEAD, "整改情况告诫书督告〔2024〕1号"),
+        "{documents:#?}"
+    );
+    assert!(
+        named(LIAISON, "督查督办通知书督通〔2024〕"),
+        "{documents:#?}"
+    );
+    assert!(named(HEAD, "问责建议书督问〔2024〕1号"), "{documents:#?}");
+    assert!(!named(LIAISON, "问责建议书"), "{documents:#?}");
+    let history = sb.ok(&["history", "A-1"]);
+    assert!(history.contains("督告〔2024〕1号"), "{history}");
+    let kept = std::fs::read(
+        sb.path("duban-data")
+            .join("documents/2024/督告-2024-001.docx"),
+    )
+    .expect("the document is kept");
+    let read = docx_rs::read_docx(&kept)
+        .expect("a .docx that opens")
+        .json();
+    assert!(
+        read.contains("整改情况告诫书") && read.contains("督告〔2024〕1号") && read.contains("A-1"),
+        "the document's text"
+    );
+    // Again the same day: nothing issued twice.
+    let before = fake.calls("sendDocument").len();
+    remind("2024-10-10T15:00:00+08:00");
+    assert_eq!(fake.calls("sendDocument").len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_documents_are_issued_once_numbered_per_year_on_sqlite() {
+    documents_story(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_documents_are_issued_once_numbered_per_year_on_postgres() {
+    let db = PgDatabase::create().await;
+    documents_story(Sandbox::with_url(&db.url)).await;
 }

@@ -41,4 +41,4 @@ ALTER TABLE progress_notes ADD CONSTRAINT progress_notes_source_check
 -- A measure reaching a step of the escalation ladder is recorded with the kind `step`.
 ALTER TABLE history DROP CONSTRAINT history_kind_check;
 ALTER TABLE history ADD CONSTRAINT history_kind_check
-    CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence', 'step'));
+    CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence', 'step', 'recheck'));

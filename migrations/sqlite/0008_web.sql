@@ -53,7 +53,7 @@ CREATE TABLE history_new (
     at TEXT NOT NULL,
     actor TEXT NOT NULL,
     source TEXT NOT NULL CHECK (source IN ('import', 'cli', 'chat', 'web', 'system')),
-    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence', 'step')),
+    kind TEXT NOT NULL CHECK (kind IN ('status', 'edit', 'note', 'flag', 'extension', 'deadline', 'evidence', 'step', 'recheck')),
     from_status TEXT,
     to_status TEXT NOT NULL,
     note TEXT,

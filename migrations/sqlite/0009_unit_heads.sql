@@ -1,4 +1,5 @@
--- The unit head (单位主要负责人), a role of its own: 督办 reaches them. SQLite changes the
+-- The unit head (单位主要负责人), a role of its own: 督办 reaches them; and the periodic
+-- 通报, numbered per year. SQLite changes the
 -- CHECK on `role` by rebuilding `people` and `invites`, which other tables reference, so this
 -- migration runs outside the migrator's transaction with foreign keys off, as SQLite's
 -- documented procedure for other kinds of table schema changes has it (the rows keep their
@@ -40,6 +41,34 @@ INSERT INTO invites_new (id, code_hash, role, unit_id, place, person_name, creat
         created_at, expires_at, used_at, used_by, used_in_chat FROM invites;
 DROP TABLE invites;
 ALTER TABLE invites_new RENAME TO invites;
+
+-- The periodic 通报: one row per notice issued, numbered per year.
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    period TEXT NOT NULL CHECK (period IN ('week', 'month')),
+    period_from TEXT NOT NULL,
+    period_to TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    issued_at TEXT NOT NULL,
+    path TEXT,
+    UNIQUE (period, period_from),
+    UNIQUE (year, number)
+);
+
+-- 五书制: the documents steps of the ladder issue, numbered per year and prefix.
+CREATE TABLE step_documents (
+    id INTEGER PRIMARY KEY,
+    measure_id INTEGER NOT NULL REFERENCES measures (id),
+    step_key TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    path TEXT,
+    issued_at TEXT NOT NULL,
+    UNIQUE (measure_id, step_key),
+    UNIQUE (prefix, year, number)
+);
 
 COMMIT;
 PRAGMA foreign_keys = ON;

@@ -170,6 +170,28 @@ pub async fn reopen(store: &Store, code: &str, change: Change) -> Result<Done, M
     })
 }
 
+/// 回头看: the office's re-check of a closed measure confirms it (it stays closed, the
+/// re-check in its history) or, with `reopen`, sends it back to work.
+pub async fn recheck(
+    store: &Store,
+    code: &str,
+    reopen: bool,
+    change: Change,
+) -> Result<Done, MeasureError> {
+    let status = store.measure(code).await?.status;
+    if status != Status::Closed {
+        return Err(MeasureError::Refused(Refusal::NotClosed(status)));
+    }
+    if reopen {
+        return self::reopen(store, code, change).await;
+    }
+    store.confirm_recheck(code, &change).await?;
+    Ok(Done {
+        from: Status::Closed,
+        to: Status::Closed,
+    })
+}
+
 /// Moves a measure's deadline to `until`, after `today`; returns the old deadline as the
 /// ledger wrote it.
 pub async fn extend(

@@ -133,6 +133,35 @@ pub async fn reopen(
     Ok(())
 }
 
+/// `duban recheck`: 回头看, confirmed or reopened.
+pub async fn recheck(
+    app: &App,
+    code: &str,
+    reopen: bool,
+    reason: Option<String>,
+    by: Option<String>,
+) -> anyhow::Result<()> {
+    let code = duban::core::ledger::parse::code(code);
+    let language = app.language();
+    let change = App::cli_change(by, reason.clone());
+    if let Err(e) = duban::app::measure::recheck(&app.store, &code, reopen, change).await {
+        return refused(language, &code, e);
+    }
+    let reason = reason.map(|r| out::safe(&r)).unwrap_or_default();
+    say!(
+        "{}",
+        match (reopen, language) {
+            (false, Language::Zh) => format!("{code}：回头看确认整改效果，保持已销号"),
+            (false, Language::En) => format!("{code}: re-checked and confirmed; stays closed"),
+            (true, Language::Zh) =>
+                format!("{code}：回头看未通过，已重新打开，状态为推进中。理由：{reason}"),
+            (true, Language::En) =>
+                format!("{code}: re-check failed ({reason}); in progress again"),
+        }
+    );
+    Ok(())
+}
+
 /// `duban extend`: moves a deadline.
 pub async fn extend(
     app: &App,

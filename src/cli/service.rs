@@ -226,6 +226,54 @@ pub async fn remind(
     deliver_now(app, what).await
 }
 
+/// `duban notice`.
+pub async fn notice(
+    app: &App,
+    period: &str,
+    now: Option<DateTime<FixedOffset>>,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let language = app.language();
+    let period = duban::core::notice::Period::from_code(period).expect("clap checks the period");
+    let at = now.map_or_else(Utc::now, |n| n.with_timezone(&Utc));
+    if !dry_run && app.settings.config.channels() == [ChannelKind::Console] {
+        refuse_console_over_telegram(&app.store, language).await?;
+    }
+    let outcome =
+        duban::service::notice::notice(&app.store, &app.settings, at, period, dry_run).await?;
+    if dry_run {
+        say!("{}", outcome.notice.text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let what = language.pick(
+        format!(
+            "{}：{}，文件{}；计划{}条，新加入队列{}条",
+            outcome.notice.number,
+            if outcome.new {
+                "已印发"
+            } else {
+                "本期已印发过，重发未送达的"
+            },
+            outcome.document.clone().unwrap_or_default(),
+            outcome.planned.len(),
+            outcome.queued
+        ),
+        format!(
+            "{}: {}, document {}; {} message(s) planned, {} new",
+            outcome.notice.number,
+            if outcome.new {
+                "issued"
+            } else {
+                "issued before; sending what is left"
+            },
+            outcome.document.clone().unwrap_or_default(),
+            outcome.planned.len(),
+            outcome.queued
+        ),
+    );
+    deliver_now(app, what).await
+}
+
 /// `duban digest`.
 pub async fn digest(
     app: &App,

@@ -1,8 +1,8 @@
 //! The office's daily 待办 message: what waits for the supervision office itself. Claims
 //! waiting for verification (oldest first, with the working days they have waited, marked
 //! when past `rules.verify_within_working_days`), extension requests, coordination flags,
-//! requests past their limit, and the measures that reached 问责建议 today. Pure: the caller
-//! gathers the facts.
+//! requests past their limit, the measures that reached 问责建议 today, and the closed ones due
+//! for 回头看. Pure: the caller gathers the facts.
 
 use chrono::NaiveDate;
 
@@ -36,6 +36,8 @@ pub struct OfficeTodo<'a> {
     pub late_requests: &'a [(&'a Request, i64)],
     /// Measures that reached the office's step (问责建议) today.
     pub accountability: &'a [&'a Measure],
+    /// 回头看: closed measures due for a re-check, with the day they were closed.
+    pub recheck: &'a [(String, NaiveDate)],
 }
 
 impl OfficeTodo<'_> {
@@ -46,6 +48,7 @@ impl OfficeTodo<'_> {
             && self.flags.is_empty()
             && self.late_requests.is_empty()
             && self.accountability.is_empty()
+            && self.recheck.is_empty()
     }
 }
 
@@ -165,6 +168,26 @@ pub fn todo_message(
                 format!("  {} · {} · 超时{days}个工作日", r.code(), r.unit)
             } else {
                 format!("  {} · {} · {days} working day(s) late", r.code(), r.unit)
+            });
+        }
+    }
+    if !todo.recheck.is_empty() {
+        lines.push(if zh {
+            format!(
+                "🔁 回头看（{}项，销号已满期限，请复核整改效果）：",
+                todo.recheck.len()
+            )
+        } else {
+            format!(
+                "🔁 Look back ({}, closed long enough ago to re-check):",
+                todo.recheck.len()
+            )
+        });
+        for (code, closed) in todo.recheck {
+            lines.push(if zh {
+                format!("  {code} · {}销号", text::date(*closed, language))
+            } else {
+                format!("  {code} · closed {}", text::date(*closed, language))
             });
         }
     }

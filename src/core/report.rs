@@ -360,6 +360,7 @@ pub fn history_kind_label(kind: &str, language: Language) -> String {
         "deadline" => ("调整时限", "deadline moved"),
         "evidence" => ("佐证材料", "evidence"),
         "step" => ("督办阶梯", "escalation step"),
+        "recheck" => ("回头看", "re-checked"),
         "progress" => ("进展记录", "progress note"),
         other => (other, other),
     };

@@ -97,6 +97,9 @@ pub struct Rules {
     /// The office verifies a claim of completion within this many working days; longer
     /// waits are marked in its daily 待办 list.
     pub verify_within_working_days: u32,
+    /// 回头看: this many months after a measure is closed, the office is asked to re-check
+    /// it; 0 turns it off.
+    pub look_back_months: u32,
     /// The escalation ladder, in order (督办阶梯).
     pub ladder: Vec<LadderStep>,
     /// The response rule for requests (咨询类当天答复,一般性协调不过周,重大事项不过月).
@@ -114,6 +117,7 @@ impl Default for Rules {
             red_after_missed_reports: 2,
             claim_in_time_is_green: true,
             verify_within_working_days: 3,
+            look_back_months: 6,
             ladder: default_ladder(),
             response: ResponseRule::default(),
         }

@@ -33,6 +33,8 @@ pub enum HistoryKind {
     Deadline,
     /// Evidence (佐证材料) came in.
     Evidence,
+    /// 回头看: the office re-checked a measure closed long ago and confirmed it.
+    Recheck,
 }
 
 impl HistoryKind {
@@ -44,6 +46,7 @@ impl HistoryKind {
             HistoryKind::Extension => "extension",
             HistoryKind::Deadline => "deadline",
             HistoryKind::Evidence => "evidence",
+            HistoryKind::Recheck => "recheck",
         }
     }
 }
@@ -230,5 +233,50 @@ impl Store {
             false => tx.commit().await?,
         }
         Ok(new)
+    }
+}
+
+impl Store {
+    /// 回头看: closed measures whose last close was at or before `cutoff` and that no
+    /// re-check confirmed since; with the day they were closed, oldest first.
+    pub async fn due_for_recheck(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "WITH closes AS (SELECT m.id, m.code, MAX(h.at) AS closed_at FROM measures m \
+             JOIN history h ON h.measure_id = m.id AND h.kind = 'status' AND h.to_status = 'closed' \
+             WHERE m.status = 'closed' GROUP BY m.id, m.code) \
+             SELECT c.code, c.closed_at FROM closes c WHERE c.closed_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM history r WHERE r.measure_id = c.id \
+             AND r.kind = 'recheck' AND r.at >= c.closed_at) ORDER BY c.closed_at, c.code",
+        )
+        .bind(super::instant_text(cutoff))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at: String = row.try_get(1)?;
+                Ok((row.try_get(0)?, super::parse_instant("history.at", &at)?))
+            })
+            .collect()
+    }
+
+    /// Records that the office re-checked a closed measure and confirmed it (回头看).
+    pub async fn confirm_recheck(&self, code: &str, change: &Change) -> Result<(), StoreError> {
+        let id = self.measure_id(code).await?;
+        let mut tx = self.begin_write().await?;
+        history_in(
+            &mut tx,
+            id,
+            HistoryKind::Recheck,
+            Status::Closed,
+            Status::Closed,
+            change,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -442,6 +442,11 @@ pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
                     }
                 }
                 @if office && m.status == Status::Closed {
+                    form #recheck method="post" action={ (path) "/recheck" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label { "回头看：复核意见" textarea name="note" {} }
+                        button type="submit" { "确认整改效果" }
+                    }
                     form method="post" action={ (path) "/reopen" } {
                         input type="hidden" name="csrf" value=(csrf);
                         label { "重新打开的理由" textarea name="note" required {} }

@@ -36,6 +36,7 @@ fn nothing_waiting_sends_nothing() {
         flags: &[],
         late_requests: &[],
         accountability: &[],
+        recheck: &[],
     };
     let cal = Calendar::builtin();
     assert!(
@@ -72,6 +73,7 @@ fn claims_oldest_first_with_working_days_waited_across_the_holiday() {
         flags: &[],
         late_requests: &[],
         accountability: &[],
+        recheck: &[],
     };
     let text = todo_message(
         &todo,
@@ -120,6 +122,7 @@ fn every_section_is_named() {
         flags: &flags,
         late_requests: &[],
         accountability: &[],
+        recheck: &[],
     };
     let text = todo_message(
         &todo,

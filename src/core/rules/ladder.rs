@@ -54,6 +54,13 @@ pub struct LadderStep {
     pub offset: i32,
     /// Who the step reaches.
     pub notify: Vec<Audience>,
+    /// 五书制: the document reaching the step issues (提醒书, 督办通知书, 告诫书, 问责建议书),
+    /// sent as a .docx with the step's messages; none when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub document: String,
+    /// The prefix of the document's number, numbered per year: `督办` gives `督办〔2024〕3号`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub document_prefix: String,
 }
 
 fn default_anchor() -> Anchor {
@@ -75,6 +82,8 @@ pub fn default_ladder() -> Vec<LadderStep> {
             anchor: Anchor::Deadline,
             offset,
             notify,
+            document: String::new(),
+            document_prefix: String::new(),
         };
     vec![
         step("remind", "提醒", "reminder", -5, vec![Liaison]),
