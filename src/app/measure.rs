@@ -23,6 +23,8 @@ pub enum Refusal {
     NotClaimed(Status),
     /// Only a closed measure can be re-opened; the measure has this status.
     NotClosed(Status),
+    /// Only a closed measure is looked back on (回头看); the measure has this status.
+    NotClosedToRecheck(Status),
     /// Someone else decided the claim meanwhile.
     DecidedMeanwhile,
     /// A new deadline must come after today.
@@ -62,6 +64,13 @@ impl Refusal {
             Refusal::NotClosed(s) => language.pick(
                 format!("{code}当前为{}，尚未销号，无需重新打开", label(*s)),
                 format!("{code} is {}, not closed: nothing to re-open", label(*s)),
+            ),
+            Refusal::NotClosedToRecheck(s) => language.pick(
+                format!("{code}当前为{}，尚未销号，无需回头看", label(*s)),
+                format!(
+                    "{code} is {}, not closed: nothing to look back on",
+                    label(*s)
+                ),
             ),
             Refusal::DecidedMeanwhile => language.pick(
                 "这项销号申请刚刚已由他人处理".to_string(),
@@ -180,7 +189,7 @@ pub async fn recheck(
 ) -> Result<Done, MeasureError> {
     let status = store.measure(code).await?.status;
     if status != Status::Closed {
-        return Err(MeasureError::Refused(Refusal::NotClosed(status)));
+        return Err(MeasureError::Refused(Refusal::NotClosedToRecheck(status)));
     }
     if reopen {
         return self::reopen(store, code, change).await;
