@@ -180,19 +180,12 @@ pub async fn record_steps_and_plan_office(
     let recheck: Vec<(String, chrono::NaiveDate)> = match look_back {
         0 => Vec::new(),
         months => {
-            let cutoff = outcome
+            // Closed on or before the day `months` ago: up to that day's end.
+            let day = outcome
                 .day
                 .checked_sub_months(chrono::Months::new(months))
                 .unwrap_or(outcome.day);
-            let cutoff = cutoff
-                .succ_opt()
-                .unwrap_or(cutoff)
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_local_timezone(settings.timezone)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(now);
+            let cutoff = digest::day_bounds(settings, day).1;
             store
                 .due_for_recheck(cutoff)
                 .await?

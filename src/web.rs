@@ -28,6 +28,7 @@ use crate::config::Settings;
 use crate::core::ledger::{Measure, Role, Source};
 use crate::core::report::MeasureRow;
 use crate::core::rules::{Context, assess};
+use crate::service::http::same_secret;
 use crate::store::{Change, Store, StoreError, WebSession};
 
 mod admin;
@@ -327,14 +328,18 @@ pub(super) async fn may_change(
     Ok(session)
 }
 
-/// Equality in time that does not depend on where two secrets differ.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+/// The session, when it is the office's; else the page that refuses (403). The error is the
+/// handler's answer as it stands, like every `Page`.
+#[allow(clippy::result_large_err)]
+pub(super) fn office(session: WebSession) -> Result<WebSession, Response> {
+    match session.role {
+        Role::Office => Ok(session),
+        _ => Err(stop(
+            StatusCode::FORBIDDEN,
+            "无权操作",
+            "只有整改办可以查看或进行这项操作。",
+        )),
+    }
 }
 
 /// Whether a session may see a measure: the office and leaders see all, a liaison and a
@@ -685,6 +690,14 @@ pub(super) fn back_to(path: &str, flash: &str) -> Response {
     response
 }
 
+/// Who acts on the web, as the office's notices sign it: unit, name, and where.
+fn signature(session: &WebSession) -> String {
+    match &session.unit {
+        Some(unit) => format!("{unit} {}（网页）", session.name),
+        None => format!("{}（网页）", session.name),
+    }
+}
+
 fn web_change(session: &WebSession, note: Option<String>) -> Change {
     Change {
         actor: session.name.clone(),
@@ -724,10 +737,7 @@ async fn measure_action(
     };
     let outcome: Result<String, MeasureError> = match action.as_str() {
         "progress" => {
-            let who = match &session.unit {
-                Some(unit) => format!("{unit} {}（网页）", session.name),
-                None => format!("{}（网页）", session.name),
-            };
+            let who = signature(&session);
             uc::report(
                 &web.store,
                 settings,
@@ -873,10 +883,7 @@ async fn claim_with_evidence(
     let measure = visible_measure(&web, &session, &code).await?;
     let code = measure.code.clone();
     let note = clean_note(&note);
-    let who = match &session.unit {
-        Some(unit) => format!("{unit} {}（网页）", session.name),
-        None => format!("{}（网页）", session.name),
-    };
+    let who = signature(&session);
     let language = web.settings.config.language;
     let outcome = uc::report(
         &web.store,
@@ -939,13 +946,7 @@ async fn extension_action(
 ) -> Page {
     use crate::app::decide::{Decider, Outcome, Subject, decide};
     let session = may_change(&web, &headers, &form.csrf).await?;
-    if session.role != Role::Office {
-        return Err(stop(
-            StatusCode::FORBIDDEN,
-            "无权操作",
-            "延期申请由整改办审核。",
-        ));
-    }
+    let session = office(session)?;
     let approve = match action.as_str() {
         "approve" => true,
         "reject" => false,
@@ -1009,13 +1010,7 @@ async fn raise_flag(
 ) -> Page {
     use crate::app::decide::Outcome;
     let session = may_change(&web, &headers, &form.csrf).await?;
-    if session.role != Role::Office {
-        return Err(stop(
-            StatusCode::FORBIDDEN,
-            "无权操作",
-            "协调事项由整改办处理。",
-        ));
-    }
+    let session = office(session)?;
     let Some(category) = crate::core::workflow::parse_category(&form.category) else {
         return Ok(back_to("/todo", "请选择诉求类别。"));
     };
@@ -1047,13 +1042,7 @@ async fn raise_flag(
 
 async fn todo(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     let session = signed_in(&web, &headers).await?;
-    if session.role != Role::Office {
-        return Err(stop(
-            StatusCode::FORBIDDEN,
-            "无权查看",
-            "待办只对整改办开放。",
-        ));
-    }
+    let session = office(session)?;
     let queue = web.store.office_queue().await.map_err(internal)?;
     let requests = web.store.requests().await.map_err(internal)?;
     let units = web.store.unit_names().await.map_err(internal)?;

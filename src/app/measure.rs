@@ -266,11 +266,7 @@ pub async fn report(
     // file is not.
     let mut kept = Vec::with_capacity(evidence.len());
     for file in evidence {
-        use sha2::{Digest, Sha256};
-        let sha256: String = Sha256::digest(&file.bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = crate::app::signin::sha256_hex(&file.bytes);
         let path = crate::app::bot::evidence_path(&sha256, &file.name);
         crate::app::bot::store_file(&settings.config.data_dir, &path, &file.bytes).map_err(
             |e| StoreError::Corrupt {
@@ -331,16 +327,13 @@ pub async fn report(
                     evidence,
                     settings.config.language,
                 );
-                for chat in tx.office_chats().await? {
-                    tx.enqueue_about(
-                        &format!("claim:{claim}:{}", chat.key()),
-                        &chat,
-                        "claim",
-                        &message,
-                        &json!({ "claim": claim }),
-                    )
-                    .await?;
-                }
+                tx.notify_office(
+                    &format!("claim:{claim}"),
+                    "claim",
+                    &message,
+                    &json!({ "claim": claim }),
+                )
+                .await?;
             }
             Status::Claimed
         }

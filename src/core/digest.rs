@@ -1,7 +1,8 @@
 //! The leadership digest (每日督办简报): one message a day with the totals, the completion
-//! rate, the lights and their change since the last digest, the red list by lead unit, what
-//! closed today, units that let reminders go unanswered, people the bot cannot reach, and
-//! requests under the response rule; and the bars of its chart.
+//! rate, the lights and their change since the last digest, the measures named (通报: red
+//! and at a step of the ladder that names them) by lead unit, what closed today, units that
+//! let reminders go unanswered, people the bot cannot reach, and requests under the response
+//! rule; and the bars of its chart.
 //!
 //! Pure: the facts come in as arguments (`today`, the calendar, the assessed ledger, the
 //! store's counts), the text and the chart's bars come out.

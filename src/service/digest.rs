@@ -294,7 +294,7 @@ pub async fn digest_missed(
 }
 
 /// The UTC instants where the office's day begins and ends.
-fn day_bounds(settings: &Settings, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(crate) fn day_bounds(settings: &Settings, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let local = |d: NaiveDate| {
         settings
             .timezone

@@ -69,7 +69,7 @@ pub fn webhook_path(url: &str) -> Result<String, WebhookError> {
 }
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     if given.len() != expected.len() {
         return false;
     }

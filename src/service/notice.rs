@@ -2,10 +2,10 @@
 //! .docx under the data directory and queued to everyone its audience names, with the
 //! document. Issuing the same period again queues nothing new and keeps its number.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use super::digest::DigestError;
-use super::digest::split_text;
+use super::digest::{day_bounds, split_text};
 use crate::config::Settings;
 use crate::core::chat::{Attachment, FileKind, FileSource, Message};
 use crate::core::notice::{Facts, Notice, Period, build};
@@ -51,15 +51,8 @@ pub async fn notice(
         timezone: settings.timezone,
     };
     let assessments: Vec<_> = measures.iter().map(|m| assess(m, &ctx)).collect();
-    let local = |day: chrono::NaiveDate| {
-        settings
-            .timezone
-            .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| day.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
-    };
-    let (start, end) = (local(from), local(to.succ_opt().expect("a next day")));
+    // From the start of the period's first day to the end of its last.
+    let (start, end) = (day_bounds(settings, from).0, day_bounds(settings, to).1);
     let named_keys: Vec<&str> = settings
         .config
         .rules

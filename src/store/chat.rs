@@ -291,47 +291,23 @@ impl Store {
             let role = role_of(row.try_get(3)?)?;
             let unit: Option<String> = row.try_get(4)?;
             let name: String = row.try_get(5)?;
-            match role {
-                Role::Liaison => {
-                    let Some(unit) = unit else { continue };
-                    match out
-                        .iter_mut()
-                        .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Liaison { .. }))
-                    {
-                        Some(Recipient {
-                            kind: RecipientKind::Liaison { units },
-                            ..
-                        }) => units.push(unit),
-                        _ => out.push(Recipient {
-                            person_id: Some(person_id),
-                            chat,
-                            kind: RecipientKind::Liaison { units: vec![unit] },
-                        }),
-                    }
+            match (role, unit) {
+                (Role::Liaison, Some(unit)) => {
+                    gather_unit(&mut out, Some(person_id), chat, unit, |units| {
+                        RecipientKind::Liaison { units }
+                    })
                 }
-                Role::Leader => out.push(Recipient {
+                (Role::Head, Some(unit)) => {
+                    gather_unit(&mut out, Some(person_id), chat, unit, |units| {
+                        RecipientKind::Head { units }
+                    })
+                }
+                (Role::Leader, _) => out.push(Recipient {
                     person_id: Some(person_id),
                     chat,
                     kind: RecipientKind::Leader { name },
                 }),
-                Role::Head => {
-                    let Some(unit) = unit else { continue };
-                    match out
-                        .iter_mut()
-                        .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Head { .. }))
-                    {
-                        Some(Recipient {
-                            kind: RecipientKind::Head { units },
-                            ..
-                        }) => units.push(unit),
-                        _ => out.push(Recipient {
-                            person_id: Some(person_id),
-                            chat,
-                            kind: RecipientKind::Head { units: vec![unit] },
-                        }),
-                    }
-                }
-                Role::Office => {}
+                (Role::Liaison | Role::Head | Role::Office, _) => {}
             }
         }
         let groups = sqlx::query(
@@ -343,20 +319,9 @@ impl Store {
         for row in &groups {
             let chat = address_of("unit_chats.channel", row.try_get(0)?, row.try_get(1)?)?;
             let unit: String = row.try_get(2)?;
-            match out
-                .iter_mut()
-                .find(|r| r.chat == chat && matches!(r.kind, RecipientKind::Group { .. }))
-            {
-                Some(Recipient {
-                    kind: RecipientKind::Group { units },
-                    ..
-                }) => units.push(unit),
-                _ => out.push(Recipient {
-                    person_id: None,
-                    chat,
-                    kind: RecipientKind::Group { units: vec![unit] },
-                }),
-            }
+            gather_unit(&mut out, None, chat, unit, |units| RecipientKind::Group {
+                units,
+            });
         }
         Ok(out)
     }
@@ -1018,6 +983,33 @@ async fn find_measure_in(
         ))
     })
     .transpose()
+}
+
+/// Adds `unit` to the recipient of the same kind (`kind`) on `chat`, or a new recipient: a
+/// liaison of twenty units, or a group bound to several, reads one list.
+fn gather_unit(
+    out: &mut Vec<Recipient>,
+    person_id: Option<i64>,
+    chat: Address,
+    unit: String,
+    kind: fn(Vec<String>) -> RecipientKind,
+) {
+    let wanted = std::mem::discriminant(&kind(Vec::new()));
+    let existing = out
+        .iter_mut()
+        .find(|r| r.chat == chat && std::mem::discriminant(&r.kind) == wanted);
+    match existing.map(|r| &mut r.kind) {
+        Some(
+            RecipientKind::Liaison { units }
+            | RecipientKind::Group { units }
+            | RecipientKind::Head { units },
+        ) => units.push(unit),
+        _ => out.push(Recipient {
+            person_id,
+            chat,
+            kind: kind(vec![unit]),
+        }),
+    }
 }
 
 async fn office_chats_in(conn: &mut AnyConnection) -> Result<Vec<Address>, StoreError> {

@@ -41,72 +41,43 @@ pub struct WebSession {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Stores a sign-in link on a connection.
+/// Stores a sign-in link on a connection. A unit the ledger does not name is refused.
 async fn create_web_link_in(
     conn: &mut sqlx::AnyConnection,
     link: &NewWebLink<'_>,
-    unit_id: Option<i64>,
 ) -> Result<(), StoreError> {
+    let unit_id = match link.unit {
+        Some(unit) => Some(super::workflow::unit_id_in(conn, unit).await?),
+        None => None,
+    };
     sqlx::query(
-            "INSERT INTO web_links (token_hash, name, role, unit_id, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(link.token_hash)
-        .bind(link.name)
-        .bind(link.role.code())
-        .bind(unit_id)
-        .bind(link.created_by)
-        .bind(instant_text(link.created_at))
-        .bind(instant_text(link.expires_at))
-        .execute(&mut *conn)
-        .await?;
+        "INSERT INTO web_links (token_hash, name, role, unit_id, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(link.token_hash)
+    .bind(link.name)
+    .bind(link.role.code())
+    .bind(unit_id)
+    .bind(link.created_by)
+    .bind(instant_text(link.created_at))
+    .bind(instant_text(link.expires_at))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 impl super::UpdateTx {
-    /// Stores a sign-in link within the transaction (the bot's `/web`); `unit_id` is the
-    /// liaison's unit.
+    /// Stores a sign-in link within the transaction (the bot's `/web`).
     pub async fn create_web_link(&mut self, link: &NewWebLink<'_>) -> Result<(), StoreError> {
-        let unit_id = match link.unit {
-            Some(unit) => {
-                sqlx::query_scalar::<_, i64>("SELECT id FROM units WHERE name = $1")
-                    .bind(unit)
-                    .fetch_optional(&mut *self.tx)
-                    .await?
-            }
-            None => None,
-        };
-        create_web_link_in(&mut self.tx, link, unit_id).await
+        create_web_link_in(&mut self.tx, link).await
     }
 }
 
 impl Store {
     /// Stores a sign-in link. A unit the ledger does not name is refused.
     pub async fn create_web_link(&self, link: &NewWebLink<'_>) -> Result<(), StoreError> {
-        let unit_id = match link.unit {
-            Some(unit) => Some(self.unit_id(unit).await?),
-            None => None,
-        };
         let mut conn = self.pool.acquire().await?;
-        create_web_link_in(&mut conn, link, unit_id).await
-    }
-
-    /// The id of a unit by its name.
-    async fn unit_id(&self, unit: &str) -> Result<i64, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
-            .bind(unit)
-            .fetch_optional(&self.pool)
-            .await?;
-        match id {
-            Some(id) => Ok(id),
-            None => {
-                let names = self.unit_names().await?;
-                Err(StoreError::NoSuchUnit {
-                    unit: unit.to_string(),
-                    nearest: super::nearest(unit, names.iter().map(String::as_str)),
-                })
-            }
-        }
+        create_web_link_in(&mut conn, link).await
     }
 
     /// Uses a sign-in link, once, and opens a session for it (`session_hash` its cookie's

@@ -622,7 +622,9 @@ pub(crate) async fn add_request_in(
     Ok(id)
 }
 
-async fn unit_id_in(conn: &mut AnyConnection, unit: &str) -> Result<i64, StoreError> {
+/// The id of a unit by its name; a name the ledger does not have is refused with the
+/// nearest ones.
+pub(crate) async fn unit_id_in(conn: &mut AnyConnection, unit: &str) -> Result<i64, StoreError> {
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
         .bind(unit)
         .fetch_optional(&mut *conn)
@@ -1267,6 +1269,26 @@ impl super::UpdateTx {
     ) -> Result<bool, StoreError> {
         let at = self.at;
         answer_request_in(&mut self.tx, id, answer, by, at, on).await
+    }
+
+    /// Queues a notice about something (`kind`, `context`) to every office chat, once each:
+    /// `key` is completed with the chat. Returns whether anything was new to the outbox.
+    pub async fn notify_office(
+        &mut self,
+        key: &str,
+        kind: &str,
+        message: &crate::core::chat::Message,
+        context: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let mut queued = false;
+        for chat in self.office_chats().await? {
+            let key = format!("{key}:{}", chat.key());
+            queued |= self
+                .enqueue_about(&key, &chat, kind, message, context)
+                .await?
+                .is_some();
+        }
+        Ok(queued)
     }
 
     /// Queues a message with what it is about, to go out once this update commits.

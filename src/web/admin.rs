@@ -6,25 +6,17 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use chrono::Utc;
 use maud::html;
 use serde::Deserialize;
 
 use super::pages::{local, page};
-use super::{Page, Web, back_to, cookie_flash, internal, may_change, signed_in, stop};
+use super::{Page, Web, back_to, cookie_flash, internal, may_change, signed_in};
 use crate::core::ledger::Role;
 use crate::core::text::Language;
 use crate::core::workflow::{RequestState, category_label, parse_category, request_code};
-
-fn office_only() -> Response {
-    stop(
-        StatusCode::FORBIDDEN,
-        "无权查看",
-        "这个页面只对整改办开放。",
-    )
-}
 
 /// 诉求: every request the session may see, with its category, limit and state.
 pub async fn requests(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
@@ -118,9 +110,7 @@ pub async fn add_request(
     Form(form): Form<RequestForm>,
 ) -> Page {
     let session = may_change(&web, &headers, &form.csrf).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     let body = super::clean_note(&form.body);
     let Some(category) = parse_category(&form.category) else {
         return Ok(back_to("/requests", "请选择诉求类别。"));
@@ -206,9 +196,7 @@ pub async fn answer_request(
 /// 导入: the upload form.
 pub async fn import_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     let session = signed_in(&web, &headers).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     let flash = cookie_flash(&headers);
     let body = html! {
         @if let Some(flash) = &flash { div.flash #flash role="status" { (flash) } }
@@ -261,9 +249,7 @@ pub async fn import_upload(
         }
     }
     let session = may_change(&web, &headers, &csrf).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     let Some((shown, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         return Ok(back_to("/import", "请选择要导入的台账文件。"));
     };
@@ -386,9 +372,7 @@ pub async fn import_confirm(
     Form(form): Form<ConfirmForm>,
 ) -> Page {
     let session = may_change(&web, &headers, &form.csrf).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     // Only a name this workbench gave out: 64 hex digits and an extension.
     let valid = form.upload.split_once('.').is_some_and(|(token, ext)| {
         token.len() == 64
@@ -421,9 +405,7 @@ pub async fn import_confirm(
 /// 人员: who is bound where, on which channel, who cannot be reached; invitation codes.
 pub async fn people(State(web): State<Arc<Web>>, headers: HeaderMap) -> Page {
     let session = signed_in(&web, &headers).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     let entries = web.store.directory().await.map_err(internal)?;
     let units = web.store.unit_names().await.map_err(internal)?;
     let flash = cookie_flash(&headers);
@@ -500,9 +482,7 @@ pub async fn invite(
     Form(form): Form<InviteForm>,
 ) -> Page {
     let session = may_change(&web, &headers, &form.csrf).await?;
-    if session.role != Role::Office {
-        return Ok(office_only());
-    }
+    let session = super::office(session)?;
     let Some(role) = Role::from_code(&form.role) else {
         return Ok(back_to("/people", "请选择角色。"));
     };

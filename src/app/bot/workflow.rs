@@ -3,11 +3,10 @@
 //! rejection's reason comes as a reply; liaisons answer requests (诉求).
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{Download, Step, clip, tr};
 use crate::app::decide::{self, Decider, Outcome, Subject};
-use crate::core::chat::{Action, Address, Button, IncomingFile, Message};
+use crate::core::chat::{Action, Button, IncomingFile, Message};
 use crate::core::ledger::Status;
 use crate::core::rules::RequestCategory;
 use crate::core::text::Language;
@@ -22,11 +21,6 @@ enum Decision {
 }
 
 impl Step<'_> {
-    /// The office's chats, on every channel.
-    async fn office(&mut self) -> Result<Vec<Address>, StoreError> {
-        self.tx.office_chats().await
-    }
-
     /// Queues a notice about something (`kind`, `context`) to every office chat; `key` is
     /// completed with the chat.
     pub(super) async fn notify_office(
@@ -36,19 +30,7 @@ impl Step<'_> {
         message: Message,
         context: serde_json::Value,
     ) -> Result<(), StoreError> {
-        for chat in self.office().await? {
-            let queued = self
-                .tx
-                .enqueue_about(
-                    &format!("{key}:{}", chat.key()),
-                    &chat,
-                    kind,
-                    &message,
-                    &context,
-                )
-                .await?;
-            self.queued |= queued.is_some();
-        }
+        self.queued |= self.tx.notify_office(key, kind, &message, &context).await?;
         Ok(())
     }
 
@@ -643,10 +625,7 @@ impl Step<'_> {
                     .await;
             }
         };
-        let sha256: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = crate::app::signin::sha256_hex(bytes);
         let path = evidence_path(&sha256, &file.name);
         if let Err(e) = store_file(&self.settings.config.data_dir, &path, bytes) {
             tracing::error!("keeping evidence {path}: {e}");
