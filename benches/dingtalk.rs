@@ -24,7 +24,7 @@ use sqlx::Connection;
 use support::{env_number, push_and_measure, seed_liaisons, stop, timed};
 
 fn duban(url: &str, fake: &FakeDingTalk) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_duban"));
+    let mut command = Command::new(support::duban_bin());
     command
         .env("DUBAN_DATABASE_URL", url)
         .env("DUBAN_SCHEDULE__ENABLED", "false")

@@ -24,43 +24,10 @@ use duban::service::{Instance, Service};
 use duban::store::Store;
 use fake_telegram::{FakeTelegram, TOKEN};
 use sqlx::Connection;
-use support::{env_number, percentile, stop};
-
-fn admin_url() -> String {
-    std::env::var("DUBAN_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh database; returns its URL and name.
-async fn create_database() -> (String, String) {
-    let admin = admin_url();
-    let name = format!("duban_bench_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
-    (format!("{base}/{name}"), name)
-}
-
-async fn drop_database(name: &str) {
-    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await;
-}
+use support::{create_database, drop_database, env_number, percentile, stop};
 
 fn duban(url: &str, fake: &FakeTelegram) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_duban"));
+    let mut command = Command::new(support::duban_bin());
     command
         .env("DUBAN_DATABASE_URL", url)
         .env("DUBAN_TELEGRAM_TOKEN", TOKEN)

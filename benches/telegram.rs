@@ -2,10 +2,14 @@
 //! issue notes. `cargo bench --bench telegram` measures:
 //! - a sweep to 10,000 liaisons with due items through a server that allows 30 messages a
 //!   second: the delivery rate as a fraction of that ceiling, and the 429s it answered;
-//! - 1,000 replies through getUpdates: throughput, and p99 from the update to its row;
+//! - 1,000 replies from 10 liaisons through getUpdates, until each is committed and the next
+//!   `getUpdates` asked: throughput beside a bare teloxide echo bot answering as many
+//!   messages on the same fake server in the same run, and p99 from the update to its row;
 //! - the resident memory of an idle `duban run` with a 100,000-measure ledger.
 //!
-//! `DUBAN_BENCH_LIAISONS` (default 10,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it.
+//! `DUBAN_BENCH_LIAISONS` (default 10,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it;
+//! `DUBAN_BENCH_ONLY=replies,idle,sweep` picks parts; `DUBAN_BENCH_BIN` runs another build of
+//! duban (the release before, for figures before and after).
 
 #[path = "../tests/common/fake_telegram.rs"]
 #[allow(dead_code)]
@@ -20,7 +24,7 @@ use sqlx::Connection;
 use support::{env_number, push_and_measure, seed_liaisons, stop, timed};
 
 fn duban(url: &str, fake: &FakeTelegram) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_duban"));
+    let mut command = Command::new(support::duban_bin());
     command
         .env("DUBAN_DATABASE_URL", url)
         .env("DUBAN_TELEGRAM_TOKEN", TOKEN)
@@ -88,12 +92,73 @@ async fn sweep_to_liaisons(dir: &std::path::Path) {
     println!("  {}", printed.trim());
 }
 
+/// A bare teloxide echo bot on its own fake server: the anchor of the reply path. Returns
+/// the seconds from pushing `count` messages from 10 users until every echo is sent and
+/// the next `getUpdates` asked past the last of them.
+async fn echo_bot(count: usize) -> f64 {
+    use teloxide::prelude::*;
+    let fake = FakeTelegram::start().await;
+    let bot = Bot::new(TOKEN).set_api_url(reqwest::Url::parse(&fake.url).unwrap());
+    let running = tokio::spawn(async move {
+        teloxide::repl(bot, |bot: Bot, msg: teloxide::types::Message| async move {
+            bot.send_message(msg.chat.id, msg.text().unwrap_or_default())
+                .await?;
+            Ok(())
+        })
+        .await;
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.calls("getUpdates").is_empty() {
+        assert!(Instant::now() < deadline, "the echo bot did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = Instant::now();
+    let mut last = 0;
+    for i in 0..count {
+        let user = 700_001 + (i % 10) as i64;
+        let update = fake.text(user, user, &format!("回声 {i}"), None);
+        last = update["update_id"].as_i64().unwrap();
+    }
+    until_asked_past(&fake, last, || fake.sent().len() >= count).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    running.abort();
+    elapsed
+}
+
+/// Waits until `done` holds and the bot asked for updates after `last`: what it read up to
+/// is confirmed to the server.
+async fn until_asked_past(fake: &FakeTelegram, last: i64, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let asked = fake
+            .calls("getUpdates")
+            .iter()
+            .any(|c| c.body["offset"].as_i64().unwrap_or(0) > last);
+        if asked && done() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replies were not all handled"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The reply path: `count` `/update` replies from 10 bound liaisons, each on a measure of
+/// their unit, until every one is committed and the next `getUpdates` asked; beside the
+/// echo bot in the same run.
 async fn replies(dir: &std::path::Path) {
     let count = env_number("DUBAN_BENCH_REPLIES", 1_000);
+    let echo = echo_bot(count).await;
+    let echo_rate = count as f64 / echo;
+    println!(
+        "anchor: a bare teloxide echo bot answering {count} messages: {echo:.2} s = {echo_rate:.0}/s"
+    );
     let fake = FakeTelegram::start().await;
     let url = format!("sqlite:{}", dir.join("replies.db").display());
     let file = dir.join("replies.xlsx");
-    let mut rows = duban::ingest::sample::synthetic_measures(count.max(10), 100, 5);
+    let mut rows = duban::ingest::sample::synthetic_measures(count.max(10), 10, 5);
     for row in &mut rows {
         row.status = "推进中".into();
     }
@@ -110,11 +175,23 @@ async fn replies(dir: &std::path::Path) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    // One office member (an admin in config) answers for every measure.
-    let admin = 424_242i64;
+    // Ten liaisons, one a unit, each answering for the measures their unit leads.
+    seed_liaisons(&url, 10, 10, "telegram", |i| (700_001 + i).to_string()).await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let targets: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.code, i.user_id FROM measures m JOIN people p ON p.unit_id = m.lead_unit_id \
+         JOIN identities i ON i.person_id = p.id ORDER BY m.id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        targets.len() >= count,
+        "{} measures with a liaison",
+        targets.len()
+    );
     let child = duban(&url, &fake)
         .arg("run")
-        .env("DUBAN_TELEGRAM_ADMINS", format!("[{admin}]"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -124,28 +201,36 @@ async fn replies(dir: &std::path::Path) {
         assert!(Instant::now() < deadline, "the bot did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let codes: Vec<String> = rows
+    let last = std::sync::atomic::AtomicI64::new(0);
+    let user_of: std::collections::HashMap<&str, i64> = targets
         .iter()
-        .map(|r| match &r.code {
-            duban::ingest::sample::RawCell::Text(code) => code.clone(),
-            _ => unreachable!(),
-        })
+        .map(|(code, user)| (code.as_str(), user.parse().unwrap()))
         .collect();
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let codes: Vec<String> = targets[..count].iter().map(|(c, _)| c.clone()).collect();
+    let send = |text: &str| {
+        let code = text.split_whitespace().nth(1).unwrap();
+        let user = user_of[code];
+        let update = fake.text(user, user, text, None);
+        last.store(
+            update["update_id"].as_i64().unwrap(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    };
     // All at once: throughput, and the latency a burst sees.
-    let (elapsed, p50, p99) = push_and_measure(
-        &mut conn,
-        &codes[..count],
-        "进展:已完成阶段任务",
-        None,
-        |text| {
-            fake.text(admin, admin, text, None);
-        },
+    let started = Instant::now();
+    let (_, p50, p99) =
+        push_and_measure(&mut conn, &codes, "进展:已完成阶段任务", None, send).await;
+    until_asked_past(
+        &fake,
+        last.load(std::sync::atomic::Ordering::Relaxed),
+        || true,
     )
     .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = count as f64 / elapsed;
     println!(
-        "{count} replies through getUpdates, pushed at once: all applied in {elapsed:.2} s = {:.0}/s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms",
-        count as f64 / elapsed
+        "{count} replies from 10 liaisons through getUpdates, pushed at once: all committed and confirmed in {elapsed:.2} s = {rate:.0}/s = {:.2} of the echo bot; update → row p50 {p50:.0} ms, p99 {p99:.0} ms",
+        rate / echo_rate
     );
     // At a steady 50 a second: the latency one reply sees.
     let paced = count.min(500);
@@ -154,9 +239,7 @@ async fn replies(dir: &std::path::Path) {
         &codes[..paced],
         "进展:第二轮",
         Some(Duration::from_millis(20)),
-        |text| {
-            fake.text(admin, admin, text, None);
-        },
+        send,
     )
     .await;
     println!(
@@ -194,7 +277,15 @@ async fn idle_memory(dir: &std::path::Path) {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    replies(dir.path()).await;
-    idle_memory(dir.path()).await;
-    sweep_to_liaisons(dir.path()).await;
+    let only = std::env::var("DUBAN_BENCH_ONLY").unwrap_or_default();
+    let run = |part: &str| only.is_empty() || only.split(',').any(|p| p == part);
+    if run("replies") {
+        replies(dir.path()).await;
+    }
+    if run("idle") {
+        idle_memory(dir.path()).await;
+    }
+    if run("sweep") {
+        sweep_to_liaisons(dir.path()).await;
+    }
 }

@@ -71,7 +71,7 @@ async fn time(router: &axum::Router, cookie: &str, path: &str) -> f64 {
 }
 
 async fn run(url: &str, file: &std::path::Path, measures: usize) {
-    let out = Command::new(env!("CARGO_BIN_EXE_duban"))
+    let out = Command::new(support::duban_bin())
         .arg("import")
         .arg(file)
         .env("DUBAN_DATABASE_URL", url)

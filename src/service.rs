@@ -446,10 +446,12 @@ pub trait UpdateSource: Send {
     ) -> impl Future<Output = Result<Option<Vec<Incoming>>, SendError>> + Send;
 }
 
-/// Handles one batch of updates of `channel` in order, each applied or held back
-/// ([`apply_or_hold`]). Returns the id of the last update handled, which is before the
-/// batch's end when the database failed in a way that may pass (busy, unreachable): the
-/// rest will come again.
+/// Handles one batch of updates of `channel` in order, and records where the channel was
+/// read up to. Updates without a file are applied together ([`apply_batch`]: one
+/// transaction, one commit); an update with a file goes alone, its file fetched before its
+/// transaction ([`apply_or_hold`]). Returns the id of the last update handled, which is
+/// before the batch's end when the database failed in a way that may pass (busy,
+/// unreachable): the rest will come again.
 pub async fn handle_batch(
     store: &Store,
     settings: &Settings,
@@ -457,14 +459,159 @@ pub async fn handle_batch(
     batch: &[Incoming],
     wake: &Wake,
 ) -> (Option<String>, Option<(String, StoreError)>) {
-    let mut last = None;
-    for incoming in batch {
-        match apply_or_hold(store, settings, channel, incoming, wake, Utc::now()).await {
-            Ok(_) => last = Some(incoming.update_id.clone()),
-            Err(e) => return (last, Some((incoming.update_id.clone(), e))),
+    let mut last: Option<String> = None;
+    let mut rest = batch;
+    while let Some(first) = rest.first() {
+        let now = Utc::now();
+        if matches!(first.event, Event::File { .. }) {
+            if let Err(e) = apply_or_hold(store, settings, channel, first, wake, now).await {
+                return (last, Some((first.update_id.clone(), e)));
+            }
+            if let Err(e) = store.set_cursor(first.channel, &first.update_id, now).await {
+                tracing::warn!("recording where {} was read up to: {e}", first.channel);
+            }
+            last = Some(first.update_id.clone());
+            rest = &rest[1..];
+            continue;
         }
+        let files = rest
+            .iter()
+            .position(|i| matches!(i.event, Event::File { .. }))
+            .unwrap_or(rest.len());
+        let (group, tail) = rest.split_at(files);
+        if let Err(e) = apply_batch(store, settings, channel, group, wake, now, true).await {
+            return (last, Some((group[0].update_id.clone(), e)));
+        }
+        last = group.last().map(|i| i.update_id.clone());
+        rest = tail;
     }
     (last, None)
+}
+
+/// What became of a batch of updates applied together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// What became of each update, in the batch's order.
+    pub outcomes: Vec<Applied>,
+    /// The updates that failed inside the batch: rolled back there, and tried again alone
+    /// once the rest had committed.
+    pub retried_alone: Vec<String>,
+}
+
+/// Applies updates of `channel` (none carrying a file) in one transaction, each inside a
+/// savepoint of its own: one commit, one sync to disk for all of them (group commit).
+/// An update that fails for a reason that does not pass by itself is rolled back to its
+/// savepoint while the others go on; once the batch has committed it is tried again alone
+/// ([`apply_or_hold`]: applied, or held back), and the later updates of its chat in the
+/// batch follow it alone, so that one chat's updates keep their order. With `cursor`,
+/// where the channel was read up to is written in the same transaction. Nothing is done on
+/// the channel (a button's toast, an edited reminder) before the batch has committed. A
+/// failure that may pass (the database busy or unreachable) rolls the whole batch back and
+/// is returned: the updates come again.
+pub async fn apply_batch(
+    store: &Store,
+    settings: &Settings,
+    channel: &dyn Channel,
+    group: &[Incoming],
+    wake: &Wake,
+    now: DateTime<Utc>,
+    cursor: bool,
+) -> Result<BatchOutcome, StoreError> {
+    let Some(end) = group.last() else {
+        return Ok(BatchOutcome::default());
+    };
+    let caps = channel.capabilities();
+    let mut outcomes = vec![Applied::Applied; group.len()];
+    let mut handled = Vec::with_capacity(group.len());
+    // The updates to try alone after the commit, and the chats they stop.
+    let mut alone: Vec<usize> = Vec::new();
+    let mut stopped: std::collections::HashSet<(ChannelKind, &str)> = Default::default();
+    let mut batch = store.begin_batch().await?;
+    // Updates of a chat with one held back wait behind it; the others are marked as seen
+    // all at once, and applied if they were not seen before.
+    let mut behind = vec![false; group.len()];
+    for (i, incoming) in group.iter().enumerate() {
+        behind[i] = batch.chat_held(incoming.channel, &incoming.chat_id).await?;
+    }
+    let marks: Vec<(ChannelKind, &str)> = group
+        .iter()
+        .zip(&behind)
+        .filter(|(_, behind)| !**behind)
+        .map(|(incoming, _)| (incoming.channel, incoming.update_id.as_str()))
+        .collect();
+    let fresh = batch.mark_updates(&marks, now).await?;
+    for (i, incoming) in group.iter().enumerate() {
+        if behind[i] {
+            let why = "an earlier update of this chat is held back";
+            let payload = held_payload(incoming)?;
+            batch
+                .hold_update(&held_row(incoming, &payload, 0, why, now, now))
+                .await?;
+            outcomes[i] = Applied::Behind;
+            continue;
+        }
+        if !fresh.contains(&(incoming.channel, incoming.update_id.clone())) {
+            continue;
+        }
+        let chat = (incoming.channel, incoming.chat_id.as_str());
+        if !incoming.chat_id.is_empty() && stopped.contains(&chat) {
+            batch.unmark(incoming.channel, &incoming.update_id).await?;
+            alone.push(i);
+            continue;
+        }
+        let tx = batch.begin_update(now).await?;
+        match bot::apply(tx, settings, &caps, incoming, now, bot::Download::None).await {
+            Ok(done) => handled.push((i, done)),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    "applying update {} of {} in a batch: {e}; rolled back, to be tried alone",
+                    incoming.update_id,
+                    incoming.channel
+                );
+                batch.unmark(incoming.channel, &incoming.update_id).await?;
+                alone.push(i);
+                if !incoming.chat_id.is_empty() {
+                    stopped.insert(chat);
+                }
+            }
+        }
+    }
+    if cursor {
+        // Read up to the batch's end, unless an update is still to be tried alone.
+        let upto = match alone.first() {
+            None => Some(end),
+            Some(0) => None,
+            Some(first) => Some(&group[first - 1]),
+        };
+        if let Some(upto) = upto {
+            batch.set_cursor(upto.channel, &upto.update_id, now).await?;
+        }
+    }
+    batch.commit().await?;
+    for (i, mut done) in handled {
+        let incoming = &group[i];
+        if let Err(e) = bot::finish(store, settings, &caps, incoming, now, &mut done).await {
+            tracing::warn!("reading a reminder again after {}: {e}", incoming.update_id);
+        }
+        wake_if(wake, done.queued);
+        carry_out(channel, done).await;
+    }
+    let mut retried_alone = Vec::with_capacity(alone.len());
+    for &i in &alone {
+        let incoming = &group[i];
+        outcomes[i] = apply_or_hold(store, settings, channel, incoming, wake, Utc::now()).await?;
+        retried_alone.push(incoming.update_id.clone());
+    }
+    if cursor && !alone.is_empty() {
+        store
+            .set_cursor(end.channel, &end.update_id, Utc::now())
+            .await?;
+    }
+    Ok(BatchOutcome {
+        outcomes,
+        retried_alone,
+    })
 }
 
 /// What became of one incoming update.
@@ -528,22 +675,39 @@ async fn hold(
     now: DateTime<Utc>,
     next_try: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let payload = serde_json::to_string(incoming).map_err(|e| StoreError::Corrupt {
+    let payload = held_payload(incoming)?;
+    store
+        .hold_update(&held_row(incoming, &payload, attempts, why, now, next_try))
+        .await
+}
+
+/// An update as it is kept while held back.
+fn held_payload(incoming: &Incoming) -> Result<String, StoreError> {
+    serde_json::to_string(incoming).map_err(|e| StoreError::Corrupt {
         column: "held_updates.payload",
         value: e.to_string(),
-    })?;
-    store
-        .hold_update(&crate::store::NewHeldUpdate {
-            channel: incoming.channel,
-            update_id: &incoming.update_id,
-            chat_id: &incoming.chat_id,
-            payload: &payload,
-            attempts,
-            error: why,
-            at: now,
-            next_try,
-        })
-        .await
+    })
+}
+
+/// The row that holds `incoming` back.
+fn held_row<'a>(
+    incoming: &'a Incoming,
+    payload: &'a str,
+    attempts: u32,
+    why: &'a str,
+    now: DateTime<Utc>,
+    next_try: DateTime<Utc>,
+) -> crate::store::NewHeldUpdate<'a> {
+    crate::store::NewHeldUpdate {
+        channel: incoming.channel,
+        update_id: &incoming.update_id,
+        chat_id: &incoming.chat_id,
+        payload,
+        attempts,
+        error: why,
+        at: now,
+        next_try,
+    }
 }
 
 /// [`retry_wait`] as a span of the calendar.
@@ -734,9 +898,21 @@ async fn apply_update(
     };
     let caps = channel.capabilities();
     let handled = bot::handle(store, settings, &caps, incoming, Utc::now(), download).await?;
-    if handled.queued {
+    wake_if(wake, handled.queued);
+    carry_out(channel, handled).await;
+    Ok(())
+}
+
+/// Rings the outbox's bell when an update queued messages.
+fn wake_if(wake: &Wake, queued: bool) {
+    if queued {
         wake.ring();
     }
+}
+
+/// Carries out what an applied update does on its channel at once (a button's toast, a
+/// refreshed reminder); a failure is logged: the update stays applied.
+async fn carry_out(channel: &dyn Channel, handled: bot::Handled) {
     for action in handled.actions {
         let done = match &action {
             Action::Answer { callback_id, text } => channel.answer(callback_id, text).await,
@@ -750,7 +926,6 @@ async fn apply_update(
             tracing::warn!("could not carry out {}: {e}", action_name(&action));
         }
     }
-    Ok(())
 }
 
 fn action_name(action: &Action) -> &'static str {
@@ -937,9 +1112,6 @@ impl Service {
                     .map_or(0, |p| p + 1);
                 self.instance.metrics.applied(applied as u64);
                 after = Some(last.clone());
-                if let Err(e) = self.store.set_cursor(kind, last, Utc::now()).await {
-                    tracing::warn!("recording where {kind} was read up to: {e}");
-                }
             }
             let Some((update_id, e)) = error else {
                 failures = 0;
@@ -1335,6 +1507,7 @@ pub async fn drain(
 
 pub mod digest;
 pub mod http;
+pub mod intake;
 mod lease;
 pub mod metrics;
 pub mod notice;

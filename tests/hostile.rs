@@ -842,3 +842,183 @@ async fn a_kill_mid_send_resends_once_and_soon() {
         .unwrap();
     assert_eq!(pending, 0, "the message in flight was recorded as sent");
 }
+
+/// The progress notes written from chats, in order: (code, text).
+async fn chat_notes(conn: &mut sqlx::AnyConnection) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT m.code, n.body FROM progress_notes n JOIN measures m ON m.id = n.measure_id \
+         WHERE n.source = 'chat' ORDER BY n.id",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// Group commit: four updates applied as one batch (one transaction, a savepoint each). The
+/// second fails (the database refuses it): it is rolled back alone while the first and third
+/// commit with the batch; it is tried again alone after the commit and held back, and the
+/// fourth, of the same chat, follows it alone and waits behind it. Where the channel was read
+/// up to is the batch's end. Once the cause is gone, the held ones apply in their order.
+async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
+    use duban::service::{Applied, apply_batch, retry_held};
+    const SECOND: i64 = 7011;
+    let fake = FakeTelegram::start().await;
+    econ_measures(&sb, 3);
+    let bot = sb.start_bot(&fake, &[]);
+    bind(&sb, &fake, ECON, ECON, "经济发展局", "liaison", None).await;
+    bind(
+        &sb,
+        &fake,
+        SECOND,
+        SECOND,
+        "经济发展局",
+        "liaison",
+        Some("李四"),
+    )
+    .await;
+    assert!(bot.stop());
+
+    let mut conn = db(&sb.url).await;
+    let (poison, cure): (&[&str], &[&str]) = if sb.url.starts_with("sqlite:") {
+        (
+            &[
+                "CREATE TRIGGER poison BEFORE INSERT ON history WHEN NEW.raw_text LIKE '%毒丸%' \
+               BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+            ],
+            &["DROP TRIGGER poison"],
+        )
+    } else {
+        (
+            &[
+                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.raw_text LIKE '%毒丸%' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER poison BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION poison()",
+            ],
+            &["DROP TRIGGER poison ON history"],
+        )
+    };
+    for sql in poison {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    let store = duban::store::Store::open(&sb.url).await.unwrap();
+    let settings = duban::config::Settings::defaults();
+    let telegram = duban::channels::telegram::Telegram::new(
+        &duban::config::Secret::new(common::fake_telegram::TOKEN),
+        &fake.url,
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let wake = duban::service::Wake::new();
+    let batch: Vec<duban::core::chat::Incoming> = [
+        (ECON, "/update E-1 推进中 已完成选址"),
+        (ECON, "/update E-2 推进中 毒丸"),
+        (SECOND, "/update E-3 推进中 已进场施工"),
+        (ECON, "/update E-1 推进中 主体已封顶"),
+    ]
+    .iter()
+    .map(|(chat, text)| {
+        duban::channels::telegram::incoming_json(fake.text(*chat, *chat, text, None)).unwrap()
+    })
+    .collect();
+    let ids: Vec<String> = batch.iter().map(|i| i.update_id.clone()).collect();
+    let now = chrono::Utc::now();
+    let outcome = apply_batch(&store, &settings, &telegram, &batch, &wake, now, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.outcomes,
+        [
+            Applied::Applied,
+            Applied::Held,
+            Applied::Applied,
+            Applied::Behind
+        ]
+    );
+    assert_eq!(outcome.retried_alone, [ids[1].clone(), ids[3].clone()]);
+
+    let pair = |code: &str, body: &str| (code.to_string(), format!("推进中 {body}"));
+    assert_eq!(
+        chat_notes(&mut conn).await,
+        [pair("E-1", "已完成选址"), pair("E-3", "已进场施工")],
+        "the first and third committed with the batch, the second rolled back alone"
+    );
+    let held: Vec<(String, i64)> =
+        sqlx::query_as("SELECT update_id, attempts FROM held_updates ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        held,
+        [(ids[1].clone(), 1), (ids[3].clone(), 0)],
+        "tried once alone and held back, the next of its chat behind it"
+    );
+    let mut applied: Vec<String> = sqlx::query_scalar(
+        "SELECT update_id FROM updates WHERE channel = 'telegram' AND update_id IN ($1, $2, $3, $4)",
+    )
+    .bind(&ids[0])
+    .bind(&ids[1])
+    .bind(&ids[2])
+    .bind(&ids[3])
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    applied.sort_by_key(|id| id.parse::<i64>().unwrap());
+    assert_eq!(applied, [ids[0].clone(), ids[2].clone()]);
+    let cursor: String =
+        sqlx::query_scalar("SELECT last_update FROM cursors WHERE channel = 'telegram'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(cursor, ids[3]);
+
+    // Applying the same batch again changes nothing: each update is applied once.
+    let again = apply_batch(&store, &settings, &telegram, &batch, &wake, now, true)
+        .await
+        .unwrap();
+    assert_eq!(chat_notes(&mut conn).await.len(), 2);
+    assert_eq!(again.outcomes[1], Applied::Behind);
+
+    for sql in cure {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let channels = duban::channels::Channels::new().with(std::sync::Arc::new(telegram));
+    let later = now + chrono::Duration::minutes(10);
+    for _ in 0..2 {
+        let step = retry_held(&store, &settings, &channels, &wake, later)
+            .await
+            .unwrap();
+        assert!(
+            matches!(step, duban::service::HeldStep::Applied { .. }),
+            "{step:?}"
+        );
+    }
+    assert_eq!(
+        chat_notes(&mut conn).await,
+        [
+            pair("E-1", "已完成选址"),
+            pair("E-3", "已进场施工"),
+            pair("E-2", "毒丸"),
+            pair("E-1", "主体已封顶")
+        ]
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_update_in_a_batch_is_retried_alone_on_sqlite() {
+    a_failing_update_in_a_batch_is_retried_alone(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_update_in_a_batch_is_retried_alone_on_postgres() {
+    let pg = PgDatabase::create().await;
+    a_failing_update_in_a_batch_is_retried_alone(Sandbox::with_url(&pg.url)).await;
+}

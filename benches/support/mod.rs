@@ -6,6 +6,14 @@
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// The duban binary the benchmark runs: `DUBAN_BENCH_BIN` (another build, for figures
+/// before and after a change), else this build's.
+pub fn duban_bin() -> std::path::PathBuf {
+    std::env::var_os("DUBAN_BENCH_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_duban").into())
+}
+
 /// A number from the environment, or `default`.
 pub fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -156,4 +164,42 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
+}
+
+/// The PostgreSQL server of the tests: `DUBAN_TEST_PG_URL`, or the local one.
+pub fn admin_url() -> String {
+    std::env::var("DUBAN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh database; returns its URL and name.
+pub async fn create_database() -> (String, String) {
+    let admin = admin_url();
+    let name = format!("duban_bench_{}", std::process::id());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+pub async fn drop_database(name: &str) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .unwrap();
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await;
 }

@@ -57,6 +57,9 @@ pub struct Handled {
     pub actions: Vec<Action>,
     /// Whether messages were queued.
     pub queued: bool,
+    /// A reminder of the update's chat to read again and edit once the update is committed
+    /// ([`finish`]).
+    pub refresh: Option<String>,
 }
 
 fn tr(language: Language, zh: &str, en: &str) -> String {
@@ -194,7 +197,7 @@ pub const STRANGER_ANSWERS_PER_HOUR: i64 = 5;
 pub const BAD_CODES_PER_HOUR: i64 = 3;
 
 /// Handles one incoming update from a channel that can do `caps`, with the file it
-/// carries, if any.
+/// carries, if any, in a transaction of its own.
 pub async fn handle(
     store: &Store,
     settings: &Settings,
@@ -203,14 +206,31 @@ pub async fn handle(
     now: DateTime<Utc>,
     file: Download<'_>,
 ) -> Result<Handled, StoreError> {
-    // Chat text is cleaned on the way in exactly as ledger cells are.
-    let incoming = &incoming.cleaned();
-    let Some(mut tx) = store
+    let Some(tx) = store
         .begin_update(incoming.channel, &incoming.update_id, now)
         .await?
     else {
         return Ok(Handled::default());
     };
+    let mut handled = apply(tx, settings, caps, incoming, now, file).await?;
+    finish(store, settings, caps, incoming, now, &mut handled).await?;
+    Ok(handled)
+}
+
+/// Applies one incoming update inside `tx`, begun for it ([`Store::begin_update`], or a
+/// batch's savepoint), and commits it. What is done on the channel once the change is
+/// committed for good is in the result: [`finish`] completes it after the commit.
+pub async fn apply(
+    tx: UpdateTx<'_>,
+    settings: &Settings,
+    caps: &Capabilities,
+    incoming: &Incoming,
+    now: DateTime<Utc>,
+    file: Download<'_>,
+) -> Result<Handled, StoreError> {
+    // Chat text is cleaned on the way in exactly as ledger cells are.
+    let incoming = &incoming.cleaned();
+    let mut tx = tx;
     let (Some(sender), Some(user)) = (incoming.from.clone(), incoming.sender()) else {
         tx.commit().await?;
         return Ok(Handled {
@@ -248,27 +268,45 @@ pub async fn handle(
     let Step {
         tx,
         queued,
-        mut actions,
+        actions,
         refresh,
         ..
     } = step;
     tx.commit().await?;
-    if let Some(message_id) = refresh
-        && caps.edits
-        && let Some(message) =
-            refreshed_reminder(store, settings, &incoming.chat(), &message_id, now).await?
+    Ok(Handled {
+        applied: true,
+        actions,
+        queued,
+        refresh,
+    })
+}
+
+/// Completes an update applied by [`apply`] once its transaction committed: the reminder
+/// a button press changed, read again, is edited in place.
+pub async fn finish(
+    store: &Store,
+    settings: &Settings,
+    caps: &Capabilities,
+    incoming: &Incoming,
+    now: DateTime<Utc>,
+    handled: &mut Handled,
+) -> Result<(), StoreError> {
+    let Some(message_id) = handled.refresh.take() else {
+        return Ok(());
+    };
+    if !caps.edits {
+        return Ok(());
+    }
+    if let Some(message) =
+        refreshed_reminder(store, settings, &incoming.chat(), &message_id, now).await?
     {
-        actions.push(Action::Edit {
+        handled.actions.push(Action::Edit {
             chat_id: incoming.chat_id.clone(),
             message_id,
             message,
         });
     }
-    Ok(Handled {
-        applied: true,
-        actions,
-        queued,
-    })
+    Ok(())
 }
 
 /// A reminder as it reads now: the same measures with their current status and light.
@@ -356,7 +394,7 @@ struct Step<'a> {
     caps: Capabilities,
     /// The chat the update came from.
     chat: Address,
-    tx: UpdateTx,
+    tx: UpdateTx<'a>,
     incoming: &'a Incoming,
     now: DateTime<Utc>,
     who: Who,
@@ -1169,7 +1207,7 @@ impl Step<'_> {
         text: &str,
         raw: &str,
     ) -> Result<Outcome, StoreError> {
-        let measure = self.tx.measure(code).await?;
+        let measure = self.tx.measure_by_id(measure_id, code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
                 tr(
@@ -1225,7 +1263,7 @@ impl Step<'_> {
             });
         }
         let line = self
-            .apply(measure_id, code, reading.intent, unit, raw)
+            .apply(measure_id, code, measure.status, reading.intent, unit, raw)
             .await?;
         Ok(Outcome {
             line,
@@ -1361,7 +1399,10 @@ impl Step<'_> {
                 ),
             }
         } else {
-            let measure = self.tx.measure(&pending.code).await?;
+            let measure = self
+                .tx
+                .measure_by_id(pending.measure_id, &pending.code)
+                .await?;
             let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
                 return Ok(tr(
                     self.lang(),
@@ -1378,6 +1419,7 @@ impl Step<'_> {
             self.apply(
                 pending.measure_id,
                 &pending.code,
+                measure.status,
                 intent,
                 unit,
                 &pending.raw,
@@ -1422,12 +1464,12 @@ impl Step<'_> {
         &mut self,
         id: i64,
         code: &str,
+        status: Status,
         parsed: Intent,
         unit: Option<String>,
         raw: &str,
     ) -> Result<String, StoreError> {
         let change = self.change(unit.clone(), raw);
-        let status = self.tx.status(id).await?;
         let zh = self.lang() == Language::Zh;
         let language = self.lang();
         let label = move |s: Status| crate::core::report::status_label(s, language);
@@ -1659,7 +1701,7 @@ impl Step<'_> {
         let Some((id, code)) = sent.items.get(position).cloned() else {
             return Ok(refused);
         };
-        let measure = self.tx.measure(&code).await?;
+        let measure = self.tx.measure_by_id(id, &code).await?;
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             return Ok(tr(
                 self.lang(),
@@ -1672,8 +1714,15 @@ impl Step<'_> {
         let raw = format!("[button] {action}");
         let toast = match action {
             "done" => {
-                self.apply(id, &code, Intent::Done { note: None }, unit, &raw)
-                    .await?
+                self.apply(
+                    id,
+                    &code,
+                    measure.status,
+                    Intent::Done { note: None },
+                    unit,
+                    &raw,
+                )
+                .await?
             }
             "progress" => {
                 let change = self.change(unit, &raw);

@@ -91,7 +91,7 @@ struct Pending {
 /// Approves (`approve`) or rejects a claim or an extension request, and tells the person who
 /// asked. A rejection without a `reason` from a chat leaves the decider owing one.
 pub async fn decide(
-    tx: &mut UpdateTx,
+    tx: &mut UpdateTx<'_>,
     settings: &Settings,
     subject: Subject,
     approve: bool,
@@ -216,7 +216,7 @@ pub async fn decide(
 /// due by the response rule counted from the day the liaison asked. Returns the office's
 /// line, or why not.
 pub async fn raise_flag(
-    tx: &mut UpdateTx,
+    tx: &mut UpdateTx<'_>,
     settings: &Settings,
     id: i64,
     category: RequestCategory,

@@ -100,7 +100,7 @@ fn new_link(
 /// Makes a sign-in link within a chat update's transaction (the bot's `/web`); returns its
 /// URL.
 pub async fn sign_in_link_in(
-    tx: &mut UpdateTx,
+    tx: &mut UpdateTx<'_>,
     settings: &Settings,
     name: &str,
     role: Role,

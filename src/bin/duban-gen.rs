@@ -4,6 +4,7 @@
 //! ```text
 //! duban-gen sample samples/ledger.xlsx
 //! duban-gen synthetic /tmp/ledger-100k.xlsx --measures 100000 --units 2000
+//! duban-gen synthetic /tmp/real-100k.xlsx --realistic
 //! ```
 
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ enum Command {
         /// The random seed; the same seed writes the same ledger.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Shaped like the ledgers offices keep: seven deadline forms in equal parts, one to
+        /// four units a cell joined by 、, problems merged over five measures.
+        #[arg(long)]
+        realistic: bool,
     },
 }
 
@@ -55,7 +60,12 @@ fn main() -> ExitCode {
             measures,
             units,
             seed,
-        } => duban::ingest::sample::write_synthetic(path, *measures, *units, *seed).map(|()| {
+            realistic,
+        } => match realistic {
+            true => duban::ingest::sample::write_realistic(path, *measures, *units, *seed),
+            false => duban::ingest::sample::write_synthetic(path, *measures, *units, *seed),
+        }
+        .map(|()| {
             format!(
                 "wrote {measures} measures over {units} units to {}",
                 path.display()

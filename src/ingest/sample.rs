@@ -389,15 +389,50 @@ impl Random {
     }
 }
 
+/// The verbs of synthetic measures.
+const VERBS: [&str; 8] = [
+    "完善", "制定", "推进", "落实", "开展", "健全", "建立", "规范",
+];
+
+/// The topics of synthetic problems and measures.
+const TOPICS: [&str; 6] = [
+    "招商引资项目履约监管机制",
+    "工程建设领域风险防控清单",
+    "国有企业人事档案管理",
+    "基层党支部组织生活制度",
+    "投资项目全生命周期服务",
+    "政府采购优化营商环境行动",
+];
+
+/// The 整改措施 text of the `i`th synthetic measure.
+fn synthetic_content(rng: &mut Random, i: usize) -> String {
+    format!(
+        "{}{}，明确责任分工和时间节点，第{}项措施按月报送整改进展。",
+        VERBS[rng.below(VERBS.len())],
+        TOPICS[rng.below(TOPICS.len())],
+        i + 1
+    )
+}
+
+/// `units` unit names of synthetic ledgers, such as 第0001局.
+fn unit_names(units: usize) -> Vec<String> {
+    let kinds = ["局", "办公室", "中心", "街道", "集团", "管理处"];
+    (0..units.max(1))
+        .map(|i| format!("第{:04}{}", i + 1, kinds[i % kinds.len()]))
+        .collect()
+}
+
+/// The 40 leaders of synthetic ledgers.
+fn leader_names() -> Vec<String> {
+    (0..40).map(|i| format!("领导{:02}", i + 1)).collect()
+}
+
 /// The measures of a synthetic ledger: `measures` measures over `units` units, ten measures a
 /// problem, with the sample's mix of unit separators, deadline forms and statuses.
 pub fn synthetic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMeasure> {
     let mut rng = Random(seed);
-    let kinds = ["局", "办公室", "中心", "街道", "集团", "管理处"];
-    let unit_names: Vec<String> = (0..units.max(1))
-        .map(|i| format!("第{:04}{}", i + 1, kinds[i % kinds.len()]))
-        .collect();
-    let leaders: Vec<String> = (0..40).map(|i| format!("领导{:02}", i + 1)).collect();
+    let unit_names = unit_names(units);
+    let leaders = leader_names();
     let separators = ["、", ",", ",", ";", "\n"];
     let statuses = [
         "已销号",
@@ -408,17 +443,7 @@ pub fn synthetic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMe
         "未启动",
         "",
     ];
-    let verbs = [
-        "完善", "制定", "推进", "落实", "开展", "健全", "建立", "规范",
-    ];
-    let topics = [
-        "招商引资项目履约监管机制",
-        "工程建设领域风险防控清单",
-        "国有企业人事档案管理",
-        "基层党支部组织生活制度",
-        "投资项目全生命周期服务",
-        "政府采购优化营商环境行动",
-    ];
+    let topics = TOPICS;
     let start = NaiveDate::from_ymd_opt(2023, 9, 1).expect("valid date");
     let mut out = Vec::with_capacity(measures);
     for i in 0..measures {
@@ -458,12 +483,7 @@ pub fn synthetic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMe
                 problem + 1,
                 topics[problem % topics.len()]
             ),
-            content: format!(
-                "{}{}，明确责任分工和时间节点，第{}项措施按月报送整改进展。",
-                verbs[rng.below(verbs.len())],
-                topics[rng.below(topics.len())],
-                i + 1
-            ),
+            content: synthetic_content(&mut rng, i),
             target: "形成制度成果并持续落实".into(),
             leader: leaders[problem % leaders.len()].clone(),
             lead_unit: unit_names[lead].clone(),
@@ -478,6 +498,86 @@ pub fn synthetic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMe
         });
     }
     out
+}
+
+/// The measures of a ledger shaped like the ones offices keep, for benchmarks: the seven
+/// deadline forms in equal parts (a date cell, `2024-05-01`, `2024/5/1`, `2024年5月底`,
+/// `2024年5月3日前`, 长期坚持, 立行立改), `units` units with one to four a 责任单位 cell
+/// joined by 、, 40 leaders, each problem over five measures (its cell merged down), 整改进展
+/// written on two rows in three.
+pub fn realistic_measures(measures: usize, units: usize, seed: u64) -> Vec<RawMeasure> {
+    let mut rng = Random(seed);
+    let unit_names = unit_names(units);
+    let leaders = leader_names();
+    let statuses = ["已销号", "推进中", "推进中", "申请销号", "未启动", ""];
+    let topics = TOPICS;
+    let start = NaiveDate::from_ymd_opt(2023, 9, 1).expect("valid date");
+    let mut out = Vec::with_capacity(measures);
+    for i in 0..measures {
+        let problem = i / 5;
+        let aspect = problem / 50;
+        let lead = rng.below(unit_names.len());
+        let mut unit_list = vec![unit_names[lead].clone()];
+        for _ in 0..rng.below(4) {
+            let other = &unit_names[rng.below(unit_names.len())];
+            if !unit_list.contains(other) {
+                unit_list.push(other.clone());
+            }
+        }
+        let day = start + chrono::Days::new(rng.below(900) as u64);
+        let deadline = match i % 7 {
+            0 => RawCell::Date(day),
+            1 => RawCell::Text(day.format("%Y-%m-%d").to_string()),
+            2 => RawCell::Text(format!("{}/{}/{}", day.year(), day.month(), day.day())),
+            3 => RawCell::Text(format!("{}年{}月底", day.year(), day.month())),
+            4 => RawCell::Text(format!(
+                "{}年{}月{}日前",
+                day.year(),
+                day.month(),
+                day.day()
+            )),
+            5 => RawCell::Text("长期坚持".into()),
+            _ => RawCell::Text("立行立改".into()),
+        };
+        out.push(RawMeasure {
+            code: RawCell::Text(format!("{}-{}", problem + 1, i % 5 + 1)),
+            aspect: format!("第{}方面", aspect + 1),
+            problem: format!(
+                "问题{}：{}存在短板，制度执行不到位",
+                problem + 1,
+                topics[problem % topics.len()]
+            ),
+            content: synthetic_content(&mut rng, i),
+            target: "形成制度成果并持续落实".into(),
+            leader: leaders[(problem * 7) % leaders.len()].clone(),
+            lead_unit: unit_names[lead].clone(),
+            units: unit_list.join("、"),
+            deadline,
+            progress: if i % 3 == 2 {
+                String::new()
+            } else {
+                format!(
+                    "已召开专题会议{}次，完成阶段任务{}项，相关制度正在起草。",
+                    rng.below(5) + 1,
+                    rng.below(9) + 1
+                )
+            },
+            status: statuses[rng.below(statuses.len())].into(),
+        });
+    }
+    out
+}
+
+/// Writes a ledger of `measures` measures and `units` units shaped like the ones offices
+/// keep ([`realistic_measures`]) to `path`.
+pub fn write_realistic(
+    path: &Path,
+    measures: usize,
+    units: usize,
+    seed: u64,
+) -> Result<(), SampleError> {
+    let rows = realistic_measures(measures, units, seed);
+    write_ledger_file(path, "巡视整改工作台账", &rows, Layout::AspectColumn)
 }
 
 /// Writes a synthetic ledger of `measures` measures and `units` units to `path`.

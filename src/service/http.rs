@@ -24,8 +24,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
+use crate::service::intake::{Intake, Taken};
 use crate::service::metrics::Gauges;
-use crate::service::{Applied, SCHEDULE_LEASE, Service, apply_or_hold};
+use crate::service::{SCHEDULE_LEASE, Service};
 
 /// The header Telegram sends the webhook's secret in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -161,22 +162,20 @@ async fn metrics(State(service): State<Arc<Service>>) -> Response {
         .into_response()
 }
 
-/// How many updates the webhook applies at once. Applying one may hold two of the
-/// database pool's connections (its transaction, and a read beside it; PostgreSQL's pool has
-/// 16), and the service's loops need theirs: more at once would leave updates waiting on each
-/// other for a connection until the pool times out. Requests beyond these wait their turn.
-/// On SQLite the writes themselves go one at a time ([`crate::store::Store`] gives the turn
-/// to write), so a burst drains as fast as its writes.
-pub const WEBHOOK_CONCURRENCY: usize = 6;
+/// How many groups of updates the webhook applies at once on PostgreSQL (on SQLite, one:
+/// the writes go one at a time anyway). A group holds one of the pool's connections (16),
+/// and the service's loops need theirs. Each group is every update that was waiting when
+/// its worker came free ([`crate::service::intake`]), applied in one transaction.
+pub const WEBHOOK_CONCURRENCY: usize = 4;
 
 /// The webhook's state: the service, the secret, the limits on a request's body, and the
-/// turns to apply updates.
+/// intake that applies updates in groups.
 struct Webhook {
     service: Arc<Service>,
     secret: String,
     max_body: usize,
     body_timeout: Duration,
-    turns: tokio::sync::Semaphore,
+    intake: Intake,
 }
 
 /// The webhook at `path`, checking `secret`.
@@ -185,9 +184,15 @@ pub fn webhook_router(service: Arc<Service>, path: &str, secret: String) -> Rout
     let state = Arc::new(Webhook {
         max_body: http.max_body_kilobytes.saturating_mul(1024),
         body_timeout: Duration::from_secs(http.body_timeout_seconds.max(1)),
+        intake: Intake::start(
+            Arc::clone(&service),
+            match service.store.backend() {
+                crate::store::Backend::Sqlite => 1,
+                crate::store::Backend::Postgres => WEBHOOK_CONCURRENCY,
+            },
+        ),
         service,
         secret,
-        turns: tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY),
     });
     Router::new().route(path, post(webhook)).with_state(state)
 }
@@ -236,55 +241,14 @@ async fn webhook(State(state): State<Arc<Webhook>>, request: Request) -> StatusC
             return StatusCode::OK;
         }
     };
-    let update_id = incoming.update_id.clone();
-    let Some(channel) = service.channels.get(incoming.channel) else {
+    if service.channels.get(incoming.channel).is_none() {
         return StatusCode::SERVICE_UNAVAILABLE;
-    };
-    let Ok(_turn) = state.turns.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    };
-    let applied = apply_or_hold(
-        &service.store,
-        &service.settings,
-        channel.as_ref(),
-        &incoming,
-        &service.wake,
-        Utc::now(),
-    )
-    .await;
-    match applied {
-        Ok(Applied::Applied) => {
-            service.instance.metrics.applied(1);
-            StatusCode::OK
-        }
-        // Held back: tried again by the service, not by Telegram.
-        Ok(Applied::Held | Applied::Behind) => StatusCode::OK,
-        Err(e) if e.is_transient() => {
-            tracing::warn!("applying update {update_id}: {e}; Telegram will send it again");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        // It could be neither applied nor held back: skipped, so that Telegram does not
-        // send it for ever.
-        Err(e) => match service
-            .skip(
-                incoming.channel,
-                &update_id,
-                Some(&incoming.chat()).filter(|_| !incoming.chat_id.is_empty()),
-            )
-            .await
-        {
-            Ok(()) => {
-                tracing::error!(
-                    "update {update_id} could not be applied or held ({e}); skipped it"
-                );
-                service.wake.ring();
-                StatusCode::OK
-            }
-            Err(skip) => {
-                tracing::warn!("applying update {update_id}: {e}; skipping it: {skip}");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        },
+    }
+    // 200 only once the update is on disk (applied, held back or skipped): Telegram then
+    // forgets it. Otherwise it sends it again, and it is applied once.
+    match state.intake.take(incoming).await {
+        Taken::Kept => StatusCode::OK,
+        Taken::Again => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

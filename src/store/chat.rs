@@ -802,16 +802,8 @@ impl Store {
         update_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cursors (channel, last_update, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (channel) DO UPDATE SET last_update = excluded.last_update, updated_at = excluded.updated_at",
-        )
-        .bind(channel.code())
-        .bind(update_id)
-        .bind(instant_text(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        set_cursor_in(&mut conn, channel, update_id, at).await
     }
 
     /// The reminder sent as message `message_id` in `chat`, if any.
@@ -855,42 +847,290 @@ impl Store {
 
     /// Starts a transaction of changes made at `at` that come from no chat update (the
     /// command line): the same operations as an update's.
-    pub async fn begin_change(&self, at: DateTime<Utc>) -> Result<UpdateTx, StoreError> {
+    pub async fn begin_change(&self, at: DateTime<Utc>) -> Result<UpdateTx<'static>, StoreError> {
         Ok(UpdateTx {
-            tx: self.begin_write().await?,
+            tx: TxConn::Own(self.begin_write().await?),
             at,
             backend: self.backend,
         })
     }
 
-    /// Starts the transaction in which one incoming update is applied; `None` when it was
-    /// applied before.
+    /// Starts the transaction in which one incoming update is applied alone; `None` when it
+    /// was applied before.
     pub async fn begin_update(
         &self,
         channel: ChannelKind,
         update_id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<UpdateTx>, StoreError> {
+    ) -> Result<Option<UpdateTx<'static>>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO updates (channel, update_id, received_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (channel, update_id) DO NOTHING",
-        )
-        .bind(channel.code())
-        .bind(update_id)
-        .bind(instant_text(at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        if !mark_update_in(&mut tx, channel, update_id, at).await? {
             tx.rollback().await?;
             return Ok(None);
         }
         Ok(Some(UpdateTx {
-            tx,
+            tx: TxConn::Own(tx),
             at,
             backend: self.backend,
         }))
+    }
+
+    /// Starts a batch of updates applied in one transaction, each inside a savepoint of its
+    /// own (group commit): the batch costs one commit, one sync to disk, however many
+    /// updates it holds, and an update that fails is rolled back alone.
+    pub async fn begin_batch(&self) -> Result<UpdateBatch, StoreError> {
+        Ok(UpdateBatch {
+            tx: self.begin_write().await?,
+            backend: self.backend,
+            open: false,
+            held: None,
+            unreachable: None,
+        })
+    }
+}
+
+/// Records an update as seen; `false` when it was seen before.
+async fn mark_update_in(
+    conn: &mut AnyConnection,
+    channel: ChannelKind,
+    update_id: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO updates (channel, update_id, received_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (channel, update_id) DO NOTHING",
+    )
+    .bind(channel.code())
+    .bind(update_id)
+    .bind(instant_text(at))
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+/// Updates applied together in one transaction (group commit): each update inside a
+/// savepoint of its own ([`UpdateBatch::begin_update`]), so that one that fails is rolled
+/// back ([`UpdateBatch::roll_back_update`]) while the others commit with the batch. What
+/// holds an update back, and where the channel was read up to, are written in the same
+/// transaction, so that the batch is one commit.
+pub struct UpdateBatch {
+    tx: super::WriteTx,
+    backend: super::Backend,
+    /// Whether an update's savepoint is open.
+    open: bool,
+    /// The chats with an update held back (channel code, chat id), read once a batch: the
+    /// batch holds the write lock, and only adds chats already held.
+    held: Option<std::collections::HashSet<(String, String)>>,
+    /// Whether any chat is marked unreachable, read once a batch: if none is, a message
+    /// coming in has nothing to clear.
+    unreachable: Option<bool>,
+}
+
+impl UpdateBatch {
+    /// Records the updates `(channel, update id)` as seen, all in one statement; returns
+    /// those not seen before, which are the ones to apply. An update marked here that the
+    /// batch does not apply must be [unmarked](UpdateBatch::unmark).
+    pub async fn mark_updates(
+        &mut self,
+        updates: &[(ChannelKind, &str)],
+        at: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<(ChannelKind, String)>, StoreError> {
+        use super::sql::{Kind, Val, json_batch, json_select};
+        self.roll_back_update().await?;
+        if updates.is_empty() {
+            return Ok(Default::default());
+        }
+        let at = instant_text(at);
+        let rows: Vec<[Val<'_>; 3]> = updates
+            .iter()
+            .map(|(channel, id)| [Val::Text(channel.code()), Val::Text(id), Val::Text(&at)])
+            .collect();
+        let select = json_select(
+            self.backend,
+            &[
+                ("channel", Kind::Text),
+                ("update_id", Kind::Text),
+                ("at", Kind::Text),
+            ],
+        );
+        let sql = format!(
+            "INSERT INTO updates (channel, update_id, received_at) \
+             SELECT b.channel, b.update_id, b.at FROM ({select}) AS b WHERE true \
+             ON CONFLICT (channel, update_id) DO NOTHING RETURNING channel, update_id"
+        );
+        let batch = json_batch(&rows);
+        let inserted = super::sql::fetch(&mut self.tx, sql, &[Val::Text(&batch)]).await?;
+        let mut fresh = std::collections::HashSet::with_capacity(inserted.len());
+        for row in &inserted {
+            let channel: String = row.try_get(0)?;
+            let channel = ChannelKind::from_code(&channel).ok_or(StoreError::Corrupt {
+                column: "updates.channel",
+                value: channel,
+            })?;
+            fresh.insert((channel, row.try_get::<String, _>(1)?));
+        }
+        Ok(fresh)
+    }
+
+    /// Takes back the mark of an update the batch did not apply after all, so that it is
+    /// applied when it is tried alone.
+    pub async fn unmark(
+        &mut self,
+        channel: ChannelKind,
+        update_id: &str,
+    ) -> Result<(), StoreError> {
+        self.roll_back_update().await?;
+        sqlx::query("DELETE FROM updates WHERE channel = $1 AND update_id = $2")
+            .bind(channel.code())
+            .bind(update_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts one update of the batch, [marked](UpdateBatch::mark_updates) as seen,
+    /// inside a savepoint. An update still open (its handling failed) is rolled back first.
+    pub async fn begin_update(&mut self, at: DateTime<Utc>) -> Result<UpdateTx<'_>, StoreError> {
+        self.roll_back_update().await?;
+        sqlx::query("SAVEPOINT duban_update")
+            .execute(&mut *self.tx)
+            .await?;
+        self.open = true;
+        let backend = self.backend;
+        Ok(UpdateTx {
+            tx: TxConn::Savepoint(self),
+            at,
+            backend,
+        })
+    }
+
+    /// Rolls back the update whose handling failed (its savepoint), keeping the updates
+    /// before it; nothing when no update is open.
+    pub async fn roll_back_update(&mut self) -> Result<(), StoreError> {
+        if !self.open {
+            return Ok(());
+        }
+        sqlx::query("ROLLBACK TO SAVEPOINT duban_update")
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("RELEASE SAVEPOINT duban_update")
+            .execute(&mut *self.tx)
+            .await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Whether a chat has an update held back, as this batch sees it.
+    pub async fn chat_held(
+        &mut self,
+        channel: ChannelKind,
+        chat_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.roll_back_update().await?;
+        if chat_id.is_empty() {
+            return Ok(false);
+        }
+        if self.held.is_none() {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT DISTINCT channel, chat_id FROM held_updates")
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+            self.held = Some(rows.into_iter().collect());
+        }
+        Ok(self
+            .held
+            .as_ref()
+            .is_some_and(|held| held.contains(&(channel.code().to_string(), chat_id.to_string()))))
+    }
+
+    /// Whether any person or group is marked unreachable, read once a batch.
+    async fn any_unreachable(&mut self) -> Result<bool, StoreError> {
+        if let Some(any) = self.unreachable {
+            return Ok(any);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM identities WHERE unreachable_at IS NOT NULL LIMIT 1) a) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM unit_chats WHERE unreachable_at IS NOT NULL LIMIT 1) b)",
+        )
+        .fetch_one(&mut *self.tx)
+        .await?;
+        self.unreachable = Some(count > 0);
+        Ok(count > 0)
+    }
+
+    /// Holds an update back, in this batch.
+    pub async fn hold_update(&mut self, held: &super::NewHeldUpdate<'_>) -> Result<(), StoreError> {
+        self.roll_back_update().await?;
+        super::held::hold_update_in(&mut self.tx, held).await?;
+        if let Some(chats) = &mut self.held {
+            chats.insert((held.channel.code().to_string(), held.chat_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Records where a channel's updates were read up to, in this batch.
+    pub async fn set_cursor(
+        &mut self,
+        channel: ChannelKind,
+        update_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.roll_back_update().await?;
+        set_cursor_in(&mut self.tx, channel, update_id, at).await
+    }
+
+    /// Commits every update of the batch that was not rolled back.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.roll_back_update().await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Records where a channel's updates were read up to.
+async fn set_cursor_in(
+    conn: &mut AnyConnection,
+    channel: ChannelKind,
+    update_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cursors (channel, last_update, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (channel) DO UPDATE SET last_update = excluded.last_update, updated_at = excluded.updated_at",
+    )
+    .bind(channel.code())
+    .bind(update_id)
+    .bind(instant_text(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The connection an [`UpdateTx`] works on: a transaction of its own, or a savepoint in a
+/// batch.
+pub(crate) enum TxConn<'b> {
+    Own(super::WriteTx),
+    Savepoint(&'b mut UpdateBatch),
+}
+
+impl std::ops::Deref for TxConn<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            TxConn::Own(tx) => tx,
+            TxConn::Savepoint(batch) => &batch.tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for TxConn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            TxConn::Own(tx) => tx,
+            TxConn::Savepoint(batch) => &mut batch.tx,
+        }
     }
 }
 
@@ -1095,14 +1335,15 @@ pub(super) async fn enqueue_context_in(
 }
 
 /// The transaction applying one incoming update: the changes it makes and the messages it
-/// causes commit together, with the update's id, so that it is applied once.
-pub struct UpdateTx {
-    pub(super) tx: super::WriteTx,
+/// causes commit together, with the update's id, so that it is applied once. In a batch
+/// ([`UpdateBatch`]) it is a savepoint, committed with the batch.
+pub struct UpdateTx<'b> {
+    pub(super) tx: TxConn<'b>,
     pub(super) at: DateTime<Utc>,
     pub(super) backend: super::Backend,
 }
 
-impl UpdateTx {
+impl UpdateTx<'_> {
     /// When the changes of this transaction happen.
     pub fn at(&self) -> DateTime<Utc> {
         self.at
@@ -1119,6 +1360,15 @@ impl UpdateTx {
         code: &str,
     ) -> Result<crate::core::ledger::Measure, StoreError> {
         super::read::measure_in(&mut self.tx, self.backend, code).await
+    }
+
+    /// One measure by its id (its code names it in errors), as this transaction sees it.
+    pub async fn measure_by_id(
+        &mut self,
+        id: i64,
+        code: &str,
+    ) -> Result<crate::core::ledger::Measure, StoreError> {
+        super::read::measure_by_id_in(&mut self.tx, self.backend, id, code).await
     }
 
     /// The id and status of the measure with `code`, if it exists.
@@ -1303,6 +1553,11 @@ impl UpdateTx {
     /// A message came from this chat, so the bot can write to it again (a person who had
     /// blocked the bot and unblocked it, a group that took the bot back).
     pub async fn reachable(&mut self, chat: &Address) -> Result<(), StoreError> {
+        if let TxConn::Savepoint(batch) = &mut self.tx
+            && !batch.any_unreachable().await?
+        {
+            return Ok(());
+        }
         for sql in [
             "UPDATE identities SET unreachable_at = NULL WHERE channel = $1 AND chat_id = $2 AND unreachable_at IS NOT NULL",
             "UPDATE unit_chats SET unreachable_at = NULL WHERE channel = $1 AND chat_id = $2 AND unreachable_at IS NOT NULL",
@@ -1397,9 +1652,17 @@ impl UpdateTx {
         office_chats_in(&mut self.tx).await
     }
 
-    /// Commits the update.
+    /// Commits the update; in a batch, keeps its changes for the batch's commit.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+        match self.tx {
+            TxConn::Own(tx) => tx.commit().await?,
+            TxConn::Savepoint(batch) => {
+                sqlx::query("RELEASE SAVEPOINT duban_update")
+                    .execute(&mut *batch.tx)
+                    .await?;
+                batch.open = false;
+            }
+        }
         Ok(())
     }
 }

@@ -3,10 +3,51 @@
 //! wait behind it, so that one chat's updates are still applied in order.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, instant_text, parse_instant};
 use crate::core::chat::ChannelKind;
+
+/// Holds an update back until its next try. Holding it again changes nothing.
+pub(super) async fn hold_update_in(
+    conn: &mut AnyConnection,
+    held: &NewHeldUpdate<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO held_updates (channel, update_id, chat_id, payload, attempts, next_try, last_error, held_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (channel, update_id) DO NOTHING",
+    )
+    .bind(held.channel.code())
+    .bind(held.update_id)
+    .bind(held.chat_id)
+    .bind(held.payload)
+    .bind(i64::from(held.attempts))
+    .bind(instant_text(held.next_try))
+    .bind(clip_error(held.error))
+    .bind(instant_text(held.at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a chat has an update held back.
+pub(super) async fn chat_held_in(
+    conn: &mut AnyConnection,
+    channel: ChannelKind,
+    chat_id: &str,
+) -> Result<bool, StoreError> {
+    if chat_id.is_empty() {
+        return Ok(false);
+    }
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT seq FROM held_updates WHERE channel = $1 AND chat_id = $2 LIMIT 1",
+    )
+    .bind(channel.code())
+    .bind(chat_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
 
 /// An update held back, as the service tries it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,36 +90,14 @@ pub struct NewHeldUpdate<'a> {
 impl Store {
     /// Holds an update back until its next try. Holding it again changes nothing.
     pub async fn hold_update(&self, held: &NewHeldUpdate<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO held_updates (channel, update_id, chat_id, payload, attempts, next_try, last_error, held_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (channel, update_id) DO NOTHING",
-        )
-        .bind(held.channel.code())
-        .bind(held.update_id)
-        .bind(held.chat_id)
-        .bind(held.payload)
-        .bind(i64::from(held.attempts))
-        .bind(instant_text(held.next_try))
-        .bind(clip_error(held.error))
-        .bind(instant_text(held.at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        hold_update_in(&mut conn, held).await
     }
 
     /// Whether a chat has an update held back: its later updates wait behind it.
     pub async fn chat_held(&self, channel: ChannelKind, chat_id: &str) -> Result<bool, StoreError> {
-        if chat_id.is_empty() {
-            return Ok(false);
-        }
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM held_updates WHERE channel = $1 AND chat_id = $2 LIMIT 1",
-        )
-        .bind(channel.code())
-        .bind(chat_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
+        let mut conn = self.pool.acquire().await?;
+        chat_held_in(&mut conn, channel, chat_id).await
     }
 
     /// The held update to try now: the first of its chat, due by `now`, the longest due

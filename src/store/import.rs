@@ -80,7 +80,15 @@ pub struct ImportWriter {
     /// Problems by aspect and title.
     problems: HashMap<(Option<i64>, String), i64>,
     outcome: ImportOutcome,
+    /// On PostgreSQL, once the import proves large: the foreign keys of the tables it fills,
+    /// dropped for the import and added back (each checked in one pass) before it commits.
+    suspended_keys: Option<Vec<String>>,
 }
+
+/// New or changed measures in one batch from which an import on PostgreSQL checks its
+/// foreign keys once at its end instead of row by row: each row's check is a query of its
+/// own that locks the row it refers to (`FOR KEY SHARE`).
+const BULK_LINES: usize = 1_000;
 
 fn text_hash(text: &str) -> u64 {
     crate::core::ledger::fnv1a(text.bytes())
@@ -169,6 +177,7 @@ impl Store {
             aspects,
             problems,
             outcome: ImportOutcome::default(),
+            suspended_keys: None,
         })
     }
 }
@@ -216,6 +225,13 @@ const ROWS_PER_STATEMENT: usize = 5000;
 impl ImportWriter {
     /// Writes one batch of lines. Lines must have codes unique across the whole import.
     pub async fn write(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres
+            && self.suspended_keys.is_none()
+            && lines.len() >= BULK_LINES
+            && self.rows_to_write(lines) >= BULK_LINES
+        {
+            self.suspend_foreign_keys().await?;
+        }
         self.ensure_aspects(lines).await?;
         self.ensure_problems(lines).await?;
         self.ensure_units(lines).await?;
@@ -272,6 +288,54 @@ impl ImportWriter {
             execute(&mut self.tx, sql, &[Val::Text(&json_batch(chunk))]).await?;
         }
         self.add_progress(&progress, &ledger_text).await?;
+        Ok(())
+    }
+
+    /// How many of `lines` are new or changed measures: the rows the batch writes.
+    fn rows_to_write(&self, lines: &[LedgerLine]) -> usize {
+        lines
+            .iter()
+            .filter(|line| match self.existing.get(&line.code) {
+                None => true,
+                Some(old) => old.hash != line.fingerprint(),
+            })
+            .count()
+    }
+
+    /// Drops the foreign keys of the tables an import fills (PostgreSQL), keeping the
+    /// statements that add them back. The drop is part of the import's transaction: readers
+    /// of the ledger wait until the import ends, and a rollback restores the keys.
+    async fn suspend_foreign_keys(&mut self) -> Result<(), StoreError> {
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', c.relname, k.conname), \
+                    format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, k.conname, pg_get_constraintdef(k.oid)) \
+             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
+             WHERE k.contype = 'f' \
+               AND k.conrelid = ANY (ARRAY['measures', 'measure_units', 'measure_leaders', 'problems']::regclass[]) \
+             ORDER BY c.relname, k.conname",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut restore = Vec::with_capacity(keys.len());
+        for (drop, add) in keys {
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut *self.tx)
+                .await?;
+            restore.push(add);
+        }
+        self.suspended_keys = Some(restore);
+        Ok(())
+    }
+
+    /// Adds back the foreign keys [`ImportWriter::suspend_foreign_keys`] dropped: each is
+    /// checked over its whole table in one statement, and a row that breaks one fails the
+    /// import.
+    async fn restore_foreign_keys(&mut self) -> Result<(), StoreError> {
+        for add in self.suspended_keys.take().unwrap_or_default() {
+            sqlx::query(sqlx::AssertSqlSafe(add))
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -757,6 +821,7 @@ impl ImportWriter {
             }
         }
         if commit {
+            self.restore_foreign_keys().await?;
             self.tx.commit().await?;
         } else {
             self.tx.rollback().await?;

@@ -222,6 +222,16 @@ pub(super) async fn measure_in(
     code: &str,
 ) -> Result<Measure, StoreError> {
     let id = measure_id_in(conn, code).await?;
+    measure_by_id_in(conn, backend, id, code).await
+}
+
+/// The measure `id`, whose code is `code`.
+pub(super) async fn measure_by_id_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+    code: &str,
+) -> Result<Measure, StoreError> {
     let filter = match backend {
         Backend::Sqlite => "WHERE m.id = ?",
         Backend::Postgres => "WHERE m.id = $1",

@@ -47,7 +47,7 @@ pub struct PendingReading {
     pub created_at: DateTime<Utc>,
 }
 
-impl UpdateTx {
+impl UpdateTx<'_> {
     /// Keeps an unclear reading until it is confirmed; returns its id.
     pub async fn add_pending_reading(
         &mut self,

@@ -28,7 +28,7 @@ impl StrangerEvent {
     }
 }
 
-impl UpdateTx {
+impl UpdateTx<'_> {
     /// How often `user` had `event` since `since`.
     pub async fn stranger_count(
         &mut self,

@@ -66,7 +66,7 @@ async fn create_web_link_in(
     Ok(())
 }
 
-impl super::UpdateTx {
+impl super::UpdateTx<'_> {
     /// Stores a sign-in link within the transaction (the bot's `/web`).
     pub async fn create_web_link(&mut self, link: &NewWebLink<'_>) -> Result<(), StoreError> {
         create_web_link_in(&mut self.tx, link).await

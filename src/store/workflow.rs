@@ -1054,7 +1054,7 @@ fn sent_message_row(row: &sqlx::any::AnyRow) -> Result<SentMessage, StoreError> 
     })
 }
 
-impl super::UpdateTx {
+impl super::UpdateTx<'_> {
     /// The latest message to `chat` about a measure (a confirmation), if any: what a file
     /// sent without a reply is evidence for on a channel without threading.
     pub async fn latest_about_measure(
