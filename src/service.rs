@@ -539,7 +539,7 @@ pub async fn apply_batch(
         .filter(|(_, behind)| !**behind)
         .map(|(incoming, _)| (incoming.channel, incoming.update_id.as_str()))
         .collect();
-    let fresh = batch.mark_updates(&marks, now).await?;
+    let mut fresh = batch.mark_updates(&marks, now).await?;
     for (i, incoming) in group.iter().enumerate() {
         if behind[i] {
             let why = "an earlier update of this chat is held back";
@@ -550,7 +550,9 @@ pub async fn apply_batch(
             outcomes[i] = Applied::Behind;
             continue;
         }
-        if !fresh.contains(&(incoming.channel, incoming.update_id.clone())) {
+        // Seen before, or twice in this group (a webhook request sent again while the
+        // first waits): applied once.
+        if !fresh.remove(&(incoming.channel, incoming.update_id.clone())) {
             continue;
         }
         let chat = (incoming.channel, incoming.chat_id.as_str());

@@ -982,6 +982,34 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
         .unwrap();
     assert_eq!(chat_notes(&mut conn).await.len(), 2);
     assert_eq!(again.outcomes[1], Applied::Behind);
+    // The same update twice in one group (a webhook request sent again while the first
+    // waits) is applied once.
+    let twice = duban::channels::telegram::incoming_json(fake.text(
+        SECOND,
+        SECOND,
+        "/update E-3 推进中 完成主体验收",
+        None,
+    ))
+    .unwrap();
+    apply_batch(
+        &store,
+        &settings,
+        &telegram,
+        &[twice.clone(), twice],
+        &wake,
+        now,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        chat_notes(&mut conn)
+            .await
+            .iter()
+            .filter(|(_, body)| body.contains("完成主体验收"))
+            .count(),
+        1
+    );
 
     for sql in cure {
         sqlx::query(sqlx::AssertSqlSafe(*sql))
@@ -1005,6 +1033,7 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
         [
             pair("E-1", "已完成选址"),
             pair("E-3", "已进场施工"),
+            pair("E-3", "完成主体验收"),
             pair("E-2", "毒丸"),
             pair("E-1", "主体已封顶")
         ]
