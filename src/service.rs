@@ -591,12 +591,12 @@ pub async fn apply_batch(
         }
     }
     batch.commit().await?;
+    wake_if(wake, handled.iter().any(|(_, done)| done.queued));
     for (i, mut done) in handled {
         let incoming = &group[i];
         if let Err(e) = bot::finish(store, settings, &caps, incoming, now, &mut done).await {
             tracing::warn!("reading a reminder again after {}: {e}", incoming.update_id);
         }
-        wake_if(wake, done.queued);
         carry_out(channel, done).await;
     }
     let mut retried_alone = Vec::with_capacity(alone.len());

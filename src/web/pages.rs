@@ -380,6 +380,26 @@ pub(super) fn local(web: &Web, at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// 措施: every field, the timeline, notes, evidence and the actions the role allows.
+/// A form on a measure's page that posts a note (`note`, required or not) with the CSRF
+/// token to `PATH/ACTION`.
+fn note_form(
+    path: &str,
+    action: &str,
+    id: Option<&str>,
+    csrf: &str,
+    label: &str,
+    required: bool,
+    button: &str,
+) -> Markup {
+    html! {
+        form id=[id] method="post" action={ (path) "/" (action) } {
+            input type="hidden" name="csrf" value=(csrf);
+            label { (label) textarea name="note" required[required] {} }
+            button type="submit" { (button) }
+        }
+    }
+}
+
 pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
     let m = p.measure;
     let row = p.row;
@@ -407,11 +427,7 @@ pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
             h2 { "操作" }
             div.actions {
                 @if (liaison || office) && m.status != Status::Closed {
-                    form method="post" action={ (path) "/progress" } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "报送进展" textarea name="note" required {} }
-                        button type="submit" { "报送" }
-                    }
+                    (note_form(&path, "progress", None, csrf, "报送进展", true, "报送"))
                 }
                 @if liaison && m.status != Status::Closed && m.status != Status::Claimed {
                     form #claim method="post" action={ (path) "/claim" } enctype="multipart/form-data" {
@@ -422,16 +438,8 @@ pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
                     }
                 }
                 @if office && m.status == Status::Claimed {
-                    form #approve method="post" action={ (path) "/approve" } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "核验意见（可不填）" textarea name="note" {} }
-                        button type="submit" { "通过，销号" }
-                    }
-                    form method="post" action={ (path) "/reject" } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "退回理由" textarea name="note" required {} }
-                        button type="submit" { "退回" }
-                    }
+                    (note_form(&path, "approve", Some("approve"), csrf, "核验意见（可不填）", false, "通过，销号"))
+                    (note_form(&path, "reject", None, csrf, "退回理由", true, "退回"))
                 }
                 @if office && m.status != Status::Closed {
                     form method="post" action={ (path) "/extend" } {
@@ -442,16 +450,8 @@ pub fn measure(web: &Web, session: &WebSession, p: &MeasurePage<'_>) -> Markup {
                     }
                 }
                 @if office && m.status == Status::Closed {
-                    form #recheck method="post" action={ (path) "/recheck" } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "回头看：复核意见" textarea name="note" {} }
-                        button type="submit" { "确认整改效果" }
-                    }
-                    form method="post" action={ (path) "/reopen" } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "重新打开的理由" textarea name="note" required {} }
-                        button type="submit" { "重新打开" }
-                    }
+                    (note_form(&path, "recheck", Some("recheck"), csrf, "回头看：复核意见", false, "确认整改效果"))
+                    (note_form(&path, "reopen", None, csrf, "重新打开的理由", true, "重新打开"))
                 }
             }
         }
