@@ -498,10 +498,11 @@ pub struct BatchOutcome {
     pub retried_alone: Vec<String>,
 }
 
-/// Applies updates of `channel` (none carrying a file) in one transaction, each inside a
-/// savepoint of its own: one commit, one sync to disk for all of them (group commit).
-/// An update that fails for a reason that does not pass by itself is rolled back to its
-/// savepoint while the others go on; once the batch has committed it is tried again alone
+/// Applies updates of `channel` (none carrying a file) in one transaction: one commit, one
+/// sync to disk for all of them (group commit). The batch is first applied without
+/// savepoints; when an update in it fails, the batch is rolled back and applied again with
+/// each update inside a savepoint of its own. An update that fails for a reason that does
+/// not pass by itself is then rolled back to its savepoint while the others go on; once the batch has committed it is tried again alone
 /// ([`apply_or_hold`]: applied, or held back), and the later updates of its chat in the
 /// batch follow it alone, so that one chat's updates keep their order. With `cursor`,
 /// where the channel was read up to is written in the same transaction. Nothing is done on
@@ -517,8 +518,30 @@ pub async fn apply_batch(
     now: DateTime<Utc>,
     cursor: bool,
 ) -> Result<BatchOutcome, StoreError> {
+    if let Some(done) =
+        apply_group(store, settings, channel, group, wake, now, cursor, false).await?
+    {
+        return Ok(done);
+    }
+    let done = apply_group(store, settings, channel, group, wake, now, cursor, true).await?;
+    Ok(done.unwrap_or_default())
+}
+
+/// One try of [`apply_batch`], with a savepoint per update when `careful`. Without, an
+/// update that fails rolls the batch back and `None` is returned: nothing was written.
+#[allow(clippy::too_many_arguments)]
+async fn apply_group(
+    store: &Store,
+    settings: &Settings,
+    channel: &dyn Channel,
+    group: &[Incoming],
+    wake: &Wake,
+    now: DateTime<Utc>,
+    cursor: bool,
+    careful: bool,
+) -> Result<Option<BatchOutcome>, StoreError> {
     let Some(end) = group.last() else {
-        return Ok(BatchOutcome::default());
+        return Ok(Some(BatchOutcome::default()));
     };
     let caps = channel.capabilities();
     let mut outcomes = vec![Applied::Applied; group.len()];
@@ -526,7 +549,7 @@ pub async fn apply_batch(
     // The updates to try alone after the commit, and the chats they stop.
     let mut alone: Vec<usize> = Vec::new();
     let mut stopped: std::collections::HashSet<(ChannelKind, &str)> = Default::default();
-    let mut batch = store.begin_batch().await?;
+    let mut batch = store.begin_batch(careful).await?;
     // Updates of a chat with one held back wait behind it; the others are marked as seen
     // all at once, and applied if they were not seen before.
     let mut behind = vec![false; group.len()];
@@ -565,6 +588,15 @@ pub async fn apply_batch(
         match bot::apply(tx, settings, &caps, incoming, now, bot::Download::None).await {
             Ok(done) => handled.push((i, done)),
             Err(e) if e.is_transient() => return Err(e),
+            Err(e) if !batch.careful() => {
+                tracing::debug!(
+                    "applying update {} of {} in a batch: {e}; the batch is applied again with a savepoint per update",
+                    incoming.update_id,
+                    incoming.channel
+                );
+                batch.rollback().await?;
+                return Ok(None);
+            }
             Err(e) => {
                 tracing::warn!(
                     "applying update {} of {} in a batch: {e}; rolled back, to be tried alone",
@@ -610,10 +642,10 @@ pub async fn apply_batch(
             .set_cursor(end.channel, &end.update_id, Utc::now())
             .await?;
     }
-    Ok(BatchOutcome {
+    Ok(Some(BatchOutcome {
         outcomes,
         retried_alone,
-    })
+    }))
 }
 
 /// What became of one incoming update.

@@ -270,6 +270,28 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// A pooled connection for writes outside a transaction (one statement each), holding this
+/// process's turn to write on SQLite, as [`WriteTx`] does: without it such a write meets the
+/// writing transaction in SQLite's busy handler, which sleeps in steps of milliseconds.
+pub(crate) struct WriteConn {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.conn
+    }
+}
+
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
@@ -450,6 +472,19 @@ impl Store {
                 tx: self.pool.begin().await?,
                 _turn: None,
             },
+        })
+    }
+
+    /// A connection for writes outside a transaction. On SQLite it first waits for this
+    /// process's turn to write, holding no connection meanwhile, as [`Store::begin_write`].
+    pub(crate) async fn write_conn(&self) -> Result<WriteConn, StoreError> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(std::sync::Arc::clone(&self.writer).lock_owned().await),
+            Backend::Postgres => None,
+        };
+        Ok(WriteConn {
+            conn: self.pool.acquire().await?,
+            _turn: turn,
         })
     }
 

@@ -854,6 +854,31 @@ async fn chat_notes(conn: &mut sqlx::AnyConnection) -> Vec<(String, String)> {
     .unwrap()
 }
 
+/// What `apply_batch` works with, on the sandbox's database and the fake Bot API.
+async fn batch_parts(
+    sb: &Sandbox,
+    fake: &FakeTelegram,
+) -> (
+    duban::store::Store,
+    duban::config::Settings,
+    duban::channels::telegram::Telegram,
+    duban::service::Wake,
+) {
+    let store = duban::store::Store::open(&sb.url).await.unwrap();
+    let telegram = duban::channels::telegram::Telegram::new(
+        &duban::config::Secret::new(common::fake_telegram::TOKEN),
+        &fake.url,
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    (
+        store,
+        duban::config::Settings::defaults(),
+        telegram,
+        duban::service::Wake::new(),
+    )
+}
+
 /// Group commit: four updates applied as one batch (one transaction, a savepoint each). The
 /// second fails (the database refuses it): it is rolled back alone while the first and third
 /// commit with the batch; it is tried again alone after the commit and held back, and the
@@ -905,15 +930,7 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
             .unwrap();
     }
 
-    let store = duban::store::Store::open(&sb.url).await.unwrap();
-    let settings = duban::config::Settings::defaults();
-    let telegram = duban::channels::telegram::Telegram::new(
-        &duban::config::Secret::new(common::fake_telegram::TOKEN),
-        &fake.url,
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let wake = duban::service::Wake::new();
+    let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
     let batch: Vec<duban::core::chat::Incoming> = [
         (ECON, "/update E-1 推进中 已完成选址"),
         (ECON, "/update E-2 推进中 毒丸"),
@@ -1039,6 +1056,88 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
         ]
     );
     store.close().await;
+}
+
+/// A batch reads each sender's bindings once and keeps them while it goes: an update in it
+/// that binds or unbinds its sender counts for the updates after it. And an update reads
+/// its own writes, which on SQLite go to the database together with its next statement.
+async fn bindings_change_within_a_batch(sb: Sandbox) {
+    use duban::service::{Applied, apply_batch};
+    const NEWCOMER: i64 = 7021;
+    let fake = FakeTelegram::start().await;
+    econ_measures(&sb, 3);
+    let code = sb.invite("经济发展局", "liaison", Some("王五"));
+    let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
+    let bind = format!("/bind {code}");
+    let batch: Vec<duban::core::chat::Incoming> = [
+        "/update E-1 推进中 绑定之前",
+        bind.as_str(),
+        "/update E-1 推进中 绑定之后",
+        "/update E-2 推进中 第二项",
+        "/update E-2 推进中 同项再报",
+        "/unbind",
+        "/update E-3 推进中 解绑之后",
+    ]
+    .iter()
+    .map(|text| {
+        duban::channels::telegram::incoming_json(fake.text(NEWCOMER, NEWCOMER, text, None)).unwrap()
+    })
+    .collect();
+    let outcome = apply_batch(
+        &store,
+        &settings,
+        &telegram,
+        &batch,
+        &wake,
+        chrono::Utc::now(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(outcome.outcomes.iter().all(|o| *o == Applied::Applied));
+    assert!(outcome.retried_alone.is_empty());
+    let mut conn = db(&sb.url).await;
+    let pair = |code: &str, body: &str| (code.to_string(), format!("推进中 {body}"));
+    assert_eq!(
+        chat_notes(&mut conn).await,
+        [
+            pair("E-1", "绑定之后"),
+            pair("E-2", "第二项"),
+            pair("E-2", "同项再报")
+        ],
+        "only what the newcomer sent while bound is recorded"
+    );
+    let history: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM history WHERE source = 'chat' AND raw_text LIKE '%推进中%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(history, 3, "one history row per recorded report");
+    let latest: String =
+        sqlx::query_scalar("SELECT latest_progress FROM measures WHERE code = 'E-2'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(latest, "推进中 同项再报");
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE chat_id = $1")
+        .bind(NEWCOMER.to_string())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 7, "every update got its answer");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_change_within_a_batch_on_sqlite() {
+    bindings_change_within_a_batch(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_change_within_a_batch_on_postgres() {
+    let pg = PgDatabase::create().await;
+    bindings_change_within_a_batch(Sandbox::with_url(&pg.url)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

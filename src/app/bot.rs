@@ -900,9 +900,9 @@ impl Step<'_> {
                     );
                     return self.say(line).await;
                 };
-                match self.tx.find_measure(&code).await? {
-                    Some((id, _)) => {
-                        let outcome = self.update(id, &code, &rest, args).await?;
+                match self.tx.measure_named(&code).await? {
+                    Some((id, measure)) => {
+                        let outcome = self.update_measure(id, measure, &code, &rest, args).await?;
                         self.conclude(outcome).await
                     }
                     None => {
@@ -1208,6 +1208,19 @@ impl Step<'_> {
         raw: &str,
     ) -> Result<Outcome, StoreError> {
         let measure = self.tx.measure_by_id(measure_id, code).await?;
+        self.update_measure(measure_id, measure, code, text, raw)
+            .await
+    }
+
+    /// [`Step::update`] on a measure already read in this transaction.
+    async fn update_measure(
+        &mut self,
+        measure_id: i64,
+        measure: crate::core::ledger::Measure,
+        code: &str,
+        text: &str,
+        raw: &str,
+    ) -> Result<Outcome, StoreError> {
         let Some(unit) = self.who.may_change(&measure.lead_unit, &measure.units) else {
             let line = if self.who.bindings.iter().all(|b| b.role == Role::Leader) {
                 tr(

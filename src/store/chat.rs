@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
-use super::write::{HistoryKind, StatusChange, add_note_in, history_in, set_status_in};
+use super::write::{HistoryKind, StatusChange, set_status_in};
 use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_instant, parse_status,
 };
@@ -171,7 +171,7 @@ impl Store {
         .bind(invite.created_by)
         .bind(instant_text(invite.at))
         .bind(instant_text(invite.expires_at))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -483,7 +483,7 @@ impl Store {
         message: &Message,
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         enqueue_in(&mut conn, key, chat, person_id, kind, message, at).await
     }
 
@@ -563,7 +563,7 @@ impl Store {
             .bind(instant_text(at))
             .bind(message_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }
@@ -582,7 +582,7 @@ impl Store {
         .bind(instant_text(not_before))
         .bind(error)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -595,7 +595,7 @@ impl Store {
         )
         .bind(error)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -752,7 +752,7 @@ impl Store {
         .bind(channel.code())
         .bind(update_id)
         .bind(instant_text(at))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -802,7 +802,7 @@ impl Store {
         update_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         set_cursor_in(&mut conn, channel, update_id, at).await
     }
 
@@ -852,6 +852,7 @@ impl Store {
             tx: TxConn::Own(self.begin_write().await?),
             at,
             backend: self.backend,
+            deferred: Vec::new(),
         })
     }
 
@@ -872,19 +873,24 @@ impl Store {
             tx: TxConn::Own(tx),
             at,
             backend: self.backend,
+            deferred: Vec::new(),
         }))
     }
 
-    /// Starts a batch of updates applied in one transaction, each inside a savepoint of its
-    /// own (group commit): the batch costs one commit, one sync to disk, however many
-    /// updates it holds, and an update that fails is rolled back alone.
-    pub async fn begin_batch(&self) -> Result<UpdateBatch, StoreError> {
+    /// Starts a batch of updates applied in one transaction (group commit): the batch costs
+    /// one commit, one sync to disk, however many updates it holds. When `careful`, each
+    /// update is inside a savepoint of its own, so that one that fails is rolled back alone;
+    /// otherwise an update that fails spoils the batch, which is then
+    /// [rolled back](UpdateBatch::rollback) and applied again carefully.
+    pub async fn begin_batch(&self, careful: bool) -> Result<UpdateBatch, StoreError> {
         Ok(UpdateBatch {
             tx: self.begin_write().await?,
             backend: self.backend,
+            careful,
             open: false,
             held: None,
             unreachable: None,
+            bindings: Default::default(),
         })
     }
 }
@@ -917,6 +923,8 @@ async fn mark_update_in(
 pub struct UpdateBatch {
     tx: super::WriteTx,
     backend: super::Backend,
+    /// Whether each update is inside a savepoint of its own.
+    careful: bool,
     /// Whether an update's savepoint is open.
     open: bool,
     /// The chats with an update held back (channel code, chat id), read once a batch: the
@@ -925,6 +933,9 @@ pub struct UpdateBatch {
     /// Whether any chat is marked unreachable, read once a batch: if none is, a message
     /// coming in has nothing to clear.
     unreachable: Option<bool>,
+    /// The bindings of the chat users this batch has read, until an update binds or
+    /// unbinds someone or is rolled back: a burst of replies comes from a few liaisons.
+    bindings: std::collections::HashMap<Address, Vec<Binding>>,
 }
 
 impl UpdateBatch {
@@ -989,19 +1000,23 @@ impl UpdateBatch {
         Ok(())
     }
 
-    /// Starts one update of the batch, [marked](UpdateBatch::mark_updates) as seen,
-    /// inside a savepoint. An update still open (its handling failed) is rolled back first.
+    /// Starts one update of the batch, [marked](UpdateBatch::mark_updates) as seen, inside
+    /// a savepoint when the batch is careful. An update still open (its handling failed) is
+    /// rolled back first.
     pub async fn begin_update(&mut self, at: DateTime<Utc>) -> Result<UpdateTx<'_>, StoreError> {
         self.roll_back_update().await?;
-        sqlx::query("SAVEPOINT duban_update")
-            .execute(&mut *self.tx)
-            .await?;
-        self.open = true;
+        if self.careful {
+            sqlx::query("SAVEPOINT duban_update")
+                .execute(&mut *self.tx)
+                .await?;
+            self.open = true;
+        }
         let backend = self.backend;
         Ok(UpdateTx {
             tx: TxConn::Savepoint(self),
             at,
             backend,
+            deferred: Vec::new(),
         })
     }
 
@@ -1018,6 +1033,18 @@ impl UpdateBatch {
             .execute(&mut *self.tx)
             .await?;
         self.open = false;
+        self.bindings.clear();
+        Ok(())
+    }
+
+    /// Whether each update is inside a savepoint of its own.
+    pub fn careful(&self) -> bool {
+        self.careful
+    }
+
+    /// Rolls the whole batch back: nothing of it was written.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
         Ok(())
     }
 
@@ -1288,6 +1315,7 @@ async fn bindings_in(conn: &mut AnyConnection, user: &Address) -> Result<Vec<Bin
         .collect()
 }
 
+/// Queues one message; `None` when its key is in the outbox already.
 async fn enqueue_in(
     conn: &mut AnyConnection,
     key: &str,
@@ -1297,14 +1325,18 @@ async fn enqueue_in(
     message: &Message,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    enqueue_context_in(conn, key, chat, person_id, kind, message, None, at).await
+    let (sql, values) = outbox_insert(key, chat, person_id, kind, message, None, at);
+    let row = bind_owned(sqlx::query(sql), &values)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .map_err(StoreError::from)
 }
 
-/// Queues one message with what it is about (JSON), for replies and buttons; `None` when
-/// its key is in the outbox already.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn enqueue_context_in(
-    conn: &mut AnyConnection,
+/// The statement queuing one message, returning its id (no row when its key is in the
+/// outbox already), with its values.
+fn outbox_insert(
     key: &str,
     chat: &Address,
     person_id: Option<i64>,
@@ -1312,38 +1344,177 @@ pub(super) async fn enqueue_context_in(
     message: &Message,
     context: Option<&serde_json::Value>,
     at: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
+) -> (&'static str, Vec<Owned>) {
     let body = serde_json::to_string(message).expect("a message serializes");
-    let at = instant_text(at);
-    let row = sqlx::query(
+    let text = |t: &str| Owned::Text(Some(t.to_string()));
+    (
         "INSERT INTO outbox (key, channel, chat_id, person_id, kind, body, state, not_before, created_at, context) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING id",
+        vec![
+            text(key),
+            text(chat.channel.code()),
+            text(&chat.id),
+            Owned::Int(person_id),
+            text(kind),
+            Owned::Text(Some(body)),
+            Owned::Text(Some(instant_text(at))),
+            Owned::Text(context.map(|c| c.to_string())),
+        ],
     )
-    .bind(key)
-    .bind(chat.channel.code())
-    .bind(&chat.id)
-    .bind(person_id)
-    .bind(kind)
-    .bind(body)
-    .bind(at)
-    .bind(context.map(|c| c.to_string()))
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .map_err(StoreError::from)
 }
 
 /// The transaction applying one incoming update: the changes it makes and the messages it
 /// causes commit together, with the update's id, so that it is applied once. In a batch
 /// ([`UpdateBatch`]) it is a savepoint, committed with the batch.
 pub struct UpdateTx<'b> {
-    pub(super) tx: TxConn<'b>,
+    tx: TxConn<'b>,
     pub(super) at: DateTime<Utc>,
     pub(super) backend: super::Backend,
+    /// Writes made and not yet sent: they go with the next statement (see [`Deferred`]).
+    deferred: Vec<Deferred>,
+}
+
+/// A write an update makes whose outcome it does not need (a history row, a note). On
+/// SQLite it is sent along with the update's next statement, as one call of several
+/// statements, instead of on its own: each call is a round trip to SQLite's worker thread,
+/// which costs more than the writes. Every read of the update sends what is deferred first,
+/// so the update always reads its own writes.
+pub(super) struct Deferred {
+    sql: &'static str,
+    values: Vec<Owned>,
+}
+
+/// A value bound to a deferred write.
+#[derive(Debug, Clone)]
+pub(super) enum Owned {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl Deferred {
+    /// A write `sql` with parameters `$1`… bound to `values`.
+    pub(super) fn new(sql: &'static str, values: Vec<Owned>) -> Deferred {
+        Deferred { sql, values }
+    }
+
+    /// Runs the write now, on its own.
+    pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        bind_owned(sqlx::query(self.sql), &self.values)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `sql` with each parameter `$n` numbered `$(n + offset)`: statements sent in one call
+/// share one list of values. The statements are the store's own constants, which hold no
+/// `$` but in parameters.
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The deferred writes, then `last` if any, as one statement text and its values.
+fn joined(deferred: &[Deferred], last: Option<(&str, &[Owned])>) -> (String, Vec<Owned>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    let parts = deferred
+        .iter()
+        .map(|d| (d.sql, d.values.as_slice()))
+        .chain(last);
+    for (text, bound) in parts {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&renumber(text, values.len()));
+        values.extend_from_slice(bound);
+    }
+    (sql, values)
+}
+
+fn bind_owned<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    values: &'q [Owned],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for value in values {
+        query = match value {
+            Owned::Int(v) => query.bind(*v),
+            Owned::Text(v) => query.bind(v.as_deref()),
+        };
+    }
+    query
 }
 
 impl UpdateTx<'_> {
+    /// The connection, once the deferred writes are sent.
+    pub(super) async fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        self.flush().await?;
+        Ok(&mut self.tx)
+    }
+
+    /// Defers a write: it is sent with the next statement of this update.
+    pub(super) fn defer(&mut self, write: Deferred) {
+        self.deferred.push(write);
+    }
+
+    /// Sends the deferred writes: on SQLite in one call, on PostgreSQL (which takes one
+    /// statement with parameters at a time) one by one.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        match self.backend {
+            super::Backend::Sqlite => {
+                let (sql, values) = joined(&deferred, None);
+                bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            super::Backend::Postgres => {
+                for write in &deferred {
+                    bind_owned(sqlx::query(write.sql), &write.values)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the deferred writes and then runs `sql` with `values`, returning its rows: on
+    /// SQLite all in one call.
+    pub(super) async fn flush_fetch(
+        &mut self,
+        sql: &'static str,
+        values: &[Owned],
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        if self.backend == super::Backend::Postgres || self.deferred.is_empty() {
+            let conn = self.conn().await?;
+            return Ok(bind_owned(sqlx::query(sql), values).fetch_all(conn).await?);
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        let (text, all) = joined(&deferred, Some((sql, values)));
+        Ok(bind_owned(sqlx::query(sqlx::AssertSqlSafe(text)), &all)
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
     /// When the changes of this transaction happen.
     pub fn at(&self) -> DateTime<Utc> {
         self.at
@@ -1351,7 +1522,8 @@ impl UpdateTx<'_> {
 
     /// Every measure, in ledger order, as this transaction sees it.
     pub async fn measures(&mut self) -> Result<Vec<crate::core::ledger::Measure>, StoreError> {
-        super::read::listing_in(&mut self.tx, self.backend, "", &[]).await
+        let backend = self.backend;
+        super::read::listing_in(self.conn().await?, backend, "", &[]).await
     }
 
     /// One measure by code, as this transaction sees it.
@@ -1359,7 +1531,8 @@ impl UpdateTx<'_> {
         &mut self,
         code: &str,
     ) -> Result<crate::core::ledger::Measure, StoreError> {
-        super::read::measure_in(&mut self.tx, self.backend, code).await
+        let backend = self.backend;
+        super::read::measure_in(self.conn().await?, backend, code).await
     }
 
     /// One measure by its id (its code names it in errors), as this transaction sees it.
@@ -1368,12 +1541,22 @@ impl UpdateTx<'_> {
         id: i64,
         code: &str,
     ) -> Result<crate::core::ledger::Measure, StoreError> {
-        super::read::measure_by_id_in(&mut self.tx, self.backend, id, code).await
+        let backend = self.backend;
+        super::read::measure_by_id_in(self.conn().await?, backend, id, code).await
+    }
+
+    /// The id and the whole of the measure with `code`, if it exists, in one read.
+    pub async fn measure_named(
+        &mut self,
+        code: &str,
+    ) -> Result<Option<(i64, crate::core::ledger::Measure)>, StoreError> {
+        let backend = self.backend;
+        super::read::measure_named_in(self.conn().await?, backend, code).await
     }
 
     /// The id and status of the measure with `code`, if it exists.
     pub async fn find_measure(&mut self, code: &str) -> Result<Option<(i64, Status)>, StoreError> {
-        find_measure_in(&mut self.tx, code).await
+        find_measure_in(self.conn().await?, code).await
     }
 
     /// The reminder sent as message `message_id` in `chat`, if any.
@@ -1382,17 +1565,32 @@ impl UpdateTx<'_> {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentReminder>, StoreError> {
-        sent_reminder_in(&mut self.tx, chat, message_id).await
+        sent_reminder_in(self.conn().await?, chat, message_id).await
     }
 
     /// The latest reminder sent to `chat`.
     pub async fn latest_reminder(&mut self, chat: &Address) -> Result<Option<String>, StoreError> {
-        latest_reminder_in(&mut self.tx, chat).await
+        latest_reminder_in(self.conn().await?, chat).await
     }
 
     /// The bindings of a chat user.
     pub async fn bindings(&mut self, user: &Address) -> Result<Vec<Binding>, StoreError> {
-        bindings_in(&mut self.tx, user).await
+        let TxConn::Savepoint(batch) = &mut self.tx else {
+            return bindings_in(self.conn().await?, user).await;
+        };
+        if let Some(found) = batch.bindings.get(user) {
+            return Ok(found.clone());
+        }
+        let found = bindings_in(&mut batch.tx, user).await?;
+        batch.bindings.insert(user.clone(), found.clone());
+        Ok(found)
+    }
+
+    /// Forgets the bindings a batch has read, before a change to them.
+    fn forget_bindings(&mut self) {
+        if let TxConn::Savepoint(batch) = &mut self.tx {
+            batch.bindings.clear();
+        }
     }
 
     /// Redeems an invitation code (by its hash) for `sender` (on `chat`'s channel) in
@@ -1404,12 +1602,13 @@ impl UpdateTx<'_> {
         chat: &Address,
         group: bool,
     ) -> Result<Redeemed, StoreError> {
+        self.forget_bindings();
         let row = sqlx::query(
             "SELECT i.id, i.role, i.unit_id, u.name, i.place, i.person_name, i.expires_at, i.used_at \
              FROM invites i LEFT JOIN units u ON u.id = i.unit_id WHERE i.code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let Some(row) = row else {
             return Ok(Redeemed::Unknown);
@@ -1440,7 +1639,7 @@ impl UpdateTx<'_> {
         .bind(user.to_string())
         .bind(chat.to_string())
         .bind(invite_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         if group {
             let unit_id = unit_id.expect("a liaison's invite names a unit");
@@ -1455,7 +1654,7 @@ impl UpdateTx<'_> {
             .bind(&chat.id)
             .bind(&at)
             .bind(user.to_string())
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
             return Ok(Redeemed::Group {
                 unit: unit.unwrap_or_default(),
@@ -1465,7 +1664,7 @@ impl UpdateTx<'_> {
         let existing: Option<i64> = match (&person_name, role) {
             (Some(name), Role::Leader) => sqlx::query_scalar("SELECT id FROM people WHERE role = 'leader' AND name = $1")
                 .bind(name)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn().await?)
                 .await?,
             _ => sqlx::query_scalar(
                 "SELECT p.id FROM people p JOIN identities i ON i.person_id = p.id \
@@ -1475,7 +1674,7 @@ impl UpdateTx<'_> {
             .bind(&user.id)
             .bind(role.code())
             .bind(unit_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?,
         };
         let mut name = person_name.clone().unwrap_or_else(|| sender.name.clone());
@@ -1485,7 +1684,7 @@ impl UpdateTx<'_> {
             let namesake: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM people WHERE role = 'leader' AND name = $1")
                     .bind(&name)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(self.conn().await?)
                     .await?;
             if namesake.is_some() {
                 name = format!("{name}({})", sender.user_id);
@@ -1496,7 +1695,7 @@ impl UpdateTx<'_> {
                 sqlx::query("UPDATE people SET place = COALESCE($1, place) WHERE id = $2")
                     .bind(place.as_deref())
                     .bind(id)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 id
             }
@@ -1510,7 +1709,7 @@ impl UpdateTx<'_> {
                 .bind(role.code())
                 .bind(&at)
                 .bind(place.as_deref())
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn().await?)
                 .await?;
                 row.try_get(0)?
             }
@@ -1526,7 +1725,7 @@ impl UpdateTx<'_> {
         .bind(&user.id)
         .bind(&chat.id)
         .bind(&at)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(Redeemed::Person(Binding {
             person_id,
@@ -1541,10 +1740,11 @@ impl UpdateTx<'_> {
     /// Unbinds a chat user on their channel: their identities there end; their people rows
     /// (and leaders from the ledger) stay. Returns how many bindings ended.
     pub async fn unbind(&mut self, user: &Address) -> Result<u64, StoreError> {
+        self.forget_bindings();
         let done = sqlx::query("DELETE FROM identities WHERE channel = $1 AND user_id = $2")
             .bind(user.channel.code())
             .bind(&user.id)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?
             .rows_affected();
         Ok(done)
@@ -1565,7 +1765,7 @@ impl UpdateTx<'_> {
             sqlx::query(sql)
                 .bind(chat.channel.code())
                 .bind(&chat.id)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
         }
         Ok(())
@@ -1579,7 +1779,7 @@ impl UpdateTx<'_> {
         )
         .bind(chat.channel.code())
         .bind(&chat.id)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -1589,7 +1789,7 @@ impl UpdateTx<'_> {
             sqlx::query("DELETE FROM unit_chats WHERE channel = $1 AND chat_id = $2")
                 .bind(chat.channel.code())
                 .bind(&chat.id)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?
                 .rows_affected(),
         )
@@ -1602,7 +1802,7 @@ impl UpdateTx<'_> {
         to: Status,
         change: &Change,
     ) -> Result<StatusChange, StoreError> {
-        set_status_in(&mut self.tx, measure_id, to, change).await
+        set_status_in(self.conn().await?, measure_id, to, change).await
     }
 
     /// Adds a progress note.
@@ -1612,7 +1812,10 @@ impl UpdateTx<'_> {
         body: &str,
         change: &Change,
     ) -> Result<(), StoreError> {
-        add_note_in(&mut self.tx, measure_id, body, change).await
+        for write in super::write::note_writes(measure_id, body, change) {
+            self.defer(write);
+        }
+        Ok(())
     }
 
     /// Writes a history row that changes no status.
@@ -1623,14 +1826,17 @@ impl UpdateTx<'_> {
         status: Status,
         change: &Change,
     ) -> Result<(), StoreError> {
-        history_in(&mut self.tx, measure_id, kind, status, status, change).await
+        self.defer(super::write::history_write(
+            measure_id, kind, status, status, change,
+        ));
+        Ok(())
     }
 
     /// A measure's current status.
     pub async fn status(&mut self, measure_id: i64) -> Result<Status, StoreError> {
         let text: String = sqlx::query_scalar("SELECT status FROM measures WHERE id = $1")
             .bind(measure_id)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.conn().await?)
             .await?;
         parse_status("measures.status", &text)
     }
@@ -1644,7 +1850,27 @@ impl UpdateTx<'_> {
         kind: &str,
         message: &Message,
     ) -> Result<Option<i64>, StoreError> {
-        enqueue_in(&mut self.tx, key, chat, person_id, kind, message, self.at).await
+        self.enqueue_with(key, chat, person_id, kind, message, None)
+            .await
+    }
+
+    /// Queues a message with what it is about (JSON), if any, sent with the deferred
+    /// writes; `None` when its key is in the outbox already.
+    pub(super) async fn enqueue_with(
+        &mut self,
+        key: &str,
+        chat: &Address,
+        person_id: Option<i64>,
+        kind: &str,
+        message: &Message,
+        context: Option<&serde_json::Value>,
+    ) -> Result<Option<i64>, StoreError> {
+        let (sql, values) = outbox_insert(key, chat, person_id, kind, message, context, self.at);
+        let rows = self.flush_fetch(sql, &values).await?;
+        rows.first()
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// The office's chats: everyone with the office role, on every channel.
@@ -1653,16 +1879,66 @@ impl UpdateTx<'_> {
     }
 
     /// Commits the update; in a batch, keeps its changes for the batch's commit.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush().await?;
         match self.tx {
             TxConn::Own(tx) => tx.commit().await?,
-            TxConn::Savepoint(batch) => {
+            TxConn::Savepoint(batch) if batch.open => {
                 sqlx::query("RELEASE SAVEPOINT duban_update")
                     .execute(&mut *batch.tx)
                     .await?;
                 batch.open = false;
             }
+            TxConn::Savepoint(_) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbered_parameters_follow_the_values_before_them() {
+        let cases = [
+            (
+                "UPDATE m SET a = $1 WHERE id = $2",
+                0,
+                "UPDATE m SET a = $1 WHERE id = $2",
+            ),
+            (
+                "UPDATE m SET a = $1 WHERE id = $2",
+                11,
+                "UPDATE m SET a = $12 WHERE id = $13",
+            ),
+            ("VALUES ($7, $7, $10)", 3, "VALUES ($10, $10, $13)"),
+            ("SELECT 1", 5, "SELECT 1"),
+        ];
+        for (sql, offset, want) in cases {
+            assert_eq!(renumber(sql, offset), want, "{sql} + {offset}");
+        }
+    }
+
+    #[test]
+    fn deferred_writes_and_the_last_statement_share_one_list_of_values() {
+        let deferred = [
+            Deferred::new(
+                "INSERT INTO a (x, y) VALUES ($1, $2)",
+                vec![Owned::Int(Some(1)), Owned::Text(Some("一".into()))],
+            ),
+            Deferred::new("UPDATE b SET z = $1", vec![Owned::Text(None)]),
+        ];
+        let last = [Owned::Int(Some(9))];
+        let (sql, values) = joined(&deferred, Some(("SELECT $1", &last)));
+        assert_eq!(
+            sql,
+            "INSERT INTO a (x, y) VALUES ($1, $2);\nUPDATE b SET z = $3;\nSELECT $4"
+        );
+        assert_eq!(values.len(), 4);
+        assert!(matches!(values[3], Owned::Int(Some(9))));
+        let (alone, values) = joined(&deferred[1..], None);
+        assert_eq!(alone, "UPDATE b SET z = $1");
+        assert_eq!(values.len(), 1);
     }
 }

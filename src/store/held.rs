@@ -90,7 +90,7 @@ pub struct NewHeldUpdate<'a> {
 impl Store {
     /// Holds an update back until its next try. Holding it again changes nothing.
     pub async fn hold_update(&self, held: &NewHeldUpdate<'_>) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         hold_update_in(&mut conn, held).await
     }
 
@@ -154,7 +154,7 @@ impl Store {
         .bind(i64::from(attempts))
         .bind(clip_error(error))
         .bind(instant_text(next_try))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -168,7 +168,7 @@ impl Store {
         sqlx::query("DELETE FROM held_updates WHERE channel = $1 AND update_id = $2")
             .bind(channel.code())
             .bind(update_id)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }

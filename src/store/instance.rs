@@ -52,7 +52,7 @@ impl Store {
         .bind(holder)
         .bind(instant_text(now))
         .bind(instant_text(until))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?
         .rows_affected();
         Ok(taken == 1)
@@ -63,7 +63,7 @@ impl Store {
         sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }
@@ -100,7 +100,7 @@ impl Store {
         .bind(host)
         .bind(pid as i64)
         .bind(instant_text(now))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -110,7 +110,7 @@ impl Store {
         sqlx::query("DELETE FROM instances WHERE id = $1 OR seen_at < $2")
             .bind(id)
             .bind(instant_text(stale))
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }
@@ -199,7 +199,7 @@ impl Store {
         .bind(id)
         .bind(holder)
         .bind(instant_text(until))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?
         .rows_affected();
         Ok(renewed == 1)
@@ -209,7 +209,7 @@ impl Store {
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }
@@ -278,7 +278,7 @@ impl Store {
         .bind(path)
         .bind(bytes.to_vec())
         .bind(instant_text(at))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }

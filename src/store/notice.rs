@@ -75,7 +75,7 @@ impl Store {
             .bind(path)
             .bind(i64::from(year))
             .bind(number)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(())
     }

@@ -175,6 +175,20 @@ pub(super) async fn listing_in(
     filter: &str,
     values: &[Val<'_>],
 ) -> Result<Vec<Measure>, StoreError> {
+    Ok(listing_with_ids_in(conn, backend, filter, values)
+        .await?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
+}
+
+/// [`listing_in`] with each measure's id.
+async fn listing_with_ids_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    filter: &str,
+    values: &[Val<'_>],
+) -> Result<Vec<(i64, Measure)>, StoreError> {
     let rows = fetch(conn, listing_sql(backend, filter), values).await?;
     let Some(text) = rows
         .first()
@@ -191,10 +205,24 @@ pub(super) async fn listing_in(
             value: e.to_string(),
         })?;
     drop(text);
-    records
-        .into_iter()
-        .map(|r| measure_from_record(r).map(|(_, m)| m))
-        .collect()
+    records.into_iter().map(measure_from_record).collect()
+}
+
+/// The id and the whole of the measure with `code`, if there is one: one statement.
+pub(super) async fn measure_named_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    code: &str,
+) -> Result<Option<(i64, Measure)>, StoreError> {
+    let filter = match backend {
+        Backend::Sqlite => "WHERE m.code = ?",
+        Backend::Postgres => "WHERE m.code = $1",
+    };
+    Ok(
+        listing_with_ids_in(conn, backend, filter, &[Val::Text(code)])
+            .await?
+            .pop(),
+    )
 }
 
 /// The id of the measure with `code`, or an error naming the closest codes.

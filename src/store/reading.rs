@@ -65,7 +65,7 @@ impl UpdateTx<'_> {
         .bind(reading.chat.to_string())
         .bind(reading.user.to_string())
         .bind(instant_text(reading.at))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -75,7 +75,7 @@ impl UpdateTx<'_> {
             "SELECT measure_id, code, intent, raw_text, unit, user_id, created_at FROM pending_readings WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -110,7 +110,7 @@ impl UpdateTx<'_> {
         .bind(instant_text(at))
         .bind(confirmed)
         .bind(id)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -42,7 +42,7 @@ impl UpdateTx<'_> {
         .bind(user.to_string())
         .bind(event.code())
         .bind(instant_text(since))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -57,7 +57,7 @@ impl UpdateTx<'_> {
         )
         .bind(event.code())
         .bind(instant_text(since))
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         Ok(found.is_some())
     }
@@ -73,11 +73,11 @@ impl UpdateTx<'_> {
             .bind(user.to_string())
             .bind(event.code())
             .bind(instant_text(at))
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         sqlx::query("DELETE FROM stranger_events WHERE at < $1")
             .bind(instant_text(at - chrono::Duration::days(2)))
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }

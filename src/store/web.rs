@@ -69,14 +69,14 @@ async fn create_web_link_in(
 impl super::UpdateTx<'_> {
     /// Stores a sign-in link within the transaction (the bot's `/web`).
     pub async fn create_web_link(&mut self, link: &NewWebLink<'_>) -> Result<(), StoreError> {
-        create_web_link_in(&mut self.tx, link).await
+        create_web_link_in(self.conn().await?, link).await
     }
 }
 
 impl Store {
     /// Stores a sign-in link. A unit the ledger does not name is refused.
     pub async fn create_web_link(&self, link: &NewWebLink<'_>) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         create_web_link_in(&mut conn, link).await
     }
 
@@ -91,7 +91,7 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<WebSession>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let used = sqlx::query(
             "UPDATE web_links SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
@@ -167,7 +167,7 @@ impl Store {
         )
         .bind(instant_text(now))
         .bind(session_hash)
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -179,7 +179,7 @@ impl Store {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ended = sqlx::query(
             "UPDATE web_sessions SET revoked_at = $1 \
              WHERE name = $2 AND revoked_at IS NULL AND expires_at > $1",

@@ -888,7 +888,7 @@ impl Store {
         .bind(counts.yellow)
         .bind(counts.green)
         .bind(instant_text(at))
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -1013,7 +1013,7 @@ impl Store {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentMessage>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         sent_message_in(&mut conn, chat, message_id).await
     }
 }
@@ -1068,7 +1068,7 @@ impl super::UpdateTx<'_> {
         )
         .bind(chat.channel.code())
         .bind(&chat.id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(|row| sent_message_row(&row)).transpose()
     }
@@ -1078,7 +1078,7 @@ impl super::UpdateTx<'_> {
         Ok(
             sqlx::query_scalar("SELECT code FROM measures WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn().await?)
                 .await?,
         )
     }
@@ -1089,7 +1089,7 @@ impl super::UpdateTx<'_> {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentMessage>, StoreError> {
-        sent_message_in(&mut self.tx, chat, message_id).await
+        sent_message_in(self.conn().await?, chat, message_id).await
     }
 
     /// Records a request for coordination (需协调); returns its id.
@@ -1110,7 +1110,7 @@ impl super::UpdateTx<'_> {
         .bind(instant_text(self.at))
         .bind(asker.unit)
         .bind(asker.chat.to_string())
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -1134,13 +1134,13 @@ impl super::UpdateTx<'_> {
         .bind(instant_text(self.at))
         .bind(asker.chat.to_string())
         .bind(asker.user.to_string())
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
     /// A claim by id.
     pub async fn claim(&mut self, id: i64) -> Result<Option<Claim>, StoreError> {
-        claim_in(&mut self.tx, id).await
+        claim_in(self.conn().await?, id).await
     }
 
     /// Decides a pending claim (see `decide_claim_in`).
@@ -1151,7 +1151,7 @@ impl super::UpdateTx<'_> {
         reason: Option<&str>,
         change: &Change,
     ) -> Result<Option<StatusChange>, StoreError> {
-        decide_claim_in(&mut self.tx, id, approve, reason, change).await
+        decide_claim_in(self.conn().await?, id, approve, reason, change).await
     }
 
     /// Notes that `user` pressed 退回 on a claim (`claims`) or an extension request
@@ -1162,7 +1162,7 @@ impl super::UpdateTx<'_> {
         id: i64,
         user: &Address,
     ) -> Result<bool, StoreError> {
-        awaiting_reason_in(&mut self.tx, table, id, user).await
+        awaiting_reason_in(self.conn().await?, table, id, user).await
     }
 
     /// Stores evidence; returns its id.
@@ -1171,12 +1171,12 @@ impl super::UpdateTx<'_> {
         evidence: &NewEvidence<'_>,
         change: &Change,
     ) -> Result<i64, StoreError> {
-        add_evidence_in(&mut self.tx, evidence, change).await
+        add_evidence_in(self.conn().await?, evidence, change).await
     }
 
     /// How much evidence a measure has.
     pub async fn evidence_count(&mut self, measure_id: i64) -> Result<i64, StoreError> {
-        evidence_count_in(&mut self.tx, measure_id).await
+        evidence_count_in(self.conn().await?, measure_id).await
     }
 
     /// Attaches the evidence sent before any claim to `claim`; returns it.
@@ -1185,12 +1185,12 @@ impl super::UpdateTx<'_> {
         measure_id: i64,
         claim: i64,
     ) -> Result<Vec<AdoptedEvidence>, StoreError> {
-        adopt_evidence_in(&mut self.tx, measure_id, claim).await
+        adopt_evidence_in(self.conn().await?, measure_id, claim).await
     }
 
     /// The pending claim on a measure, if any.
     pub async fn pending_claim(&mut self, measure_id: i64) -> Result<Option<i64>, StoreError> {
-        pending_claim_in(&mut self.tx, measure_id).await
+        pending_claim_in(self.conn().await?, measure_id).await
     }
 
     /// The pending claim on a measure that is 申请销号, opened in `change`'s name when there
@@ -1200,12 +1200,12 @@ impl super::UpdateTx<'_> {
         measure_id: i64,
         change: &Change,
     ) -> Result<Option<i64>, StoreError> {
-        claim_of_claimed_in(&mut self.tx, measure_id, change).await
+        claim_of_claimed_in(self.conn().await?, measure_id, change).await
     }
 
     /// An extension request by id.
     pub async fn extension(&mut self, id: i64) -> Result<Option<ExtensionRequest>, StoreError> {
-        extension_in(&mut self.tx, id).await
+        extension_in(self.conn().await?, id).await
     }
 
     /// Decides a pending extension request (see `decide_extension_in`).
@@ -1216,19 +1216,19 @@ impl super::UpdateTx<'_> {
         reason: Option<&str>,
         change: &Change,
     ) -> Result<Option<String>, StoreError> {
-        decide_extension_in(&mut self.tx, id, approve, reason, change).await
+        decide_extension_in(self.conn().await?, id, approve, reason, change).await
     }
 
     /// A coordination flag by id.
     pub async fn flag_by_id(&mut self, id: i64) -> Result<Option<Flag>, StoreError> {
-        flag_in(&mut self.tx, id).await
+        flag_in(self.conn().await?, id).await
     }
 
     /// Whether the ledger names a unit.
     pub async fn unit_exists(&mut self, unit: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
             .bind(unit)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await?;
         Ok(found.is_some())
     }
@@ -1240,7 +1240,7 @@ impl super::UpdateTx<'_> {
         )
         .bind(unit)
         .bind(instant_text(self.at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -1251,12 +1251,12 @@ impl super::UpdateTx<'_> {
         flag_id: i64,
         request: &NewRequest<'_>,
     ) -> Result<i64, StoreError> {
-        add_request_in(&mut self.tx, request, Some(flag_id)).await
+        add_request_in(self.conn().await?, request, Some(flag_id)).await
     }
 
     /// A request by id.
     pub async fn request(&mut self, id: i64) -> Result<Option<Request>, StoreError> {
-        request_in(&mut self.tx, id).await
+        request_in(self.conn().await?, id).await
     }
 
     /// Answers a request; `false` when it was answered already.
@@ -1268,7 +1268,7 @@ impl super::UpdateTx<'_> {
         on: NaiveDate,
     ) -> Result<bool, StoreError> {
         let at = self.at;
-        answer_request_in(&mut self.tx, id, answer, by, at, on).await
+        answer_request_in(self.conn().await?, id, answer, by, at, on).await
     }
 
     /// Queues a notice about something (`kind`, `context`) to every office chat, once each:
@@ -1300,18 +1300,8 @@ impl super::UpdateTx<'_> {
         message: &crate::core::chat::Message,
         context: &serde_json::Value,
     ) -> Result<Option<i64>, StoreError> {
-        let at = self.at;
-        super::chat::enqueue_context_in(
-            &mut self.tx,
-            key,
-            chat,
-            None,
-            kind,
-            message,
-            Some(context),
-            at,
-        )
-        .await
+        self.enqueue_with(key, chat, None, kind, message, Some(context))
+            .await
     }
 }
 

@@ -4,6 +4,7 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::chat::{Deferred, Owned};
 use super::{Change, Store, StoreError, instant_text, parse_status};
 use crate::core::ledger::Status;
 
@@ -105,25 +106,38 @@ pub(crate) async fn history_in(
     to: Status,
     change: &Change,
 ) -> Result<(), StoreError> {
+    history_write(id, kind, from, to, change)
+        .execute(conn)
+        .await
+}
+
+/// The write of one history row.
+pub(super) fn history_write(
+    id: i64,
+    kind: HistoryKind,
+    from: Status,
+    to: Status,
+    change: &Change,
+) -> Deferred {
     let chat = change.chat.as_ref();
-    sqlx::query(
+    let text = |t: Option<&str>| Owned::Text(t.map(str::to_string));
+    Deferred::new(
         "INSERT INTO history (measure_id, at, actor, source, kind, from_status, to_status, note, unit, chat_id, raw_text) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        vec![
+            Owned::Int(Some(id)),
+            Owned::Text(Some(instant_text(change.at))),
+            text(Some(&change.actor)),
+            text(Some(change.source.code())),
+            text(Some(kind.code())),
+            text(Some(from.code())),
+            text(Some(to.code())),
+            text(change.note.as_deref()),
+            text(chat.and_then(|c| c.unit.as_deref())),
+            Owned::Text(chat.map(|c| c.chat.to_string())),
+            text(chat.map(|c| c.raw_text.as_str())),
+        ],
     )
-    .bind(id)
-    .bind(instant_text(change.at))
-    .bind(&change.actor)
-    .bind(change.source.code())
-    .bind(kind.code())
-    .bind(from.code())
-    .bind(to.code())
-    .bind(change.note.as_deref())
-    .bind(chat.and_then(|c| c.unit.as_deref()))
-    .bind(chat.map(|c| c.chat.to_string()))
-    .bind(chat.map(|c| c.raw_text.as_str()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Adds a progress note inside a transaction; it becomes the measure's latest report.
@@ -133,24 +147,35 @@ pub(crate) async fn add_note_in(
     body: &str,
     change: &Change,
 ) -> Result<(), StoreError> {
-    let at = instant_text(change.at);
-    sqlx::query(
-        "INSERT INTO progress_notes (measure_id, body, author, source, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(body)
-    .bind(&change.actor)
-    .bind(change.source.code())
-    .bind(&at)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE measures SET latest_progress = $1, last_report_at = $2 WHERE id = $3")
-        .bind(body)
-        .bind(&at)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    for write in note_writes(id, body, change) {
+        write.execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+/// The writes of a progress note: the note, and the measure's latest report.
+pub(super) fn note_writes(id: i64, body: &str, change: &Change) -> [Deferred; 2] {
+    let at = instant_text(change.at);
+    [
+        Deferred::new(
+            "INSERT INTO progress_notes (measure_id, body, author, source, created_at) VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                Owned::Int(Some(id)),
+                Owned::Text(Some(body.to_string())),
+                Owned::Text(Some(change.actor.clone())),
+                Owned::Text(Some(change.source.code().to_string())),
+                Owned::Text(Some(at.clone())),
+            ],
+        ),
+        Deferred::new(
+            "UPDATE measures SET latest_progress = $1, last_report_at = $2 WHERE id = $3",
+            vec![
+                Owned::Text(Some(body.to_string())),
+                Owned::Text(Some(at)),
+                Owned::Int(Some(id)),
+            ],
+        ),
+    ]
 }
 
 impl Store {

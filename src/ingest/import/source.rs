@@ -11,6 +11,25 @@ use chrono::NaiveDate;
 
 use super::ImportError;
 
+mod merges;
+
+/// What unpacking an .xlsx file for the size check learned on the way: each sheet's part
+/// by name, and the merged areas of each sheet part (lower-case path), `None` for one that
+/// could not be read.
+#[derive(Default)]
+struct Unpacked {
+    sheets: Option<std::collections::HashMap<String, String>>,
+    merges: std::collections::HashMap<String, Option<Vec<Dimensions>>>,
+}
+
+impl Unpacked {
+    /// The merged areas of sheet `name`, when unpacking read them.
+    fn merges_of(&self, name: &str) -> Option<Vec<Dimensions>> {
+        let part = self.sheets.as_ref()?.get(name)?;
+        self.merges.get(&part.to_lowercase())?.clone()
+    }
+}
+
 /// One cell's value, whatever the file format. Text borrows from the workbook where it can
 /// (an .xlsx file's shared strings), so reading a large file copies only what it keeps.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -195,7 +214,7 @@ fn emit(
 /// `max_bytes`, or is damaged, naming the part, before anything is parsed: the sizes the
 /// archive declares are checked first, then each part is unpacked into nothing, which
 /// checks it against its declared size and checksum.
-fn check_parts(path: &Path, max_bytes: u64) -> Result<(), ImportError> {
+fn check_parts(path: &Path, max_bytes: u64) -> Result<Unpacked, ImportError> {
     let open_error = |message: String| ImportError::Open {
         path: path.display().to_string(),
         message,
@@ -217,22 +236,38 @@ fn check_parts(path: &Path, max_bytes: u64) -> Result<(), ImportError> {
             return Err(too_large(&name));
         }
     }
+    let mut found = Unpacked::default();
+    let (mut workbook, mut rels) = (Vec::new(), Vec::new());
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| open_error(e.to_string()))?;
         let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let lower = name.to_lowercase();
+        let mut scanner = merges::MergeScanner::default();
+        let mut sink = std::io::sink();
+        let into: &mut dyn std::io::Write = match lower.as_str() {
+            "xl/workbook.xml" => &mut workbook,
+            "xl/_rels/workbook.xml.rels" => &mut rels,
+            sheet if sheet.starts_with("xl/worksheets/") && sheet.ends_with(".xml") => &mut scanner,
+            _ => &mut sink,
+        };
         // The archive reader stops a part at the size it declares, and checks its checksum:
         // a part that says it is small and is not is damaged.
-        let unpacked = std::io::copy(&mut (&mut entry).take(max_bytes + 1), &mut std::io::sink())
-            .map_err(|e| ImportError::DamagedPart {
-            path: path.display().to_string(),
-            part: name.clone(),
-            message: e.to_string(),
+        let unpacked = std::io::copy(&mut (&mut entry).take(max_bytes + 1), into).map_err(|e| {
+            ImportError::DamagedPart {
+                path: path.display().to_string(),
+                part: name.clone(),
+                message: e.to_string(),
+            }
         })?;
+        if lower.starts_with("xl/worksheets/") && lower.ends_with(".xml") {
+            found.merges.insert(lower, scanner.areas());
+        }
         if unpacked > max_bytes {
             return Err(too_large(&name));
         }
     }
-    Ok(())
+    found.sheets = merges::sheet_parts(&workbook, &rels);
+    Ok(found)
 }
 
 /// Reads `path`, choosing the reader by extension. A file (or, for .xlsx and .ods, a part
@@ -263,14 +298,16 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result
             });
         }
     }
-    if matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "xlsb") {
-        check_parts(path, max_bytes)?;
-    }
+    let unpacked = if matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "xlsb") {
+        check_parts(path, max_bytes)?
+    } else {
+        Unpacked::default()
+    };
     match ext.as_str() {
         "xlsx" | "xlsm" => {
             let mut book: Xlsx<BufReader<File>> = calamine::open_workbook(path)
                 .map_err(|e: calamine::XlsxError| open_error(e.to_string()))?;
-            read_xlsx(&mut book, visitor, &open_error)
+            read_xlsx(&mut book, &unpacked, visitor, &open_error)
         }
         "xls" | "xla" | "ods" | "xlsb" => {
             let mut book =
@@ -428,12 +465,16 @@ fn used_extent(
 
 fn read_xlsx(
     book: &mut Xlsx<BufReader<File>>,
+    unpacked: &Unpacked,
     visitor: &mut dyn RowVisitor,
     open_error: &dyn Fn(String) -> ImportError,
 ) -> Result<(), ImportError> {
     let xlsx = |e: calamine::XlsxError| open_error(e.to_string());
     for name in book.sheet_names() {
-        let merges = book.merge_cells_by_sheet_name(&name).map_err(xlsx)?;
+        let merges = match unpacked.merges_of(&name) {
+            Some(merges) => merges,
+            None => book.merge_cells_by_sheet_name(&name).map_err(xlsx)?,
+        };
         visitor.start_sheet(&name);
         // A merged area far larger than a ledger's (a whole column selected and merged, or
         // I30:XFD1048576) is bounded by the data first.
@@ -562,6 +603,25 @@ fn read_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_areas_found_while_unpacking_are_calamines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.xlsx");
+        crate::ingest::sample::write_realistic(&path, 500, 40, 3).unwrap();
+        let unpacked = check_parts(&path, 1 << 30).unwrap();
+        let mut book: Xlsx<BufReader<File>> = calamine::open_workbook(&path).unwrap();
+        let names = book.sheet_names();
+        assert!(!names.is_empty());
+        for name in names {
+            let scanned = unpacked
+                .merges_of(&name)
+                .expect("the unpacking read the merges");
+            let parsed = book.merge_cells_by_sheet_name(&name).unwrap();
+            assert!(parsed.len() >= 100, "{} merged areas", parsed.len());
+            assert_eq!(scanned, parsed, "sheet {name}");
+        }
+    }
 
     #[test]
     fn merged_areas_take_the_top_left_value() {
