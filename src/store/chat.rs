@@ -343,7 +343,7 @@ impl Store {
         planned: &[Planned],
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        use super::sql::{Kind, Val, fetch, json_batch, json_select};
+        use super::sql::{Kind, Val, fetch, insert_rows, json_batch, json_select};
         let mut tx = self.begin_write().await?;
         let mut fresh = 0;
         let at_text = instant_text(at);
@@ -425,28 +425,12 @@ impl Store {
                         })
                 })
                 .collect();
-            for items in items.chunks(5_000) {
-                let rows: Vec<[Val; 3]> = items
-                    .iter()
-                    .map(|[id, position, measure]| {
-                        [Val::Int(*id), Val::Int(*position), Val::Int(*measure)]
-                    })
-                    .collect();
-                let select = json_select(
-                    self.backend,
-                    &[
-                        ("outbox_id", Kind::Int),
-                        ("position", Kind::Int),
-                        ("measure_id", Kind::Int),
-                    ],
-                );
-                let sql = format!(
-                    "INSERT INTO outbox_items (outbox_id, position, measure_id) \
-                     SELECT b.outbox_id, b.position, b.measure_id FROM ({select}) AS b"
-                );
-                let batch = json_batch(&rows);
-                fetch(&mut tx, sql, &[Val::Text(&batch)]).await?;
-            }
+            let columns = [
+                ("outbox_id", Kind::Int),
+                ("position", Kind::Int),
+                ("measure_id", Kind::Int),
+            ];
+            insert_rows(&mut tx, self.backend, "outbox_items", &columns, &items, "").await?;
         }
         sqlx::query(
             "INSERT INTO runs (kind, day, started_at, finished_at) VALUES ($1, $2, $3, $3) \
@@ -947,7 +931,7 @@ impl UpdateBatch {
         updates: &[(ChannelKind, &str)],
         at: DateTime<Utc>,
     ) -> Result<std::collections::HashSet<(ChannelKind, String)>, StoreError> {
-        use super::sql::{Kind, Val, json_batch, json_select};
+        use super::sql::{Kind, Val, insert_rows};
         self.roll_back_update().await?;
         if updates.is_empty() {
             return Ok(Default::default());
@@ -957,21 +941,20 @@ impl UpdateBatch {
             .iter()
             .map(|(channel, id)| [Val::Text(channel.code()), Val::Text(id), Val::Text(&at)])
             .collect();
-        let select = json_select(
+        let columns = [
+            ("channel", Kind::Text),
+            ("update_id", Kind::Text),
+            ("received_at", Kind::Text),
+        ];
+        let inserted = insert_rows(
+            &mut self.tx,
             self.backend,
-            &[
-                ("channel", Kind::Text),
-                ("update_id", Kind::Text),
-                ("at", Kind::Text),
-            ],
-        );
-        let sql = format!(
-            "INSERT INTO updates (channel, update_id, received_at) \
-             SELECT b.channel, b.update_id, b.at FROM ({select}) AS b WHERE true \
-             ON CONFLICT (channel, update_id) DO NOTHING RETURNING channel, update_id"
-        );
-        let batch = json_batch(&rows);
-        let inserted = super::sql::fetch(&mut self.tx, sql, &[Val::Text(&batch)]).await?;
+            "updates",
+            &columns,
+            &rows,
+            "ON CONFLICT (channel, update_id) DO NOTHING RETURNING channel, update_id",
+        )
+        .await?;
         let mut fresh = std::collections::HashSet::with_capacity(inserted.len());
         for row in &inserted {
             let channel: String = row.try_get(0)?;
@@ -1487,10 +1470,8 @@ impl UpdateTx<'_> {
                     .await?;
             }
             super::Backend::Postgres => {
-                for write in &deferred {
-                    bind_owned(sqlx::query(write.sql), &write.values)
-                        .execute(&mut *self.tx)
-                        .await?;
+                for write in deferred {
+                    write.execute(&mut self.tx).await?;
                 }
             }
         }

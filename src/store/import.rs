@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use sqlx::any::AnyRow;
-
-use super::sql::{Kind, Val, execute, fetch, json_batch, json_id_list, json_select, placeholders};
+use super::sql::{
+    Kind, ROWS_PER_STATEMENT, Val, execute, fetch, insert_rows, json_batch, json_id_list,
+    json_select, placeholders,
+};
 use super::{Backend, Store, StoreError, date_text, instant_text, parse_status};
 use crate::core::ledger::{LedgerLine, Status};
 
@@ -218,9 +219,6 @@ const MEASURE_COLUMNS: [(&str, Kind); 20] = [
     ("created_at", Kind::Text),
     ("updated_at", Kind::Text),
 ];
-
-/// Rows per statement: one JSON parameter each.
-const ROWS_PER_STATEMENT: usize = 5000;
 
 impl ImportWriter {
     /// Writes one batch of lines. Lines must have codes unique across the whole import.
@@ -836,30 +834,6 @@ fn mark(backend: Backend, n: usize) -> String {
         Backend::Sqlite => format!("?{n}"),
         Backend::Postgres => format!("${n}"),
     }
-}
-
-/// Inserts `rows` into `table`, one JSON statement per chunk, and returns the rows `tail`
-/// (`RETURNING …`, or an `ON CONFLICT` clause) yields.
-async fn insert_rows<R: serde::Serialize>(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    table: &str,
-    columns: &[(&str, Kind)],
-    rows: &[R],
-    tail: &str,
-) -> Result<Vec<AnyRow>, StoreError> {
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) {} {tail}",
-        names.join(", "),
-        json_select(backend, columns)
-    );
-    let mut out = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let batch = json_batch(chunk);
-        out.extend(fetch(conn, sql.clone(), &[Val::Text(&batch)]).await?);
-    }
-    Ok(out)
 }
 
 /// What an import writes of a measure, with the parts that stay fixed over the import.

@@ -137,6 +137,34 @@ pub(crate) async fn fetch(
     query.fetch_all(conn).await
 }
 
+/// Rows per statement: one JSON parameter each.
+pub(crate) const ROWS_PER_STATEMENT: usize = 5000;
+
+/// Inserts `rows` (each a JSON array, one element per column) into `table`, one JSON
+/// statement per chunk, and returns the rows `tail` (`RETURNING …`, or an `ON CONFLICT`
+/// clause) yields.
+pub(crate) async fn insert_rows<R: Serialize>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[R],
+    tail: &str,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) {} {tail}",
+        names.join(", "),
+        json_select(backend, columns)
+    );
+    let mut out = Vec::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let batch = json_batch(chunk);
+        out.extend(fetch(conn, sql.clone(), &[Val::Text(&batch)]).await?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

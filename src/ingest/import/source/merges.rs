@@ -50,16 +50,26 @@ impl MergeScanner {
             return Some(Vec::new());
         };
         let mut areas = Vec::new();
-        let mut from = 0;
-        while let Some(at) = tag_start(&section[from..], b"mergeCell") {
-            let start = from + at;
-            let end = memchr::memchr(b'>', &section[start..]).map(|e| start + e)?;
-            let tag = &section[start..end];
-            from = end;
-            areas.push(parse_area(attribute(tag, b"ref")?)?);
+        for tag in tags(section, b"mergeCell") {
+            areas.push(parse_area(attribute(tag?, b"ref")?)?);
         }
         Some(areas)
     }
+}
+
+/// The start tags named `name` in `bytes`, each up to its closing `>`; `None` for one that
+/// never closes.
+fn tags<'b>(bytes: &'b [u8], name: &'b [u8]) -> impl Iterator<Item = Option<&'b [u8]>> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let start = from + tag_start(&bytes[from..], name)?;
+        let Some(end) = memchr::memchr(b'>', &bytes[start..]).map(|e| start + e) else {
+            from = bytes.len();
+            return Some(None);
+        };
+        from = end;
+        Some(Some(&bytes[start..end]))
+    })
 }
 
 /// Where the first start tag `<name` or `<prefix:name` begins in `bytes` (text cannot hold
@@ -148,12 +158,8 @@ fn parse_cell(text: &str) -> Option<(u32, u32)> {
 /// `None` when either cannot be read.
 pub(super) fn sheet_parts(workbook: &[u8], rels: &[u8]) -> Option<HashMap<String, String>> {
     let mut targets = HashMap::new();
-    let mut from = 0;
-    while let Some(at) = tag_start(&rels[from..], b"Relationship") {
-        let start = from + at;
-        let end = memchr::memchr(b'>', &rels[start..]).map(|e| start + e)?;
-        let tag = &rels[start..end];
-        from = end;
+    for tag in tags(rels, b"Relationship") {
+        let tag = tag?;
         if let (Some(id), Some(target)) = (attribute(tag, b"Id"), attribute(tag, b"Target")) {
             let path = match target.strip_prefix('/') {
                 Some(absolute) => absolute.to_string(),
@@ -163,12 +169,8 @@ pub(super) fn sheet_parts(workbook: &[u8], rels: &[u8]) -> Option<HashMap<String
         }
     }
     let mut parts = HashMap::new();
-    let mut from = 0;
-    while let Some(at) = tag_start(&workbook[from..], b"sheet") {
-        let start = from + at;
-        let end = memchr::memchr(b'>', &workbook[start..]).map(|e| start + e)?;
-        let tag = &workbook[start..end];
-        from = end;
+    for tag in tags(workbook, b"sheet") {
+        let tag = tag?;
         let name = unescape(attribute(tag, b"name")?)?;
         // The relationship id is the one attribute named `id` with a namespace prefix.
         let id = relationship_id(tag)?;
