@@ -611,6 +611,18 @@ async fn apply_group(
             }
         }
     }
+    // The last update's writes may still wait to be sent (see `UpdateBatch::settle`): one
+    // that fails is that update's failure, as any of the others'.
+    if let Err(e) = batch.settle().await {
+        if e.is_transient() || batch.careful() {
+            return Err(e);
+        }
+        tracing::debug!(
+            "applying the last update of a batch: {e}; the batch is applied again with a savepoint per update"
+        );
+        batch.rollback().await?;
+        return Ok(None);
+    }
     if cursor {
         // Read up to the batch's end, unless an update is still to be tried alone.
         let upto = match alone.first() {

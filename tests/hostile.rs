@@ -879,23 +879,21 @@ async fn batch_parts(
     )
 }
 
-/// Group commit: four updates applied as one batch (one transaction, a savepoint each). The
-/// second fails (the database refuses it): it is rolled back alone while the first and third
-/// commit with the batch; it is tried again alone after the commit and held back, and the
-/// fourth, of the same chat, follows it alone and waits behind it. Where the channel was read
-/// up to is the batch's end. Once the cause is gone, the held ones apply in their order.
-async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
-    use duban::service::{Applied, apply_batch, retry_held};
-    const SECOND: i64 = 7011;
-    let fake = FakeTelegram::start().await;
-    econ_measures(&sb, 3);
-    let bot = sb.start_bot(&fake, &[]);
-    bind(&sb, &fake, ECON, ECON, "经济发展局", "liaison", None).await;
+/// Two liaisons of 经济发展局 (ECON and [`SECOND_LIAISON`]) and three measures, with the
+/// database refusing any history row whose words hold 毒丸 (a trigger); the bot is stopped.
+/// Returns a connection to the database and the statements that cure it.
+async fn poisoned_ledger(
+    sb: &Sandbox,
+    fake: &FakeTelegram,
+) -> (sqlx::AnyConnection, &'static [&'static str]) {
+    econ_measures(sb, 3);
+    let bot = sb.start_bot(fake, &[]);
+    bind(sb, fake, ECON, ECON, "经济发展局", "liaison", None).await;
     bind(
-        &sb,
-        &fake,
-        SECOND,
-        SECOND,
+        sb,
+        fake,
+        SECOND_LIAISON,
+        SECOND_LIAISON,
         "经济发展局",
         "liaison",
         Some("李四"),
@@ -904,7 +902,7 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
     assert!(bot.stop());
 
     let mut conn = db(&sb.url).await;
-    let (poison, cure): (&[&str], &[&str]) = if sb.url.starts_with("sqlite:") {
+    let (poison, cure): (&[&str], &'static [&'static str]) = if sb.url.starts_with("sqlite:") {
         (
             &[
                 "CREATE TRIGGER poison BEFORE INSERT ON history WHEN NEW.raw_text LIKE '%毒丸%' \
@@ -929,19 +927,43 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
             .await
             .unwrap();
     }
+    (conn, cure)
+}
 
+/// Texts `(chat, words)` sent to the fake Bot API, as the updates a `getUpdates` answer
+/// would bring.
+fn incoming_batch(fake: &FakeTelegram, texts: &[(i64, &str)]) -> Vec<duban::core::chat::Incoming> {
+    texts
+        .iter()
+        .map(|(chat, text)| {
+            duban::channels::telegram::incoming_json(fake.text(*chat, *chat, text, None)).unwrap()
+        })
+        .collect()
+}
+
+/// The second liaison of [`poisoned_ledger`].
+const SECOND_LIAISON: i64 = 7011;
+
+/// Group commit: four updates applied as one batch (one transaction, a savepoint each). The
+/// second fails (the database refuses it): it is rolled back alone while the first and third
+/// commit with the batch; it is tried again alone after the commit and held back, and the
+/// fourth, of the same chat, follows it alone and waits behind it. Where the channel was read
+/// up to is the batch's end. Once the cause is gone, the held ones apply in their order.
+async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
+    use duban::service::{Applied, apply_batch, retry_held};
+    const SECOND: i64 = SECOND_LIAISON;
+    let fake = FakeTelegram::start().await;
+    let (mut conn, cure) = poisoned_ledger(&sb, &fake).await;
     let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
-    let batch: Vec<duban::core::chat::Incoming> = [
-        (ECON, "/update E-1 推进中 已完成选址"),
-        (ECON, "/update E-2 推进中 毒丸"),
-        (SECOND, "/update E-3 推进中 已进场施工"),
-        (ECON, "/update E-1 推进中 主体已封顶"),
-    ]
-    .iter()
-    .map(|(chat, text)| {
-        duban::channels::telegram::incoming_json(fake.text(*chat, *chat, text, None)).unwrap()
-    })
-    .collect();
+    let batch = incoming_batch(
+        &fake,
+        &[
+            (ECON, "/update E-1 推进中 已完成选址"),
+            (ECON, "/update E-2 推进中 毒丸"),
+            (SECOND, "/update E-3 推进中 已进场施工"),
+            (ECON, "/update E-1 推进中 主体已封顶"),
+        ],
+    );
     let ids: Vec<String> = batch.iter().map(|i| i.update_id.clone()).collect();
     let now = chrono::Utc::now();
     let outcome = apply_batch(&store, &settings, &telegram, &batch, &wake, now, true)
@@ -1138,6 +1160,80 @@ async fn bindings_change_within_a_batch_on_sqlite() {
 async fn bindings_change_within_a_batch_on_postgres() {
     let pg = PgDatabase::create().await;
     bindings_change_within_a_batch(Sandbox::with_url(&pg.url)).await;
+}
+
+/// Group commit, the failing update last: its writes fail only when the batch sends them
+/// after it (on SQLite they wait for the next statement). It is still rolled back alone and
+/// held back, and the two before it commit.
+async fn a_failing_last_update_in_a_batch_is_retried_alone(sb: Sandbox) {
+    use duban::service::{Applied, apply_batch};
+    let fake = FakeTelegram::start().await;
+    let (mut conn, _) = poisoned_ledger(&sb, &fake).await;
+    let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
+    let batch = incoming_batch(
+        &fake,
+        &[
+            (ECON, "/update E-1 推进中 已完成选址"),
+            (SECOND_LIAISON, "/update E-3 推进中 已进场施工"),
+            (ECON, "/update E-2 推进中 毒丸"),
+        ],
+    );
+    let ids: Vec<String> = batch.iter().map(|i| i.update_id.clone()).collect();
+    let replies = "SELECT COUNT(*) FROM outbox WHERE kind = 'reply'";
+    let replies_before: i64 = sqlx::query_scalar(replies)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let outcome = apply_batch(
+        &store,
+        &settings,
+        &telegram,
+        &batch,
+        &wake,
+        chrono::Utc::now(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome.outcomes,
+        [Applied::Applied, Applied::Applied, Applied::Held]
+    );
+    assert_eq!(outcome.retried_alone, [ids[2].clone()]);
+    let pair = |code: &str, body: &str| (code.to_string(), format!("推进中 {body}"));
+    assert_eq!(
+        chat_notes(&mut conn).await,
+        [pair("E-1", "已完成选址"), pair("E-3", "已进场施工")]
+    );
+    let held: Vec<(String, i64)> =
+        sqlx::query_as("SELECT update_id, attempts FROM held_updates ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(held, [(ids[2].clone(), 1)]);
+    // Each of the two applied got its answer, and the held one none yet.
+    let replies_after: i64 = sqlx::query_scalar(replies)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(replies_after - replies_before, 2);
+    let cursor: String =
+        sqlx::query_scalar("SELECT last_update FROM cursors WHERE channel = 'telegram'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(cursor, ids[2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_last_update_in_a_batch_is_retried_alone_on_sqlite() {
+    a_failing_last_update_in_a_batch_is_retried_alone(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_last_update_in_a_batch_is_retried_alone_on_postgres() {
+    let pg = PgDatabase::create().await;
+    a_failing_last_update_in_a_batch_is_retried_alone(Sandbox::with_url(&pg.url)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -334,7 +334,9 @@ async fn stale_progress_on_postgres() {
     stale_progress(Store::open(&db.url).await.unwrap()).await;
 }
 
-/// Text PostgreSQL cannot store (a NUL byte) is cleaned on the way in, on both backends.
+/// Text PostgreSQL cannot store (a NUL byte) is cleaned on the way in, on both backends; and
+/// what the import's `COPY` into PostgreSQL must escape (a backslash, `\N`, a tab, a line
+/// break within a cell) reads back as on SQLite.
 #[tokio::test]
 async fn odd_characters_import_alike_on_both_backends() {
     let db = PgDatabase::create().await;
@@ -345,7 +347,9 @@ async fn odd_characters_import_alike_on_both_backends() {
         let file = sb.path("odd.csv");
         std::fs::write(
             &file,
-            "序号,整改措施,牵头单位,完成时限\n1,措施\u{0}一,经发局,2024-06-30\n",
+            "序号,整改措施,牵头单位,完成时限\n1,措施\u{0}一,经发局,2024-06-30\n\
+             2,\"见 C:\\台账\\N\\. 一节\",经发局,2024-06-30\n\
+             3,\"第一行\n第二行\t甲\",经发局,2024-06-30\n",
         )
         .unwrap();
         sb.ok(&["import", file.to_str().unwrap()]);
@@ -353,6 +357,8 @@ async fn odd_characters_import_alike_on_both_backends() {
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0][0]["content"], "措施一");
+    assert_eq!(outputs[0][1]["content"], "见 C:\\台账\\N\\. 一节");
+    assert_eq!(outputs[0].len(), 3);
 }
 
 /// `value` without the moments things happened (`at`, `claimed_at`, …), which differ

@@ -438,11 +438,13 @@ impl Step<'_> {
     ) -> Result<(), StoreError> {
         let key = format!("reply:{}:{}", self.update_key(), self.said);
         self.said += 1;
-        let queued = self
-            .tx
-            .enqueue_about(&key, &self.chat, "reply", &Message::text(text), &context)
-            .await?;
-        self.queued |= queued.is_some();
+        // Its key is new unless the update was applied before (then it is not applied
+        // again): the write goes with the update's next statement.
+        let chat = self.chat.clone();
+        let message = Message::text(text);
+        self.tx
+            .enqueue_later(&key, &chat, None, "reply", &message, Some(&context));
+        self.queued = true;
         Ok(())
     }
 
@@ -477,17 +479,23 @@ impl Step<'_> {
                 return self.flood_notice().await;
             }
         }
-        let kind = if stranger { "stranger" } else { "reply" };
+        if !stranger {
+            // Its key is new unless the update was applied before (then it is not applied
+            // again), so it is queued: the write goes with the update's next statement.
+            self.tx
+                .enqueue_later(key, &chat, person, "reply", &message, None);
+            self.queued = true;
+            return Ok(());
+        }
+        // A stranger's answer counts only when it was queued.
         if self
             .tx
-            .enqueue(key, &chat, person, kind, &message)
+            .enqueue(key, &chat, person, "stranger", &message)
             .await?
             .is_some()
         {
             self.queued = true;
-            if stranger {
-                self.tx.stranger_event(&user, StrangerEvent::Answer).await?;
-            }
+            self.tx.stranger_event(&user, StrangerEvent::Answer).await?;
         }
         Ok(())
     }

@@ -471,11 +471,12 @@ impl Store {
         enqueue_in(&mut conn, key, chat, person_id, kind, message, at).await
     }
 
-    /// Pending messages of a channel whose time has come and that no sender is working on,
-    /// oldest first,
-    /// answers to senders who are not bound (kind `stranger`) after all others: their ids
-    /// and chats, so that the sender can pick one its limits allow without reading
-    /// every body.
+    /// The oldest pending message of each chat of a channel, among those whose time has
+    /// come and that no sender is working on: oldest first, answers to senders who are not
+    /// bound (kind `stranger`) after all others. Their ids and chats, so that the sender can
+    /// pick one its limits allow without reading every body. One row a chat: a chat's later
+    /// messages wait for its oldest anyway (its limit), and a burst of confirmations to a
+    /// few chats is a few rows to read instead of a thousand.
     pub async fn due_outbox(
         &self,
         channel: ChannelKind,
@@ -483,9 +484,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, chat_id FROM outbox WHERE state = 'pending' AND channel = $3 AND not_before <= $1 \
-             AND (claimed_until IS NULL OR claimed_until < $1) \
-             ORDER BY CASE WHEN kind = 'stranger' THEN 1 ELSE 0 END, id LIMIT $2",
+            "SELECT o.id, o.chat_id FROM outbox o JOIN ( \
+                 SELECT MIN(id) AS id FROM outbox WHERE state = 'pending' AND channel = $3 \
+                 AND not_before <= $1 AND (claimed_until IS NULL OR claimed_until < $1) \
+                 GROUP BY chat_id) AS first ON first.id = o.id \
+             ORDER BY CASE WHEN o.kind = 'stranger' THEN 1 ELSE 0 END, o.id LIMIT $2",
         )
         .bind(instant_text(now))
         .bind(limit)
@@ -875,6 +878,7 @@ impl Store {
             held: None,
             unreachable: None,
             bindings: Default::default(),
+            carried: Vec::new(),
         })
     }
 }
@@ -920,6 +924,9 @@ pub struct UpdateBatch {
     /// The bindings of the chat users this batch has read, until an update binds or
     /// unbinds someone or is rolled back: a burst of replies comes from a few liaisons.
     bindings: std::collections::HashMap<Address, Vec<Binding>>,
+    /// Deferred writes of updates already done (SQLite, a batch without savepoints): they
+    /// go with the next update's first statement, or before the batch's own next one.
+    carried: Vec<Deferred>,
 }
 
 impl UpdateBatch {
@@ -932,7 +939,7 @@ impl UpdateBatch {
         at: DateTime<Utc>,
     ) -> Result<std::collections::HashSet<(ChannelKind, String)>, StoreError> {
         use super::sql::{Kind, Val, insert_rows};
-        self.roll_back_update().await?;
+        self.settle().await?;
         if updates.is_empty() {
             return Ok(Default::default());
         }
@@ -974,7 +981,7 @@ impl UpdateBatch {
         channel: ChannelKind,
         update_id: &str,
     ) -> Result<(), StoreError> {
-        self.roll_back_update().await?;
+        self.settle().await?;
         sqlx::query("DELETE FROM updates WHERE channel = $1 AND update_id = $2")
             .bind(channel.code())
             .bind(update_id)
@@ -1025,6 +1032,37 @@ impl UpdateBatch {
         self.careful
     }
 
+    /// Rolls back an update still open, or sends the writes carried over from the updates
+    /// before, so that the batch's own next statement sees them. After the last update, an
+    /// error here is that update's (in a batch without savepoints: the batch is to be
+    /// applied again with them).
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        self.roll_back_update().await?;
+        self.send_carried().await
+    }
+
+    /// Sends the writes carried over from the updates before, leaving an open update as it
+    /// is: for a read the batch makes for the update in progress.
+    async fn send_carried(&mut self) -> Result<(), StoreError> {
+        if self.carried.is_empty() {
+            return Ok(());
+        }
+        let carried = std::mem::take(&mut self.carried);
+        let (sql, values) = joined(&carried, None);
+        bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an update's deferred writes are carried over to the next update instead of
+    /// sent when it ends: on SQLite, in a batch without savepoints (where a failure rolls the
+    /// whole batch back anyway). PostgreSQL takes one statement with parameters a call, so
+    /// there is nothing to join them with.
+    fn carries(&self) -> bool {
+        !self.careful && self.backend == super::Backend::Sqlite
+    }
+
     /// Rolls the whole batch back: nothing of it was written.
     pub async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await?;
@@ -1037,7 +1075,7 @@ impl UpdateBatch {
         channel: ChannelKind,
         chat_id: &str,
     ) -> Result<bool, StoreError> {
-        self.roll_back_update().await?;
+        self.settle().await?;
         if chat_id.is_empty() {
             return Ok(false);
         }
@@ -1059,6 +1097,7 @@ impl UpdateBatch {
         if let Some(any) = self.unreachable {
             return Ok(any);
         }
+        self.send_carried().await?;
         let count: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM identities WHERE unreachable_at IS NOT NULL LIMIT 1) a) \
              + (SELECT COUNT(*) FROM (SELECT 1 FROM unit_chats WHERE unreachable_at IS NOT NULL LIMIT 1) b)",
@@ -1071,7 +1110,7 @@ impl UpdateBatch {
 
     /// Holds an update back, in this batch.
     pub async fn hold_update(&mut self, held: &super::NewHeldUpdate<'_>) -> Result<(), StoreError> {
-        self.roll_back_update().await?;
+        self.settle().await?;
         super::held::hold_update_in(&mut self.tx, held).await?;
         if let Some(chats) = &mut self.held {
             chats.insert((held.channel.code().to_string(), held.chat_id.to_string()));
@@ -1086,13 +1125,13 @@ impl UpdateBatch {
         update_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.roll_back_update().await?;
+        self.settle().await?;
         set_cursor_in(&mut self.tx, channel, update_id, at).await
     }
 
     /// Commits every update of the batch that was not rolled back.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        self.roll_back_update().await?;
+        self.settle().await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -1308,8 +1347,8 @@ async fn enqueue_in(
     message: &Message,
     at: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    let (sql, values) = outbox_insert(key, chat, person_id, kind, message, None, at);
-    let row = bind_owned(sqlx::query(sql), &values)
+    let values = outbox_values(key, chat, person_id, kind, message, None, at);
+    let row = bind_owned(sqlx::query(OUTBOX_INSERT_RETURNING), &values)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| r.try_get::<i64, _>(0))
@@ -1317,9 +1356,26 @@ async fn enqueue_in(
         .map_err(StoreError::from)
 }
 
-/// The statement queuing one message, returning its id (no row when its key is in the
-/// outbox already), with its values.
-fn outbox_insert(
+/// The statement queuing one message ([`outbox_values`]), followed by `$tail`; nothing is
+/// queued when its key is in the outbox already.
+macro_rules! outbox_insert {
+    ($tail:literal) => {
+        concat!(
+            "INSERT INTO outbox (key, channel, chat_id, person_id, kind, body, state, not_before, created_at, context) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8) ON CONFLICT (key) DO NOTHING",
+            $tail
+        )
+    };
+}
+
+/// Queues one message.
+const OUTBOX_INSERT: &str = outbox_insert!("");
+
+/// Queues one message and returns its id (no row when its key is in the outbox already).
+const OUTBOX_INSERT_RETURNING: &str = outbox_insert!(" RETURNING id");
+
+/// The values of [`OUTBOX_INSERT`] for one message.
+fn outbox_values(
     key: &str,
     chat: &Address,
     person_id: Option<i64>,
@@ -1327,23 +1383,19 @@ fn outbox_insert(
     message: &Message,
     context: Option<&serde_json::Value>,
     at: DateTime<Utc>,
-) -> (&'static str, Vec<Owned>) {
+) -> Vec<Owned> {
     let body = serde_json::to_string(message).expect("a message serializes");
     let text = |t: &str| Owned::Text(Some(t.to_string()));
-    (
-        "INSERT INTO outbox (key, channel, chat_id, person_id, kind, body, state, not_before, created_at, context) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8) ON CONFLICT (key) DO NOTHING RETURNING id",
-        vec![
-            text(key),
-            text(chat.channel.code()),
-            text(&chat.id),
-            Owned::Int(person_id),
-            text(kind),
-            Owned::Text(Some(body)),
-            Owned::Text(Some(instant_text(at))),
-            Owned::Text(context.map(|c| c.to_string())),
-        ],
-    )
+    vec![
+        text(key),
+        text(chat.channel.code()),
+        text(&chat.id),
+        Owned::Int(person_id),
+        text(kind),
+        Owned::Text(Some(body)),
+        Owned::Text(Some(instant_text(at))),
+        Owned::Text(context.map(|c| c.to_string())),
+    ]
 }
 
 /// The transaction applying one incoming update: the changes it makes and the messages it
@@ -1455,13 +1507,24 @@ impl UpdateTx<'_> {
         self.deferred.push(write);
     }
 
+    /// The writes to send before this update's next statement: those carried over from the
+    /// batch's updates before it, then its own.
+    fn take_deferred(&mut self) -> Vec<Deferred> {
+        let mut deferred = match &mut self.tx {
+            TxConn::Savepoint(batch) => std::mem::take(&mut batch.carried),
+            TxConn::Own(_) => Vec::new(),
+        };
+        deferred.append(&mut self.deferred);
+        deferred
+    }
+
     /// Sends the deferred writes: on SQLite in one call, on PostgreSQL (which takes one
     /// statement with parameters at a time) one by one.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        if self.deferred.is_empty() {
+        let deferred = self.take_deferred();
+        if deferred.is_empty() {
             return Ok(());
         }
-        let deferred = std::mem::take(&mut self.deferred);
         match self.backend {
             super::Backend::Sqlite => {
                 let (sql, values) = joined(&deferred, None);
@@ -1482,14 +1545,15 @@ impl UpdateTx<'_> {
     /// SQLite all in one call.
     pub(super) async fn flush_fetch(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         values: &[Owned],
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-        if self.backend == super::Backend::Postgres || self.deferred.is_empty() {
+        if self.backend == super::Backend::Postgres {
             let conn = self.conn().await?;
-            return Ok(bind_owned(sqlx::query(sql), values).fetch_all(conn).await?);
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+            return Ok(bind_owned(query, values).fetch_all(conn).await?);
         }
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let (text, all) = joined(&deferred, Some((sql, values)));
         Ok(bind_owned(sqlx::query(sqlx::AssertSqlSafe(text)), &all)
             .fetch_all(&mut *self.tx)
@@ -1531,8 +1595,12 @@ impl UpdateTx<'_> {
         &mut self,
         code: &str,
     ) -> Result<Option<(i64, crate::core::ledger::Measure)>, StoreError> {
-        let backend = self.backend;
-        super::read::measure_named_in(self.conn().await?, backend, code).await
+        // Sent with the writes before it (on SQLite, one call).
+        let sql = super::read::measure_named_sql(self.backend);
+        let rows = self
+            .flush_fetch(&sql, &[Owned::Text(Some(code.to_string()))])
+            .await?;
+        Ok(super::read::listing_from_rows(rows)?.pop())
     }
 
     /// The id and status of the measure with `code`, if it exists.
@@ -1562,7 +1630,10 @@ impl UpdateTx<'_> {
         if let Some(found) = batch.bindings.get(user) {
             return Ok(found.clone());
         }
-        let found = bindings_in(&mut batch.tx, user).await?;
+        let found = bindings_in(self.conn().await?, user).await?;
+        let TxConn::Savepoint(batch) = &mut self.tx else {
+            unreachable!("matched above")
+        };
         batch.bindings.insert(user.clone(), found.clone());
         Ok(found)
     }
@@ -1822,6 +1893,22 @@ impl UpdateTx<'_> {
         parse_status("measures.status", &text)
     }
 
+    /// Queues a message (with what it is about, if anything), to go out once this update
+    /// commits, as a deferred write: nothing is queued when its key was used before, and the
+    /// caller does not learn which.
+    pub fn enqueue_later(
+        &mut self,
+        key: &str,
+        chat: &Address,
+        person_id: Option<i64>,
+        kind: &str,
+        message: &Message,
+        context: Option<&serde_json::Value>,
+    ) {
+        let values = outbox_values(key, chat, person_id, kind, message, context, self.at);
+        self.defer(Deferred::new(OUTBOX_INSERT, values));
+    }
+
     /// Queues a message, to go out once this update commits.
     pub async fn enqueue(
         &mut self,
@@ -1846,8 +1933,8 @@ impl UpdateTx<'_> {
         message: &Message,
         context: Option<&serde_json::Value>,
     ) -> Result<Option<i64>, StoreError> {
-        let (sql, values) = outbox_insert(key, chat, person_id, kind, message, context, self.at);
-        let rows = self.flush_fetch(sql, &values).await?;
+        let values = outbox_values(key, chat, person_id, kind, message, context, self.at);
+        let rows = self.flush_fetch(OUTBOX_INSERT_RETURNING, &values).await?;
         rows.first()
             .map(|r| r.try_get::<i64, _>(0))
             .transpose()
@@ -1856,11 +1943,17 @@ impl UpdateTx<'_> {
 
     /// The office's chats: everyone with the office role, on every channel.
     pub async fn office_chats(&mut self) -> Result<Vec<Address>, StoreError> {
-        office_chats_in(&mut self.tx).await
+        office_chats_in(self.conn().await?).await
     }
 
     /// Commits the update; in a batch, keeps its changes for the batch's commit.
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        if let TxConn::Savepoint(batch) = &mut self.tx
+            && batch.carries()
+        {
+            batch.carried.append(&mut self.deferred);
+            return Ok(());
+        }
         self.flush().await?;
         match self.tx {
             TxConn::Own(tx) => tx.commit().await?,

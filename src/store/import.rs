@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::sql::{
-    Kind, ROWS_PER_STATEMENT, Val, execute, fetch, insert_rows, json_batch, json_id_list,
-    json_select, placeholders,
+    CopyRow, Kind, ROWS_PER_STATEMENT, Val, copy_rows, execute, fetch, insert_rows, json_batch,
+    json_id_list, json_select, placeholders,
 };
 use super::{Backend, Store, StoreError, date_text, instant_text, parse_status};
 use crate::core::ledger::{LedgerLine, Status};
@@ -463,13 +463,12 @@ impl ImportWriter {
             .zip(&extra)
             .map(|((id, l), e)| measure_values(&ctx, *id, l, e))
             .collect();
-        insert_rows(
+        insert_plain(
             &mut self.tx,
             self.backend,
             "measures",
             &MEASURE_COLUMNS,
             &rows,
-            "",
         )
         .await?;
         drop(rows);
@@ -500,22 +499,21 @@ impl ImportWriter {
                 ("position", Kind::Int),
             ]
         };
-        insert_rows(
-            &mut self.tx,
-            self.backend,
+        let (tx, backend) = (&mut self.tx, self.backend);
+        insert_plain(
+            tx,
+            backend,
             "measure_units",
             &columns("unit_id"),
             &unit_rows,
-            "",
         )
         .await?;
-        insert_rows(
-            &mut self.tx,
-            self.backend,
+        insert_plain(
+            tx,
+            backend,
             "measure_leaders",
             &columns("person_id"),
             &leader_rows,
-            "",
         )
         .await?;
         Ok(())
@@ -806,8 +804,11 @@ impl ImportWriter {
         // and its plans for the listings go wrong: refresh them with the import.
         let changed = self.outcome.created.len() + self.outcome.updated.len();
         if commit && self.backend == Backend::Postgres && changed >= 1_000 {
+            // Of measures, the columns the listings join, filter and sort on: sampling the
+            // long texts (content, target, progress) took most of the time, and no plan
+            // looks at them.
             for table in [
-                "measures",
+                "measures (id, code, aspect_id, problem_id, lead_unit_id, deadline_kind, deadline, status, position)",
                 "measure_units",
                 "measure_leaders",
                 "people",
@@ -856,6 +857,23 @@ fn unknown<'a>(
         .filter(|n| !known.contains_key(*n) && seen.insert(n.as_str()))
         .cloned()
         .collect()
+}
+
+/// Inserts rows that need nothing back: with `COPY` on PostgreSQL, as a JSON batch on SQLite.
+async fn insert_plain<R: CopyRow + serde::Serialize>(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[R],
+) -> Result<(), StoreError> {
+    match backend {
+        Backend::Postgres => copy_rows(conn, table, columns, rows).await?,
+        Backend::Sqlite => {
+            insert_rows(conn, backend, table, columns, rows, "").await?;
+        }
+    }
+    Ok(())
 }
 
 /// Inserts rows whose first column is `name` and returns each name with its new id.

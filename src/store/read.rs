@@ -190,6 +190,13 @@ async fn listing_with_ids_in(
     values: &[Val<'_>],
 ) -> Result<Vec<(i64, Measure)>, StoreError> {
     let rows = fetch(conn, listing_sql(backend, filter), values).await?;
+    listing_from_rows(rows)
+}
+
+/// The measures of a listing statement's answer (one row holding a JSON array, or none).
+pub(super) fn listing_from_rows(
+    rows: Vec<sqlx::any::AnyRow>,
+) -> Result<Vec<(i64, Measure)>, StoreError> {
     let Some(text) = rows
         .first()
         .map(|r| r.try_get::<Option<String>, _>(0))
@@ -208,21 +215,10 @@ async fn listing_with_ids_in(
     records.into_iter().map(measure_from_record).collect()
 }
 
-/// The id and the whole of the measure with `code`, if there is one: one statement.
-pub(super) async fn measure_named_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    code: &str,
-) -> Result<Option<(i64, Measure)>, StoreError> {
-    let filter = match backend {
-        Backend::Sqlite => "WHERE m.code = ?",
-        Backend::Postgres => "WHERE m.code = $1",
-    };
-    Ok(
-        listing_with_ids_in(conn, backend, filter, &[Val::Text(code)])
-            .await?
-            .pop(),
-    )
+/// The statement reading the measure whose code is parameter `$1`, with its id, as
+/// [`listing_from_rows`] reads it.
+pub(super) fn measure_named_sql(backend: Backend) -> String {
+    listing_sql(backend, "WHERE m.code = $1")
 }
 
 /// The id of the measure with `code`, or an error naming the closest codes.

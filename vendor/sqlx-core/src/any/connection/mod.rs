@@ -34,6 +34,13 @@ impl AnyConnection {
         self.backend.name()
     }
 
+    /// PATCHED (duban): the driver's own connection behind this one, to be downcast
+    /// (`PgConnection`, `SqliteConnection`) for what `Any` does not offer, such as
+    /// PostgreSQL's `COPY … FROM STDIN`.
+    pub fn backend_any_mut(&mut self) -> &mut dyn std::any::Any {
+        &mut *self.backend
+    }
+
     pub(crate) fn connect(options: &AnyConnectOptions) -> BoxFuture<'_, crate::Result<Self>> {
         Box::pin(async {
             let driver = crate::any::driver::from_url(&options.database_url)?;
