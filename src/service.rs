@@ -565,6 +565,11 @@ async fn apply_group(
     let mut fresh = batch.mark_updates(&marks, now).await?;
     for (i, incoming) in group.iter().enumerate() {
         if behind[i] {
+            // The writes of the updates before go first; one that fails is theirs.
+            let Some(settled) = settle_or_undo(batch).await? else {
+                return Ok(None);
+            };
+            batch = settled;
             let why = "an earlier update of this chat is held back";
             let payload = held_payload(incoming)?;
             batch
@@ -611,18 +616,10 @@ async fn apply_group(
             }
         }
     }
-    // The last update's writes may still wait to be sent (see `UpdateBatch::settle`): one
-    // that fails is that update's failure, as any of the others'.
-    if let Err(e) = batch.settle().await {
-        if e.is_transient() || batch.careful() {
-            return Err(e);
-        }
-        tracing::debug!(
-            "applying the last update of a batch: {e}; the batch is applied again with a savepoint per update"
-        );
-        batch.rollback().await?;
+    // The last update's writes may still wait to be sent.
+    let Some(mut batch) = settle_or_undo(batch).await? else {
         return Ok(None);
-    }
+    };
     if cursor {
         // Read up to the batch's end, unless an update is still to be tried alone.
         let upto = match alone.first() {
@@ -658,6 +655,25 @@ async fn apply_group(
         outcomes,
         retried_alone,
     }))
+}
+
+/// Sends the writes the batch's updates left to send (`UpdateBatch::settle`). One that fails
+/// is the failure of the update that made it: in a batch without savepoints the batch is
+/// rolled back and `None` returned, to be applied again with a savepoint per update.
+async fn settle_or_undo(
+    mut batch: crate::store::UpdateBatch,
+) -> Result<Option<crate::store::UpdateBatch>, StoreError> {
+    let Err(e) = batch.settle().await else {
+        return Ok(Some(batch));
+    };
+    if e.is_transient() || batch.careful() {
+        return Err(e);
+    }
+    tracing::debug!(
+        "sending the writes of a batch's updates: {e}; the batch is applied again with a savepoint per update"
+    );
+    batch.rollback().await?;
+    Ok(None)
 }
 
 /// What became of one incoming update.

@@ -1223,6 +1223,37 @@ async fn a_failing_last_update_in_a_batch_is_retried_alone(sb: Sandbox) {
             .await
             .unwrap();
     assert_eq!(cursor, ids[2]);
+
+    // Then a batch whose failing update is followed by one that waits behind the held one:
+    // holding the second back sends the first's writes, which fail; that is still the
+    // first's failure, not the batch's.
+    let batch = incoming_batch(
+        &fake,
+        &[
+            (SECOND_LIAISON, "/update E-3 推进中 又一颗毒丸"),
+            (ECON, "/update E-1 推进中 主体已封顶"),
+        ],
+    );
+    let ids: Vec<String> = batch.iter().map(|i| i.update_id.clone()).collect();
+    let outcome = apply_batch(
+        &store,
+        &settings,
+        &telegram,
+        &batch,
+        &wake,
+        chrono::Utc::now(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.outcomes, [Applied::Held, Applied::Behind]);
+    assert_eq!(outcome.retried_alone, [ids[0].clone()]);
+    assert_eq!(chat_notes(&mut conn).await.len(), 2, "nothing more applied");
+    let held: Vec<String> = sqlx::query_scalar("SELECT update_id FROM held_updates ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held[1..], [ids[1].clone(), ids[0].clone()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -438,8 +438,8 @@ impl Step<'_> {
     ) -> Result<(), StoreError> {
         let key = format!("reply:{}:{}", self.update_key(), self.said);
         self.said += 1;
-        // Its key is new unless the update was applied before (then it is not applied
-        // again): the write goes with the update's next statement.
+        // A deferred write: it goes with the update's next statement. Its key is new unless
+        // the update was applied before, and then it is not applied again.
         let chat = self.chat.clone();
         let message = Message::text(text);
         self.tx
@@ -480,8 +480,9 @@ impl Step<'_> {
             }
         }
         if !stranger {
-            // Its key is new unless the update was applied before (then it is not applied
-            // again), so it is queued: the write goes with the update's next statement.
+            // A deferred write (it goes with the update's next statement): a key used before
+            // (a once-a-day notice) queues nothing, and then `queued` only rings the outbox
+            // for nothing.
             self.tx
                 .enqueue_later(key, &chat, person, "reply", &message, None);
             self.queued = true;
