@@ -941,6 +941,27 @@ fn incoming_batch(fake: &FakeTelegram, texts: &[(i64, &str)]) -> Vec<duban::core
         .collect()
 }
 
+/// Applies `batch` as one `getUpdates` answer, now.
+async fn apply_now(
+    store: &duban::store::Store,
+    settings: &duban::config::Settings,
+    telegram: &duban::channels::telegram::Telegram,
+    wake: &duban::service::Wake,
+    batch: &[duban::core::chat::Incoming],
+) -> duban::service::BatchOutcome {
+    duban::service::apply_batch(
+        store,
+        settings,
+        telegram,
+        batch,
+        wake,
+        chrono::Utc::now(),
+        true,
+    )
+    .await
+    .unwrap()
+}
+
 /// The second liaison of [`poisoned_ledger`].
 const SECOND_LIAISON: i64 = 7011;
 
@@ -1084,14 +1105,14 @@ async fn a_failing_update_in_a_batch_is_retried_alone(sb: Sandbox) {
 /// that binds or unbinds its sender counts for the updates after it. And an update reads
 /// its own writes, which on SQLite go to the database together with its next statement.
 async fn bindings_change_within_a_batch(sb: Sandbox) {
-    use duban::service::{Applied, apply_batch};
+    use duban::service::Applied;
     const NEWCOMER: i64 = 7021;
     let fake = FakeTelegram::start().await;
     econ_measures(&sb, 3);
     let code = sb.invite("经济发展局", "liaison", Some("王五"));
     let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
     let bind = format!("/bind {code}");
-    let batch: Vec<duban::core::chat::Incoming> = [
+    let texts = [
         "/update E-1 推进中 绑定之前",
         bind.as_str(),
         "/update E-1 推进中 绑定之后",
@@ -1100,22 +1121,9 @@ async fn bindings_change_within_a_batch(sb: Sandbox) {
         "/unbind",
         "/update E-3 推进中 解绑之后",
     ]
-    .iter()
-    .map(|text| {
-        duban::channels::telegram::incoming_json(fake.text(NEWCOMER, NEWCOMER, text, None)).unwrap()
-    })
-    .collect();
-    let outcome = apply_batch(
-        &store,
-        &settings,
-        &telegram,
-        &batch,
-        &wake,
-        chrono::Utc::now(),
-        true,
-    )
-    .await
-    .unwrap();
+    .map(|text| (NEWCOMER, text));
+    let batch = incoming_batch(&fake, &texts);
+    let outcome = apply_now(&store, &settings, &telegram, &wake, &batch).await;
     assert!(outcome.outcomes.iter().all(|o| *o == Applied::Applied));
     assert!(outcome.retried_alone.is_empty());
     let mut conn = db(&sb.url).await;
@@ -1166,7 +1174,7 @@ async fn bindings_change_within_a_batch_on_postgres() {
 /// after it (on SQLite they wait for the next statement). It is still rolled back alone and
 /// held back, and the two before it commit.
 async fn a_failing_last_update_in_a_batch_is_retried_alone(sb: Sandbox) {
-    use duban::service::{Applied, apply_batch};
+    use duban::service::Applied;
     let fake = FakeTelegram::start().await;
     let (mut conn, _) = poisoned_ledger(&sb, &fake).await;
     let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
@@ -1184,17 +1192,7 @@ async fn a_failing_last_update_in_a_batch_is_retried_alone(sb: Sandbox) {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    let outcome = apply_batch(
-        &store,
-        &settings,
-        &telegram,
-        &batch,
-        &wake,
-        chrono::Utc::now(),
-        true,
-    )
-    .await
-    .unwrap();
+    let outcome = apply_now(&store, &settings, &telegram, &wake, &batch).await;
     assert_eq!(
         outcome.outcomes,
         [Applied::Applied, Applied::Applied, Applied::Held]
@@ -1235,17 +1233,7 @@ async fn a_failing_last_update_in_a_batch_is_retried_alone(sb: Sandbox) {
         ],
     );
     let ids: Vec<String> = batch.iter().map(|i| i.update_id.clone()).collect();
-    let outcome = apply_batch(
-        &store,
-        &settings,
-        &telegram,
-        &batch,
-        &wake,
-        chrono::Utc::now(),
-        true,
-    )
-    .await
-    .unwrap();
+    let outcome = apply_now(&store, &settings, &telegram, &wake, &batch).await;
     assert_eq!(outcome.outcomes, [Applied::Held, Applied::Behind]);
     assert_eq!(outcome.retried_alone, [ids[0].clone()]);
     assert_eq!(chat_notes(&mut conn).await.len(), 2, "nothing more applied");

@@ -1624,17 +1624,15 @@ impl UpdateTx<'_> {
 
     /// The bindings of a chat user.
     pub async fn bindings(&mut self, user: &Address) -> Result<Vec<Binding>, StoreError> {
-        let TxConn::Savepoint(batch) = &mut self.tx else {
-            return bindings_in(self.conn().await?, user).await;
-        };
-        if let Some(found) = batch.bindings.get(user) {
+        if let TxConn::Savepoint(batch) = &self.tx
+            && let Some(found) = batch.bindings.get(user)
+        {
             return Ok(found.clone());
         }
         let found = bindings_in(self.conn().await?, user).await?;
-        let TxConn::Savepoint(batch) = &mut self.tx else {
-            unreachable!("matched above")
-        };
-        batch.bindings.insert(user.clone(), found.clone());
+        if let TxConn::Savepoint(batch) = &mut self.tx {
+            batch.bindings.insert(user.clone(), found.clone());
+        }
         Ok(found)
     }
 
