@@ -85,6 +85,9 @@ pub enum StoreError {
     /// The database said no, or could not be reached.
     #[error("database: {0}")]
     Database(sqlx::Error),
+    /// SQLite refused a bulk insert made on the connection's own handle.
+    #[error("database: {0}")]
+    Sqlite(rusqlite::Error),
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(sqlx::migrate::MigrateError),
@@ -125,6 +128,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(e)
+    }
+}
+
 impl StoreError {
     /// The error in words, in `language`.
     pub fn text(&self, language: crate::core::text::Language) -> String {
@@ -140,6 +149,7 @@ impl StoreError {
         };
         match self {
             StoreError::Database(e) => format!("数据库出错：{e}"),
+            StoreError::Sqlite(e) => format!("数据库出错：{e}"),
             StoreError::Migrate(e) => format!("数据库迁移失败：{e}"),
             StoreError::UnsupportedUrl(url) => {
                 format!("不支持的数据库地址{url}：请用“sqlite:文件”或“postgres://用户@主机/数据库”")
@@ -333,6 +343,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "unit heads",
         include_str!("../migrations/sqlite/0009_unit_heads.sql"),
+    ),
+    (
+        10,
+        "measure checks",
+        include_str!("../migrations/sqlite/0010_measure_checks.sql"),
     ),
 ];
 

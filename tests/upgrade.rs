@@ -11,7 +11,7 @@ use duban::core::chat::{Address, ChannelKind};
 use duban::core::ledger::Status;
 use duban::core::remind::RecipientKind;
 use duban::ingest::import::{ImportOptions, import_file};
-use duban::store::Store;
+use duban::store::{Backend, Store};
 use sqlx::Connection;
 
 fn tg(id: &str) -> Address {
@@ -82,23 +82,32 @@ async fn text(url: &str, sql: &str) -> Vec<Option<String>> {
     values
 }
 
-async fn upgrade(url: &str) {
-    let store = Store::connect(url).await.unwrap();
-    assert_eq!(store.migrate_until(4).await.unwrap(), 4, "{url}");
-    let at = Utc.with_ymd_and_hms(2024, 3, 1, 1, 0, 0).unwrap();
-    let options = ImportOptions {
+/// The office importing the sample ledger on `day` March 2024.
+fn import_at(day: u32) -> ImportOptions {
+    ImportOptions {
         dry_run: false,
         sheet: None,
         actor: "整改办".into(),
-        at,
+        at: Utc.with_ymd_and_hms(2024, 3, day, 1, 0, 0).unwrap(),
         progress: None,
         max_megabytes: 200,
-    };
-    import_file(&store, &sample(), options).await.unwrap();
+    }
+}
+
+async fn upgrade(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    assert_eq!(store.migrate_until(4).await.unwrap(), 4, "{url}");
+    import_file(&store, &sample(), import_at(1)).await.unwrap();
     execute(url, RELEASE_ROWS).await;
     let notes_before = store.notes("1-4").await.unwrap().len();
 
-    assert_eq!(store.migrate().await.unwrap(), 5, "{url}");
+    // SQLite has one more: 10 rebuilds `measures`, which every table above refers to.
+    let pending = if store.backend() == Backend::Sqlite {
+        6
+    } else {
+        5
+    };
+    assert_eq!(store.migrate().await.unwrap(), pending, "{url}");
 
     // The ledger and its history are as they were.
     assert_eq!(store.measures().await.unwrap().len(), 66);
@@ -244,7 +253,60 @@ async fn upgrade(url: &str) {
         .unwrap()
         .expect("a new update");
     tx.commit().await.unwrap();
+
+    // The checks on measures refuse what they refused before the upgrade, and no row refers
+    // to a measure that is not there.
+    for bad in [
+        "UPDATE measures SET status = 'done' WHERE code = '1-4'",
+        "UPDATE measures SET initial_status = 'In_progress' WHERE code = '1-4'",
+        "UPDATE measures SET deadline_kind = 'soon' WHERE code = '1-4'",
+    ] {
+        let refused = execute_fallible(url, bad).await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("CHECK") || e.contains("check")),
+            "{bad}: {refused:?}"
+        );
+    }
+    for good in [
+        "UPDATE measures SET status = 'closed' WHERE code = '1-4'",
+        "UPDATE measures SET deadline_kind = 'long_term' WHERE code = '1-4'",
+    ] {
+        execute_fallible(url, good).await.unwrap();
+    }
+    if store.backend() == Backend::Sqlite {
+        assert!(
+            text(url, "SELECT \"table\" FROM pragma_foreign_key_check")
+                .await
+                .is_empty()
+        );
+        assert!(
+            text(
+                url,
+                "SELECT name FROM sqlite_master WHERE sql LIKE '%measures_rebuilt%'"
+            )
+            .await
+            .is_empty()
+        );
+        // The rebuilt table is the one the ledger's readers and writers use.
+        let report = import_file(&store, &sample(), import_at(20)).await.unwrap();
+        assert!(report.outcome.created.is_empty(), "{:?}", report.outcome);
+        assert_eq!(store.measures().await.unwrap().len(), 66);
+    }
     store.close().await;
+}
+
+/// Runs one statement on its own connection; the database's refusal as text.
+async fn execute_fallible(url: &str, sql: &str) -> Result<(), String> {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let result = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    conn.close().await.unwrap();
+    result
 }
 
 async fn claimed_id(store: &Store) -> i64 {

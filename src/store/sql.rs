@@ -167,21 +167,32 @@ pub(crate) async fn insert_rows<R: Serialize>(
     Ok(out)
 }
 
-/// A row for [`copy_rows`].
-pub(crate) trait CopyRow {
-    /// Appends the row in `COPY`'s text format: values separated by tabs, ended by a newline.
-    fn write_copy(&self, out: &mut Vec<u8>);
+/// A row of values for the bulk inserts ([`copy_rows`], [`insert_bound`]).
+pub(crate) trait BulkRow {
+    /// The row's values, one per column, in order.
+    fn values(&self) -> impl Iterator<Item = Val<'_>>;
 }
 
-impl<const N: usize> CopyRow for [Val<'_>; N] {
-    fn write_copy(&self, out: &mut Vec<u8>) {
-        write_copy_row(out, self.iter().copied());
+impl<const N: usize> BulkRow for [Val<'_>; N] {
+    fn values(&self) -> impl Iterator<Item = Val<'_>> {
+        self.iter().copied()
     }
 }
 
-impl<const N: usize> CopyRow for [i64; N] {
-    fn write_copy(&self, out: &mut Vec<u8>) {
-        write_copy_row(out, self.iter().map(|v| Val::Int(*v)));
+impl<const N: usize> BulkRow for [i64; N] {
+    fn values(&self) -> impl Iterator<Item = Val<'_>> {
+        self.iter().map(|v| Val::Int(*v))
+    }
+}
+
+impl rusqlite::ToSql for Val<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Val::Int(v) | Val::OptInt(Some(v)) => ValueRef::Integer(v),
+            Val::Text(v) | Val::OptText(Some(v)) => ValueRef::Text(v.as_bytes()),
+            Val::OptInt(None) | Val::OptText(None) => ValueRef::Null,
+        }))
     }
 }
 
@@ -226,7 +237,7 @@ const COPY_CHUNK: usize = 1 << 20;
 /// Sends `rows` into `table`'s `columns` with `COPY … FROM STDIN`, in the transaction `conn`
 /// is in; `conn` must be a PostgreSQL connection. A row the table refuses fails the whole
 /// `COPY`.
-pub(crate) async fn copy_rows<R: CopyRow>(
+pub(crate) async fn copy_rows<R: BulkRow>(
     conn: &mut AnyConnection,
     table: &str,
     columns: &[(&str, Kind)],
@@ -248,7 +259,7 @@ pub(crate) async fn copy_rows<R: CopyRow>(
     let mut copy = pg.copy_in_raw(&statement).await?;
     let mut buffer = Vec::with_capacity(COPY_CHUNK + 4096);
     for row in rows {
-        row.write_copy(&mut buffer);
+        write_copy_row(&mut buffer, row.values());
         if buffer.len() >= COPY_CHUNK {
             copy.send(std::mem::take(&mut buffer)).await?;
             buffer.reserve(COPY_CHUNK + 4096);
@@ -259,6 +270,64 @@ pub(crate) async fn copy_rows<R: CopyRow>(
     }
     copy.finish().await?;
     Ok(())
+}
+
+/// Inserts `rows` into `table`'s `columns` on SQLite, in the transaction `conn` is in; `conn`
+/// must be a SQLite connection. Each row's values are bound to one prepared statement, which
+/// runs on this thread while the connection's handle is lent out of sqlx's worker thread.
+/// When `ids`, returns the rowid each row got (the id of a table with an integer primary
+/// key), in order; else nothing. A row the table refuses stops the insert with the error:
+/// the rows before it stay written in the transaction, which the caller rolls back.
+///
+/// Taking a JSON batch apart cost SQLite more than inserting its rows, and the batch had to
+/// be written out and handed to the worker first.
+pub(crate) async fn insert_bound<R: BulkRow>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[R],
+    ids: bool,
+) -> Result<Vec<i64>, super::StoreError> {
+    let Some(sqlite) = conn
+        .backend_any_mut()
+        .downcast_mut::<sqlx::sqlite::SqliteConnection>()
+    else {
+        return Err(sqlx::Error::Protocol(format!(
+            "bound inserts into {table} need a SQLite connection"
+        ))
+        .into());
+    };
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        placeholders(Backend::Sqlite, columns.len())
+    );
+    let mut handle = sqlite.lock_handle().await?;
+    // SAFETY: the handle is sqlx's open connection, and while `handle` lives sqlx's worker
+    // makes no call on it or its statements. `from_handle` borrows the connection without
+    // closing it on drop, and the borrow (with the statement prepared on it) ends before
+    // `handle` does.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr())? };
+    let mut out = Vec::with_capacity(if ids { rows.len() } else { 0 });
+    {
+        let mut statement = db.prepare(&sql)?;
+        for row in rows {
+            for (i, value) in row.values().enumerate() {
+                statement.raw_bind_parameter(i + 1, value)?;
+            }
+            statement.raw_execute()?;
+            if ids {
+                out.push(db.last_insert_rowid());
+            }
+        }
+    }
+    drop(db);
+    drop(handle);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -302,5 +371,109 @@ mod tests {
             write_copy_row(&mut out, values.iter().copied());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{values:?}");
         }
+    }
+
+    /// Bound inserts run on the connection sqlx holds, inside its transaction: they return
+    /// each row's id, store NULLs and odd text as given, leave the connection working for
+    /// sqlx, and a refused row fails with SQLite's own words and is rolled back with the
+    /// transaction.
+    #[tokio::test]
+    async fn bound_inserts_share_the_connection_and_its_transaction() {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
+             n INTEGER CHECK (n >= 0), note TEXT)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let columns = [("name", Kind::Text), ("n", Kind::Int), ("note", Kind::Text)];
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        let rows = [
+            [
+                Val::Text("整改办"),
+                Val::OptInt(Some(3)),
+                Val::OptText(None),
+            ],
+            [
+                Val::Text("a\tb\n\\N"),
+                Val::OptInt(None),
+                Val::Text("'; DROP TABLE t; --"),
+            ],
+            [Val::Text(""), Val::Int(0), Val::OptText(Some("\u{0}x"))],
+        ];
+        let ids = insert_bound(&mut conn, "t", &columns, &rows, true)
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![1, 2, 3]);
+        let read: Vec<(i64, String, Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT id, name, n, note FROM t ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            read,
+            vec![
+                (1, "整改办".into(), Some(3), None),
+                (
+                    2,
+                    "a\tb\n\\N".into(),
+                    None,
+                    Some("'; DROP TABLE t; --".into())
+                ),
+                (3, String::new(), Some(0), Some("\u{0}x".into())),
+            ]
+        );
+        // Without ids asked for, none come back.
+        let more = [[Val::Text("x"), Val::Int(1), Val::OptText(None)]];
+        assert!(
+            insert_bound(&mut conn, "t", &columns, &more, false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A refused row names the constraint; the transaction rolls back whole.
+        let refused = [
+            [Val::Text("y"), Val::Int(1), Val::OptText(None)],
+            [Val::Text("整改办"), Val::Int(1), Val::OptText(None)],
+        ];
+        let error = insert_bound(&mut conn, "t", &columns, &refused, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, crate::store::StoreError::Sqlite(_)),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("UNIQUE constraint failed: t.name"),
+            "{error}"
+        );
+        let negative = [[Val::Text("z"), Val::Int(-1), Val::OptText(None)]];
+        let error = insert_bound(&mut conn, "t", &columns, &negative, false)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("CHECK constraint failed"),
+            "{error}"
+        );
+        sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
+        // Nothing to insert is no statement at all, even for a table that is not there.
+        let none: [[Val; 3]; 0] = [];
+        assert!(
+            insert_bound(&mut conn, "missing", &columns, &none, true)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        conn.close().await.unwrap();
     }
 }

@@ -210,36 +210,55 @@ fn emit(
     Ok(visitor.row(row, cells))
 }
 
-/// Refuses a zip-based workbook (.xlsx, .ods) any part of which unpacks to more than
-/// `max_bytes`, or is damaged, naming the part, before anything is parsed: the sizes the
-/// archive declares are checked first, then each part is unpacked into nothing, which
-/// checks it against its declared size and checksum.
-fn check_parts(path: &Path, max_bytes: u64) -> Result<Unpacked, ImportError> {
-    let open_error = |message: String| ImportError::Open {
-        path: path.display().to_string(),
-        message,
-    };
-    let too_large = |part: &str| ImportError::TooLarge {
-        path: path.display().to_string(),
-        part: Some(part.to_string()),
-        limit_megabytes: max_bytes >> 20,
-    };
-    let file = File::open(path).map_err(|e| open_error(e.to_string()))?;
-    let mut archive =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| open_error(e.to_string()))?;
+/// Refuses a zip-based workbook (.xlsx, .ods) any part of which declares it unpacks to more
+/// than `max_bytes`, naming the part, before anything is unpacked. The archive reader stops a
+/// part at the size it declares, so what reads the workbook after this check reads no more
+/// than that.
+fn check_declared_sizes(path: &Path, max_bytes: u64) -> Result<(), ImportError> {
+    let mut archive = open_archive(path)?;
     for i in 0..archive.len() {
         let entry = archive
             .by_index_raw(i)
-            .map_err(|e| open_error(e.to_string()))?;
+            .map_err(|e| open_error(path, e.to_string()))?;
         if entry.size() > max_bytes {
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            return Err(too_large(&name));
+            return Err(too_large(path, &name, max_bytes));
         }
     }
+    Ok(())
+}
+
+fn open_archive(path: &Path) -> Result<zip::ZipArchive<BufReader<File>>, ImportError> {
+    let file = File::open(path).map_err(|e| open_error(path, e.to_string()))?;
+    zip::ZipArchive::new(BufReader::new(file)).map_err(|e| open_error(path, e.to_string()))
+}
+
+fn open_error(path: &Path, message: String) -> ImportError {
+    ImportError::Open {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
+fn too_large(path: &Path, part: &str, max_bytes: u64) -> ImportError {
+    ImportError::TooLarge {
+        path: path.display().to_string(),
+        part: Some(part.to_string()),
+        limit_megabytes: max_bytes >> 20,
+    }
+}
+
+/// Unpacks every part of a zip-based workbook into nothing, which checks it against its
+/// declared size and checksum, and refuses a damaged part, naming it. On the way it keeps
+/// each sheet's merged areas and the names of the sheets' parts.
+fn unpack_parts(path: &Path, max_bytes: u64) -> Result<Unpacked, ImportError> {
+    let mut archive = open_archive(path)?;
     let mut found = Unpacked::default();
     let (mut workbook, mut rels) = (Vec::new(), Vec::new());
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| open_error(e.to_string()))?;
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| open_error(path, e.to_string()))?;
         let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
         let lower = name.to_lowercase();
         let mut scanner = merges::MergeScanner::default();
@@ -263,11 +282,34 @@ fn check_parts(path: &Path, max_bytes: u64) -> Result<Unpacked, ImportError> {
             found.merges.insert(lower, scanner.areas());
         }
         if unpacked > max_bytes {
-            return Err(too_large(&name));
+            return Err(too_large(path, &name, max_bytes));
         }
     }
     found.sheets = merges::sheet_parts(&workbook, &rels);
     Ok(found)
+}
+
+/// Checks a zip-based workbook's parts ([`check_declared_sizes`], then [`unpack_parts`] on a
+/// thread of its own) while `open` opens it for reading, which for an .xlsx means reading
+/// its shared strings: the two take about as long, and the rows need both. A damaged or
+/// oversized part is the error even when the workbook opened.
+fn open_checked<B>(
+    path: &Path,
+    max_bytes: u64,
+    open: impl FnOnce() -> Result<B, ImportError>,
+) -> Result<(B, Unpacked), ImportError> {
+    check_declared_sizes(path, max_bytes)?;
+    std::thread::scope(|scope| {
+        let unpacking = std::thread::Builder::new()
+            .name("duban-unpack".into())
+            .spawn_scoped(scope, || unpack_parts(path, max_bytes))
+            .map_err(|e| open_error(path, e.to_string()))?;
+        let book = open();
+        let unpacked = unpacking
+            .join()
+            .map_err(|_| open_error(path, "checking the parts failed".into()))??;
+        Ok((book?, unpacked))
+    })
 }
 
 /// Reads `path`, choosing the reader by extension. A file (or, for .xlsx and .ods, a part
@@ -278,17 +320,14 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let open_error = |message: String| ImportError::Open {
-        path: path.display().to_string(),
-        message,
-    };
+    let open_failed = |message: String| open_error(path, message);
     let known = ["xlsx", "xlsm", "xls", "xla", "ods", "xlsb", "csv", "txt"];
     if known.contains(&ext.as_str()) && !path.exists() {
         return Err(ImportError::NotFound(path.display().to_string()));
     }
     if known.contains(&ext.as_str()) {
         let size = std::fs::metadata(path)
-            .map_err(|e| open_error(e.to_string()))?
+            .map_err(|e| open_failed(e.to_string()))?
             .len();
         if size > max_bytes {
             return Err(ImportError::TooLarge {
@@ -298,24 +337,27 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result
             });
         }
     }
-    let unpacked = if matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "xlsb") {
-        check_parts(path, max_bytes)?
-    } else {
-        Unpacked::default()
-    };
     match ext.as_str() {
         "xlsx" | "xlsm" => {
-            let mut book: Xlsx<BufReader<File>> = calamine::open_workbook(path)
-                .map_err(|e: calamine::XlsxError| open_error(e.to_string()))?;
-            read_xlsx(&mut book, &unpacked, visitor, &open_error)
+            let (mut book, unpacked) = open_checked(path, max_bytes, || {
+                calamine::open_workbook::<Xlsx<BufReader<File>>, _>(path)
+                    .map_err(|e| open_error(path, e.to_string()))
+            })?;
+            read_xlsx(&mut book, &unpacked, visitor, &open_failed)
         }
         "xls" | "xla" | "ods" | "xlsb" => {
-            let mut book =
-                calamine::open_workbook_auto(path).map_err(|e| open_error(e.to_string()))?;
+            let mut book = if ext == "xls" || ext == "xla" {
+                calamine::open_workbook_auto(path).map_err(|e| open_error(path, e.to_string()))?
+            } else {
+                open_checked(path, max_bytes, || {
+                    calamine::open_workbook_auto(path).map_err(|e| open_error(path, e.to_string()))
+                })?
+                .0
+            };
             for name in book.sheet_names() {
                 let range = book
                     .worksheet_range(&name)
-                    .map_err(|e| open_error(e.to_string()))?;
+                    .map_err(|e| open_error(path, e.to_string()))?;
                 let merges = match &mut book {
                     calamine::Sheets::Xls(xls) => {
                         xls.merge_cells_by_sheet_name(&name).unwrap_or_default()
@@ -336,8 +378,8 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result
             let mut bytes = Vec::new();
             File::open(path)
                 .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(|e| open_error(e.to_string()))?;
-            read_csv(&bytes, visitor, &open_error)
+                .map_err(|e| open_failed(e.to_string()))?;
+            read_csv(&bytes, visitor, &open_failed)
         }
         _ => Err(ImportError::Format(path.display().to_string())),
     }
@@ -609,8 +651,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.xlsx");
         crate::ingest::sample::write_realistic(&path, 500, 40, 3).unwrap();
-        let unpacked = check_parts(&path, 1 << 30).unwrap();
-        let mut book: Xlsx<BufReader<File>> = calamine::open_workbook(&path).unwrap();
+        let (mut book, unpacked) = open_checked(&path, 1 << 30, || {
+            calamine::open_workbook::<Xlsx<BufReader<File>>, _>(&path)
+                .map_err(|e| open_error(&path, e.to_string()))
+        })
+        .unwrap();
         let names = book.sheet_names();
         assert!(!names.is_empty());
         for name in names {
