@@ -301,7 +301,7 @@ impl ImportWriter {
             .count()
     }
 
-    /// Drops the foreign keys and the plain (not unique) indexes of the tables an import
+    /// Drops the foreign keys and the plain indexes (no constraint's, none unique) of the tables an import
     /// fills (PostgreSQL), keeping the statements that add them back: building an index once
     /// over a table costs less than keeping it up to date row by row (`measures_lead_unit`
     /// was a tenth of the `COPY` of measures). The drop is part of the import's transaction:
@@ -314,9 +314,10 @@ impl ImportWriter {
              WHERE k.contype = 'f' \
                AND k.conrelid = ANY (ARRAY['measures', 'measure_units', 'measure_leaders', 'problems']::regclass[]) \
              UNION ALL \
-             SELECT format('DROP INDEX %I', i.relname), pg_get_indexdef(i.oid) \
-             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             SELECT format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid) \
+             FROM pg_index x \
              WHERE NOT x.indisunique AND NOT x.indisprimary \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) \
                AND x.indrelid = ANY (ARRAY['measures', 'measure_units', 'measure_leaders', 'problems']::regclass[])",
         )
         .fetch_all(&mut *self.tx)
@@ -362,15 +363,19 @@ impl ImportWriter {
     }
 
     async fn ensure_problems(&mut self, lines: &[LedgerLine]) -> Result<(), StoreError> {
+        // New problems in the order the file gives them; a set, not the list, says which
+        // are already there (a batch brings hundreds).
         let mut fresh: Vec<(Option<i64>, &str)> = Vec::new();
+        let mut seen: HashSet<(Option<i64>, &str)> = HashSet::new();
         for line in lines {
             let Some(title) = line.problem.as_deref() else {
                 continue;
             };
             let aspect = self.aspect_id(line);
-            if !self.problems.contains_key(&(aspect, title.to_string()))
-                && !fresh.contains(&(aspect, title))
-            {
+            if !seen.insert((aspect, title)) {
+                continue;
+            }
+            if !self.problems.contains_key(&(aspect, title.to_string())) {
                 fresh.push((aspect, title));
             }
         }

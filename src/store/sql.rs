@@ -2,11 +2,14 @@
 //!
 //! Batches travel as one JSON parameter: `INSERT … SELECT … FROM json_each(?)` on SQLite and
 //! `… FROM jsonb_array_elements($1::jsonb)` on PostgreSQL. One text parameter per statement
-//! instead of one per value keeps a 100,000-measure import inside its time budget: binding
-//! 1.7 million separate values costs more than the inserts themselves, and SQLite looks up a
-//! numbered parameter's name by walking a list, which makes `$N` placeholders quadratic.
-//! An import's new measures go into PostgreSQL with `COPY … FROM STDIN` instead
-//! ([`copy_rows`]): taking a JSON batch apart cost the server as much as the inserts.
+//! instead of one per value: through sqlx, binding 1.7 million separate values costs more
+//! than the inserts themselves, and SQLite looks up a numbered parameter's name by walking a
+//! list, which makes `$N` placeholders quadratic.
+//!
+//! An import's new rows take faster paths of their own: `COPY … FROM STDIN` on PostgreSQL
+//! ([`copy_rows`]), where taking a JSON batch apart cost the server as much as the inserts,
+//! and on SQLite one prepared single-row statement run on the connection's own handle
+//! ([`insert_bound`]), where taking a JSON batch apart cost more than inserting its rows.
 
 use serde::ser::{Serialize, Serializer};
 use sqlx::any::{AnyArguments, AnyRow};
@@ -307,27 +310,44 @@ pub(crate) async fn insert_bound<R: BulkRow>(
         placeholders(Backend::Sqlite, columns.len())
     );
     let mut handle = sqlite.lock_handle().await?;
-    // SAFETY: the handle is sqlx's open connection, and while `handle` lives sqlx's worker
-    // makes no call on it or its statements. `from_handle` borrows the connection without
-    // closing it on drop, and the borrow (with the statement prepared on it) ends before
-    // `handle` does.
-    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr())? };
-    let mut out = Vec::with_capacity(if ids { rows.len() } else { 0 });
-    {
+    let raw = handle.as_raw_handle().as_ptr();
+    let insert = || -> Result<Vec<i64>, rusqlite::Error> {
+        // SAFETY: `raw` is sqlx's open connection, and while `handle` lives sqlx's worker
+        // makes no call on it or its statements. `from_handle` borrows the connection
+        // without closing it on drop, and the borrow (with the statement prepared on it)
+        // ends within this closure, before `handle` does.
+        let db = unsafe { rusqlite::Connection::from_handle(raw)? };
         let mut statement = db.prepare(&sql)?;
+        let mut out = Vec::with_capacity(if ids { rows.len() } else { 0 });
         for row in rows {
-            for (i, value) in row.values().enumerate() {
-                statement.raw_bind_parameter(i + 1, value)?;
+            let mut bound = 0;
+            for value in row.values() {
+                bound += 1;
+                statement.raw_bind_parameter(bound, value)?;
+            }
+            // SQLite keeps a binding until it is replaced: a short row would take the values
+            // of the row before it.
+            if bound != columns.len() {
+                return Err(rusqlite::Error::InvalidParameterCount(bound, columns.len()));
             }
             statement.raw_execute()?;
             if ids {
                 out.push(db.last_insert_rowid());
             }
         }
-    }
-    drop(db);
+        Ok(out)
+    };
+    // The rows are inserted on this thread. On a runtime with worker threads, the others
+    // take over this one's tasks meanwhile (a web import must not hold up the webhook).
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let out = if multi_thread {
+        tokio::task::block_in_place(insert)
+    } else {
+        insert()
+    };
     drop(handle);
-    Ok(out)
+    Ok(out?)
 }
 
 #[cfg(test)]
@@ -466,6 +486,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0);
+        // A row with fewer values than columns is refused, not filled from the row before.
+        let short = [[Val::Text("w"), Val::Int(2)]];
+        let error = insert_bound(&mut conn, "t", &columns, &short, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                crate::store::StoreError::Sqlite(rusqlite::Error::InvalidParameterCount(2, 3))
+            ),
+            "{error:?}"
+        );
         // Nothing to insert is no statement at all, even for a table that is not there.
         let none: [[Val; 3]; 0] = [];
         assert!(

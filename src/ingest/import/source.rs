@@ -210,12 +210,26 @@ fn emit(
     Ok(visitor.row(row, cells))
 }
 
+/// The most parts a zip-based workbook may hold.
+const MAX_PARTS: usize = 10_000;
+
 /// Refuses a zip-based workbook (.xlsx, .ods) any part of which declares it unpacks to more
 /// than `max_bytes`, naming the part, before anything is unpacked. The archive reader stops a
 /// part at the size it declares, so what reads the workbook after this check reads no more
 /// than that.
 fn check_declared_sizes(path: &Path, max_bytes: u64) -> Result<(), ImportError> {
     let mut archive = open_archive(path)?;
+    // The unpacking check and calamine each hold the archive's directory while they run side
+    // by side; a workbook has a few dozen parts.
+    if archive.len() > MAX_PARTS {
+        return Err(open_error(
+            path,
+            format!(
+                "the archive holds {} parts; a workbook has far fewer (at most {MAX_PARTS} are read)",
+                archive.len()
+            ),
+        ));
+    }
     for i in 0..archive.len() {
         let entry = archive
             .by_index_raw(i)
@@ -313,7 +327,9 @@ fn open_checked<B>(
 }
 
 /// Reads `path`, choosing the reader by extension. A file (or, for .xlsx and .ods, a part
-/// of it unpacked) larger than `max_bytes` is refused before it is parsed.
+/// of it unpacked) larger than `max_bytes` is refused: before it is parsed when the archive
+/// declares so, and as damaged as soon as the unpacking check finds a part larger than it
+/// declared (calamine, reading meanwhile, stops at the declared size too).
 pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result<(), ImportError> {
     let ext = path
         .extension()
@@ -666,6 +682,42 @@ mod tests {
             assert!(parsed.len() >= 100, "{} merged areas", parsed.len());
             assert_eq!(scanned, parsed, "sheet {name}");
         }
+    }
+
+    /// A zip of more parts than any workbook has is refused before its parts are read twice
+    /// side by side.
+    #[test]
+    fn an_archive_of_too_many_parts_is_refused() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parts.xlsx");
+        let mut zip = zip::ZipWriter::new(File::create(&path).unwrap());
+        for i in 0..=MAX_PARTS {
+            zip.start_file(
+                format!("xl/part{i}.xml"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            zip.write_all(b"<x/>").unwrap();
+        }
+        zip.finish().unwrap();
+        struct Nothing;
+        impl RowVisitor for Nothing {
+            fn start_sheet(&mut self, _: &str) {}
+            fn row(&mut self, _: u32, _: &[Cell<'_>]) -> Flow {
+                Flow::Continue
+            }
+            fn end_sheet(&mut self) -> Flow {
+                Flow::Continue
+            }
+        }
+        let error = read(&path, &mut Nothing, 1 << 30).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{} parts", MAX_PARTS + 1)),
+            "{error}"
+        );
     }
 
     #[test]
