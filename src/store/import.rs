@@ -357,7 +357,15 @@ impl ImportWriter {
             .map(|(i, n)| [Val::Text(n), Val::Int(base + i as i64 + 1)])
             .collect();
         let columns = [("name", Kind::Text), ("position", Kind::Int)];
-        let ids = insert_named(&mut self.tx, self.backend, "aspects", &columns, &rows).await?;
+        let ids = insert_named(
+            &mut self.tx,
+            self.backend,
+            "aspects",
+            &columns,
+            &names,
+            &rows,
+        )
+        .await?;
         self.aspects.extend(ids);
         Ok(())
     }
@@ -431,7 +439,8 @@ impl ImportWriter {
             .map(|n| [Val::Text(n), Val::Text(&self.at)])
             .collect();
         let columns = [("name", Kind::Text), ("created_at", Kind::Text)];
-        let ids = insert_named(&mut self.tx, self.backend, "units", &columns, &rows).await?;
+        let ids =
+            insert_named(&mut self.tx, self.backend, "units", &columns, &names, &rows).await?;
         self.units.extend(ids);
         self.outcome.new_units.extend(names);
         Ok(())
@@ -448,7 +457,15 @@ impl ImportWriter {
             ("role", Kind::Text),
             ("created_at", Kind::Text),
         ];
-        let ids = insert_named(&mut self.tx, self.backend, "people", &columns, &rows).await?;
+        let ids = insert_named(
+            &mut self.tx,
+            self.backend,
+            "people",
+            &columns,
+            &names,
+            &rows,
+        )
+        .await?;
         self.leaders.extend(ids);
         self.outcome.new_leaders.extend(names);
         Ok(())
@@ -896,24 +913,19 @@ async fn insert_plain<R: BulkRow>(
     Ok(())
 }
 
-/// Inserts rows whose first column is `name` and returns each name with its new id.
+/// Inserts `rows`, the first column of each being its name from `names`, and returns each
+/// name with its new id.
 async fn insert_named<R: BulkRow + serde::Serialize>(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     table: &str,
     columns: &[(&str, Kind)],
+    names: &[String],
     rows: &[R],
 ) -> Result<Vec<(String, i64)>, StoreError> {
     if backend == Backend::Sqlite {
         let ids = insert_bound(conn, table, columns, rows, true).await?;
-        return Ok(rows
-            .iter()
-            .zip(ids)
-            .map(|(row, id)| match row.values().next() {
-                Some(Val::Text(name)) => (name.to_string(), id),
-                _ => unreachable!("the first column of a named row is its name"),
-            })
-            .collect());
+        return Ok(names.iter().cloned().zip(ids).collect());
     }
     insert_rows(conn, backend, table, columns, rows, "RETURNING name, id")
         .await?

@@ -142,6 +142,12 @@ pub(crate) async fn fetch(
     query.fetch_all(conn).await
 }
 
+/// The names of `columns`, as a statement lists them: `a, b, c`.
+fn column_list(columns: &[(&str, Kind)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    names.join(", ")
+}
+
 /// Rows per statement: one JSON parameter each.
 pub(crate) const ROWS_PER_STATEMENT: usize = 5000;
 
@@ -156,10 +162,9 @@ pub(crate) async fn insert_rows<R: Serialize>(
     rows: &[R],
     tail: &str,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
     let sql = format!(
         "INSERT INTO {table} ({}) {} {tail}",
-        names.join(", "),
+        column_list(columns),
         json_select(backend, columns)
     );
     let mut out = Vec::new();
@@ -257,8 +262,7 @@ pub(crate) async fn copy_rows<R: BulkRow>(
     if rows.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-    let statement = format!("COPY {table} ({}) FROM STDIN", names.join(", "));
+    let statement = format!("COPY {table} ({}) FROM STDIN", column_list(columns));
     let mut copy = pg.copy_in_raw(&statement).await?;
     let mut buffer = Vec::with_capacity(COPY_CHUNK + 4096);
     for row in rows {
@@ -303,10 +307,9 @@ pub(crate) async fn insert_bound<R: BulkRow>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
-        names.join(", "),
+        column_list(columns),
         placeholders(Backend::Sqlite, columns.len())
     );
     let mut handle = sqlite.lock_handle().await?;

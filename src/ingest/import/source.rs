@@ -216,8 +216,11 @@ const MAX_PARTS: usize = 10_000;
 /// Refuses a zip-based workbook (.xlsx, .ods) any part of which declares it unpacks to more
 /// than `max_bytes`, naming the part, before anything is unpacked. The archive reader stops a
 /// part at the size it declares, so what reads the workbook after this check reads no more
-/// than that.
-fn check_declared_sizes(path: &Path, max_bytes: u64) -> Result<(), ImportError> {
+/// than that. Returns the archive, opened, for [`unpack_parts`].
+fn check_declared_sizes(
+    path: &Path,
+    max_bytes: u64,
+) -> Result<zip::ZipArchive<BufReader<File>>, ImportError> {
     let mut archive = open_archive(path)?;
     // The unpacking check and calamine each hold the archive's directory while they run side
     // by side; a workbook has a few dozen parts.
@@ -239,7 +242,7 @@ fn check_declared_sizes(path: &Path, max_bytes: u64) -> Result<(), ImportError> 
             return Err(too_large(path, &name, max_bytes));
         }
     }
-    Ok(())
+    Ok(archive)
 }
 
 fn open_archive(path: &Path) -> Result<zip::ZipArchive<BufReader<File>>, ImportError> {
@@ -265,8 +268,11 @@ fn too_large(path: &Path, part: &str, max_bytes: u64) -> ImportError {
 /// Unpacks every part of a zip-based workbook into nothing, which checks it against its
 /// declared size and checksum, and refuses a damaged part, naming it. On the way it keeps
 /// each sheet's merged areas and the names of the sheets' parts.
-fn unpack_parts(path: &Path, max_bytes: u64) -> Result<Unpacked, ImportError> {
-    let mut archive = open_archive(path)?;
+fn unpack_parts(
+    path: &Path,
+    mut archive: zip::ZipArchive<BufReader<File>>,
+    max_bytes: u64,
+) -> Result<Unpacked, ImportError> {
     let mut found = Unpacked::default();
     let (mut workbook, mut rels) = (Vec::new(), Vec::new());
     for i in 0..archive.len() {
@@ -312,11 +318,11 @@ fn open_checked<B>(
     max_bytes: u64,
     open: impl FnOnce() -> Result<B, ImportError>,
 ) -> Result<(B, Unpacked), ImportError> {
-    check_declared_sizes(path, max_bytes)?;
+    let archive = check_declared_sizes(path, max_bytes)?;
     std::thread::scope(|scope| {
         let unpacking = std::thread::Builder::new()
             .name("duban-unpack".into())
-            .spawn_scoped(scope, || unpack_parts(path, max_bytes))
+            .spawn_scoped(scope, || unpack_parts(path, archive, max_bytes))
             .map_err(|e| open_error(path, e.to_string()))?;
         let book = open();
         let unpacked = unpacking
