@@ -194,9 +194,12 @@ async fn ladder_story(sb: Sandbox) {
     // confirmed, it is asked no more; reopened, it is back at work.
     sb.ok(&["close", "A-3", "--by", "整改办"]);
     sb.ok(&["close", "B-1", "--by", "整改办"]);
-    let half_year = (chrono::Utc::now() + chrono::Duration::days(200))
-        .format("%Y-%m-%dT09:00:00+08:00")
-        .to_string();
+    // The office's list goes out on working days only: the days asked about are the first
+    // working days 200 days from now and after it, whatever day the test runs.
+    let calendar = duban::config::Settings::defaults().calendar;
+    let half_year_day = calendar
+        .working_day_on_or_after((chrono::Utc::now() + chrono::Duration::days(200)).date_naive());
+    let half_year = format!("{half_year_day}T09:00:00+08:00");
     let office_list = |at: &str| {
         let before = fake.sent().len();
         let out = sb.remind(&fake, at, &[]);
@@ -225,9 +228,10 @@ async fn ladder_story(sb: Sandbox) {
     );
     let history = sb.ok(&["history", "A-3"]);
     assert!(history.contains("回头看"), "{history}");
-    let next_day = (chrono::Utc::now() + chrono::Duration::days(201))
-        .format("%Y-%m-%dT09:00:00+08:00")
-        .to_string();
+    let next_day = format!(
+        "{}T09:00:00+08:00",
+        calendar.working_day_on_or_after(half_year_day + chrono::Duration::days(1))
+    );
     let list = office_list(&next_day);
     assert!(!list.contains("回头看"), "{list}");
 }
