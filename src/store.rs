@@ -399,6 +399,27 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Turns off SQLite's memory statistics, which duban never reads, before the first SQLite
+/// connection of the process: with them on, every allocation SQLite makes takes a global lock
+/// to count it (a large import makes millions).
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before the process opens any SQLite connection
+        // (every connection is opened after this Once); had SQLite been initialized already,
+        // it returns SQLITE_MISUSE and changes nothing.
+        let code = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!("SQLite keeps its memory statistics (sqlite3_config: {code})");
+        }
+    });
+}
+
 impl Store {
     /// Opens the database at `url`, creating an SQLite file on first use, in WAL mode, and
     /// waiting up to ten seconds for a connection. Migrations are not applied; call
@@ -414,6 +435,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
+        if backend == Backend::Sqlite {
+            sqlite_without_memory_statistics();
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let glue = if url.contains('?') { '&' } else { '?' };

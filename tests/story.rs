@@ -533,6 +533,34 @@ async fn large_imports_alike_on_both_backends() {
     assert_eq!(outputs[0].len(), 2_500);
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(ledger_keys(&db.url).await, keys, "every key is back");
+    // The planner's statistics came with the import: of measures, the columns listings join
+    // and filter on (its unique id and code need none), and the link tables.
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let analyzed: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename || '.' || attname FROM pg_stats \
+         WHERE schemaname = current_schema() AND tablename IN ('measures', 'measure_units') \
+         ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for column in [
+        "measure_units.measure_id",
+        "measure_units.unit_id",
+        "measures.deadline",
+        "measures.lead_unit_id",
+        "measures.status",
+    ] {
+        assert!(
+            analyzed.iter().any(|a| a == column),
+            "{column}: {analyzed:?}"
+        );
+    }
+    assert!(
+        !analyzed.iter().any(|a| a == "measures.content"),
+        "{analyzed:?}"
+    );
 
     let mut outputs = Vec::new();
     for sb in [&pg, &lite] {

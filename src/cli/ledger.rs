@@ -13,7 +13,7 @@ use duban::core::ledger::{Measure, Status};
 use duban::core::report::{MeasureRow, measure_table, status_label, unit_summaries};
 use duban::core::rules::{Assessment, Colour};
 use duban::core::text::Language;
-use duban::ingest::import::{ImportError, ImportOptions, import_file};
+use duban::ingest::import::{ImportError, ImportOptions, Reading};
 
 use super::{App, out, say};
 
@@ -28,6 +28,17 @@ pub async fn import_command(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let url = settings.config.database_url.expose().to_string();
+    let started = Instant::now();
+    let options = ImportOptions {
+        dry_run,
+        sheet,
+        actor,
+        at: Utc::now(),
+        progress: Some(report_progress),
+        max_megabytes: settings.config.import.max_megabytes,
+    };
+    // The file is read while the database opens: a new database makes its tables meanwhile.
+    let reading = Reading::start(file, options);
     let missing_file = duban::store::sqlite_path(&url).is_some_and(|p| !p.exists());
     let app = if dry_run && missing_file {
         // One shared in-memory database for the pool's connections, gone with the process.
@@ -39,7 +50,8 @@ pub async fn import_command(
     } else {
         App::open_at(settings, &url).await?
     };
-    import(&app, file, dry_run, sheet, actor).await
+    let shown = file.display().to_string();
+    report_import(&app, reading, &shown, started).await
 }
 
 /// The running count of a large import: on a terminal, one line rewritten in place; in a
@@ -52,18 +64,6 @@ fn report_progress(rows: usize) {
     }
 }
 
-/// Imports `file` and says what changed, or every problem with its row and column.
-pub async fn import(
-    app: &App,
-    file: &Path,
-    dry_run: bool,
-    sheet: Option<String>,
-    actor: String,
-) -> anyhow::Result<ExitCode> {
-    let shown = file.display().to_string();
-    import_as(app, file, &shown, dry_run, sheet, actor, Utc::now()).await
-}
-
 /// Imports `file`, naming it `shown` in what it says.
 async fn import_as(
     app: &App,
@@ -74,9 +74,6 @@ async fn import_as(
     actor: String,
     at: DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let language = app.language();
-    let zh = language == Language::Zh;
-    let started = Instant::now();
     let options = ImportOptions {
         dry_run,
         sheet,
@@ -85,7 +82,20 @@ async fn import_as(
         progress: Some(report_progress),
         max_megabytes: app.settings.config.import.max_megabytes,
     };
-    let result = import_file(&app.store, file, options).await;
+    report_import(app, Reading::start(file, options), shown, Instant::now()).await
+}
+
+/// Writes what `reading` reads into the app's database and says what changed, or every
+/// problem with its row and column; `started` is when the import began.
+async fn report_import(
+    app: &App,
+    reading: Reading,
+    shown: &str,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let language = app.language();
+    let zh = language == Language::Zh;
+    let result = reading.import_into(&app.store).await;
     if std::io::stderr().is_terminal() {
         eprint!("\r");
     }
@@ -110,6 +120,7 @@ async fn import_as(
         Err(e) => return Err(e.into()),
     };
     let o = &report.outcome;
+    let dry_run = report.dry_run;
     let seconds = started.elapsed().as_secs_f64();
     let memory = peak_memory_mib();
     if zh {

@@ -495,34 +495,133 @@ impl LedgerLine {
     /// progress: a re-import compares it to find measures the office edited. FNV-1a, so
     /// that it stays the same across Rust releases.
     pub fn fingerprint(&self) -> String {
+        /// Each part ends in 0x1f; the names of a list are joined by 0x1e.
+        fn part(hash: u64, bytes: &[u8]) -> u64 {
+            fnv1a_more(fnv1a_more(hash, bytes), &[0x1f])
+        }
+        fn list(hash: u64, names: &[String]) -> u64 {
+            let mut hash = hash;
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    hash = fnv1a_more(hash, &[0x1e]);
+                }
+                hash = fnv1a_more(hash, name.as_bytes());
+            }
+            fnv1a_more(hash, &[0x1f])
+        }
         let date = self
             .deadline
             .date()
             .map(|d| d.to_string())
             .unwrap_or_default();
-        let parts = [
+        let mut hash = FNV_OFFSET;
+        for text in [
             self.aspect.as_deref().unwrap_or(""),
             self.problem.as_deref().unwrap_or(""),
             &self.content,
             self.target.as_deref().unwrap_or(""),
-            &self.leaders.join("\u{1e}"),
-            &self.lead_unit,
-            &self.units.join("\u{1e}"),
+        ] {
+            hash = part(hash, text.as_bytes());
+        }
+        hash = list(hash, &self.leaders);
+        hash = part(hash, self.lead_unit.as_bytes());
+        hash = list(hash, &self.units);
+        for text in [
             self.deadline.kind().code(),
             &date,
             self.deadline.cycle().map(ReportCycle::code).unwrap_or(""),
+        ] {
+            hash = part(hash, text.as_bytes());
+        }
+        format!("{hash:016x}")
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes`, going on from `hash`.
+fn fnv1a_more(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust releases, for values that are
+/// stored and compared later.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(FNV_OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(leaders: &[&str], units: &[&str], deadline: Deadline) -> LedgerLine {
+        LedgerLine {
+            row: 7,
+            code: "1-2".into(),
+            aspect: Some("一、政治建设".into()),
+            problem: None,
+            content: "建立台账，逐项销号".into(),
+            target: Some("年底前完成".into()),
+            leaders: leaders.iter().map(|s| s.to_string()).collect(),
+            lead_unit: "区发改委".into(),
+            units: units.iter().map(|s| s.to_string()).collect(),
+            deadline,
+            deadline_text: "2024年5月底".into(),
+            progress: Some("已完成60%".into()),
+            status: Some(Status::InProgress),
+        }
+    }
+
+    /// The fingerprint as the first releases computed it: the parts joined, then hashed.
+    fn joined_fingerprint(l: &LedgerLine) -> String {
+        let date = l.deadline.date().map(|d| d.to_string()).unwrap_or_default();
+        let parts = [
+            l.aspect.as_deref().unwrap_or(""),
+            l.problem.as_deref().unwrap_or(""),
+            &l.content,
+            l.target.as_deref().unwrap_or(""),
+            &l.leaders.join("\u{1e}"),
+            &l.lead_unit,
+            &l.units.join("\u{1e}"),
+            l.deadline.kind().code(),
+            &date,
+            l.deadline.cycle().map(ReportCycle::code).unwrap_or(""),
         ];
         format!(
             "{:016x}",
             fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0x1f])))
         )
     }
-}
 
-/// FNV-1a, 64 bits: a hash that stays the same across Rust releases, for values that are
-/// stored and compared later.
-pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    #[test]
+    fn fingerprints_stay_what_earlier_imports_stored() {
+        let may = NaiveDate::from_ymd_opt(2024, 5, 31).unwrap();
+        let lines = [
+            line(&["张三"], &["区财政局", "区审计局"], Deadline::Date(may)),
+            line(&[], &[], Deadline::Immediate(None)),
+            line(
+                &["张三", "李四"],
+                &["区财政局"],
+                Deadline::Immediate(Some(may)),
+            ),
+            line(&["李四"], &[], Deadline::LongTerm(Some(ReportCycle::Month))),
+            line(&["李四"], &[""], Deadline::LongTerm(None)),
+        ];
+        for l in &lines {
+            assert_eq!(l.fingerprint(), joined_fingerprint(l), "{l:?}");
+        }
+        // Status and progress are not part of it; the units' order is.
+        let mut other = lines[0].clone();
+        other.status = Some(Status::Closed);
+        other.progress = None;
+        assert_eq!(other.fingerprint(), lines[0].fingerprint());
+        other.units.reverse();
+        assert_ne!(other.fingerprint(), lines[0].fingerprint());
+        // Pinned: a measure imported by any earlier release must read as unchanged.
+        assert_eq!(lines[0].fingerprint(), "cbb8614aecef47f5");
+    }
 }

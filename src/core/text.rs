@@ -74,17 +74,62 @@ pub fn office(zh: &str, en: &str, language: Language) -> String {
 /// act on a terminal) and without the marks that reorder how text is shown (the
 /// right-to-left override), keeping line breaks and tabs, with `\r\n` read as `\n`.
 pub fn clean(text: &str) -> String {
+    clean_borrowed(text).into_owned()
+}
+
+/// [`clean`], borrowing `text` when it has nothing to drop but surrounding whitespace (most
+/// text has none), so that a caller that only looks at it allocates nothing.
+pub fn clean_borrowed(text: &str) -> std::borrow::Cow<'_, str> {
     let unwanted = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
     let text = text.trim();
-    if !text.chars().any(unwanted) {
-        return text.to_string();
+    if !has_unwanted(text.as_bytes()) {
+        return std::borrow::Cow::Borrowed(text);
     }
-    text.replace("\r\n", "\n")
-        .chars()
-        .filter(|c| !unwanted(*c))
-        .collect::<String>()
-        .trim()
-        .to_string()
+    std::borrow::Cow::Owned(
+        text.replace("\r\n", "\n")
+            .chars()
+            .filter(|c| !unwanted(*c))
+            .collect::<String>()
+            .trim()
+            .to_string(),
+    )
+}
+
+/// Whether UTF-8 `bytes` hold a character [`clean`] drops, found without decoding
+/// characters: ASCII controls but line feed and tab; U+0080-U+009F (C2 80-9F); U+061C
+/// (D8 9C); U+200E, U+200F, U+202A-U+202E (E2 80 ..); U+2066-U+2069 (E2 81 A6-A9). Blocks
+/// of 32 bytes are screened for the bytes such a character starts with, without a branch
+/// (in vector instructions); only a block with one is looked at byte by byte.
+fn has_unwanted(bytes: &[u8]) -> bool {
+    const BLOCK: usize = 32;
+    let starts_one = |b: u8| (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2);
+    for (n, block) in bytes.chunks(BLOCK).enumerate() {
+        if !block.iter().fold(false, |any, b| any | starts_one(*b)) {
+            continue;
+        }
+        let start = n * BLOCK;
+        if (start..start + block.len()).any(|i| unwanted_at(bytes, i)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the character starting at byte `i` of `bytes` is one [`clean`] drops.
+fn unwanted_at(bytes: &[u8], i: usize) -> bool {
+    let next = |k: usize| bytes.get(i + k).copied().unwrap_or(0);
+    match bytes[i] {
+        b'\n' | b'\t' => false,
+        0x00..=0x1f | 0x7f => true,
+        0xc2 => (0x80..=0x9f).contains(&next(1)),
+        0xd8 => next(1) == 0x9c,
+        0xe2 => match next(1) {
+            0x80 => matches!(next(2), 0x8e | 0x8f | 0xaa..=0xae),
+            0x81 => (0xa6..=0xa9).contains(&next(2)),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The characters that change the direction text is shown in, or hide it.
@@ -252,6 +297,27 @@ mod tests {
             ("已完成", "已完成"),
         ] {
             assert_eq!(clean(raw), kept, "{raw:?}");
+            let borrowed = clean_borrowed(raw);
+            assert_eq!(borrowed, kept, "{raw:?}");
+            // Only text that loses more than its surrounding whitespace is copied.
+            let copied = matches!(borrowed, std::borrow::Cow::Owned(_));
+            assert_eq!(copied, raw.trim() != kept, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn every_character_cleaning_drops_is_found() {
+        let mut text = String::new();
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            text.clear();
+            text.push('甲');
+            text.push(c);
+            text.push('乙');
+            let dropped = (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
+            let kept = clean_borrowed(&text);
+            assert_eq!(kept.chars().count(), if dropped { 2 } else { 3 }, "{c:?}");
+            // Text with nothing to drop is looked at, not copied.
+            assert_eq!(matches!(kept, std::borrow::Cow::Owned(_)), dropped, "{c:?}");
         }
     }
 

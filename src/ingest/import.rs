@@ -5,7 +5,9 @@
 //! bad cell is reported with its row and column; an import with any bad cell writes nothing.
 //! Rows stream from a reader thread into the store in batches, inside one transaction.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::path::Path;
 
@@ -619,12 +621,15 @@ pub struct LedgerReader {
     sheet: String,
     only_sheet: Option<String>,
     columns: Option<HashMap<Column, (usize, String)>>,
+    /// Where each column's cell is in a row, by the column's place in [`Column::ALL`], once
+    /// the header is found.
+    slots: [Option<usize>; Column::ALL.len()],
     /// A row that looked like a header but lacked required columns: its number, its cells,
     /// and what it lacked. The next row may complete it (a two-row header).
     candidate: Option<(u32, Vec<Cell<'static>>, Vec<Column>)>,
     aspect: Option<String>,
     problem: Option<String>,
-    codes: HashMap<String, u32>,
+    codes: rustc_hash::FxHashMap<String, u32>,
     batch: Vec<LedgerLine>,
     /// Every bad cell so far.
     pub problems: Vec<CellProblem>,
@@ -637,12 +642,15 @@ pub struct LedgerReader {
     sheets_seen: Vec<String>,
     /// The needed columns of the row being read whose cell is a formula without its result.
     uncalculated: Vec<Column>,
+    /// The receiver of batches stopped listening: nothing more is read.
+    stopped: bool,
     on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
 }
 
 impl LedgerReader {
     /// A reader that hands each full batch to `on_batch`, which returns false to stop
-    /// receiving (the lines are then only checked). `sheet` limits it to one sheet.
+    /// the reading. Once a cell is bad, it is handed empty batches (the lines are then only
+    /// checked). `sheet` limits it to one sheet.
     pub fn new(
         sheet: Option<String>,
         on_batch: Box<dyn FnMut(Vec<LedgerLine>) -> bool + Send>,
@@ -651,10 +659,11 @@ impl LedgerReader {
             sheet: String::new(),
             only_sheet: sheet,
             columns: None,
+            slots: [None; Column::ALL.len()],
             candidate: None,
             aspect: None,
             problem: None,
-            codes: HashMap::new(),
+            codes: rustc_hash::FxHashMap::default(),
             batch: Vec::with_capacity(BATCH_LINES),
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -662,6 +671,7 @@ impl LedgerReader {
             deadline_years: std::collections::BTreeSet::new(),
             sheets_seen: Vec::new(),
             uncalculated: Vec::new(),
+            stopped: false,
             on_batch,
         }
     }
@@ -689,7 +699,15 @@ impl LedgerReader {
             return;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LINES));
-        if self.problems.is_empty() && !(self.on_batch)(batch) {
+        // Once a cell is bad the lines are only checked: the receiver gets none, but is
+        // still asked whether it listens.
+        let batch = if self.problems.is_empty() {
+            batch
+        } else {
+            Vec::new()
+        };
+        if !self.stopped && !(self.on_batch)(batch) {
+            self.stopped = true;
             self.problems.push(CellProblem {
                 row: 0,
                 column: String::new(),
@@ -734,21 +752,29 @@ impl LedgerReader {
         });
     }
 
+    /// Takes `map` as the sheet's header.
+    fn set_columns(&mut self, map: HashMap<Column, (usize, String)>) {
+        for (slot, column) in self.slots.iter_mut().zip(Column::ALL) {
+            *slot = map.get(&column).map(|(i, _)| *i);
+        }
+        self.columns = Some(map);
+    }
+
     fn cell<'c, 'v>(&self, cells: &'c [Cell<'v>], column: Column) -> &'c Cell<'v> {
         const EMPTY: &Cell<'static> = &Cell::Empty;
-        self.columns
-            .as_ref()
-            .and_then(|m| m.get(&column))
-            .and_then(|(i, _)| cells.get(*i))
+        self.slots[column as usize]
+            .and_then(|i| cells.get(i))
             .unwrap_or(EMPTY)
     }
 
-    fn text(&self, cells: &[Cell<'_>], column: Column) -> Option<String> {
+    /// The text of `column`'s cell, borrowed where cleaning leaves it as it is; `None` when
+    /// the cell is blank.
+    fn text<'c>(&self, cells: &'c [Cell<'_>], column: Column) -> Option<Cow<'c, str>> {
         let cell = self.cell(cells, column);
         if cell.is_blank() {
             return None;
         }
-        Some(cell.display())
+        Some(cell.shown())
     }
 
     fn read_line(&mut self, row: u32, cells: &[Cell<'_>]) {
@@ -763,18 +789,25 @@ impl LedgerReader {
                 self.uncalculated.push(column);
             }
         }
-        let code_cell = self.cell(cells, Column::Code).clone();
+        let code_cell = self.cell(cells, Column::Code);
         let content = self.text(cells, Column::Content);
-        let filled: Vec<&Cell<'_>> = cells.iter().filter(|c| !c.is_blank()).collect();
         // A heading merged across the row fills every cell with one text. A row with no
         // measure, lead unit or deadline is a heading, a note or a total. Neither is a measure.
-        let merged_heading = filled.len() > 1 && filled.iter().all(|c| *c == filled[0]);
+        let mut filled = cells.iter().filter(|c| !c.is_blank());
+        let first = filled.next();
+        let mut others = 0;
+        let mut alike = true;
+        for cell in filled {
+            others += 1;
+            alike = alike && Some(cell) == first;
+        }
+        let merged_heading = others > 0 && alike;
         let has_measure = content.is_some()
             || !self.cell(cells, Column::LeadUnit).is_blank()
             || !self.cell(cells, Column::Deadline).is_blank();
         if merged_heading || !has_measure {
-            if let Some(heading) = filled.first()
-                && filled.iter().all(|c| c == heading)
+            if let Some(heading) = first
+                && alike
             {
                 self.heading(heading.display());
             }
@@ -782,7 +815,7 @@ impl LedgerReader {
         }
         self.lines_read += 1;
         let before = self.problems.len();
-        let code = match &code_cell {
+        let code = match code_cell {
             Cell::Text(t) if !t.trim().is_empty() => parse::code(t),
             Cell::Number(n) => parse::code_number(*n),
             Cell::Empty | Cell::Uncalculated | Cell::Text(_) => {
@@ -794,31 +827,39 @@ impl LedgerReader {
                 String::new()
             }
         };
-        if !code.is_empty()
-            && let Some(first) = self.codes.insert(code.clone(), row)
-        {
-            self.codes.insert(code.clone(), first);
-            self.problem(
-                row,
-                Column::Code,
-                Problem::DuplicateCode {
-                    code: code.clone(),
-                    first,
-                },
-            );
-        }
-        let content = content.unwrap_or_else(|| {
-            self.problem(row, Column::Content, Problem::Empty(Column::Content));
-            String::new()
-        });
-        if let Some(aspect) = self.text(cells, Column::Aspect) {
-            if self.aspect.as_deref() != Some(aspect.as_str()) {
-                self.problem = None;
+        if !code.is_empty() {
+            match self.codes.entry(code.clone()) {
+                Entry::Vacant(free) => {
+                    free.insert(row);
+                }
+                Entry::Occupied(used) => {
+                    let first = *used.get();
+                    self.problem(
+                        row,
+                        Column::Code,
+                        Problem::DuplicateCode {
+                            code: code.clone(),
+                            first,
+                        },
+                    );
+                }
             }
-            self.aspect = Some(aspect);
         }
-        if let Some(problem) = self.text(cells, Column::Problem) {
-            self.problem = Some(problem);
+        if content.is_none() {
+            self.problem(row, Column::Content, Problem::Empty(Column::Content));
+        }
+        // Merged 方面 and 问题 cells repeat on every row they span: a copy is made only when
+        // the text changes.
+        if let Some(aspect) = self.text(cells, Column::Aspect)
+            && self.aspect.as_deref() != Some(&*aspect)
+        {
+            self.problem = None;
+            self.aspect = Some(aspect.into_owned());
+        }
+        if let Some(problem) = self.text(cells, Column::Problem)
+            && self.problem.as_deref() != Some(&*problem)
+        {
+            self.problem = Some(problem.into_owned());
         }
         let lead_text = self.text(cells, Column::LeadUnit).unwrap_or_default();
         let mut leads = parse::units(&lead_text);
@@ -834,9 +875,8 @@ impl LedgerReader {
             }
         }
         let leaders = parse::names(&self.text(cells, Column::Leader).unwrap_or_default());
-        let deadline_cell = self.cell(cells, Column::Deadline).clone();
-        let deadline_text = deadline_cell.display();
-        let deadline = match &deadline_cell {
+        let deadline_cell = self.cell(cells, Column::Deadline);
+        let deadline = match deadline_cell {
             Cell::Date(d) => parse::deadline_date(*d).map_err(Problem::Deadline),
             Cell::Number(n) => parse::deadline_number(*n).map_err(Problem::Deadline),
             Cell::Text(t) => parse::deadline(t).map_err(Problem::Deadline),
@@ -849,13 +889,10 @@ impl LedgerReader {
         });
         let status = match self.text(cells, Column::Status) {
             None => None,
-            Some(text)
-                if ["逾期", "已逾期", "overdue"]
-                    .contains(&parse::normalize(&text).to_lowercase().as_str()) =>
-            {
+            Some(text) if names_overdue(&text) => {
                 self.warnings.push(Warning::OverdueStatus {
                     row,
-                    text: text.clone(),
+                    text: text.into_owned(),
                 });
                 Some(Status::InProgress)
             }
@@ -878,14 +915,14 @@ impl LedgerReader {
             code,
             aspect: self.aspect.clone(),
             problem: self.problem.clone(),
-            content,
-            target: self.text(cells, Column::Target),
+            content: content.map(Cow::into_owned).unwrap_or_default(),
+            target: self.text(cells, Column::Target).map(Cow::into_owned),
             leaders,
             lead_unit,
             units,
             deadline,
-            deadline_text,
-            progress: self.text(cells, Column::Progress),
+            deadline_text: deadline_cell.display(),
+            progress: self.text(cells, Column::Progress).map(Cow::into_owned),
             status,
         });
         if self.batch.len() >= BATCH_LINES {
@@ -934,6 +971,9 @@ impl RowVisitor for LedgerReader {
     }
 
     fn row(&mut self, row: u32, cells: &[Cell<'_>]) -> Flow {
+        if self.stopped {
+            return Flow::Stop;
+        }
         if self.only_sheet.as_ref().is_some_and(|s| *s != self.sheet) {
             return Flow::SkipSheet;
         }
@@ -951,7 +991,7 @@ impl RowVisitor for LedgerReader {
         let alone = header_map(cells);
         for map in [below, alone].into_iter().flatten() {
             if missing_columns(&map).is_empty() {
-                self.columns = Some(map);
+                self.set_columns(map);
                 self.candidate = None;
                 return Flow::Continue;
             }
@@ -992,6 +1032,13 @@ impl RowVisitor for LedgerReader {
     }
 }
 
+/// Whether a status cell says 逾期 (overdue), which duban computes rather than stores. Only
+/// a cell that could say it is normalized.
+fn names_overdue(text: &str) -> bool {
+    let could = text.contains('逾') || text.contains(['o', 'O', '\u{FF4F}', '\u{FF2F}']);
+    could && ["逾期", "已逾期", "overdue"].contains(&parse::normalize(text).to_lowercase().as_str())
+}
+
 /// The result of an import: what the store did, plus the reader's remarks.
 #[derive(Debug, Clone)]
 pub struct ImportReport {
@@ -1029,66 +1076,107 @@ pub async fn import_file(
     path: &Path,
     options: ImportOptions,
 ) -> Result<ImportReport, ImportError> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<LedgerLine>>(4);
-    let file = path.display().to_string();
-    let reader_path = path.to_path_buf();
-    let sheet = options.sheet.clone();
-    let progress = options.progress;
-    let max_bytes = options.max_megabytes.saturating_mul(1 << 20);
-    let reading = tokio::task::spawn_blocking(move || {
-        let mut seen = 0usize;
-        let on_batch = Box::new(move |batch: Vec<LedgerLine>| {
-            seen += batch.len();
-            if let Some(report) = progress {
-                report(seen);
-            }
-            sender.blocking_send(batch).is_ok()
+    Reading::start(path, options).import_into(store).await
+}
+
+/// A ledger file being read and checked on a thread of its own, its lines waiting in
+/// batches for the store. Started before the database is open, the reading goes on while it
+/// opens (on a new database, while its tables are made). Dropped, it stops the reading.
+pub struct Reading {
+    file: String,
+    options: ImportOptions,
+    receiver: tokio::sync::mpsc::Receiver<Vec<LedgerLine>>,
+    /// Batches written go back to the reading thread to be freed there, where their strings
+    /// were allocated: freed on the writing thread, each of a batch's ~30,000 strings locked
+    /// the reading thread's memory arena, against the reader's own allocations (freeing was
+    /// an eighth of the writing thread's time on a 100,000-measure import).
+    written: std::sync::mpsc::Sender<Vec<LedgerLine>>,
+    reading: tokio::task::JoinHandle<(LedgerReader, Result<(), ImportError>)>,
+}
+
+impl Reading {
+    /// Starts reading `path` as `options` say. Must be called within a Tokio runtime.
+    pub fn start(path: &Path, options: ImportOptions) -> Reading {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<LedgerLine>>(4);
+        let reader_path = path.to_path_buf();
+        let sheet = options.sheet.clone();
+        let progress = options.progress;
+        let max_bytes = options.max_megabytes.saturating_mul(1 << 20);
+        let (written, done) = std::sync::mpsc::channel::<Vec<LedgerLine>>();
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut seen = 0usize;
+            let on_batch = Box::new(move |batch: Vec<LedgerLine>| {
+                while let Ok(written) = done.try_recv() {
+                    drop(written);
+                }
+                if batch.is_empty() {
+                    return !sender.is_closed();
+                }
+                seen += batch.len();
+                if let Some(report) = progress {
+                    report(seen);
+                }
+                sender.blocking_send(batch).is_ok()
+            });
+            let mut reader = LedgerReader::new(sheet, on_batch);
+            let result = source::read(&reader_path, &mut reader, max_bytes);
+            reader.finish();
+            (reader, result)
         });
-        let mut reader = LedgerReader::new(sheet, on_batch);
-        let result = source::read(&reader_path, &mut reader, max_bytes);
-        reader.finish();
-        (reader, result)
-    });
-    let file_name = Path::new(&file)
-        .file_name()
-        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
-    let mut writer = store
-        .begin_import(&file_name, &options.actor, options.at)
-        .await?;
-    let mut write_error = None;
-    while let Some(batch) = receiver.recv().await {
-        if write_error.is_some() {
-            continue;
-        }
-        if let Err(e) = writer.write(&batch).await {
-            write_error = Some(e);
+        Reading {
+            file: path.display().to_string(),
+            options,
+            receiver,
+            written,
+            reading,
         }
     }
-    let (reader, read_result) = reading.await.map_err(|e| ImportError::Open {
-        path: file.clone(),
-        message: format!("the reader failed: {e}"),
-    })?;
-    let failure = match (read_result, write_error) {
-        (Err(e), _) => Some(e),
-        (_, Some(e)) => Some(ImportError::Store(e)),
-        _ if !reader.problems.is_empty() => Some(ImportError::Cells(reader.problems.clone())),
-        _ if !reader.found_header() => Some(reader.no_header_error()),
-        _ => None,
-    };
-    if let Some(failure) = failure {
-        // The original error is what the office needs; a failed rollback only adds to it.
-        if let Err(e) = writer.abort().await {
-            tracing::warn!("rolling back the failed import: {e}");
+
+    /// Writes what is read into `store`, in one transaction: all or nothing.
+    pub async fn import_into(mut self, store: &Store) -> Result<ImportReport, ImportError> {
+        let file = self.file.clone();
+        let file_name = Path::new(&file)
+            .file_name()
+            .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+        let mut writer = store
+            .begin_import(&file_name, &self.options.actor, self.options.at)
+            .await?;
+        let mut write_error = None;
+        while let Some(batch) = self.receiver.recv().await {
+            if write_error.is_some() {
+                continue;
+            }
+            if let Err(e) = writer.write(&batch).await {
+                write_error = Some(e);
+            }
+            let _ = self.written.send(batch);
         }
-        return Err(failure);
+        let (reader, read_result) = (&mut self.reading).await.map_err(|e| ImportError::Open {
+            path: file.clone(),
+            message: format!("the reader failed: {e}"),
+        })?;
+        let failure = match (read_result, write_error) {
+            (Err(e), _) => Some(e),
+            (_, Some(e)) => Some(ImportError::Store(e)),
+            _ if !reader.problems.is_empty() => Some(ImportError::Cells(reader.problems.clone())),
+            _ if !reader.found_header() => Some(reader.no_header_error()),
+            _ => None,
+        };
+        if let Some(failure) = failure {
+            // The original error is what the office needs; a failed rollback only adds to it.
+            if let Err(e) = writer.abort().await {
+                tracing::warn!("rolling back the failed import: {e}");
+            }
+            return Err(failure);
+        }
+        let outcome = writer.finish(!self.options.dry_run).await?;
+        Ok(ImportReport {
+            outcome,
+            warnings: reader.warnings,
+            deadline_years: reader.deadline_years,
+            dry_run: self.options.dry_run,
+        })
     }
-    let outcome = writer.finish(!options.dry_run).await?;
-    Ok(ImportReport {
-        outcome,
-        warnings: reader.warnings,
-        deadline_years: reader.deadline_years,
-        dry_run: options.dry_run,
-    })
 }
 
 #[cfg(test)]

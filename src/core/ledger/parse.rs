@@ -299,12 +299,16 @@ impl Cursor<'_> {
     }
 
     fn eat_word(&mut self, word: &str) -> bool {
-        let w: Vec<char> = word.chars().collect();
-        if self.chars[self.pos..].starts_with(&w) {
-            self.pos += w.len();
-            return true;
+        let rest = &self.chars[self.pos..];
+        let mut len = 0;
+        for c in word.chars() {
+            if rest.get(len) != Some(&c) {
+                return false;
+            }
+            len += 1;
         }
-        false
+        self.pos += len;
+        true
     }
 
     fn number(&mut self, max_digits: usize) -> Option<u32> {
@@ -320,9 +324,7 @@ impl Cursor<'_> {
         }
         self.chars[start..self.pos]
             .iter()
-            .collect::<String>()
-            .parse()
-            .ok()
+            .try_fold(0u32, |n, c| n.checked_mul(10)?.checked_add(c.to_digit(10)?))
     }
 
     /// A Chinese or Arabic numeral from 1 to 4, as in 第一季度 / 3季度.
@@ -522,81 +524,97 @@ pub fn names(text: &str) -> Vec<String> {
     units(text)
 }
 
+/// The words a status cell may hold, as each status's stable code or as ledgers write them.
+const STATUS_WORDS: [(&[&str], Status); 4] = [
+    (
+        &[
+            "未启动",
+            "未开始",
+            "尚未启动",
+            "未推进",
+            "notstarted",
+            "not started",
+            "todo",
+        ],
+        Status::NotStarted,
+    ),
+    (
+        &[
+            "推进中",
+            "正在推进",
+            "进行中",
+            "整改中",
+            "正在整改",
+            "基本完成",
+            "持续推进",
+            "长期坚持",
+            "inprogress",
+            "in progress",
+            "ongoing",
+        ],
+        Status::InProgress,
+    ),
+    (
+        &[
+            "申请销号",
+            "待销号",
+            "待核验",
+            "待验收",
+            "已完成待销号",
+            "claimed",
+            "completion claimed",
+            "completionclaimed",
+        ],
+        Status::Claimed,
+    ),
+    (
+        &[
+            "已销号",
+            "销号",
+            "已完成",
+            "完成",
+            "已办结",
+            "办结",
+            "已整改",
+            "整改完成",
+            "closed",
+            "done",
+            "completed",
+        ],
+        Status::Closed,
+    ),
+];
+
+/// The status whose word, without its spaces, is `compact`.
+fn status_word(compact: &str) -> Option<Status> {
+    STATUS_WORDS
+        .iter()
+        .find(|(words, _)| {
+            words
+                .iter()
+                .any(|w| w.chars().filter(|c| *c != ' ').eq(compact.chars()))
+        })
+        .map(|(_, status)| *status)
+}
+
 /// Reads a status cell: a stable code, or a word a ledger uses. `Ok(None)` for an empty cell.
+/// Case, spaces, full-width letters, `_` and `-` do not matter.
 pub fn status(text: &str) -> Result<Option<Status>, UnknownStatus> {
-    let norm = normalize(text).to_lowercase().replace(['_', '-'], " ");
+    // Most cells hold a word as the table writes it; only the others are normalized.
+    if let Some(status) = status_word(text.trim()) {
+        return Ok(Some(status));
+    }
+    let norm = normalize(text).to_lowercase();
     if norm.is_empty() {
         return Ok(None);
     }
-    let table: [(&[&str], Status); 4] = [
-        (
-            &[
-                "未启动",
-                "未开始",
-                "尚未启动",
-                "未推进",
-                "notstarted",
-                "not started",
-                "todo",
-            ],
-            Status::NotStarted,
-        ),
-        (
-            &[
-                "推进中",
-                "正在推进",
-                "进行中",
-                "整改中",
-                "正在整改",
-                "基本完成",
-                "持续推进",
-                "长期坚持",
-                "inprogress",
-                "in progress",
-                "ongoing",
-            ],
-            Status::InProgress,
-        ),
-        (
-            &[
-                "申请销号",
-                "待销号",
-                "待核验",
-                "待验收",
-                "已完成待销号",
-                "claimed",
-                "completion claimed",
-                "completionclaimed",
-            ],
-            Status::Claimed,
-        ),
-        (
-            &[
-                "已销号",
-                "销号",
-                "已完成",
-                "完成",
-                "已办结",
-                "办结",
-                "已整改",
-                "整改完成",
-                "closed",
-                "done",
-                "completed",
-            ],
-            Status::Closed,
-        ),
-    ];
-    let compact = norm.replace(' ', "");
-    for (words, status) in table {
-        if words
-            .iter()
-            .any(|w| *w == norm || w.replace(' ', "") == compact)
-        {
-            return Ok(Some(status));
-        }
-    }
-    Err(UnknownStatus(text.trim().to_string()))
+    let compact: String = norm
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .collect();
+    status_word(&compact)
+        .map(Some)
+        .ok_or_else(|| UnknownStatus(text.trim().to_string()))
 }
 
 /// Reads a code cell (序号): text as written, or a number without a trailing `.0`.

@@ -64,13 +64,19 @@ impl Cell<'_> {
 
     /// The cell as text people would read in it.
     pub fn display(&self) -> String {
+        self.shown().into_owned()
+    }
+
+    /// [`Cell::display`], borrowing the cell's text where cleaning it drops nothing but
+    /// surrounding whitespace: what the reader only looks at, it does not copy.
+    pub fn shown(&self) -> Cow<'_, str> {
         match self {
-            Cell::Empty | Cell::Uncalculated => String::new(),
-            Cell::Text(t) => clean(t),
-            Cell::Number(n) => crate::core::ledger::parse::code_number(*n),
-            Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
-            Cell::Bool(b) => b.to_string(),
-            Cell::Error(e) => e.clone(),
+            Cell::Empty | Cell::Uncalculated => Cow::Borrowed(""),
+            Cell::Text(t) => crate::core::text::clean_borrowed(t),
+            Cell::Number(n) => Cow::Owned(crate::core::ledger::parse::code_number(*n)),
+            Cell::Date(d) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
+            Cell::Bool(b) => Cow::Owned(b.to_string()),
+            Cell::Error(e) => Cow::Borrowed(e),
         }
     }
 
@@ -407,15 +413,17 @@ pub fn read(path: &Path, visitor: &mut dyn RowVisitor, max_bytes: u64) -> Result
     }
 }
 
-/// Fills merged areas row by row, in a single pass over rows in ascending order.
-struct MergeFill {
+/// Fills merged areas row by row, in a single pass over rows in ascending order. A merged
+/// value borrows from the workbook as its cells do (a shared string): filling the rows under
+/// it copies no text.
+struct MergeFill<'a> {
     regions: Vec<Dimensions>,
     next: usize,
-    active: Vec<(Dimensions, Cell<'static>)>,
+    active: Vec<(Dimensions, Cell<'a>)>,
 }
 
-impl MergeFill {
-    fn new(mut regions: Vec<Dimensions>) -> MergeFill {
+impl<'a> MergeFill<'a> {
+    fn new(mut regions: Vec<Dimensions>) -> MergeFill<'a> {
         regions.sort_by_key(|d| d.start);
         MergeFill {
             regions,
@@ -425,7 +433,7 @@ impl MergeFill {
     }
 
     /// Fills `cells` of 0-based row `row`.
-    fn apply<'a>(&mut self, row: u32, cells: &mut Vec<Cell<'a>>) {
+    fn apply(&mut self, row: u32, cells: &mut Vec<Cell<'a>>) {
         self.active.retain(|(d, _)| d.end.0 >= row);
         while self.next < self.regions.len() && self.regions[self.next].start.0 <= row {
             let d = self.regions[self.next];
@@ -434,11 +442,7 @@ impl MergeFill {
                 continue;
             }
             let value = if d.start.0 == row {
-                cells
-                    .get(d.start.1 as usize)
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_owned()
+                cells.get(d.start.1 as usize).cloned().unwrap_or_default()
             } else {
                 Cell::Empty
             };

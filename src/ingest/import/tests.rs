@@ -458,3 +458,80 @@ fn date_cells_out_of_range_are_refused() {
         "row 2, column 完成时限: the date 1900-01-05 is out of range (2000–2100)"
     );
 }
+
+/// A measure row under [`header`] with code `n`.
+fn measure_row(n: usize) -> Vec<Cell<'static>> {
+    vec![
+        Cell::Number(n as f64),
+        t("问题一"),
+        t("召开专题会议"),
+        t("王建国"),
+        t("经济发展局"),
+        Cell::Empty,
+        t("2024年6月底前"),
+        Cell::Empty,
+        Cell::Empty,
+    ]
+}
+
+/// Feeds `rows` to a reader whose receiver listens for `listening` calls; returns how many
+/// rows it took before it asked to stop, the batches it was handed, and the reader.
+fn read_until_deaf(rows: &[Vec<Cell<'_>>], listening: usize) -> (usize, Vec<usize>, LedgerReader) {
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let sink = batches.clone();
+    let mut reader = LedgerReader::new(
+        None,
+        Box::new(move |batch| {
+            let mut seen = sink.lock().unwrap();
+            seen.push(batch.len());
+            seen.len() <= listening
+        }),
+    );
+    reader.start_sheet("台账");
+    let mut taken = 0;
+    for (i, row) in rows.iter().enumerate() {
+        taken += 1;
+        if reader.row(i as u32 + 1, row) == Flow::Stop {
+            break;
+        }
+    }
+    reader.finish();
+    let batches = batches.lock().unwrap().clone();
+    (taken, batches, reader)
+}
+
+#[test]
+fn the_reader_stops_when_its_receiver_stops_listening() {
+    let mut rows = vec![header()];
+    rows.extend((1..=BATCH_LINES * 5).map(measure_row));
+    // The receiver takes one batch and hangs up at the second: the row after it is the last.
+    let (taken, batches, reader) = read_until_deaf(&rows, 1);
+    assert_eq!(batches, vec![BATCH_LINES, BATCH_LINES]);
+    assert_eq!(taken, 1 + 2 * BATCH_LINES + 1);
+    assert!(matches!(
+        reader.problems.as_slice(),
+        [CellProblem {
+            problem: Problem::WriterStopped,
+            ..
+        }]
+    ));
+
+    // With a bad cell the lines are only checked, and the receiver is asked with empty
+    // batches whether it still listens.
+    rows[3][0] = Cell::Empty;
+    let (taken, batches, reader) = read_until_deaf(&rows, 2);
+    assert_eq!(batches, vec![0, 0, 0]);
+    // The bad row makes no line: the third batch fills a row later.
+    assert_eq!(taken, 1 + 3 * BATCH_LINES + 1 + 1);
+    assert_eq!(reader.problems.len(), 2, "{:?}", reader.problems);
+
+    // A receiver that listens to the end gets every line.
+    let (taken, batches, reader) = read_until_deaf(&rows[..1 + BATCH_LINES + 7], 10);
+    assert_eq!(batches, vec![0, 0]);
+    assert_eq!(taken, 1 + BATCH_LINES + 7);
+    assert_eq!(reader.problems.len(), 1);
+    rows[3] = measure_row(3);
+    let (_, batches, reader) = read_until_deaf(&rows, 10);
+    assert_eq!(batches, vec![BATCH_LINES; 5]);
+    assert!(reader.problems.is_empty());
+}

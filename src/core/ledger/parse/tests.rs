@@ -263,11 +263,17 @@ fn status_cells() {
         ("已销号", Some(Status::Closed)),
         ("已完成", Some(Status::Closed)),
         (" closed ", Some(Status::Closed)),
+        ("ＤＯＮＥ", Some(Status::Closed)),
+        ("Not-Started", Some(Status::NotStarted)),
+        (" 推 进\u{3000}中 ", Some(Status::InProgress)),
+        ("completion_claimed", Some(Status::Claimed)),
     ];
     for (text, expected) in cases {
         assert_eq!(status(text), Ok(*expected), "{text:?}");
     }
     assert_eq!(status("差不多"), Err(UnknownStatus("差不多".into())));
+    // A dash is no empty cell.
+    assert_eq!(status(" - "), Err(UnknownStatus("-".into())));
     for s in Status::ALL {
         assert_eq!(status(s.code()), Ok(Some(s)));
         assert_eq!(status(s.label_zh()), Ok(Some(s)));
