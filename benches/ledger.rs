@@ -76,13 +76,16 @@ fn reader_alone(file: &Path) -> (f64, usize) {
     let read = Arc::new(AtomicUsize::new(0));
     let counter = read.clone();
     let started = Instant::now();
+    // As in an import, each batch comes back to be emptied and filled again.
+    let (give_back, written) = std::sync::mpsc::channel();
     let mut reader = LedgerReader::new(
         None,
         Box::new(move |batch| {
             counter.fetch_add(batch.len(), Ordering::Relaxed);
-            true
+            give_back.send(batch).is_ok()
         }),
-    );
+    )
+    .recycling(written);
     duban::ingest::import::source::read(file, &mut reader, 200 << 20).expect("read");
     reader.finish();
     assert!(reader.problems.is_empty(), "{:?}", &reader.problems[..1]);

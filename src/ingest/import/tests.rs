@@ -535,3 +535,42 @@ fn the_reader_stops_when_its_receiver_stops_listening() {
     assert_eq!(batches, vec![BATCH_LINES; 5]);
     assert!(reader.problems.is_empty());
 }
+
+/// Batches handed back once written are emptied on the reading thread and filled again:
+/// two buffers take turns, however many batches a file makes.
+#[test]
+fn written_batches_are_filled_again() {
+    let (give_back, written) = std::sync::mpsc::channel();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut reader = LedgerReader::new(
+        None,
+        Box::new(move |batch: Vec<LedgerLine>| {
+            let first = batch.first().map(|l| l.code.clone());
+            sink.lock()
+                .unwrap()
+                .push((batch.as_ptr() as usize, batch.len(), first));
+            give_back.send(batch).is_ok()
+        }),
+    )
+    .recycling(written);
+    reader.start_sheet("台账");
+    reader.row(1, &header());
+    for n in 1..=BATCH_LINES * 4 {
+        assert_eq!(reader.row(n as u32 + 1, &measure_row(n)), Flow::Continue);
+    }
+    reader.finish();
+    assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+    let seen = seen.lock().unwrap().clone();
+    let starts: Vec<_> = seen
+        .iter()
+        .map(|(_, len, first)| (*len, first.clone()))
+        .collect();
+    let expected: Vec<_> = (0..4)
+        .map(|i| (BATCH_LINES, Some((i * BATCH_LINES + 1).to_string())))
+        .collect();
+    assert_eq!(starts, expected);
+    assert_eq!(seen[2].0, seen[0].0, "the first buffer is filled again");
+    assert_eq!(seen[3].0, seen[1].0);
+    assert_ne!(seen[0].0, seen[1].0);
+}
