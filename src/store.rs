@@ -399,6 +399,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Each SQLite connection's page cache: 32 MiB, which holds a 100,000-measure ledger's
+/// tables for the listings. An import shrinks it while it writes (`store::import`).
+pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -32768";
+
 /// Turns off SQLite's memory statistics, which duban never reads, before the first SQLite
 /// connection of the process: with them on, every allocation SQLite makes takes a global lock
 /// to count it (a large import makes millions).
@@ -462,8 +466,7 @@ impl Store {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        // 32 MiB of page cache: a large import spills fewer pages mid-transaction.
-                        conn.execute("PRAGMA cache_size = -32768").await?;
+                        conn.execute(SQLITE_CACHE).await?;
                     }
                     Ok(())
                 })
@@ -680,6 +683,53 @@ mod tests {
             err.contains("unsupported") && !err.contains("secret"),
             "{err}"
         );
+    }
+
+    /// An import shrinks its SQLite connection's page cache while it writes and gives it
+    /// back before it ends, whether it commits, is a dry run or fails: the connection goes
+    /// back to the pool as it came.
+    #[tokio::test]
+    async fn imports_give_their_connection_its_page_cache_back() {
+        use crate::ingest::import::{ImportOptions, import_file};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("cache.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let ledger = dir.path().join("ledger.xlsx");
+        crate::ingest::sample::write_sample(&ledger).unwrap();
+        let broken = dir.path().join("broken.xlsx");
+        std::fs::write(&broken, b"PK\x03\x04 not a workbook").unwrap();
+        for (file, dry_run, ok) in [
+            (&ledger, false, true),
+            (&ledger, true, true),
+            (&broken, false, false),
+        ] {
+            let options = ImportOptions {
+                dry_run,
+                sheet: None,
+                actor: "office".into(),
+                at: chrono::Utc::now(),
+                progress: None,
+                max_megabytes: 200,
+            };
+            let result = import_file(&store, file, options).await;
+            assert_eq!(result.is_ok(), ok, "{file:?} {dry_run}");
+            // Every connection the pool holds, the import's among them.
+            let mut held = Vec::new();
+            for _ in 0..store.pool.size() {
+                let mut conn = store.pool.acquire().await.unwrap();
+                let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+                assert_eq!(cache, -32768, "{file:?} {dry_run}");
+                held.push(conn);
+            }
+        }
+        let measures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM measures")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert!(measures > 0);
     }
 
     /// Every connection of an SQLite store syncs each commit to disk before it returns

