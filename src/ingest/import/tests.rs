@@ -574,3 +574,11 @@ fn written_batches_are_filled_again() {
     assert_eq!(seen[3].0, seen[1].0);
     assert_ne!(seen[0].0, seen[1].0);
 }
+
+/// A column's slot in a read row is its place in `Column::ALL`.
+#[test]
+fn columns_are_numbered_as_listed() {
+    for (i, column) in Column::ALL.into_iter().enumerate() {
+        assert_eq!(column as usize, i, "{column:?}");
+    }
+}
