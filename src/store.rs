@@ -403,6 +403,9 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
 /// tables for the listings. An import shrinks it while it writes (`store::import`).
 pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -32768";
 
+/// The page cache of an import's SQLite connection while it writes: 2 MiB.
+pub(crate) const SQLITE_IMPORT_CACHE: &str = "PRAGMA cache_size = -2048";
+
 /// Turns off SQLite's memory statistics, which duban never reads, before the first SQLite
 /// connection of the process: with them on, every allocation SQLite makes takes a global lock
 /// to count it (a large import makes millions).
