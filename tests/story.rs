@@ -475,14 +475,14 @@ async fn made_files_are_kept_in_postgres_only() {
     }
 }
 
-/// The foreign keys and indexes of the tables an import fills, on PostgreSQL: `(table,
-/// name)`.
+/// The foreign keys, primary and unique keys and indexes of the tables an import fills, on
+/// PostgreSQL: `(table, name)`, a key named with its kind.
 async fn ledger_keys(url: &str) -> Vec<(String, String)> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query_as(
-        "SELECT c.relname::text, k.conname::text FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
-         WHERE k.contype = 'f' AND c.relname IN ('measures', 'measure_units', 'measure_leaders', 'problems') \
+        "SELECT c.relname::text, k.contype::text || ' ' || k.conname::text FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
+         WHERE k.contype IN ('f', 'p', 'u') AND c.relname IN ('measures', 'measure_units', 'measure_leaders', 'problems') \
          UNION ALL \
          SELECT tablename::text, indexdef FROM pg_indexes \
          WHERE tablename IN ('measures', 'measure_units', 'measure_leaders', 'problems') \
@@ -494,8 +494,10 @@ async fn ledger_keys(url: &str) -> Vec<(String, String)> {
 }
 
 /// A large import into PostgreSQL (a thousand new or changed lines in a batch and more) takes
-/// its other path: the foreign keys and plain indexes of the tables it fills are dropped for
-/// its length and added back, each key checked once, before it commits, and its new rows go
+/// its other path: the foreign keys, plain indexes and the unique keys no foreign key leans
+/// on (measures' code; the link tables' primary keys on a first load) of the tables it fills
+/// are dropped for its length and added back, each key checked once, before it commits, and
+/// its new rows go
 /// in with `COPY`. The ledger then reads as the same file imported into SQLite, every key
 /// and index is back, a large re-import changing every measure updates them in place on
 /// both, and a large import that fails writes nothing and leaves keys and indexes as they
@@ -509,10 +511,14 @@ async fn large_imports_alike_on_both_backends() {
     pg.ok(&["measures", "--json"]);
     let keys = ledger_keys(&db.url).await;
     assert!(keys.len() >= 6, "{keys:?}");
-    assert!(
-        keys.iter().any(|(_, k)| k.contains("measures_lead_unit")),
-        "{keys:?}"
-    );
+    for key in [
+        "measures_lead_unit",
+        "u measures_code_key",
+        "p measure_units_pkey",
+        "p measure_leaders_pkey",
+    ] {
+        assert!(keys.iter().any(|(_, k)| k.contains(key)), "{key}: {keys:?}");
+    }
     let mut rows = synthetic_measures(2_500, 40, 5);
     let first = pg.path("large.xlsx");
     write_ledger_file(&first, "台账", &rows, Layout::AspectColumn).unwrap();

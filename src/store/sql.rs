@@ -240,7 +240,7 @@ fn write_copy_row<'a>(out: &mut Vec<u8>, values: impl Iterator<Item = Val<'a>>) 
 }
 
 /// Bytes of rows sent in one `CopyData` message.
-const COPY_CHUNK: usize = 1 << 20;
+const COPY_CHUNK: usize = 1 << 16;
 
 /// Sends `rows` into `table`'s `columns` with `COPY … FROM STDIN`, in the transaction `conn`
 /// is in; `conn` must be a PostgreSQL connection. A row the table refuses fails the whole
@@ -394,6 +394,121 @@ mod tests {
             write_copy_row(&mut out, values.iter().copied());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{values:?}");
         }
+    }
+
+    /// Rows copied into PostgreSQL read back as they were sent, over more than one
+    /// `CopyData` message, with every text `COPY`'s text format escapes or could take for an
+    /// end or a NULL, and a row the table refuses fails the `COPY` with the server's words
+    /// and leaves the connection ready for the next.
+    #[tokio::test]
+    async fn copied_rows_read_back_as_they_were_sent() {
+        use sqlx::{Connection, Row};
+        sqlx::any::install_default_drivers();
+        let url = std::env::var("DUBAN_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = AnyConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TEMP TABLE copied (id BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             n BIGINT CHECK (n IS NULL OR n <> 13), note TEXT)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let columns = [
+            ("id", Kind::Int),
+            ("name", Kind::Text),
+            ("n", Kind::Int),
+            ("note", Kind::Text),
+        ];
+        let odd = [
+            "",
+            "\\.",
+            "\\N",
+            "\\",
+            "a\tb\nc\rd",
+            "整改“销号”🙂",
+            "\u{3000}",
+            "'; DROP TABLE copied; --",
+        ];
+        let long = "长".repeat(500);
+        let names: Vec<String> = (0..3_000)
+            .map(|i| {
+                format!(
+                    "{}{}",
+                    odd[i % odd.len()],
+                    if i % 3 == 0 { &long[..] } else { "" }
+                )
+            })
+            .collect();
+        let rows: Vec<[Val; 4]> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let n = match i % 3 {
+                    0 => None,
+                    1 => Some(i64::MIN + i as i64),
+                    _ => Some(i64::MAX - i as i64),
+                };
+                [
+                    Val::Int(i as i64),
+                    Val::Text(name),
+                    Val::OptInt(n),
+                    Val::OptText((i % 2 == 0).then_some(odd[i % odd.len()])),
+                ]
+            })
+            .collect();
+        let bytes: usize = names.iter().map(String::len).sum();
+        assert!(bytes > COPY_CHUNK, "{bytes} bytes: more than one message");
+        copy_rows(&mut conn, "copied", &columns, &rows)
+            .await
+            .unwrap();
+        let back = sqlx::query("SELECT id, name, n, note FROM copied ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(back.len(), rows.len());
+        for (row, sent) in back.iter().zip(&rows) {
+            let got = (
+                row.get::<i64, _>(0),
+                row.get::<String, _>(1),
+                row.get::<Option<i64>, _>(2),
+                row.get::<Option<String>, _>(3),
+            );
+            let [
+                Val::Int(id),
+                Val::Text(name),
+                Val::OptInt(n),
+                Val::OptText(note),
+            ] = *sent
+            else {
+                unreachable!("rows are built above")
+            };
+            assert_eq!(got, (id, name.to_string(), n, note.map(str::to_string)));
+        }
+        let refused = [[
+            Val::Int(5_000),
+            Val::Text("x"),
+            Val::OptInt(Some(13)),
+            Val::OptText(None),
+        ]];
+        let err = copy_rows(&mut conn, "copied", &columns, &refused)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("copied_n_check"), "{err}");
+        let again = [[
+            Val::Int(5_001),
+            Val::Text("y"),
+            Val::OptInt(None),
+            Val::OptText(None),
+        ]];
+        copy_rows(&mut conn, "copied", &columns, &again)
+            .await
+            .unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM copied")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(count, 3_001);
     }
 
     /// Bound inserts run on the connection sqlx holds, inside its transaction: they return
