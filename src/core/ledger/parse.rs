@@ -3,6 +3,8 @@
 //! Every reader is pure and returns a message that names the bad text; the importer adds
 //! the row and column. Full-width digits and punctuation are read like their ASCII forms.
 
+use std::borrow::Cow;
+
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{Deadline, ReportCycle, Status, UnknownStatus};
@@ -459,6 +461,31 @@ fn date_at(c: &mut Cursor<'_>) -> Result<Option<NaiveDate>, DateProblem> {
 /// ledger typed it: trimmed, zero-width characters dropped, runs of spaces made one, and
 /// brackets full-width in Chinese names (区委办(区政府办) → 区委办（区政府办）), ASCII in others.
 pub fn name(text: &str) -> String {
+    canonical_name(text).into_owned()
+}
+
+/// [`name`], borrowing `text` when it is already in canonical form, as nearly every name is.
+pub fn canonical_name(text: &str) -> Cow<'_, str> {
+    if text.bytes().all(|b| !may_change_name(b)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(rewrite_name(text))
+}
+
+/// Whether a name holding byte `b` may read otherwise in canonical form: ASCII spaces and
+/// brackets, and the first bytes of every other character [`rewrite_name`] changes or drops
+/// (spaces U+0085, U+00A0 → C2; U+1680 → E1; U+2000–U+205F, zero-width U+200B–U+200D → E2;
+/// U+3000 → E3; U+FEFF and full-width brackets → EF). Other characters starting so are
+/// left as they are by the rewrite, only looked at.
+fn may_change_name(b: u8) -> bool {
+    matches!(
+        b,
+        b'\t'..=b'\r' | b' ' | b'(' | b')' | 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF
+    )
+}
+
+/// The canonical form of a name, character by character.
+fn rewrite_name(text: &str) -> String {
     let chinese = text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
     let mut out = String::with_capacity(text.len());
     let mut space = false;
@@ -498,20 +525,41 @@ pub fn name(text: &str) -> String {
 /// semicolons, and line breaks. A trailing "(牵头)" marker is dropped, names take their
 /// canonical form ([`name`]), and repeats are dropped.
 pub fn units(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let written = write_units(text, &mut names, 0);
+    names.truncate(written);
+    names
+}
+
+/// Writes the unit names of `text` (as [`units`] splits them) into `out` from index `at` on,
+/// leaving out those `out[..at]` or the names before them already hold, and returns how
+/// many of `out` are names now. The strings `out` holds from `at` on are written over,
+/// keeping their room; those past the returned length are stale, for the caller to
+/// truncate or write over next time.
+pub fn write_units(text: &str, out: &mut Vec<String>, at: usize) -> usize {
     const SEPARATORS: [char; 7] = ['、', ',', '\u{FF0C}', ';', '\u{FF1B}', '\n', '\r'];
-    let mut names: Vec<String> = Vec::new();
+    let mut len = at;
     for part in text.split(SEPARATORS) {
-        let mut unit = name(part.trim_matches(['"', '\'', '“', '”']));
+        let canonical = canonical_name(part.trim_matches(['"', '\'', '“', '”']));
+        let mut unit: &str = &canonical;
         for marker in ["\u{FF08}牵头\u{FF09}", "\u{FF08}牵头单位\u{FF09}", "(lead)"] {
             if let Some(stripped) = unit.strip_suffix(marker) {
-                unit = stripped.trim().to_string();
+                unit = stripped.trim();
             }
         }
-        if !unit.is_empty() && !names.contains(&unit) {
-            names.push(unit);
+        if unit.is_empty() || out[..len].iter().any(|u| u == unit) {
+            continue;
         }
+        match out.get_mut(len) {
+            Some(slot) => {
+                slot.clear();
+                slot.push_str(unit);
+            }
+            None => out.push(unit.to_string()),
+        }
+        len += 1;
     }
-    names
+    len
 }
 
 /// A measure's code (序号) in canonical form: full-width digits and dashes as ASCII, no spaces.

@@ -74,7 +74,8 @@ impl Cell<'_> {
             Cell::Empty | Cell::Uncalculated => Cow::Borrowed(""),
             Cell::Text(t) => crate::core::text::clean_borrowed(t),
             Cell::Number(n) => Cow::Owned(crate::core::ledger::parse::code_number(*n)),
-            Cell::Date(d) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
+            // chrono displays a date as `%Y-%m-%d` without parsing a format string.
+            Cell::Date(d) => Cow::Owned(d.to_string()),
             Cell::Bool(b) => Cow::Owned(b.to_string()),
             Cell::Error(e) => Cow::Borrowed(e),
         }

@@ -575,6 +575,112 @@ fn written_batches_are_filled_again() {
     assert_ne!(seen[0].0, seen[1].0);
 }
 
+/// Lines written over the strings of lines handed back read exactly as lines made new:
+/// nothing of a longer name, another unit list or a progress note before is left over.
+#[test]
+fn lines_written_over_spare_ones_carry_nothing_over() {
+    let header: Vec<Cell<'static>> = [
+        "序号",
+        "方面",
+        "问题",
+        "整改措施",
+        "整改目标",
+        "责任领导",
+        "牵头单位",
+        "责任单位",
+        "完成时限",
+        "整改进展",
+        "状态",
+    ]
+    .into_iter()
+    .map(t)
+    .collect();
+    let units = [
+        "经济发展局",
+        "财政局",
+        "区委办(区政府办)",
+        "审计局",
+        "住建局",
+    ];
+    let rows: Vec<Vec<Cell<'static>>> = (1..=BATCH_LINES * 5 + 17)
+        .map(|n| {
+            let leads = (0..1 + n % 4)
+                .map(|i| units[(n + i) % units.len()])
+                .collect::<Vec<_>>()
+                .join("、");
+            let leads = if n % 7 == 0 {
+                format!("{leads}(牵头)")
+            } else {
+                leads
+            };
+            let others = (0..n % 3)
+                .map(|i| units[(n * 3 + i) % units.len()])
+                .collect::<Vec<_>>()
+                .join("，");
+            vec![
+                Cell::Number(n as f64),
+                t(&format!("方面{}", n / 900)),
+                t(&format!("问题{}", n / 5)),
+                t(&"召开专题会议研究部署".repeat(1 + n % 9)),
+                if n % 2 == 0 {
+                    t(&format!("目标{n}"))
+                } else {
+                    Cell::Empty
+                },
+                t(["王建国", "李明、张伟", "", "赵六，钱七，孙八"][n % 4]),
+                t(&leads),
+                t(&others),
+                if n % 3 == 0 {
+                    Cell::Date(NaiveDate::from_ymd_opt(2024, 1 + (n % 12) as u32, 1).unwrap())
+                } else {
+                    t(["2024年6月底前", "长期坚持", "立行立改", "2024/5/1"][n % 4])
+                },
+                if n % 5 < 2 {
+                    t(&"已完成部分工作".repeat(1 + n % 4))
+                } else {
+                    Cell::Empty
+                },
+                t(["推进中", "", "已完成"][n % 3]),
+            ]
+        })
+        .collect();
+    let read = |recycle: bool| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let (give_back, written) = std::sync::mpsc::channel();
+        let mut reader = LedgerReader::new(
+            None,
+            Box::new(move |batch: Vec<LedgerLine>| {
+                sink.lock().unwrap().extend(batch.iter().cloned());
+                give_back.send(batch).is_ok()
+            }),
+        );
+        if recycle {
+            reader = reader.recycling(written);
+        }
+        reader.start_sheet("台账");
+        reader.row(1, &header);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(reader.row(i as u32 + 2, row), Flow::Continue);
+        }
+        reader.finish();
+        assert!(reader.problems.is_empty(), "{:?}", reader.problems);
+        let spare = reader.spare.len();
+        let lines = lines.lock().unwrap().clone();
+        (lines, spare)
+    };
+    let (fresh, none_spare) = read(false);
+    let (reused, spare) = read(true);
+    assert_eq!(fresh.len(), rows.len());
+    assert_eq!(none_spare, 0);
+    assert!(spare > 0, "lines were handed back");
+    assert!(fresh.iter().any(|l| l.target.is_none()) && fresh.iter().any(|l| l.units.len() > 2));
+    for (made, written_over) in fresh.iter().zip(&reused) {
+        assert_eq!(made, written_over);
+    }
+    assert_eq!(fresh.len(), reused.len());
+}
+
 /// A column's slot in a read row is its place in `Column::ALL`.
 #[test]
 fn columns_are_numbered_as_listed() {

@@ -249,6 +249,49 @@ fn names_take_one_form() {
     assert_eq!(code(" １-３ "), "1-3");
 }
 
+/// A name is copied only when its canonical form differs: for every character, in Chinese
+/// and ASCII company, the quick look gives what the character-by-character rewrite gives.
+#[test]
+fn names_already_canonical_are_borrowed() {
+    let mut text = String::new();
+    for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+        for (before, after) in [("甲", "乙"), ("a", "b"), ("", "局"), ("", "")] {
+            text.clear();
+            text.push_str(before);
+            text.push(c);
+            text.push_str(after);
+            let quick = canonical_name(&text);
+            assert_eq!(quick, rewrite_name(&text), "{c:?} in {text:?}");
+            if quick != text {
+                assert!(matches!(quick, Cow::Owned(_)), "{c:?}");
+            }
+        }
+    }
+    assert!(matches!(canonical_name("经济发展局"), Cow::Borrowed(_)));
+    assert!(matches!(canonical_name("Office of Finance"), Cow::Owned(_)));
+}
+
+/// Unit names are written over the strings a list already holds, keeping their room, and
+/// a list continued from an index leaves out the names before it.
+#[test]
+fn unit_lists_are_written_over_kept_strings() {
+    let mut out: Vec<String> = (0..4).map(|_| String::with_capacity(64)).collect();
+    let room = out[0].as_ptr();
+    assert_eq!(
+        write_units("经济发展局(牵头)、财政局、财政局", &mut out, 0),
+        2
+    );
+    assert_eq!(out[..2], ["经济发展局", "财政局"]);
+    assert_eq!(out.len(), 4, "the rest are stale, not dropped");
+    assert_eq!(out[0].as_ptr(), room, "written where it was");
+    assert_eq!(write_units("财政局；审计局\n经济发展局", &mut out, 1), 3);
+    assert_eq!(out[..3], ["经济发展局", "财政局", "审计局"]);
+    let mut grown = vec!["甲".to_string()];
+    assert_eq!(write_units("乙、丙", &mut grown, 1), 3);
+    assert_eq!(grown, ["甲", "乙", "丙"]);
+    assert_eq!(write_units("", &mut grown, 0), 0);
+}
+
 #[test]
 fn status_cells() {
     let cases: &[(&str, Option<Status>)] = &[
