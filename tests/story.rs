@@ -335,6 +335,85 @@ async fn stale_progress_on_postgres() {
     stale_progress(Store::open(&db.url).await.unwrap()).await;
 }
 
+/// A ledger imported by a release that stored FNV-1a fingerprints reads as unchanged when
+/// the same file comes again, on both backends; a measure whose stored fingerprint no longer
+/// matches is updated and gets this release's kind (`x3:`), and what is imported new does too.
+#[tokio::test]
+async fn fingerprints_of_releases_before_still_match() {
+    use duban::ingest::import::LedgerReader;
+    let (give_back, written) = std::sync::mpsc::channel();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let mut reader = LedgerReader::new(
+        None,
+        Box::new(move |batch: Vec<duban::core::ledger::LedgerLine>| {
+            sink.lock().unwrap().extend(batch.iter().cloned());
+            give_back.send(batch).is_ok()
+        }),
+    )
+    .recycling(written);
+    duban::ingest::import::source::read(&sample(), &mut reader, 200 << 20).unwrap();
+    reader.finish();
+    let lines = lines.lock().unwrap().clone();
+    assert_eq!(lines.len(), 66);
+
+    let db = PgDatabase::create().await;
+    let sandbox = Sandbox::sqlite();
+    let at = Utc.with_ymd_and_hms(2024, 1, 8, 2, 0, 0).unwrap();
+    for url in [sandbox.url.clone(), db.url.clone()] {
+        let store = Store::open(&url).await.unwrap();
+        import_file(&store, &sample(), options(at)).await.unwrap();
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT source_hash FROM measures ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert!(
+            stored.iter().all(|h| h.starts_with("x3:") && h.len() == 19),
+            "{url}: {stored:?}"
+        );
+        // As the release before left it: FNV-1a, and one measure's edited since.
+        for line in &lines {
+            let old = if line.code == "2-8" {
+                "0123456789abcdef".to_string()
+            } else {
+                line.fnv_fingerprint()
+            };
+            let sql = match store.backend() {
+                Backend::Sqlite => "UPDATE measures SET source_hash = ?1 WHERE code = ?2",
+                Backend::Postgres => "UPDATE measures SET source_hash = $1 WHERE code = $2",
+            };
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(old)
+                .bind(&line.code)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let again = import_file(&store, &sample(), options(at)).await.unwrap();
+        assert_eq!(again.outcome.unchanged, 65, "{url}");
+        assert_eq!(again.outcome.updated, ["2-8"], "{url}");
+        let sql = match store.backend() {
+            Backend::Sqlite => "SELECT source_hash FROM measures WHERE code = ?1",
+            Backend::Postgres => "SELECT source_hash FROM measures WHERE code = $1",
+        };
+        let updated: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind("2-8")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let line = lines.iter().find(|l| l.code == "2-8").unwrap();
+        assert_eq!(updated, line.fingerprint(), "{url}");
+        let third = import_file(&store, &sample(), options(at)).await.unwrap();
+        assert_eq!(third.outcome.unchanged, 66, "{url}");
+        store.close().await;
+    }
+}
+
 /// Text PostgreSQL cannot store (a NUL byte) is cleaned on the way in, on both backends; and
 /// what the import's `COPY` into PostgreSQL must escape (a backslash, `\N`, a tab, a line
 /// break within a cell) reads back as on SQLite.

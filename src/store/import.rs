@@ -298,7 +298,7 @@ impl ImportWriter {
                     progress.push((old.id, text));
                 }
             }
-            if old.hash != line.fingerprint() {
+            if !line.has_fingerprint(&old.hash) {
                 changed.push((old.id, line));
             } else {
                 self.outcome.unchanged += 1;
@@ -326,7 +326,7 @@ impl ImportWriter {
             .iter()
             .filter(|line| match self.existing.get(&line.code) {
                 None => true,
-                Some(old) => old.hash != line.fingerprint(),
+                Some(old) => !line.has_fingerprint(&old.hash),
             })
             .count()
     }
