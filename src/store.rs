@@ -403,6 +403,14 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
 /// tables for the listings. An import shrinks it while it writes (`store::import`).
 pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -32768";
 
+/// The page size of a new SQLite database: 8 KiB instead of SQLite's 4 KiB. A
+/// 100,000-measure import writes half as many pages, through half as many system calls
+/// into the WAL and from it into the database at the checkpoint (about 7 % off its time),
+/// and replies commit as fast as before (the telegram bench, same minutes: 1.28 × the
+/// echo bot with 8 KiB, 1.04 × with 4 KiB). A database made before keeps its page size:
+/// SQLite fixes it when the file is created.
+pub(crate) const SQLITE_PAGE_SIZE: &str = "PRAGMA page_size = 8192";
+
 /// The page cache of an import's SQLite connection while it writes: 2 MiB.
 pub(crate) const SQLITE_IMPORT_CACHE: &str = "PRAGMA cache_size = -2048";
 
@@ -462,6 +470,8 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // Before WAL mode, which writes a new database's first page.
+                        conn.execute(SQLITE_PAGE_SIZE).await?;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         // Every commit is on disk before it returns: what the service then
                         // acknowledges (a getUpdates offset, a Stream ack, a webhook's 200, a
@@ -780,6 +790,64 @@ mod tests {
         }
         drop(held);
         store.close().await;
+    }
+
+    /// A new SQLite database has 8 KiB pages; one made with SQLite's 4 KiB before keeps
+    /// them, migrates and takes an import.
+    #[tokio::test]
+    async fn new_databases_have_8_kib_pages_and_older_ones_keep_theirs() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |url: String| async move {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            size
+        };
+        let new = format!("sqlite:{}", dir.path().join("new.db").display());
+        Store::open(&new).await.unwrap().close().await;
+        assert_eq!(page_size(new).await, 8192);
+
+        let old_path = dir.path().join("old.db");
+        let old = format!("sqlite:{}", old_path.display());
+        {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("{old}?mode=rwc"))
+                .await
+                .unwrap();
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE before_duban (x INTEGER)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        assert_eq!(page_size(old.clone()).await, 4096);
+        let store = Store::open(&old).await.unwrap();
+        let file = dir.path().join("ledger.csv");
+        std::fs::write(
+            &file,
+            "序号,整改措施,牵头单位,完成时限\n1,措施一,经发局,2024-06-30\n",
+        )
+        .unwrap();
+        let options = crate::ingest::import::ImportOptions {
+            dry_run: false,
+            sheet: None,
+            actor: "整改办".into(),
+            at: Utc::now(),
+            progress: None,
+            max_megabytes: 10,
+        };
+        crate::ingest::import::import_file(&store, &file, options)
+            .await
+            .unwrap();
+        assert_eq!(store.measures().await.unwrap().len(), 1);
+        store.close().await;
+        assert_eq!(page_size(old).await, 4096);
     }
 
     #[test]
