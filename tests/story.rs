@@ -579,8 +579,8 @@ async fn ledger_keys(url: &str) -> Vec<(String, String)> {
 /// its new rows go
 /// in with `COPY`. The ledger then reads as the same file imported into SQLite, every key
 /// and index is back, a large re-import changing every measure updates them in place on
-/// both, and a large import that fails writes nothing and leaves keys and indexes as they
-/// were.
+/// both, and a large import that fails, first load or not, writes nothing and leaves keys
+/// and indexes as they were.
 #[tokio::test]
 async fn large_imports_alike_on_both_backends() {
     use duban::ingest::sample::{Layout, RawCell, synthetic_measures, write_ledger_file};
@@ -610,6 +610,16 @@ async fn large_imports_alike_on_both_backends() {
     let bad = pg.path("large-bad.xlsx");
     write_ledger_file(&bad, "台账", &rows, Layout::AspectColumn).unwrap();
 
+    // A first load that fails (its last row is bad, after the keys were dropped and rows
+    // written) leaves an empty ledger with every key, the link tables' too.
+    let err = pg.fails(&["import", bad.to_str().unwrap()]);
+    assert!(err.contains("无法识别“明年”"), "{err}");
+    assert_eq!(pg.measures("2024-03-15").len(), 0);
+    assert_eq!(
+        ledger_keys(&db.url).await,
+        keys,
+        "a failed first load restores all"
+    );
     let mut outputs = Vec::new();
     for sb in [&pg, &lite] {
         sb.ok(&["import", first.to_str().unwrap()]);
