@@ -648,23 +648,7 @@ mod tests {
 
     /// The fingerprint as the first releases computed it: the parts joined, then hashed.
     fn joined_fingerprint(l: &LedgerLine) -> String {
-        let date = l.deadline.date().map(|d| d.to_string()).unwrap_or_default();
-        let parts = [
-            l.aspect.as_deref().unwrap_or(""),
-            l.problem.as_deref().unwrap_or(""),
-            &l.content,
-            l.target.as_deref().unwrap_or(""),
-            &l.leaders.join("\u{1e}"),
-            &l.lead_unit,
-            &l.units.join("\u{1e}"),
-            l.deadline.kind().code(),
-            &date,
-            l.deadline.cycle().map(ReportCycle::code).unwrap_or(""),
-        ];
-        format!(
-            "{:016x}",
-            fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0x1f])))
-        )
+        format!("{:016x}", fnv1a(joined_bytes(l)))
     }
 
     #[test]

@@ -858,7 +858,7 @@ impl LedgerReader {
                 String::new()
             }
         };
-        write_over(&mut line.code, &code);
+        code.clone_into(&mut line.code);
         if !code.is_empty() {
             match self.codes.entry(code) {
                 Entry::Vacant(free) => {
@@ -903,6 +903,7 @@ impl LedgerReader {
         let units_text = self.text(cells, Column::Units).unwrap_or_default();
         units = parse::write_units(&units_text, &mut line.units, units);
         line.units.truncate(units);
+        // 责任领导 cells split into people's names as unit cells split into units.
         let leader_text = self.text(cells, Column::Leader).unwrap_or_default();
         let leaders = parse::write_units(&leader_text, &mut line.leaders, 0);
         line.leaders.truncate(leaders);
@@ -945,13 +946,19 @@ impl LedgerReader {
         line.row = row;
         line.aspect.clone_from(&self.aspect);
         line.problem.clone_from(&self.problem);
-        write_over(&mut line.content, content.as_deref().unwrap_or_default());
+        content
+            .as_deref()
+            .unwrap_or_default()
+            .clone_into(&mut line.content);
         write_over_optional(
             &mut line.target,
             self.text(cells, Column::Target).as_deref(),
         );
         line.deadline = deadline;
-        write_over(&mut line.deadline_text, &deadline_cell.shown());
+        deadline_cell
+            .shown()
+            .as_ref()
+            .clone_into(&mut line.deadline_text);
         write_over_optional(
             &mut line.progress,
             self.text(cells, Column::Progress).as_deref(),
@@ -1016,16 +1023,10 @@ fn blank_line() -> LedgerLine {
     }
 }
 
-/// Writes `text` over `slot`, keeping its room.
-fn write_over(slot: &mut String, text: &str) {
-    slot.clear();
-    slot.push_str(text);
-}
-
 /// Writes `text` over `slot`, keeping its room when both hold text.
 fn write_over_optional(slot: &mut Option<String>, text: Option<&str>) {
     match (slot.as_mut(), text) {
-        (Some(kept), Some(text)) => write_over(kept, text),
+        (Some(kept), Some(text)) => text.clone_into(kept),
         (_, text) => *slot = text.map(str::to_string),
     }
 }

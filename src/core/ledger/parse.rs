@@ -551,10 +551,7 @@ pub fn write_units(text: &str, out: &mut Vec<String>, at: usize) -> usize {
             continue;
         }
         match out.get_mut(len) {
-            Some(slot) => {
-                slot.clear();
-                slot.push_str(unit);
-            }
+            Some(slot) => unit.clone_into(slot),
             None => out.push(unit.to_string()),
         }
         len += 1;
@@ -565,11 +562,6 @@ pub fn write_units(text: &str, out: &mut Vec<String>, at: usize) -> usize {
 /// A measure's code (序号) in canonical form: full-width digits and dashes as ASCII, no spaces.
 pub fn code(text: &str) -> String {
     normalize(text)
-}
-
-/// Splits a cell of people's names (责任领导) the same way as units.
-pub fn names(text: &str) -> Vec<String> {
-    units(text)
 }
 
 /// The words a status cell may hold, as each status's stable code or as ledgers write them.

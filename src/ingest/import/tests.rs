@@ -579,22 +579,8 @@ fn written_batches_are_filled_again() {
 /// nothing of a longer name, another unit list or a progress note before is left over.
 #[test]
 fn lines_written_over_spare_ones_carry_nothing_over() {
-    let header: Vec<Cell<'static>> = [
-        "序号",
-        "方面",
-        "问题",
-        "整改措施",
-        "整改目标",
-        "责任领导",
-        "牵头单位",
-        "责任单位",
-        "完成时限",
-        "整改进展",
-        "状态",
-    ]
-    .into_iter()
-    .map(t)
-    .collect();
+    // Every column, in the order of Column::ALL.
+    let header: Vec<Cell<'static>> = Column::ALL.iter().map(|c| t(c.header())).collect();
     let units = [
         "经济发展局",
         "财政局",
