@@ -610,8 +610,8 @@ pub(crate) fn parse_instant(column: &'static str, text: &str) -> Result<DateTime
         })
 }
 
-/// A day as stored: `%Y-%m-%d`, which is how chrono displays a date (without parsing a
-/// format string for each, as `format` does: that was a tenth of an import's row building).
+/// A day as stored: `%Y-%m-%d`, which is how chrono displays a date, without parsing a
+/// format string for each day as `format` does.
 pub(crate) fn date_text(day: NaiveDate) -> String {
     day.to_string()
 }
