@@ -610,10 +610,13 @@ pub(crate) fn parse_instant(column: &'static str, text: &str) -> Result<DateTime
         })
 }
 
-/// A day as stored: `%Y-%m-%d`, which is how chrono displays a date, without parsing a
-/// format string for each day as `format` does.
+/// A day as stored: `%Y-%m-%d`, which is how chrono displays a date, written digit by digit
+/// ([`crate::core::ledger::iso_day_bytes`]).
 pub(crate) fn date_text(day: NaiveDate) -> String {
-    day.to_string()
+    match crate::core::ledger::iso_day_bytes(day) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => day.to_string(),
+    }
 }
 
 pub(crate) fn parse_date(column: &'static str, text: &str) -> Result<NaiveDate, StoreError> {

@@ -674,3 +674,49 @@ fn columns_are_numbered_as_listed() {
         assert_eq!(column as usize, i, "{column:?}");
     }
 }
+
+/// The reader's memory of deadline texts gives what parsing gives, the first time and every
+/// time after; a text that does not read fails each time with its own words and is not kept;
+/// and once it holds its limit, further texts are read but not kept.
+#[test]
+fn remembered_deadlines_read_as_parsed() {
+    let mut memo = DeadlineMemo::default();
+    let texts = [
+        "2024年5月底",
+        "2024年5月3日前",
+        "2024/5/1",
+        "2024-05-01",
+        "长期坚持，每月报送",
+        "立行立改",
+        "立行立改，2024年6月底前",
+        "45291",
+        "2024年13月",
+        "",
+        "下个月",
+    ];
+    for round in 0..3 {
+        for text in texts {
+            assert_eq!(
+                memo.read(text),
+                parse::deadline(text),
+                "{text:?}, round {round}"
+            );
+        }
+    }
+    let readable = texts
+        .iter()
+        .filter(|text| parse::deadline(text).is_ok())
+        .count();
+    assert!(readable < texts.len(), "some texts do not read");
+    assert_eq!(memo.0.len(), readable, "only the texts that read are kept");
+    let mut day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    for _ in 0..DEADLINES_REMEMBERED + 100 {
+        let text = day.format("%Y年%-m月%-d日").to_string();
+        assert_eq!(memo.read(&text), Ok(Deadline::Date(day)), "{text}");
+        day = day.succ_opt().unwrap();
+    }
+    assert_eq!(memo.0.len(), DEADLINES_REMEMBERED);
+    let unkept = day.pred_opt().unwrap().format("%Y年%-m月%-d日").to_string();
+    assert!(!memo.0.contains_key(&unkept));
+    assert_eq!(memo.read(&unkept), Ok(Deadline::Date(day.pred_opt().unwrap())));
+}
