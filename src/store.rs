@@ -795,6 +795,25 @@ mod tests {
         store.close().await;
     }
 
+    /// The SQLite linked in is built as `.cargo/config.toml` says: without
+    /// SQLITE_ENABLE_MEMORY_MANAGEMENT, whose shared page-cache lock every page touched took.
+    #[tokio::test]
+    async fn sqlite_is_built_without_the_shared_page_cache_lock() {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     /// A new SQLite database has 8 KiB pages; one made with SQLite's 4 KiB before keeps
     /// them, migrates and takes an import.
     #[tokio::test]
