@@ -279,25 +279,19 @@ pub(crate) async fn copy_rows<R: BulkRow>(
     Ok(())
 }
 
-/// Rows one SQLite statement inserts at most when no ids come back. Each statement costs its
-/// step, reset and cursors once, whatever its rows; the foreign-key and index work stays per
-/// row.
-pub(crate) const SQLITE_ROWS_PER_INSERT: usize = 64;
-
-/// Values one SQLite statement binds at most (SQLite allows 32,766).
-const SQLITE_VALUES_PER_INSERT: usize = 640;
-
 /// Inserts `rows` into `table`'s `columns` on SQLite, in the transaction `conn` is in; `conn`
-/// must be a SQLite connection. The rows' values are bound to statements prepared once, which
-/// run on this thread while the connection's handle is lent out of sqlx's worker thread.
-/// When `ids`, each statement inserts one row and the rowid each row got (the id of a table
-/// with an integer primary key) comes back, in order; else each statement inserts up to
-/// [`SQLITE_ROWS_PER_INSERT`] rows and nothing comes back. A row the table refuses stops the
-/// insert with the error: rows before it may stay written in the transaction, which the
-/// caller rolls back.
+/// must be a SQLite connection. Each row's values are bound to one prepared statement, which
+/// runs on this thread while the connection's handle is lent out of sqlx's worker thread.
+/// When `ids`, returns the rowid each row got (the id of a table with an integer primary
+/// key), in order; else nothing. A row the table refuses stops the insert with the error:
+/// the rows before it stay written in the transaction, which the caller rolls back.
 ///
 /// Taking a JSON batch apart cost SQLite more than inserting its rows, and the batch had to
-/// be written out and handed to the worker first.
+/// be written out and handed to the worker first. Several rows to a statement (`VALUES
+/// (…),(…)`) saved a tenth of the writing thread's instructions but no time: a statement
+/// that writes several rows into a table with foreign keys may have to be undone alone, so
+/// SQLite keeps a statement journal of every page it touches, and a 100,000-measure import
+/// wrote 250,000 pages to one where it made 26,000 writes in all before (strace).
 pub(crate) async fn insert_bound<R: BulkRow>(
     conn: &mut AnyConnection,
     table: &str,
@@ -317,61 +311,36 @@ pub(crate) async fn insert_bound<R: BulkRow>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let per_statement = if ids {
-        1
-    } else {
-        (SQLITE_VALUES_PER_INSERT / columns.len()).clamp(1, SQLITE_ROWS_PER_INSERT)
-    };
-    let sql = |rows: usize| {
-        let one = format!("({})", placeholders(Backend::Sqlite, columns.len()));
-        format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            column_list(columns),
-            vec![one; rows].join(",")
-        )
-    };
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        column_list(columns),
+        placeholders(Backend::Sqlite, columns.len())
+    );
     let mut handle = sqlite.lock_handle().await?;
     let raw = handle.as_raw_handle().as_ptr();
     let insert = || -> Result<Vec<i64>, rusqlite::Error> {
         // SAFETY: `raw` is sqlx's open connection, and while `handle` lives sqlx's worker
         // makes no call on it or its statements. `from_handle` borrows the connection
-        // without closing it on drop, and the borrow (with the statements prepared on it)
+        // without closing it on drop, and the borrow (with the statement prepared on it)
         // ends within this closure, before `handle` does.
         let db = unsafe { rusqlite::Connection::from_handle(raw)? };
+        let mut statement = db.prepare(&sql)?;
         let mut out = Vec::with_capacity(if ids { rows.len() } else { 0 });
-        let mut run = |statement: &mut rusqlite::Statement, chunk: &[R]| {
+        for row in rows {
             let mut bound = 0;
-            for row in chunk {
-                let before = bound;
-                for value in row.values() {
-                    bound += 1;
-                    statement.raw_bind_parameter(bound, value)?;
-                }
-                // SQLite keeps a binding until it is replaced: a short row would take the
-                // values of the row before it.
-                if bound - before != columns.len() {
-                    return Err(rusqlite::Error::InvalidParameterCount(
-                        bound - before,
-                        columns.len(),
-                    ));
-                }
+            for value in row.values() {
+                bound += 1;
+                statement.raw_bind_parameter(bound, value)?;
+            }
+            // SQLite keeps a binding until it is replaced: a short row would take the values
+            // of the row before it.
+            if bound != columns.len() {
+                return Err(rusqlite::Error::InvalidParameterCount(bound, columns.len()));
             }
             statement.raw_execute()?;
             if ids {
                 out.push(db.last_insert_rowid());
             }
-            Ok(())
-        };
-        let mut chunks = rows.chunks_exact(per_statement);
-        if chunks.len() > 0 {
-            let mut full = db.prepare(&sql(per_statement))?;
-            for chunk in &mut chunks {
-                run(&mut full, chunk)?;
-            }
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            run(&mut db.prepare(&sql(rest.len()))?, rest)?;
         }
         Ok(out)
     };
@@ -544,106 +513,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 3_001);
-    }
-
-    /// Rows of any length, to make a short one.
-    impl BulkRow for Vec<Val<'_>> {
-        fn values(&self) -> impl Iterator<Item = Val<'_>> {
-            self.iter().copied()
-        }
-    }
-
-    /// Without ids asked for, rows go in several to a statement: every row lands once, in
-    /// order, however the count divides into statements (full ones, then the rest); a row
-    /// of the wrong length is refused whatever its place in a statement; and a refused row
-    /// inside a statement fails the insert with SQLite's words.
-    #[tokio::test]
-    async fn bound_inserts_put_many_rows_in_one_statement() {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::query("CREATE TABLE t (a INTEGER NOT NULL UNIQUE, b TEXT, c INTEGER)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let columns = [("a", Kind::Int), ("b", Kind::Text), ("c", Kind::Int)];
-        let per = (SQLITE_VALUES_PER_INSERT / columns.len()).clamp(1, SQLITE_ROWS_PER_INSERT);
-        assert!(per > 1, "{per}");
-        let mut total = 0;
-        for count in [1, per - 1, per, per + 1, 2 * per + 7] {
-            let texts: Vec<String> = (0..count).map(|i| format!("第{i}行")).collect();
-            let rows: Vec<[Val; 3]> = (0..count)
-                .map(|i| {
-                    let a = (total + i) as i64;
-                    [
-                        Val::Int(a),
-                        Val::Text(&texts[i]),
-                        Val::OptInt((i % 2 == 0).then_some(a * 10)),
-                    ]
-                })
-                .collect();
-            insert_bound(&mut conn, "t", &columns, &rows, false)
-                .await
-                .unwrap();
-            let read: Vec<(i64, String, Option<i64>)> =
-                sqlx::query_as("SELECT a, b, c FROM t WHERE a >= ? ORDER BY rowid")
-                    .bind(total as i64)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
-            let expected: Vec<(i64, String, Option<i64>)> = (0..count)
-                .map(|i| {
-                    let a = (total + i) as i64;
-                    (a, texts[i].clone(), (i % 2 == 0).then_some(a * 10))
-                })
-                .collect();
-            assert_eq!(read, expected, "{count} rows");
-            total += count;
-        }
-        // A short row in the middle of a full statement is refused before it runs.
-        let mut rows: Vec<Vec<Val>> = (0..per)
-            .map(|i| {
-                vec![
-                    Val::Int((10_000 + i) as i64),
-                    Val::OptText(None),
-                    Val::Int(0),
-                ]
-            })
-            .collect();
-        rows[per / 2].pop();
-        let error = insert_bound(&mut conn, "t", &columns, &rows, false)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                crate::store::StoreError::Sqlite(rusqlite::Error::InvalidParameterCount(2, 3))
-            ),
-            "{error:?}"
-        );
-        // A duplicate inside a statement fails it with the constraint's name.
-        let rows: Vec<[Val; 3]> = (0..per)
-            .map(|i| {
-                [
-                    Val::Int(if i == 3 { 0 } else { (20_000 + i) as i64 }),
-                    Val::OptText(None),
-                    Val::Int(0),
-                ]
-            })
-            .collect();
-        let error = insert_bound(&mut conn, "t", &columns, &rows, false)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("UNIQUE constraint failed: t.a"),
-            "{error}"
-        );
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(count, total as i64, "the failed statements wrote nothing");
-        conn.close().await.unwrap();
     }
 
     /// Bound inserts run on the connection sqlx holds, inside its transaction: they return

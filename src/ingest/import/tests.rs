@@ -718,5 +718,8 @@ fn remembered_deadlines_read_as_parsed() {
     assert_eq!(memo.0.len(), DEADLINES_REMEMBERED);
     let unkept = day.pred_opt().unwrap().format("%Y年%-m月%-d日").to_string();
     assert!(!memo.0.contains_key(&unkept));
-    assert_eq!(memo.read(&unkept), Ok(Deadline::Date(day.pred_opt().unwrap())));
+    assert_eq!(
+        memo.read(&unkept),
+        Ok(Deadline::Date(day.pred_opt().unwrap()))
+    );
 }
