@@ -422,7 +422,7 @@ pub(crate) const SQLITE_IMPORT_CACHE: &str = "PRAGMA cache_size = -2048";
 /// one page cache for all connections takes a lock for every page touched. Built without it
 /// (`LIBSQLITE3_FLAGS=-USQLITE_ENABLE_MEMORY_MANAGEMENT`), an import's writing thread ran 4 %
 /// fewer instructions, but 1,000 replies pushed at once were applied 25 % slower (bench
-/// `telegram`, four rounds each: 3,000–4,050/s against 4,300–5,370/s).
+/// `telegram`, four rounds each, taking turns: 3,280–4,010/s against 4,300–5,370/s).
 fn sqlite_without_memory_statistics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
