@@ -195,7 +195,7 @@ async fn replies(dir: &std::path::Path) {
     // One office member answers for every measure, as in the Telegram bench.
     bind(&url, &fake, "office", &["整改办", "--role", "office"], None).await;
     let codes: Vec<String> = rows.iter().map(code).collect();
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut conn = support::connect(&url).await;
     let (elapsed, p50, p99) = push_and_measure(
         &mut conn,
         &codes[..count],

@@ -4,7 +4,8 @@
 //!   second: the delivery rate as a fraction of that ceiling, and the 429s it answered;
 //! - 1,000 replies from 10 liaisons through getUpdates, until each is committed and the next
 //!   `getUpdates` asked: throughput beside a bare teloxide echo bot answering as many
-//!   messages on the same fake server in the same run, and p99 from the update to its row;
+//!   messages on the same fake server in the same run, and p99 from the update to its row,
+//!   on SQLite and then on PostgreSQL (`DUBAN_TEST_PG_URL`, skipped when it does not answer);
 //! - the resident memory of an idle `duban run` with a 100,000-measure ledger.
 //!
 //! `DUBAN_BENCH_LIAISONS` (default 10,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it;
@@ -20,7 +21,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fake_telegram::{FakeTelegram, TOKEN};
-use sqlx::Connection;
 use support::{env_number, push_and_measure, seed_liaisons, stop, timed};
 
 fn duban(url: &str, fake: &FakeTelegram) -> Command {
@@ -145,8 +145,7 @@ async fn until_asked_past(fake: &FakeTelegram, last: i64, done: impl Fn() -> boo
     }
 }
 
-/// The reply path: `count` `/update` replies from 10 bound liaisons, each on a measure of
-/// their unit, until every one is committed and the next `getUpdates` asked; beside the
+/// The reply path on SQLite, then on PostgreSQL when the tests' server answers, beside the
 /// echo bot in the same run.
 async fn replies(dir: &std::path::Path) {
     let count = env_number("DUBAN_BENCH_REPLIES", 1_000);
@@ -155,8 +154,26 @@ async fn replies(dir: &std::path::Path) {
     println!(
         "anchor: a bare teloxide echo bot answering {count} messages: {echo:.2} s = {echo_rate:.0}/s"
     );
+    let sqlite = format!("sqlite:{}", dir.join("replies.db").display());
+    reply_path(dir, &sqlite, "SQLite", count, echo_rate).await;
+    let reachable = <sqlx::PgConnection as sqlx::Connection>::connect(&support::admin_url())
+        .await
+        .is_ok();
+    if !reachable {
+        println!("(PostgreSQL not reachable: its reply path is skipped)");
+        return;
+    }
+    let (url, name) = support::create_database().await;
+    reply_path(dir, &url, "PostgreSQL", count, echo_rate).await;
+    support::drop_database(&name).await;
+}
+
+/// The reply path on the database at `url`: `count` `/update` replies from 10 bound
+/// liaisons, each on a measure of their unit, until every one is committed and the next
+/// `getUpdates` asked.
+async fn reply_path(dir: &std::path::Path, url: &str, backend: &str, count: usize, echo_rate: f64) {
     let fake = FakeTelegram::start().await;
-    let url = format!("sqlite:{}", dir.join("replies.db").display());
+    let url = url.to_string();
     let file = dir.join("replies.xlsx");
     let mut rows = duban::ingest::sample::synthetic_measures(count.max(10), 10, 5);
     for row in &mut rows {
@@ -177,7 +194,7 @@ async fn replies(dir: &std::path::Path) {
     assert!(out.status.success());
     // Ten liaisons, one a unit, each answering for the measures their unit leads.
     seed_liaisons(&url, 10, 10, "telegram", |i| (700_001 + i).to_string()).await;
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut conn = support::connect(&url).await;
     let targets: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.code, i.user_id FROM measures m JOIN people p ON p.unit_id = m.lead_unit_id \
          JOIN identities i ON i.person_id = p.id ORDER BY m.id",
@@ -229,7 +246,7 @@ async fn replies(dir: &std::path::Path) {
     let elapsed = started.elapsed().as_secs_f64();
     let rate = count as f64 / elapsed;
     println!(
-        "{count} replies from 10 liaisons through getUpdates, pushed at once: all committed and confirmed in {elapsed:.2} s = {rate:.0}/s = {:.2} of the echo bot; update → row p50 {p50:.0} ms, p99 {p99:.0} ms",
+        "{backend}: {count} replies from 10 liaisons through getUpdates, pushed at once: all committed and confirmed in {elapsed:.2} s = {rate:.0}/s = {:.2} of the echo bot; update → row p50 {p50:.0} ms, p99 {p99:.0} ms",
         rate / echo_rate
     );
     // At a steady 50 a second: the latency one reply sees.
@@ -243,7 +260,7 @@ async fn replies(dir: &std::path::Path) {
     )
     .await;
     println!(
-        "{paced} replies at 50/s: applied in {elapsed:.2} s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms"
+        "{backend}: {paced} replies at 50/s: applied in {elapsed:.2} s; update → row p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
     stop(child);
 }

@@ -45,6 +45,13 @@ pub fn timed(command: &mut Command) -> (f64, String) {
     (elapsed, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A connection to the database at `url`, SQLite or PostgreSQL.
+pub async fn connect(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
+}
+
 /// Adds `count` liaisons bound on `channel`, spread over the first `units` units; the `i`th
 /// has the user and chat id `id(i)`.
 pub async fn seed_liaisons(
@@ -54,8 +61,7 @@ pub async fn seed_liaisons(
     channel: &str,
     id: impl Fn(usize) -> String,
 ) {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let mut conn = connect(url).await;
     for i in 0..count {
         let person: i64 = sqlx::query_scalar(
             "INSERT INTO people (name, unit_id, role, created_at) \
@@ -83,7 +89,7 @@ pub async fn seed_liaisons(
 /// is committed; returns the seconds it took, and p50 and p99 in milliseconds from each send
 /// to its row.
 pub async fn push_and_measure(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     codes: &[String],
     text: &str,
     gap: Option<Duration>,
@@ -105,7 +111,7 @@ pub async fn push_and_measure(
 /// as a chat progress note reading `text`; returns the seconds since `started`, and p50 and
 /// p99 in milliseconds from each push to its row.
 pub async fn until_committed(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     started: Instant,
     pushed: &[(String, chrono::DateTime<chrono::Utc>)],
     text: &str,

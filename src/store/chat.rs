@@ -1412,8 +1412,9 @@ pub struct UpdateTx<'b> {
 /// A write an update makes whose outcome it does not need (a history row, a note). On
 /// SQLite it is sent along with the update's next statement, as one call of several
 /// statements, instead of on its own: each call is a round trip to SQLite's worker thread,
-/// which costs more than the writes. Every read of the update sends what is deferred first,
-/// so the update always reads its own writes.
+/// which costs more than the writes. On PostgreSQL the writes of an update to different
+/// tables go as one statement ([`postgres_statements`]). Every read of the update sends
+/// what is deferred first, so the update always reads its own writes.
 pub(super) struct Deferred {
     sql: &'static str,
     values: Vec<Owned>,
@@ -1482,6 +1483,87 @@ fn joined(deferred: &[Deferred], last: Option<(&str, &[Owned])>) -> (String, Vec
     (sql, values)
 }
 
+/// The table a deferred write writes to, when it is a plain `INSERT INTO`, `UPDATE` or
+/// `DELETE FROM` that reads no other rows (no `SELECT` in it): only such a write may go in
+/// one PostgreSQL statement with others ([`postgres_statements`]).
+fn written_table(sql: &str) -> Option<&str> {
+    if sql.to_ascii_uppercase().contains("SELECT") {
+        return None;
+    }
+    let rest = sql
+        .strip_prefix("INSERT INTO ")
+        .or_else(|| sql.strip_prefix("UPDATE "))
+        .or_else(|| sql.strip_prefix("DELETE FROM "))?;
+    rest.split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .filter(|t| !t.is_empty())
+}
+
+/// The deferred writes as PostgreSQL statements, one call each. PostgreSQL takes one
+/// statement with parameters a call, so writes to different tables go together as one
+/// statement: every write but the last in a `WITH` clause of its own. The writes of one
+/// statement all see the rows as they were before it, and PostgreSQL does not say in which
+/// order they run, so a write starts a new statement when its table is written already in
+/// the one being built (two changes to one row, or two messages with one key, keep their
+/// order), and a write that reads rows, or that is not a plain write, goes alone. An update
+/// replying to `/update` makes four writes (its note, the measure's latest report, the
+/// history row, the answer): one call instead of four.
+fn postgres_statements(deferred: &[Deferred]) -> Vec<(String, Vec<Owned>)> {
+    let mut statements = Vec::new();
+    let mut current: Vec<&Deferred> = Vec::new();
+    let mut tables: Vec<&str> = Vec::new();
+    let finish = |current: &mut Vec<&Deferred>, statements: &mut Vec<(String, Vec<Owned>)>| {
+        if !current.is_empty() {
+            statements.push(with_clauses(current));
+            current.clear();
+        }
+    };
+    for write in deferred {
+        match written_table(write.sql) {
+            Some(table) if !tables.contains(&table) => {}
+            Some(table) => {
+                finish(&mut current, &mut statements);
+                tables.clear();
+                tables.push(table);
+                current.push(write);
+                continue;
+            }
+            None => {
+                finish(&mut current, &mut statements);
+                tables.clear();
+                statements.push((write.sql.to_string(), write.values.clone()));
+                continue;
+            }
+        }
+        tables.extend(written_table(write.sql));
+        current.push(write);
+    }
+    finish(&mut current, &mut statements);
+    statements
+}
+
+/// Writes as one statement: `WITH w0 AS (first), w1 AS (second) last`.
+fn with_clauses(writes: &[&Deferred]) -> (String, Vec<Owned>) {
+    let Some((last, before)) = writes.split_last() else {
+        return (String::new(), Vec::new());
+    };
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for (i, write) in before.iter().enumerate() {
+        sql.push_str(if i == 0 { "WITH " } else { ", " });
+        sql.push_str(&format!("w{i} AS ("));
+        sql.push_str(&renumber(write.sql, values.len()));
+        sql.push(')');
+        values.extend_from_slice(&write.values);
+    }
+    if !before.is_empty() {
+        sql.push('\n');
+    }
+    sql.push_str(&renumber(last.sql, values.len()));
+    values.extend_from_slice(&last.values);
+    (sql, values)
+}
+
 fn bind_owned<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     values: &'q [Owned],
@@ -1519,7 +1601,8 @@ impl UpdateTx<'_> {
     }
 
     /// Sends the deferred writes: on SQLite in one call, on PostgreSQL (which takes one
-    /// statement with parameters at a time) one by one.
+    /// statement with parameters at a time) in as few statements as keep their meaning
+    /// ([`postgres_statements`]).
     async fn flush(&mut self) -> Result<(), StoreError> {
         let deferred = self.take_deferred();
         if deferred.is_empty() {
@@ -1533,8 +1616,10 @@ impl UpdateTx<'_> {
                     .await?;
             }
             super::Backend::Postgres => {
-                for write in deferred {
-                    write.execute(&mut self.tx).await?;
+                for (sql, values) in postgres_statements(&deferred) {
+                    bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
+                        .execute(&mut *self.tx)
+                        .await?;
                 }
             }
         }
@@ -2012,5 +2097,69 @@ mod tests {
         let (alone, values) = joined(&deferred[1..], None);
         assert_eq!(alone, "UPDATE b SET z = $1");
         assert_eq!(values.len(), 1);
+    }
+
+    #[test]
+    fn postgres_takes_writes_to_different_tables_as_one_statement() {
+        let write = |sql: &'static str, n: i64| Deferred::new(sql, vec![Owned::Int(Some(n))]);
+        let note = || write("INSERT INTO notes (m) VALUES ($1)", 1);
+        let latest = || write("UPDATE measures SET v = $1 WHERE id = 1", 2);
+        let history = || write("INSERT INTO history (m) VALUES ($1)", 3);
+        let reading = || write("INSERT INTO x (m) SELECT id FROM measures WHERE id = $1", 4);
+        let cases: Vec<(&str, Vec<Deferred>, Vec<&str>)> = vec![
+            ("nothing", vec![], vec![]),
+            (
+                "one write goes as it is",
+                vec![note()],
+                vec!["INSERT INTO notes (m) VALUES ($1)"],
+            ),
+            (
+                "three tables, one statement",
+                vec![note(), latest(), history()],
+                vec![
+                    "WITH w0 AS (INSERT INTO notes (m) VALUES ($1)), w1 AS (UPDATE measures SET v = $2 WHERE id = 1)\nINSERT INTO history (m) VALUES ($3)",
+                ],
+            ),
+            (
+                "a table written again starts a statement",
+                vec![note(), latest(), latest(), history()],
+                vec![
+                    "WITH w0 AS (INSERT INTO notes (m) VALUES ($1))\nUPDATE measures SET v = $2 WHERE id = 1",
+                    "WITH w0 AS (UPDATE measures SET v = $1 WHERE id = 1)\nINSERT INTO history (m) VALUES ($2)",
+                ],
+            ),
+            (
+                "a write that reads goes alone",
+                vec![note(), reading(), history()],
+                vec![
+                    "INSERT INTO notes (m) VALUES ($1)",
+                    "INSERT INTO x (m) SELECT id FROM measures WHERE id = $1",
+                    "INSERT INTO history (m) VALUES ($1)",
+                ],
+            ),
+        ];
+        for (what, deferred, want) in cases {
+            let statements = postgres_statements(&deferred);
+            let texts: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
+            assert_eq!(texts, want, "{what}");
+            // Every value goes, in the writes' order.
+            let values: Vec<i64> = statements
+                .iter()
+                .flat_map(|(_, values)| values)
+                .map(|v| match v {
+                    Owned::Int(Some(n)) => *n,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let sent: Vec<i64> = deferred
+                .iter()
+                .flat_map(|d| &d.values)
+                .map(|v| match v {
+                    Owned::Int(Some(n)) => *n,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(values, sent, "{what}");
+        }
     }
 }
