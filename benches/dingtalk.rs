@@ -20,7 +20,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fake_dingtalk::FakeDingTalk;
-use sqlx::Connection;
 use support::{env_number, push_and_measure, seed_liaisons, stop, timed};
 
 fn duban(url: &str, fake: &FakeDingTalk) -> Command {
