@@ -31,6 +31,18 @@ fn ledger(sb: &Sandbox) {
     sb.ok(&["import", file.to_str().unwrap()]);
 }
 
+/// How many history rows of measure `code` came from a chat.
+fn chat_rows(sb: &Sandbox, code: &str) -> usize {
+    let history: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["history", code, "--json"])).unwrap();
+    history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "chat")
+        .count()
+}
+
 /// `duban ARGS` with the robot pointed at the fake, fast delivery, no schedule.
 fn duban(sb: &Sandbox, ding: &FakeDingTalk) -> std::process::Command {
     let mut command = sb.command();
@@ -329,17 +341,7 @@ async fn dingtalk_story(sb: Sandbox) {
     );
 
     // A message delivered twice is applied once, and acknowledged both times.
-    let from_chat = |sb: &Sandbox| {
-        let history: serde_json::Value =
-            serde_json::from_str(&sb.ok(&["history", "E-3", "--json"])).unwrap();
-        history["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["source"] == "chat")
-            .count()
-    };
-    let earlier = from_chat(&sb);
+    let earlier = chat_rows(&sb, "E-3");
     let before = ding.sent_to("econ").len();
     let frame = ding.text("econ", "E-3 推进中 施工队已进场");
     ding.wait_for(20, "the answer", |d| d.sent_to("econ").len() > before)
@@ -347,8 +349,47 @@ async fn dingtalk_story(sb: Sandbox) {
     ding.again(&frame);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(ding.sent_to("econ").len(), before + 1, "answered once");
-    assert_eq!(from_chat(&sb), earlier + 1, "applied once");
+    assert_eq!(chat_rows(&sb, "E-3"), earlier + 1, "applied once");
     assert!(ding.acked(&frame));
+
+    // A burst pushed at once, from two liaisons, one of them a mistake: the messages the
+    // socket holds together are kept together, each is acknowledged and answered once, the
+    // mistake alone is refused.
+    let (e2, g1) = (chat_rows(&sb, "E-2"), chat_rows(&sb, "G-1"));
+    let (to_econ, to_admin) = (ding.sent_to("econ").len(), ding.sent_to("admin").len());
+    let mut frames = Vec::new();
+    for i in 0..12 {
+        frames.push(ding.text("econ", &format!("E-2 推进中 第{i}轮走访")));
+        frames.push(ding.text("admin", &format!("G-1 {}%", 10 + i)));
+    }
+    frames.push(ding.text("econ", "G-1 已完成"));
+    ding.wait_for(30, "every message of the burst acknowledged", |d| {
+        frames.iter().all(|f| d.acked(f))
+    })
+    .await;
+    ding.wait_for(20, "every message of the burst answered", |d| {
+        d.sent_to("econ").len() >= to_econ + 13 && d.sent_to("admin").len() >= to_admin + 12
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        ding.sent_to("econ").len(),
+        to_econ + 13,
+        "answered once each"
+    );
+    assert_eq!(
+        ding.sent_to("admin").len(),
+        to_admin + 12,
+        "answered once each"
+    );
+    assert!(frames.iter().all(|f| ding.acks(f) == 1), "acked once each");
+    assert_eq!(chat_rows(&sb, "E-2"), e2 + 12);
+    assert_eq!(
+        chat_rows(&sb, "G-1"),
+        g1 + 12,
+        "another unit's measure refused"
+    );
+    assert_ne!(status(&sb, "G-1"), "done", "another unit's measure refused");
 
     // Flow control and server errors are waited out; nothing goes twice.
     ding.flow_control("econ", 2);

@@ -434,16 +434,18 @@ impl DingTalk {
     }
 
     /// Takes messages to the robot through Stream mode until `stop` turns true: opens a
-    /// connection (a fresh ticket each time), hands each robot message to `apply`, and acks
-    /// it only when `apply` says it is kept (applied, or held back), so that one lost in a
-    /// crash can come again; answers the gateway's pings; opens a new connection when the
-    /// gateway says `disconnect` or the socket drops, backing off while it fails.
+    /// connection (a fresh ticket each time), hands the robot messages to `apply` (every
+    /// one the socket already holds, up to [`STREAM_GROUP_MAX`], together: they are kept
+    /// with one commit), and acks them only when `apply` says they are all kept (applied,
+    /// or held back), so that one lost in a crash can come again; answers the gateway's
+    /// pings; opens a new connection when the gateway says `disconnect` or the socket
+    /// drops, backing off while it fails.
     pub async fn run_stream<F, Fut>(
         &self,
         mut apply: F,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) where
-        F: FnMut(Incoming) -> Fut,
+        F: FnMut(Vec<Incoming>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         let mut failures: u32 = 0;
@@ -476,9 +478,13 @@ impl DingTalk {
         stop: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), SendError>
     where
-        F: FnMut(Incoming) -> Fut,
+        F: FnMut(Vec<Incoming>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
+        use futures_util::FutureExt;
+        let socket_error = |e: tokio_tungstenite::tungstenite::Error| {
+            SendError::Transient(format!("the Stream socket: {e}"))
+        };
         let (endpoint, ticket) = self.open_connection().await?;
         let ticket: String =
             percent_encoding::utf8_percent_encode(&ticket, percent_encoding::NON_ALPHANUMERIC)
@@ -486,7 +492,7 @@ impl DingTalk {
         let url = format!("{endpoint}?ticket={ticket}");
         let (mut socket, _) = tokio_tungstenite::connect_async(url)
             .await
-            .map_err(|e| SendError::Transient(format!("the Stream socket: {e}")))?;
+            .map_err(socket_error)?;
         tracing::info!("DingTalk Stream connected");
         loop {
             let next = tokio::select! {
@@ -501,85 +507,138 @@ impl DingTalk {
                     socket
                         .send(Frame::Ping(Vec::new().into()))
                         .await
-                        .map_err(|e| SendError::Transient(format!("the Stream socket: {e}")))?;
+                        .map_err(socket_error)?;
                     continue;
                 }
                 Ok(None) => return Err(SendError::Transient("the Stream socket closed".into())),
-                Ok(Some(Err(e))) => {
-                    return Err(SendError::Transient(format!("the Stream socket: {e}")));
-                }
+                Ok(Some(Err(e))) => return Err(socket_error(e)),
                 Ok(Some(Ok(frame))) => frame,
             };
-            let text = match frame {
-                Frame::Text(text) => text.to_string(),
-                Frame::Ping(payload) => {
-                    let _ = socket.send(Frame::Pong(payload)).await;
-                    continue;
-                }
-                Frame::Close(_) => {
-                    return Err(SendError::Transient("the gateway closed the socket".into()));
-                }
-                _ => continue,
-            };
-            let Ok(frame) = serde_json::from_str::<StreamFrame>(&text) else {
-                tracing::warn!("DingTalk Stream: a frame that is no JSON, passed over");
-                continue;
-            };
-            let topic = frame.headers.get("topic").cloned().unwrap_or_default();
-            let message_id = frame.headers.get("messageId").cloned().unwrap_or_default();
-            let ack = |data: String| {
-                json!({
-                    "code": 200,
-                    "headers": { "contentType": "application/json", "messageId": message_id },
-                    "message": "OK",
-                    "data": data,
-                })
-                .to_string()
-            };
-            match (frame.kind.as_str(), topic.as_str()) {
-                ("SYSTEM", "ping") => {
-                    socket
-                        .send(Frame::Text(ack(frame.data.clone()).into()))
-                        .await
-                        .map_err(|e| SendError::Transient(format!("the Stream socket: {e}")))?;
-                }
-                ("SYSTEM", "disconnect") => {
-                    tracing::info!("DingTalk Stream: the gateway asks to reconnect");
-                    let _ = socket.close(None).await;
-                    return Ok(());
-                }
-                ("CALLBACK", ROBOT_TOPIC) => {
-                    let kept = match serde_json::from_str::<Value>(&frame.data)
-                        .ok()
-                        .and_then(|data| incoming(&data))
-                    {
-                        Some(incoming) => apply(incoming).await,
-                        None => {
-                            tracing::warn!("DingTalk Stream: a robot message without an id");
-                            true
-                        }
-                    };
-                    if !kept {
-                        // Not acked: the connection is given up, so that the message comes
-                        // again on the next one once the database takes it.
-                        let _ = socket.close(None).await;
-                        return Err(SendError::Transient(
-                            "a message could not be kept yet".into(),
-                        ));
+            // This frame, then every frame the socket holds already: their robot messages
+            // are kept together, then acked.
+            let mut robots: Vec<(Incoming, String)> = Vec::new();
+            let mut ending: Option<Result<(), SendError>> = None;
+            let mut step = read_frame(frame);
+            loop {
+                match step {
+                    Err(e) => {
+                        ending = Some(Err(e));
+                        break;
                     }
+                    Ok(FrameStep::Robot(incoming, message_id)) => {
+                        robots.push((*incoming, message_id))
+                    }
+                    Ok(FrameStep::Answer(answer)) => {
+                        socket.send(answer).await.map_err(socket_error)?
+                    }
+                    Ok(FrameStep::Disconnect) => {
+                        tracing::info!("DingTalk Stream: the gateway asks to reconnect");
+                        ending = Some(Ok(()));
+                        break;
+                    }
+                    Ok(FrameStep::Pass) => {}
+                }
+                if robots.len() >= STREAM_GROUP_MAX {
+                    break;
+                }
+                step = match socket.next().now_or_never() {
+                    Some(Some(Ok(frame))) => read_frame(frame),
+                    Some(Some(Err(e))) => Err(socket_error(e)),
+                    Some(None) => Err(SendError::Transient("the Stream socket closed".into())),
+                    None => break,
+                };
+            }
+            if !robots.is_empty() {
+                let (incoming, message_ids): (Vec<Incoming>, Vec<String>) =
+                    robots.into_iter().unzip();
+                if !apply(incoming).await {
+                    // Not acked: the connection is given up, so that the messages come
+                    // again on the next one once the database takes them (those kept
+                    // already are recognised by their ids and applied once).
+                    let _ = socket.close(None).await;
+                    return Err(SendError::Transient(
+                        "a message could not be kept yet".into(),
+                    ));
+                }
+                for message_id in &message_ids {
                     socket
-                        .send(Frame::Text(ack(r#"{"response":null}"#.into()).into()))
+                        .send(Frame::Text(ack(message_id, r#"{"response":null}"#).into()))
                         .await
-                        .map_err(|e| SendError::Transient(format!("the Stream socket: {e}")))?;
+                        .map_err(socket_error)?;
                 }
-                ("EVENT", _) => {
-                    let _ = socket
-                        .send(Frame::Text(ack(r#"{"status":"SUCCESS"}"#.into()).into()))
-                        .await;
+            }
+            if let Some(ending) = ending {
+                if ending.is_ok() {
+                    let _ = socket.close(None).await;
                 }
-                _ => {}
+                return ending;
             }
         }
+    }
+}
+
+/// How many robot messages the Stream socket holds at once are kept together, at most.
+pub const STREAM_GROUP_MAX: usize = 64;
+
+/// What a frame from the Stream gateway asks of duban.
+enum FrameStep {
+    /// A robot message to keep, then ack with its `messageId`.
+    Robot(Box<Incoming>, String),
+    /// A frame to send back at once: a pong, or the ack of a ping or an event.
+    Answer(Frame),
+    /// The gateway asks to connect again.
+    Disconnect,
+    /// Nothing to do.
+    Pass,
+}
+
+/// The acknowledgement of the frame `message_id`, with `data`.
+fn ack(message_id: &str, data: &str) -> String {
+    json!({
+        "code": 200,
+        "headers": { "contentType": "application/json", "messageId": message_id },
+        "message": "OK",
+        "data": data,
+    })
+    .to_string()
+}
+
+/// Reads one frame from the Stream gateway; an error when the gateway closed the socket.
+fn read_frame(frame: Frame) -> Result<FrameStep, SendError> {
+    let text = match frame {
+        Frame::Text(text) => text,
+        Frame::Ping(payload) => return Ok(FrameStep::Answer(Frame::Pong(payload))),
+        Frame::Close(_) => {
+            return Err(SendError::Transient("the gateway closed the socket".into()));
+        }
+        _ => return Ok(FrameStep::Pass),
+    };
+    let Ok(frame) = serde_json::from_str::<StreamFrame>(&text) else {
+        tracing::warn!("DingTalk Stream: a frame that is no JSON, passed over");
+        return Ok(FrameStep::Pass);
+    };
+    let topic = frame.headers.get("topic").map_or("", String::as_str);
+    let message_id = frame.headers.get("messageId").cloned().unwrap_or_default();
+    let answer = |data: &str| {
+        Ok(FrameStep::Answer(Frame::Text(
+            ack(&message_id, data).into(),
+        )))
+    };
+    match (frame.kind.as_str(), topic) {
+        ("SYSTEM", "ping") => answer(&frame.data),
+        ("SYSTEM", "disconnect") => Ok(FrameStep::Disconnect),
+        ("CALLBACK", ROBOT_TOPIC) => match serde_json::from_str::<Value>(&frame.data)
+            .ok()
+            .and_then(|data| incoming(&data))
+        {
+            Some(incoming) => Ok(FrameStep::Robot(Box::new(incoming), message_id)),
+            None => {
+                tracing::warn!("DingTalk Stream: a robot message without an id");
+                answer(r#"{"response":null}"#)
+            }
+        },
+        ("EVENT", _) => answer(r#"{"status":"SUCCESS"}"#),
+        _ => Ok(FrameStep::Pass),
     }
 }
 

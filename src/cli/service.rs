@@ -771,16 +771,22 @@ async fn chat_service(app: App, settings: Settings) -> anyhow::Result<ExitCode> 
         }
         None => None,
     };
-    // DingTalk pushes its messages through Stream mode: each is acknowledged once kept.
+    // DingTalk pushes its messages through Stream mode: each is acknowledged once kept,
+    // what the socket holds at once kept together.
     let streaming = dingtalk.map(|dingtalk| {
         let service = Arc::clone(&service);
         let stop = stop.clone();
         tokio::spawn(async move {
             dingtalk
                 .run_stream(
-                    |incoming| {
+                    |group| {
                         let service = Arc::clone(&service);
-                        async move { service.take(incoming).await }
+                        async move {
+                            duban::service::intake::take_group(&service, group)
+                                .await
+                                .iter()
+                                .all(|taken| *taken == duban::service::intake::Taken::Kept)
+                        }
                     },
                     stop,
                 )

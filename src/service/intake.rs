@@ -2,7 +2,8 @@
 //! hands its update to the intake and waits; a worker takes every update waiting at that
 //! moment and applies them in one transaction ([`crate::service::apply_batch`]: a
 //! savepoint each, one commit and one sync for the group). Under load the groups grow by
-//! themselves; alone, an update is a group of one and waits for nobody.
+//! themselves; alone, an update is a group of one and waits for nobody. DingTalk's Stream
+//! hands over what its socket holds at once the same way ([`take_group`]).
 
 use std::sync::Arc;
 
@@ -79,37 +80,50 @@ async fn work(service: Arc<Service>, receiver: Arc<Mutex<mpsc::Receiver<Waiting>
     }
 }
 
-/// Applies one group: updates of one channel without a file together, the others alone.
+/// Applies one group and tells each sender what became of its update.
 async fn apply_group(service: &Service, group: Vec<Waiting>) {
-    let mut together: Vec<Waiting> = Vec::with_capacity(group.len());
-    for waiting in group {
-        let alone = matches!(waiting.incoming.event, Event::File { .. })
-            || together
-                .first()
-                .is_some_and(|first| first.incoming.channel != waiting.incoming.channel);
-        if alone {
-            let taken = Taken::from(service.take(waiting.incoming).await);
-            let _ = waiting.done.send(taken);
+    let (incoming, senders): (Vec<Incoming>, Vec<oneshot::Sender<Taken>>) =
+        group.into_iter().map(|w| (w.incoming, w.done)).unzip();
+    let taken = take_group(service, incoming).await;
+    for (done, taken) in senders.into_iter().zip(taken) {
+        let _ = done.send(taken);
+    }
+}
+
+/// Applies updates pushed together, in their order: each run of updates of one channel
+/// without a file in one transaction ([`apply_batch`]: one commit, one sync), an update
+/// with a file alone. Returns what became of each update, in the group's order.
+pub async fn take_group(service: &Service, group: Vec<Incoming>) -> Vec<Taken> {
+    let mut taken = Vec::with_capacity(group.len());
+    let mut rest = group.as_slice();
+    while let Some(first) = rest.first() {
+        if matches!(first.event, Event::File { .. }) {
+            taken.push(Taken::from(service.take(first.clone()).await));
+            rest = &rest[1..];
             continue;
         }
-        together.push(waiting);
+        let run = rest
+            .iter()
+            .position(|i| matches!(i.event, Event::File { .. }) || i.channel != first.channel)
+            .unwrap_or(rest.len());
+        let (together, tail) = rest.split_at(run);
+        taken.extend(take_together(service, together).await);
+        rest = tail;
     }
-    if together.is_empty() {
-        return;
-    }
-    let Some(channel) = service.channels.get(together[0].incoming.channel) else {
-        for waiting in together {
-            let _ = waiting.done.send(Taken::Again);
-        }
-        return;
+    taken
+}
+
+/// Applies updates of one channel, none with a file, in one transaction; each alone when
+/// the group as a whole fails for a reason of its own.
+async fn take_together(service: &Service, together: &[Incoming]) -> Vec<Taken> {
+    let Some(channel) = service.channels.get(together[0].channel) else {
+        return vec![Taken::Again; together.len()];
     };
-    let (incoming, senders): (Vec<Incoming>, Vec<oneshot::Sender<Taken>>) =
-        together.into_iter().map(|w| (w.incoming, w.done)).unzip();
     let applied = apply_batch(
         &service.store,
         &service.settings,
         channel.as_ref(),
-        &incoming,
+        together,
         &service.wake,
         chrono::Utc::now(),
         false,
@@ -123,28 +137,25 @@ async fn apply_group(service: &Service, group: Vec<Waiting>) {
                 .filter(|o| **o == Applied::Applied)
                 .count();
             service.instance.metrics.applied(new as u64);
-            for done in senders {
-                let _ = done.send(Taken::Kept);
-            }
+            vec![Taken::Kept; together.len()]
         }
         Err(e) if e.is_transient() => {
             tracing::warn!(
                 "applying {} pushed updates: {e}; they will come again",
-                incoming.len()
+                together.len()
             );
-            for done in senders {
-                let _ = done.send(Taken::Again);
-            }
+            vec![Taken::Again; together.len()]
         }
-        // The group as a whole failed for a reason of its own: each update alone.
         Err(e) => {
             tracing::warn!(
                 "applying {} pushed updates together: {e}; each alone",
-                incoming.len()
+                together.len()
             );
-            for (incoming, done) in incoming.into_iter().zip(senders) {
-                let _ = done.send(Taken::from(service.take(incoming).await));
+            let mut taken = Vec::with_capacity(together.len());
+            for incoming in together {
+                taken.push(Taken::from(service.take(incoming.clone()).await));
             }
+            taken
         }
     }
 }
