@@ -2,8 +2,9 @@
 //! OpenAPI over HTTP, Stream mode over a WebSocket): binding in a 1:1 chat and in a group,
 //! a sweep in Markdown with one-tap links, a tap and typed replies, another unit refused,
 //! evidence, the office's decision, a message delivered twice, flow control and server
-//! errors waited out, the gateway dropping the socket; and one `duban run` serving a
-//! Telegram liaison and a DingTalk liaison over one ledger. On SQLite and PostgreSQL.
+//! errors waited out, the gateway dropping the socket, a burst kept together; a burst cut by
+//! a kill, applied once each after the restart; and one `duban run` serving a Telegram
+//! liaison and a DingTalk liaison over one ledger. On SQLite and PostgreSQL.
 
 mod common;
 
@@ -529,4 +530,63 @@ async fn one_run_serves_telegram_and_dingtalk_on_sqlite() {
 async fn one_run_serves_telegram_and_dingtalk_on_postgres() {
     let db = PgDatabase::create().await;
     both_channels(Sandbox::with_url(&db.url)).await;
+}
+
+/// A burst of robot messages, the process killed while it keeps them and started again:
+/// every message is applied exactly once, and every one is acked in the end. What the
+/// killed process acked was committed before (its ack follows the group's commit); what it
+/// had not acked comes again on the new connection and is applied, or recognised by its id
+/// when its group had committed and the kill came before the ack.
+async fn killed_mid_burst(sb: Sandbox) {
+    const BURST: usize = 600;
+    let ding = FakeDingTalk::start().await;
+    ledger(&sb);
+    let run = start(duban(&sb, &ding), &sb);
+    ding.wait_for(30, "the Stream connection", |d| d.connected())
+        .await;
+    let code = sb.invite("经济发展局", "liaison", None);
+    let answer = ding.ask("econ", &format!("绑定 {code}")).await;
+    assert!(answer.text.contains("绑定成功"), "{}", answer.text);
+    let before = chat_rows(&sb, "E-2");
+
+    let frames: Vec<String> = (0..BURST)
+        .map(|i| ding.text("econ", &format!("E-2 推进中 第{i}次走访")))
+        .collect();
+    let acked = |d: &FakeDingTalk| frames.iter().filter(|f| d.acked(f)).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acked(&ding) == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing acked");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    run.kill();
+    let at_kill = acked(&ding);
+    assert!(
+        at_kill < BURST,
+        "killed before the end ({at_kill} of {BURST} acked)"
+    );
+
+    eprintln!("killed with {at_kill} of {BURST} acked");
+    let (_, connections) = ding.counts();
+    let run = start(duban(&sb, &ding), &sb);
+    ding.wait_for(30, "a new connection", |d| d.counts().1 > connections)
+        .await;
+    ding.wait_for(60, "every message acked", |d| acked(d) == BURST)
+        .await;
+    assert_eq!(
+        chat_rows(&sb, "E-2"),
+        before + BURST,
+        "each message applied once ({at_kill} acked before the kill)"
+    );
+    assert!(run.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_killed_midway_is_applied_once_on_sqlite() {
+    killed_mid_burst(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_killed_midway_is_applied_once_on_postgres() {
+    let db = PgDatabase::create().await;
+    killed_mid_burst(Sandbox::with_url(&db.url)).await;
 }
