@@ -4,8 +4,9 @@
 //!   second: the delivery rate as a fraction of that ceiling, and the sends it refused;
 //! - 41 answers in one group through a server that allows 20 messages a minute to a group:
 //!   the most in any minute, the time against the least the limit allows, and refusals;
-//! - 1,000 replies pushed over the Stream WebSocket: committed rows a second, and p50 / p99
-//!   from the push to its row, beside the same figures for Telegram's getUpdates
+//! - 1,000 replies pushed over the Stream WebSocket, on SQLite and then on PostgreSQL
+//!   (`DUBAN_TEST_PG_URL`): committed rows a second, and p50 / p99 from the push to its row,
+//!   beside the same figures for Telegram's getUpdates
 //!   (`cargo bench --bench telegram`).
 //!
 //! `DUBAN_BENCH_LIAISONS` (default 2,000) and `DUBAN_BENCH_REPLIES` (default 1,000) scale it;
@@ -179,12 +180,31 @@ async fn burst_to_group(dir: &std::path::Path) {
     stop(child);
 }
 
+/// The Stream reply path on SQLite, then on PostgreSQL (`DUBAN_TEST_PG_URL`; skipped when
+/// it does not answer).
 async fn replies(dir: &std::path::Path) {
+    let sqlite = format!("sqlite:{}", dir.join("replies.db").display());
+    replies_on(dir, &sqlite, "SQLite").await;
+    let reachable = <sqlx::PgConnection as sqlx::Connection>::connect(&support::admin_url())
+        .await
+        .is_ok();
+    if !reachable {
+        println!("(PostgreSQL not reachable: its Stream reply path is skipped)");
+        return;
+    }
+    let (url, name) = support::create_database().await;
+    replies_on(dir, &url, "PostgreSQL").await;
+    support::drop_database(&name).await;
+}
+
+/// `DUBAN_BENCH_REPLIES` replies over the Stream WebSocket into the database at `url`:
+/// pushed at once, then at a steady 50 a second.
+async fn replies_on(dir: &std::path::Path, url: &str, backend: &str) {
     let count = env_number("DUBAN_BENCH_REPLIES", 1_000);
     let fake = FakeDingTalk::start().await;
     // The replies are measured, not their confirmations: no limit on sends.
     fake.limit(0, 0);
-    let url = format!("sqlite:{}", dir.join("replies.db").display());
+    let url = url.to_string();
     let mut rows = duban::ingest::sample::synthetic_measures(count.max(10), 100, 5);
     for row in &mut rows {
         row.status = "推进中".into();
@@ -206,7 +226,7 @@ async fn replies(dir: &std::path::Path) {
     )
     .await;
     println!(
-        "{count} replies over the Stream WebSocket, pushed at once: all committed in {elapsed:.2} s = {:.0}/s; push → row p50 {p50:.0} ms, p99 {p99:.0} ms",
+        "{backend}: {count} replies over the Stream WebSocket, pushed at once: all committed in {elapsed:.2} s = {:.0}/s; push → row p50 {p50:.0} ms, p99 {p99:.0} ms",
         count as f64 / elapsed
     );
     let paced = count.min(500);
@@ -221,7 +241,7 @@ async fn replies(dir: &std::path::Path) {
     )
     .await;
     println!(
-        "{paced} replies over the Stream WebSocket at 50/s: committed in {elapsed:.2} s; push → row p50 {p50:.0} ms, p99 {p99:.0} ms"
+        "{backend}: {paced} replies over the Stream WebSocket at 50/s: committed in {elapsed:.2} s; push → row p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
     stop(child);
 }
