@@ -185,10 +185,7 @@ async fn burst_to_group(dir: &std::path::Path) {
 async fn replies(dir: &std::path::Path) {
     let sqlite = format!("sqlite:{}", dir.join("replies.db").display());
     replies_on(dir, &sqlite, "SQLite").await;
-    let reachable = <sqlx::PgConnection as sqlx::Connection>::connect(&support::admin_url())
-        .await
-        .is_ok();
-    if !reachable {
+    if !support::postgres_reachable().await {
         println!("(PostgreSQL not reachable: its Stream reply path is skipped)");
         return;
     }

@@ -156,10 +156,7 @@ async fn replies(dir: &std::path::Path) {
     );
     let sqlite = format!("sqlite:{}", dir.join("replies.db").display());
     reply_path(dir, &sqlite, "SQLite", count, echo_rate).await;
-    let reachable = <sqlx::PgConnection as sqlx::Connection>::connect(&support::admin_url())
-        .await
-        .is_ok();
-    if !reachable {
+    if !support::postgres_reachable().await {
         println!("(PostgreSQL not reachable: its reply path is skipped)");
         return;
     }

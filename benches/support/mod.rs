@@ -178,6 +178,13 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Whether the PostgreSQL server of the tests answers.
+pub async fn postgres_reachable() -> bool {
+    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .is_ok()
+}
+
 /// A fresh database; returns its URL and name.
 pub async fn create_database() -> (String, String) {
     let admin = admin_url();
