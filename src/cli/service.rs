@@ -782,7 +782,7 @@ async fn chat_service(app: App, settings: Settings) -> anyhow::Result<ExitCode> 
                     |group| {
                         let service = Arc::clone(&service);
                         async move {
-                            duban::service::intake::take_group(&service, group)
+                            duban::service::intake::take_group(&service, &group)
                                 .await
                                 .iter()
                                 .all(|taken| *taken == duban::service::intake::Taken::Kept)

@@ -84,7 +84,7 @@ async fn work(service: Arc<Service>, receiver: Arc<Mutex<mpsc::Receiver<Waiting>
 async fn apply_group(service: &Service, group: Vec<Waiting>) {
     let (incoming, senders): (Vec<Incoming>, Vec<oneshot::Sender<Taken>>) =
         group.into_iter().map(|w| (w.incoming, w.done)).unzip();
-    let taken = take_group(service, incoming).await;
+    let taken = take_group(service, &incoming).await;
     for (done, taken) in senders.into_iter().zip(taken) {
         let _ = done.send(taken);
     }
@@ -93,9 +93,9 @@ async fn apply_group(service: &Service, group: Vec<Waiting>) {
 /// Applies updates pushed together, in their order: each run of updates of one channel
 /// without a file in one transaction ([`apply_batch`]: one commit, one sync), an update
 /// with a file alone. Returns what became of each update, in the group's order.
-pub async fn take_group(service: &Service, group: Vec<Incoming>) -> Vec<Taken> {
+pub async fn take_group(service: &Service, group: &[Incoming]) -> Vec<Taken> {
     let mut taken = Vec::with_capacity(group.len());
-    let mut rest = group.as_slice();
+    let mut rest = group;
     while let Some(first) = rest.first() {
         if matches!(first.event, Event::File { .. }) {
             taken.push(Taken::from(service.take(first.clone()).await));
