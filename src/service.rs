@@ -550,6 +550,7 @@ async fn apply_group(
     let mut alone: Vec<usize> = Vec::new();
     let mut stopped: std::collections::HashSet<(ChannelKind, &str)> = Default::default();
     let mut batch = store.begin_batch(careful).await?;
+    batch.expect_measures(group.iter().filter_map(bot::code_named));
     // Updates of a chat with one held back wait behind it; the others are marked as seen
     // all at once, and applied if they were not seen before.
     let mut behind = vec![false; group.len()];

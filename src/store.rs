@@ -16,6 +16,7 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 use crate::core::ledger::{Source, Status};
 
 mod chat;
+mod deferred;
 mod held;
 mod import;
 mod instance;

@@ -1255,6 +1255,95 @@ async fn a_failing_last_update_in_a_batch_is_retried_alone_on_postgres() {
     a_failing_last_update_in_a_batch_is_retried_alone(Sandbox::with_url(&pg.url)).await;
 }
 
+/// A batch reads the measures its updates name together, and keeps back their writes to
+/// send them together: each update still sees what the updates before it in the batch did.
+/// A measure reported on first moves from 未启动 to 推进中 once; a claim after that starts
+/// from 推进中; a report after the claim keeps it claimed; the rows land in the order the
+/// updates came.
+async fn a_batch_sees_its_own_writes(sb: Sandbox) {
+    let fake = FakeTelegram::start().await;
+    econ_measures(&sb, 3);
+    let bot = sb.start_bot(&fake, &[]);
+    bind(&sb, &fake, ECON, ECON, "经济发展局", "liaison", None).await;
+    assert!(bot.stop());
+    let mut conn = db(&sb.url).await;
+    let (store, settings, telegram, wake) = batch_parts(&sb, &fake).await;
+    let batch = incoming_batch(
+        &fake,
+        &[
+            (ECON, "/update E-1 推进中 已完成选址"),
+            (ECON, "/update E-2 推进中 已开工"),
+            (ECON, "/update E-2 推进中 主体已封顶"),
+            (ECON, "/update E-1 已完成"),
+            (ECON, "/update E-3 推进中 已进场"),
+            (ECON, "/update E-1 推进中 补充验收材料"),
+        ],
+    );
+    let replies = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'reply' AND chat_id = $1",
+        )
+        .bind(ECON.to_string())
+    };
+    let before = replies().fetch_one(&mut conn).await.unwrap();
+    let outcome = apply_now(&store, &settings, &telegram, &wake, &batch).await;
+    assert!(outcome.retried_alone.is_empty(), "{outcome:?}");
+    let history: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT m.code, h.kind, h.from_status, h.to_status FROM history h \
+         JOIN measures m ON m.id = h.measure_id WHERE h.source = 'chat' ORDER BY h.id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let row = |code: &str, kind: &str, from: &str, to: &str| {
+        (code.into(), kind.into(), from.into(), to.into())
+    };
+    assert_eq!(
+        history,
+        [
+            row("E-1", "status", "not_started", "in_progress"),
+            row("E-2", "status", "not_started", "in_progress"),
+            row("E-2", "note", "in_progress", "in_progress"),
+            row("E-1", "status", "in_progress", "claimed"),
+            row("E-3", "status", "not_started", "in_progress"),
+            row("E-1", "note", "claimed", "claimed"),
+        ]
+    );
+    let measures: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT code, status, latest_progress FROM measures ORDER BY code")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let measure =
+        |code: &str, status: &str, latest: &str| (code.into(), status.into(), Some(latest.into()));
+    assert_eq!(
+        measures,
+        [
+            measure("E-1", "claimed", "推进中 补充验收材料"),
+            measure("E-2", "in_progress", "推进中 主体已封顶"),
+            measure("E-3", "in_progress", "推进中 已进场"),
+        ]
+    );
+    let claims: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM claims WHERE state = 'pending'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(claims, 1, "E-1's claim, once");
+    let after = replies().fetch_one(&mut conn).await.unwrap();
+    assert_eq!(after - before, 6, "one answer for each update");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sees_its_own_writes_on_sqlite() {
+    a_batch_sees_its_own_writes(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sees_its_own_writes_on_postgres() {
+    let pg = PgDatabase::create().await;
+    a_batch_sees_its_own_writes(Sandbox::with_url(&pg.url)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_update_in_a_batch_is_retried_alone_on_sqlite() {
     a_failing_update_in_a_batch_is_retried_alone(Sandbox::sqlite()).await;

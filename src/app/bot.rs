@@ -217,6 +217,24 @@ pub async fn handle(
     Ok(handled)
 }
 
+/// The code of the measure an update's text starts with, as its handling reads it
+/// (`/update 1-3 …`, `1-3 已完成`), if any: a hint, so that a batch of updates reads the
+/// measures they name together ([`crate::store::UpdateBatch::expect_measures`]).
+pub fn code_named(incoming: &Incoming) -> Option<String> {
+    let Event::Text { text, .. } = &incoming.event else {
+        return None;
+    };
+    let text = text.trim();
+    let Some(command) = text.strip_prefix('/') else {
+        return split_code(text).map(|lead| lead.code);
+    };
+    let (name, args) = command.split_once(char::is_whitespace)?;
+    if !name.split('@').next()?.eq_ignore_ascii_case("update") {
+        return None;
+    }
+    split_code(&format!("{} ", args.trim())).map(|lead| lead.code)
+}
+
 /// Applies one incoming update inside `tx`, begun for it ([`Store::begin_update`], or a
 /// batch's savepoint), and commits it. What is done on the channel once the change is
 /// committed for good is in the result: [`finish`] completes it after the commit.

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
+use super::deferred::{Deferred, Owned, Shape, bind_owned};
 use super::write::{HistoryKind, StatusChange, set_status_in};
 use super::{
     Change, Store, StoreError, date_text, instant_text, nearest, parse_instant, parse_status,
@@ -879,6 +880,10 @@ impl Store {
             unreachable: None,
             bindings: Default::default(),
             carried: Vec::new(),
+            expected: Vec::new(),
+            measures: Default::default(),
+            served: Default::default(),
+            window: MEASURES_READ_TOGETHER,
         })
     }
 }
@@ -924,10 +929,39 @@ pub struct UpdateBatch {
     /// The bindings of the chat users this batch has read, until an update binds or
     /// unbinds someone or is rolled back: a burst of replies comes from a few liaisons.
     bindings: std::collections::HashMap<Address, Vec<Binding>>,
-    /// Deferred writes of updates already done (SQLite, a batch without savepoints): they
-    /// go with the next update's first statement, or before the batch's own next one.
+    /// Deferred writes of updates already done (a batch without savepoints): they go with
+    /// the next statement an update sends, or before the batch's own next one.
     carried: Vec<Deferred>,
+    /// The codes of the measures the batch's updates name ([`UpdateBatch::expect_measures`]):
+    /// read together when the first is wanted.
+    expected: Vec<String>,
+    /// The measures read for this batch by code (`None`: no such measure), kept while no
+    /// write of the batch can have changed them: a write to a measure's row forgets that
+    /// measure, any other write that could change what a measure reads as forgets them all.
+    measures: std::collections::HashMap<String, Option<(i64, crate::core::ledger::Measure)>>,
+    /// The codes of the measures already handed to an update: a later read together leaves
+    /// them out.
+    served: std::collections::HashSet<String>,
+    /// How many measures a read together takes at most: halved each time measures read
+    /// but not yet handed out are forgotten, so that a batch whose updates keep forgetting
+    /// reads in vain little.
+    window: usize,
 }
+
+/// How many expected measures one read takes at first ([`UpdateBatch::expect_measures`]).
+const MEASURES_READ_TOGETHER: usize = 64;
+
+/// The tables a measure is read from ([`UpdateTx::measure_named`]): a deferred write to any
+/// of them, but to one measure's row by its id, forgets every measure a batch has read.
+const MEASURE_TABLES: [&str; 7] = [
+    "measures",
+    "units",
+    "problems",
+    "aspects",
+    "measure_units",
+    "measure_leaders",
+    "people",
+];
 
 impl UpdateBatch {
     /// Records the updates `(channel, update id)` as seen, all in one statement; returns
@@ -1024,6 +1058,7 @@ impl UpdateBatch {
             .await?;
         self.open = false;
         self.bindings.clear();
+        self.forget_measures();
         Ok(())
     }
 
@@ -1048,19 +1083,36 @@ impl UpdateBatch {
             return Ok(());
         }
         let carried = std::mem::take(&mut self.carried);
-        let (sql, values) = joined(&carried, None);
-        bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
-            .execute(&mut *self.tx)
-            .await?;
+        super::deferred::send(&mut self.tx, self.backend, &carried, None).await?;
         Ok(())
     }
 
     /// Whether an update's deferred writes are carried over to the next update instead of
-    /// sent when it ends: on SQLite, in a batch without savepoints (where a failure rolls the
-    /// whole batch back anyway). PostgreSQL takes one statement with parameters a call, so
-    /// there is nothing to join them with.
+    /// sent when it ends: in a batch without savepoints, where a failure rolls the whole
+    /// batch back anyway. The writes of many updates then go together: on PostgreSQL, rows of
+    /// one table as one multi-row statement.
     fn carries(&self) -> bool {
-        !self.careful && self.backend == super::Backend::Sqlite
+        !self.careful
+    }
+
+    /// Expects the batch's updates to name the measures `codes` (a hint read from their
+    /// texts): the first of them an update wants is read with the others, in one statement,
+    /// and the others are then served without a statement of their own while no write of
+    /// the batch can have changed them. A wrong hint costs a row read in vain.
+    pub fn expect_measures(&mut self, codes: impl IntoIterator<Item = String>) {
+        for code in codes {
+            if !self.expected.contains(&code) {
+                self.expected.push(code);
+            }
+        }
+    }
+
+    /// Forgets every measure read: a write may have changed any.
+    fn forget_measures(&mut self) {
+        if self.measures.keys().any(|code| !self.served.contains(code)) {
+            self.window = (self.window / 2).max(1);
+        }
+        self.measures.clear();
     }
 
     /// Rolls the whole batch back: nothing of it was written.
@@ -1409,183 +1461,67 @@ pub struct UpdateTx<'b> {
     deferred: Vec<Deferred>,
 }
 
-/// A write an update makes whose outcome it does not need (a history row, a note). On
-/// SQLite it is sent along with the update's next statement, as one call of several
-/// statements, instead of on its own: each call is a round trip to SQLite's worker thread,
-/// which costs more than the writes. On PostgreSQL the writes of an update to different
-/// tables go as one statement ([`postgres_statements`]). Every read of the update sends
-/// what is deferred first, so the update always reads its own writes.
-pub(super) struct Deferred {
-    sql: &'static str,
-    values: Vec<Owned>,
-}
-
-/// A value bound to a deferred write.
-#[derive(Debug, Clone)]
-pub(super) enum Owned {
-    Int(Option<i64>),
-    Text(Option<String>),
-}
-
-impl Deferred {
-    /// A write `sql` with parameters `$1`… bound to `values`.
-    pub(super) fn new(sql: &'static str, values: Vec<Owned>) -> Deferred {
-        Deferred { sql, values }
-    }
-
-    /// Runs the write now, on its own.
-    pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        bind_owned(sqlx::query(self.sql), &self.values)
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
-}
-
-/// `sql` with each parameter `$n` numbered `$(n + offset)`: statements sent in one call
-/// share one list of values. The statements are the store's own constants, which hold no
-/// `$` but in parameters.
-fn renumber(sql: &str, offset: usize) -> String {
-    if offset == 0 {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The deferred writes, then `last` if any, as one statement text and its values.
-fn joined(deferred: &[Deferred], last: Option<(&str, &[Owned])>) -> (String, Vec<Owned>) {
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    let parts = deferred
-        .iter()
-        .map(|d| (d.sql, d.values.as_slice()))
-        .chain(last);
-    for (text, bound) in parts {
-        if !sql.is_empty() {
-            sql.push_str(";\n");
-        }
-        sql.push_str(&renumber(text, values.len()));
-        values.extend_from_slice(bound);
-    }
-    (sql, values)
-}
-
-/// The table a deferred write writes to, when it is a plain `INSERT INTO`, `UPDATE` or
-/// `DELETE FROM` that reads no other rows (no `SELECT` in it): only such a write may go in
-/// one PostgreSQL statement with others ([`postgres_statements`]).
-fn written_table(sql: &str) -> Option<&str> {
-    if sql.to_ascii_uppercase().contains("SELECT") {
-        return None;
-    }
-    let rest = sql
-        .strip_prefix("INSERT INTO ")
-        .or_else(|| sql.strip_prefix("UPDATE "))
-        .or_else(|| sql.strip_prefix("DELETE FROM "))?;
-    rest.split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .filter(|t| !t.is_empty())
-}
-
-/// The deferred writes as PostgreSQL statements, one call each. PostgreSQL takes one
-/// statement with parameters a call, so writes to different tables go together as one
-/// statement: every write but the last in a `WITH` clause of its own. The writes of one
-/// statement all see the rows as they were before it, and PostgreSQL does not say in which
-/// order they run, so a write starts a new statement when its table is written already in
-/// the one being built (two changes to one row, or two messages with one key, keep their
-/// order), and a write that reads rows, or that is not a plain write, goes alone. An update
-/// replying to `/update` makes four writes (its note, the measure's latest report, the
-/// history row, the answer): one call instead of four.
-fn postgres_statements(deferred: &[Deferred]) -> Vec<(String, Vec<Owned>)> {
-    let mut statements = Vec::new();
-    let mut current: Vec<&Deferred> = Vec::new();
-    let mut tables: Vec<&str> = Vec::new();
-    let finish = |current: &mut Vec<&Deferred>, statements: &mut Vec<(String, Vec<Owned>)>| {
-        if !current.is_empty() {
-            statements.push(with_clauses(current));
-            current.clear();
-        }
-    };
-    for write in deferred {
-        match written_table(write.sql) {
-            Some(table) if !tables.contains(&table) => {}
-            Some(table) => {
-                finish(&mut current, &mut statements);
-                tables.clear();
-                tables.push(table);
-                current.push(write);
-                continue;
-            }
-            None => {
-                finish(&mut current, &mut statements);
-                tables.clear();
-                statements.push((write.sql.to_string(), write.values.clone()));
-                continue;
-            }
-        }
-        tables.extend(written_table(write.sql));
-        current.push(write);
-    }
-    finish(&mut current, &mut statements);
-    statements
-}
-
-/// Writes as one statement: `WITH w0 AS (first), w1 AS (second) last`.
-fn with_clauses(writes: &[&Deferred]) -> (String, Vec<Owned>) {
-    let Some((last, before)) = writes.split_last() else {
-        return (String::new(), Vec::new());
-    };
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    for (i, write) in before.iter().enumerate() {
-        sql.push_str(if i == 0 { "WITH " } else { ", " });
-        sql.push_str(&format!("w{i} AS ("));
-        sql.push_str(&renumber(write.sql, values.len()));
-        sql.push(')');
-        values.extend_from_slice(&write.values);
-    }
-    if !before.is_empty() {
-        sql.push('\n');
-    }
-    sql.push_str(&renumber(last.sql, values.len()));
-    values.extend_from_slice(&last.values);
-    (sql, values)
-}
-
-fn bind_owned<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    values: &'q [Owned],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for value in values {
-        query = match value {
-            Owned::Int(v) => query.bind(*v),
-            Owned::Text(v) => query.bind(v.as_deref()),
-        };
-    }
-    query
-}
-
 impl UpdateTx<'_> {
-    /// The connection, once the deferred writes are sent.
+    /// The connection, once the deferred writes are sent. What is done on it is not known,
+    /// so a batch forgets the measures it has read.
     pub(super) async fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        if let TxConn::Savepoint(batch) = &mut self.tx {
+            batch.forget_measures();
+        }
         self.flush().await?;
         Ok(&mut self.tx)
     }
 
-    /// Defers a write: it is sent with the next statement of this update.
+    /// The connection, once the deferred writes are sent, for a read: a batch keeps the
+    /// measures it has read.
+    pub(super) async fn read_conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        self.flush().await?;
+        Ok(&mut self.tx)
+    }
+
+    /// The connection for a read of `tables` only: the deferred writes are sent first when
+    /// one of them may write one of those tables, and kept back otherwise (a burst of
+    /// replies reads who the sender is between writes to history, notes and the outbox).
+    pub(super) async fn read_conn_of(
+        &mut self,
+        tables: &[&str],
+    ) -> Result<&mut AnyConnection, StoreError> {
+        let carried = match &self.tx {
+            TxConn::Savepoint(batch) => batch.carried.as_slice(),
+            TxConn::Own(_) => &[],
+        };
+        let apart = carried
+            .iter()
+            .chain(&self.deferred)
+            .all(|write| match write.shape() {
+                Shape::Rows { table, .. } | Shape::Row { table, .. } | Shape::Table(table) => {
+                    !tables.contains(&table)
+                }
+                Shape::Alone => false,
+            });
+        if !apart {
+            self.flush().await?;
+        }
+        Ok(&mut self.tx)
+    }
+
+    /// Defers a write: it is sent with the next statement of this update (in a batch
+    /// without savepoints, perhaps with a later update's). A measure the batch has read and
+    /// the write may change is forgotten.
     pub(super) fn defer(&mut self, write: Deferred) {
+        if let TxConn::Savepoint(batch) = &mut self.tx {
+            match write.shape() {
+                Shape::Row {
+                    table: "measures",
+                    id,
+                } => batch
+                    .measures
+                    .retain(|_, read| !matches!(read, Some((read_id, _)) if *read_id == id)),
+                Shape::Rows { table, .. } | Shape::Row { table, .. } | Shape::Table(table)
+                    if !MEASURE_TABLES.contains(&table) => {}
+                _ => batch.forget_measures(),
+            }
+        }
         self.deferred.push(write);
     }
 
@@ -1600,49 +1536,85 @@ impl UpdateTx<'_> {
         deferred
     }
 
-    /// Sends the deferred writes: on SQLite in one call, on PostgreSQL (which takes one
-    /// statement with parameters at a time) in as few statements as keep their meaning
-    /// ([`postgres_statements`]).
+    /// Sends the deferred writes, in as few calls as keep their meaning
+    /// ([`super::deferred::calls`]).
     async fn flush(&mut self) -> Result<(), StoreError> {
         let deferred = self.take_deferred();
         if deferred.is_empty() {
             return Ok(());
         }
-        match self.backend {
-            super::Backend::Sqlite => {
-                let (sql, values) = joined(&deferred, None);
-                bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
-                    .execute(&mut *self.tx)
-                    .await?;
-            }
-            super::Backend::Postgres => {
-                for (sql, values) in postgres_statements(&deferred) {
-                    bind_owned(sqlx::query(sqlx::AssertSqlSafe(sql)), &values)
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
-            }
-        }
+        super::deferred::send(&mut self.tx, self.backend, &deferred, None).await?;
         Ok(())
     }
 
-    /// Sends the deferred writes and then runs `sql` with `values`, returning its rows: on
-    /// SQLite all in one call.
+    /// Sends the deferred writes and then runs the read `sql` with `values`, returning its
+    /// rows: on SQLite all in one call. The read changes nothing, so a batch keeps the
+    /// measures it has read.
     pub(super) async fn flush_fetch(
         &mut self,
         sql: &str,
         values: &[Owned],
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-        if self.backend == super::Backend::Postgres {
-            let conn = self.conn().await?;
-            let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-            return Ok(bind_owned(query, values).fetch_all(conn).await?);
-        }
         let deferred = self.take_deferred();
-        let (text, all) = joined(&deferred, Some((sql, values)));
-        Ok(bind_owned(sqlx::query(sqlx::AssertSqlSafe(text)), &all)
-            .fetch_all(&mut *self.tx)
-            .await?)
+        super::deferred::send(&mut self.tx, self.backend, &deferred, Some((sql, values))).await
+    }
+
+    /// The measure named `code` as the batch reads it for the updates it expects to name
+    /// it ([`UpdateBatch::expect_measures`]): `None` when this update is not in a batch, or
+    /// the batch does not expect `code`. Else `Some` of the measure, or of `None` when there
+    /// is no such measure. A measure not read yet is read with the other expected ones not
+    /// read yet, in one statement.
+    async fn expected_measure(
+        &mut self,
+        code: &str,
+    ) -> Result<Option<Option<(i64, crate::core::ledger::Measure)>>, StoreError> {
+        let backend = self.backend;
+        let TxConn::Savepoint(batch) = &mut self.tx else {
+            return Ok(None);
+        };
+        if let Some(read) = batch.measures.get(code) {
+            let read = read.clone();
+            batch.served.insert(code.to_string());
+            return Ok(Some(read));
+        }
+        if !batch.expected.iter().any(|c| c == code) {
+            return Ok(None);
+        }
+        let mut codes = vec![code.to_string()];
+        codes.extend(
+            batch
+                .expected
+                .iter()
+                .filter(|c| {
+                    c.as_str() != code
+                        && !batch.served.contains(c.as_str())
+                        && !batch.measures.contains_key(c.as_str())
+                })
+                .take(batch.window - 1)
+                .cloned(),
+        );
+        // As many codes as a power of two (the last one again): few statement texts.
+        let mut values: Vec<Owned> = codes.iter().map(|c| Owned::Text(Some(c.clone()))).collect();
+        values.resize(
+            codes.len().next_power_of_two(),
+            Owned::Text(Some(code.to_string())),
+        );
+        let sql = super::read::measures_named_sql(backend, values.len());
+        let rows = self.flush_fetch(&sql, &values).await?;
+        let mut read: std::collections::HashMap<String, (i64, crate::core::ledger::Measure)> =
+            super::read::listing_from_rows(rows)?
+                .into_iter()
+                .map(|(id, measure)| (measure.code.clone(), (id, measure)))
+                .collect();
+        let TxConn::Savepoint(batch) = &mut self.tx else {
+            return Ok(None);
+        };
+        for c in codes {
+            let found = read.remove(&c);
+            batch.measures.insert(c, found);
+        }
+        batch.served.insert(code.to_string());
+        Ok(batch.measures.get(code).cloned())
     }
 
     /// When the changes of this transaction happen.
@@ -1653,7 +1625,7 @@ impl UpdateTx<'_> {
     /// Every measure, in ledger order, as this transaction sees it.
     pub async fn measures(&mut self) -> Result<Vec<crate::core::ledger::Measure>, StoreError> {
         let backend = self.backend;
-        super::read::listing_in(self.conn().await?, backend, "", &[]).await
+        super::read::listing_in(self.read_conn().await?, backend, "", &[]).await
     }
 
     /// One measure by code, as this transaction sees it.
@@ -1662,7 +1634,7 @@ impl UpdateTx<'_> {
         code: &str,
     ) -> Result<crate::core::ledger::Measure, StoreError> {
         let backend = self.backend;
-        super::read::measure_in(self.conn().await?, backend, code).await
+        super::read::measure_in(self.read_conn().await?, backend, code).await
     }
 
     /// One measure by its id (its code names it in errors), as this transaction sees it.
@@ -1671,8 +1643,13 @@ impl UpdateTx<'_> {
         id: i64,
         code: &str,
     ) -> Result<crate::core::ledger::Measure, StoreError> {
+        if let Some(Some((read_id, measure))) = self.expected_measure(code).await?
+            && read_id == id
+        {
+            return Ok(measure);
+        }
         let backend = self.backend;
-        super::read::measure_by_id_in(self.conn().await?, backend, id, code).await
+        super::read::measure_by_id_in(self.read_conn().await?, backend, id, code).await
     }
 
     /// The id and the whole of the measure with `code`, if it exists, in one read.
@@ -1680,6 +1657,9 @@ impl UpdateTx<'_> {
         &mut self,
         code: &str,
     ) -> Result<Option<(i64, crate::core::ledger::Measure)>, StoreError> {
+        if let Some(read) = self.expected_measure(code).await? {
+            return Ok(read);
+        }
         // Sent with the writes before it (on SQLite, one call).
         let sql = super::read::measure_named_sql(self.backend);
         let rows = self
@@ -1690,7 +1670,10 @@ impl UpdateTx<'_> {
 
     /// The id and status of the measure with `code`, if it exists.
     pub async fn find_measure(&mut self, code: &str) -> Result<Option<(i64, Status)>, StoreError> {
-        find_measure_in(self.conn().await?, code).await
+        if let Some(read) = self.expected_measure(code).await? {
+            return Ok(read.map(|(id, measure)| (id, measure.status)));
+        }
+        find_measure_in(self.read_conn().await?, code).await
     }
 
     /// The reminder sent as message `message_id` in `chat`, if any.
@@ -1699,12 +1682,12 @@ impl UpdateTx<'_> {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentReminder>, StoreError> {
-        sent_reminder_in(self.conn().await?, chat, message_id).await
+        sent_reminder_in(self.read_conn().await?, chat, message_id).await
     }
 
     /// The latest reminder sent to `chat`.
     pub async fn latest_reminder(&mut self, chat: &Address) -> Result<Option<String>, StoreError> {
-        latest_reminder_in(self.conn().await?, chat).await
+        latest_reminder_in(self.read_conn().await?, chat).await
     }
 
     /// The bindings of a chat user.
@@ -1714,7 +1697,10 @@ impl UpdateTx<'_> {
         {
             return Ok(found.clone());
         }
-        let found = bindings_in(self.conn().await?, user).await?;
+        let conn = self
+            .read_conn_of(&["people", "identities", "units"])
+            .await?;
+        let found = bindings_in(conn, user).await?;
         if let TxConn::Savepoint(batch) = &mut self.tx {
             batch.bindings.insert(user.clone(), found.clone());
         }
@@ -1914,7 +1900,7 @@ impl UpdateTx<'_> {
         )
         .bind(chat.channel.code())
         .bind(&chat.id)
-        .fetch_all(self.conn().await?)
+        .fetch_all(self.read_conn().await?)
         .await?)
     }
 
@@ -1937,7 +1923,38 @@ impl UpdateTx<'_> {
         to: Status,
         change: &Change,
     ) -> Result<StatusChange, StoreError> {
+        // A change the batch can see all of (the measure read, no claim concerned) is a
+        // deferred write like a note.
+        if let Some(from) = self.read_status(measure_id)
+            && matches!(to, Status::NotStarted | Status::InProgress)
+            && crate::core::workflow::claim_follows(from, to)
+                == crate::core::workflow::ClaimFollow::None
+        {
+            if from != to {
+                for write in super::write::status_writes(measure_id, from, to, None, change) {
+                    self.defer(write);
+                }
+            }
+            return Ok(StatusChange {
+                from,
+                to,
+                claim: None,
+            });
+        }
         set_status_in(self.conn().await?, measure_id, to, change).await
+    }
+
+    /// The status of measure `id` as the batch read it, while no write can have changed it.
+    fn read_status(&self, id: i64) -> Option<Status> {
+        let TxConn::Savepoint(batch) = &self.tx else {
+            return None;
+        };
+        batch
+            .measures
+            .values()
+            .flatten()
+            .find(|(read_id, _)| *read_id == id)
+            .map(|(_, measure)| measure.status)
     }
 
     /// Adds a progress note.
@@ -1971,7 +1988,7 @@ impl UpdateTx<'_> {
     pub async fn status(&mut self, measure_id: i64) -> Result<Status, StoreError> {
         let text: String = sqlx::query_scalar("SELECT status FROM measures WHERE id = $1")
             .bind(measure_id)
-            .fetch_one(self.conn().await?)
+            .fetch_one(self.read_conn().await?)
             .await?;
         parse_status("measures.status", &text)
     }
@@ -2026,7 +2043,7 @@ impl UpdateTx<'_> {
 
     /// The office's chats: everyone with the office role, on every channel.
     pub async fn office_chats(&mut self) -> Result<Vec<Address>, StoreError> {
-        office_chats_in(self.conn().await?).await
+        office_chats_in(self.read_conn().await?).await
     }
 
     /// Commits the update; in a batch, keeps its changes for the batch's commit.
@@ -2049,117 +2066,5 @@ impl UpdateTx<'_> {
             TxConn::Savepoint(_) => {}
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renumbered_parameters_follow_the_values_before_them() {
-        let cases = [
-            (
-                "UPDATE m SET a = $1 WHERE id = $2",
-                0,
-                "UPDATE m SET a = $1 WHERE id = $2",
-            ),
-            (
-                "UPDATE m SET a = $1 WHERE id = $2",
-                11,
-                "UPDATE m SET a = $12 WHERE id = $13",
-            ),
-            ("VALUES ($7, $7, $10)", 3, "VALUES ($10, $10, $13)"),
-            ("SELECT 1", 5, "SELECT 1"),
-        ];
-        for (sql, offset, want) in cases {
-            assert_eq!(renumber(sql, offset), want, "{sql} + {offset}");
-        }
-    }
-
-    #[test]
-    fn deferred_writes_and_the_last_statement_share_one_list_of_values() {
-        let deferred = [
-            Deferred::new(
-                "INSERT INTO a (x, y) VALUES ($1, $2)",
-                vec![Owned::Int(Some(1)), Owned::Text(Some("一".into()))],
-            ),
-            Deferred::new("UPDATE b SET z = $1", vec![Owned::Text(None)]),
-        ];
-        let last = [Owned::Int(Some(9))];
-        let (sql, values) = joined(&deferred, Some(("SELECT $1", &last)));
-        assert_eq!(
-            sql,
-            "INSERT INTO a (x, y) VALUES ($1, $2);\nUPDATE b SET z = $3;\nSELECT $4"
-        );
-        assert_eq!(values.len(), 4);
-        assert!(matches!(values[3], Owned::Int(Some(9))));
-        let (alone, values) = joined(&deferred[1..], None);
-        assert_eq!(alone, "UPDATE b SET z = $1");
-        assert_eq!(values.len(), 1);
-    }
-
-    #[test]
-    fn postgres_takes_writes_to_different_tables_as_one_statement() {
-        let write = |sql: &'static str, n: i64| Deferred::new(sql, vec![Owned::Int(Some(n))]);
-        let note = || write("INSERT INTO notes (m) VALUES ($1)", 1);
-        let latest = || write("UPDATE measures SET v = $1 WHERE id = 1", 2);
-        let history = || write("INSERT INTO history (m) VALUES ($1)", 3);
-        let reading = || write("INSERT INTO x (m) SELECT id FROM measures WHERE id = $1", 4);
-        let cases: Vec<(&str, Vec<Deferred>, Vec<&str>)> = vec![
-            ("nothing", vec![], vec![]),
-            (
-                "one write goes as it is",
-                vec![note()],
-                vec!["INSERT INTO notes (m) VALUES ($1)"],
-            ),
-            (
-                "three tables, one statement",
-                vec![note(), latest(), history()],
-                vec![
-                    "WITH w0 AS (INSERT INTO notes (m) VALUES ($1)), w1 AS (UPDATE measures SET v = $2 WHERE id = 1)\nINSERT INTO history (m) VALUES ($3)",
-                ],
-            ),
-            (
-                "a table written again starts a statement",
-                vec![note(), latest(), latest(), history()],
-                vec![
-                    "WITH w0 AS (INSERT INTO notes (m) VALUES ($1))\nUPDATE measures SET v = $2 WHERE id = 1",
-                    "WITH w0 AS (UPDATE measures SET v = $1 WHERE id = 1)\nINSERT INTO history (m) VALUES ($2)",
-                ],
-            ),
-            (
-                "a write that reads goes alone",
-                vec![note(), reading(), history()],
-                vec![
-                    "INSERT INTO notes (m) VALUES ($1)",
-                    "INSERT INTO x (m) SELECT id FROM measures WHERE id = $1",
-                    "INSERT INTO history (m) VALUES ($1)",
-                ],
-            ),
-        ];
-        for (what, deferred, want) in cases {
-            let statements = postgres_statements(&deferred);
-            let texts: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
-            assert_eq!(texts, want, "{what}");
-            // Every value goes, in the writes' order.
-            let values: Vec<i64> = statements
-                .iter()
-                .flat_map(|(_, values)| values)
-                .map(|v| match v {
-                    Owned::Int(Some(n)) => *n,
-                    other => panic!("{other:?}"),
-                })
-                .collect();
-            let sent: Vec<i64> = deferred
-                .iter()
-                .flat_map(|d| &d.values)
-                .map(|v| match v {
-                    Owned::Int(Some(n)) => *n,
-                    other => panic!("{other:?}"),
-                })
-                .collect();
-            assert_eq!(values, sent, "{what}");
-        }
     }
 }

@@ -221,6 +221,13 @@ pub(super) fn measure_named_sql(backend: Backend) -> String {
     listing_sql(backend, "WHERE m.code = $1")
 }
 
+/// The statement reading the measures whose codes are parameters `$1` to `$count`, with
+/// their ids, as [`listing_from_rows`] reads them.
+pub(super) fn measures_named_sql(backend: Backend, count: usize) -> String {
+    let codes: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+    listing_sql(backend, &format!("WHERE m.code IN ({})", codes.join(", ")))
+}
+
 /// The id of the measure with `code`, or an error naming the closest codes.
 pub(super) async fn measure_id_in(conn: &mut AnyConnection, code: &str) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT id FROM measures WHERE code = $1")

@@ -42,7 +42,7 @@ impl UpdateTx<'_> {
         .bind(user.to_string())
         .bind(event.code())
         .bind(instant_text(since))
-        .fetch_one(self.conn().await?)
+        .fetch_one(self.read_conn().await?)
         .await?)
     }
 

@@ -1068,7 +1068,7 @@ impl super::UpdateTx<'_> {
         )
         .bind(chat.channel.code())
         .bind(&chat.id)
-        .fetch_optional(self.conn().await?)
+        .fetch_optional(self.read_conn().await?)
         .await?;
         row.map(|row| sent_message_row(&row)).transpose()
     }
@@ -1078,7 +1078,7 @@ impl super::UpdateTx<'_> {
         Ok(
             sqlx::query_scalar("SELECT code FROM measures WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.conn().await?)
+                .fetch_optional(self.read_conn().await?)
                 .await?,
         )
     }
@@ -1089,7 +1089,7 @@ impl super::UpdateTx<'_> {
         chat: &Address,
         message_id: &str,
     ) -> Result<Option<SentMessage>, StoreError> {
-        sent_message_in(self.conn().await?, chat, message_id).await
+        sent_message_in(self.read_conn().await?, chat, message_id).await
     }
 
     /// Records a request for coordination (需协调); returns its id.
@@ -1176,7 +1176,7 @@ impl super::UpdateTx<'_> {
 
     /// How much evidence a measure has.
     pub async fn evidence_count(&mut self, measure_id: i64) -> Result<i64, StoreError> {
-        evidence_count_in(self.conn().await?, measure_id).await
+        evidence_count_in(self.read_conn().await?, measure_id).await
     }
 
     /// Attaches the evidence sent before any claim to `claim`; returns it.
@@ -1190,7 +1190,7 @@ impl super::UpdateTx<'_> {
 
     /// The pending claim on a measure, if any.
     pub async fn pending_claim(&mut self, measure_id: i64) -> Result<Option<i64>, StoreError> {
-        pending_claim_in(self.conn().await?, measure_id).await
+        pending_claim_in(self.read_conn().await?, measure_id).await
     }
 
     /// The pending claim on a measure that is 申请销号, opened in `change`'s name when there
@@ -1228,7 +1228,7 @@ impl super::UpdateTx<'_> {
     pub async fn unit_exists(&mut self, unit: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
             .bind(unit)
-            .fetch_optional(self.conn().await?)
+            .fetch_optional(self.read_conn().await?)
             .await?;
         Ok(found.is_some())
     }
