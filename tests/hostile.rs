@@ -1255,8 +1255,9 @@ async fn a_failing_last_update_in_a_batch_is_retried_alone_on_postgres() {
     a_failing_last_update_in_a_batch_is_retried_alone(Sandbox::with_url(&pg.url)).await;
 }
 
-/// A batch reads the measures its updates name together, and keeps back their writes to
-/// send them together: each update still sees what the updates before it in the batch did.
+/// A batch keeps back its updates' writes to send them together, and on PostgreSQL reads the
+/// measures its updates name together: each update still sees what the updates before it in
+/// the batch did.
 /// A measure reported on first moves from 未启动 to 推进中 once; a claim after that starts
 /// from 推进中; a report after the claim keeps it claimed; the rows land in the order the
 /// updates came.
