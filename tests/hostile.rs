@@ -1334,6 +1334,56 @@ async fn a_batch_sees_its_own_writes(sb: Sandbox) {
     assert_eq!(after - before, 6, "one answer for each update");
 }
 
+/// A measure a batch read for the updates expected to name it is served as the batch's own
+/// writes left it: a note kept back for later changes the measure's latest progress, and the
+/// next update reads that, not what the batch read before.
+async fn a_batch_serves_a_measure_as_its_writes_left_it(sb: Sandbox) {
+    econ_measures(&sb, 2);
+    let store = duban::store::Store::open(&sb.url).await.unwrap();
+    let now = chrono::Utc::now();
+    let change = duban::store::Change {
+        actor: "测试".into(),
+        source: duban::core::ledger::Source::Chat,
+        at: now,
+        note: None,
+        chat: None,
+    };
+    let mut batch = store.begin_batch(false).await.unwrap();
+    batch.expect_measures(["E-1".to_string(), "E-2".to_string()]);
+    let mut tx = batch.begin_update(now).await.unwrap();
+    let (id, before) = tx.measure_named("E-1").await.unwrap().unwrap();
+    assert_eq!(before.latest_progress, None);
+    tx.add_note(id, "已完成选址", &change).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = batch.begin_update(now).await.unwrap();
+    let (_, other) = tx.measure_named("E-2").await.unwrap().unwrap();
+    assert_eq!(other.latest_progress, None);
+    let (again, after) = tx.measure_named("E-1").await.unwrap().unwrap();
+    assert_eq!(again, id);
+    assert_eq!(after.latest_progress.as_deref(), Some("已完成选址"));
+    assert!(tx.measure_named("E-9").await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    batch.commit().await.unwrap();
+    let mut conn = db(&sb.url).await;
+    let latest: Option<String> =
+        sqlx::query_scalar("SELECT latest_progress FROM measures WHERE code = 'E-1'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(latest.as_deref(), Some("已完成选址"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_serves_a_measure_as_its_writes_left_it_on_sqlite() {
+    a_batch_serves_a_measure_as_its_writes_left_it(Sandbox::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_serves_a_measure_as_its_writes_left_it_on_postgres() {
+    let pg = PgDatabase::create().await;
+    a_batch_serves_a_measure_as_its_writes_left_it(Sandbox::with_url(&pg.url)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_sees_its_own_writes_on_sqlite() {
     a_batch_sees_its_own_writes(Sandbox::sqlite()).await;

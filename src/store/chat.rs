@@ -1113,6 +1113,12 @@ impl UpdateBatch {
         }
     }
 
+    /// Forgets the measure `id`: a write changes it.
+    fn forget_measure(&mut self, id: i64) {
+        self.measures
+            .retain(|_, read| !matches!(read, Some((read_id, _)) if *read_id == id));
+    }
+
     /// Forgets every measure read: a write may have changed any.
     fn forget_measures(&mut self) {
         if self.measures.keys().any(|code| !self.served.contains(code)) {
@@ -1520,9 +1526,7 @@ impl UpdateTx<'_> {
                 Shape::Row {
                     table: "measures",
                     id,
-                } => batch
-                    .measures
-                    .retain(|_, read| !matches!(read, Some((read_id, _)) if *read_id == id)),
+                } => batch.forget_measure(id),
                 Shape::Rows { table, .. } | Shape::Row { table, .. } | Shape::Table(table)
                     if !MEASURE_TABLES.contains(&table) => {}
                 _ => batch.forget_measures(),
@@ -1929,38 +1933,12 @@ impl UpdateTx<'_> {
         to: Status,
         change: &Change,
     ) -> Result<StatusChange, StoreError> {
-        // A change the batch can see all of (the measure read, no claim concerned) is a
-        // deferred write like a note.
-        if let Some(from) = self.read_status(measure_id)
-            && matches!(to, Status::NotStarted | Status::InProgress)
-            && crate::core::workflow::claim_follows(from, to)
-                == crate::core::workflow::ClaimFollow::None
-        {
-            if from != to {
-                for write in super::write::status_writes(measure_id, from, to, None, change) {
-                    self.defer(write);
-                }
-            }
-            return Ok(StatusChange {
-                from,
-                to,
-                claim: None,
-            });
+        // The status is read again right before it is changed (another transaction may have
+        // changed it since the batch read the measure), and only this measure is forgotten.
+        if let TxConn::Savepoint(batch) = &mut self.tx {
+            batch.forget_measure(measure_id);
         }
-        set_status_in(self.conn().await?, measure_id, to, change).await
-    }
-
-    /// The status of measure `id` as the batch read it, while no write can have changed it.
-    fn read_status(&self, id: i64) -> Option<Status> {
-        let TxConn::Savepoint(batch) = &self.tx else {
-            return None;
-        };
-        batch
-            .measures
-            .values()
-            .flatten()
-            .find(|(read_id, _)| *read_id == id)
-            .map(|(_, measure)| measure.status)
+        set_status_in(self.read_conn().await?, measure_id, to, change).await
     }
 
     /// Adds a progress note.

@@ -5,6 +5,11 @@
 //! that could see one another's rows keep their order; the others go as one statement (on
 //! PostgreSQL, a `WITH` statement) or as one call (on SQLite), and writes of one `INSERT`
 //! text go as one multi-row `INSERT`.
+//!
+//! Within a group a write may go before one that came earlier (its rows join an earlier
+//! write of the same text). That holds because no deferred write refers to a row another
+//! deferred write makes: a write that needs such a row (an outbox item of a message, say)
+//! is sent at once, not deferred.
 
 use sqlx::AnyConnection;
 
