@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::fake_telegram::{Failure, FakeTelegram, TOKEN};
 use common::scene::*;
@@ -436,7 +436,18 @@ async fn buttons_and_replies_move_the_ledger() {
         by_code(&sb.measures(AT), &second)["status"] == "claimed"
     })
     .await;
-    let sent = fake.sent().len();
+    // What the claim causes (its answer, the office's notice) is delivered after its commit,
+    // paced per chat: the count is taken once nothing more has come for two seconds.
+    let mut sent = fake.sent().len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = fake.sent().len();
+        if now == sent || Instant::now() > deadline {
+            break;
+        }
+        sent = now;
+    }
     let notes = serde_json::from_str::<serde_json::Value>(&sb.ok(&["history", &second, "--json"]))
         .unwrap()["notes"]
         .as_array()
