@@ -225,14 +225,27 @@ pub fn code_named(incoming: &Incoming) -> Option<String> {
         return None;
     };
     let text = text.trim();
-    let Some(command) = text.strip_prefix('/') else {
-        return split_code(text).map(|lead| lead.code);
-    };
-    let (name, args) = command.split_once(char::is_whitespace)?;
-    if !name.split('@').next()?.eq_ignore_ascii_case("update") {
-        return None;
+    match command_in(text) {
+        None => split_code(text).map(|lead| lead.code),
+        Some((name, args)) if name == "update" => update_lead(args).map(|(code, _)| code),
+        Some(_) => None,
     }
-    split_code(&format!("{} ", args.trim())).map(|lead| lead.code)
+}
+
+/// The command a text is (`/update@bot 1-3 已完成` → `update`, `1-3 已完成`): its name in
+/// lower case without the bot's name, and its arguments trimmed.
+fn command_in(text: &str) -> Option<(String, &str)> {
+    let command = text.strip_prefix('/')?;
+    let (name, args) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
+    let name = name.split('@').next().unwrap_or("").to_lowercase();
+    Some((name, args.trim()))
+}
+
+/// The code `/update`'s arguments start with, and the words after it.
+fn update_lead(args: &str) -> Option<(String, String)> {
+    split_code(&format!("{args} ")).map(|lead| (lead.code, lead.rest.trim().to_string()))
 }
 
 /// Applies one incoming update inside `tx`, begun for it ([`Store::begin_update`], or a
@@ -602,12 +615,8 @@ impl Step<'_> {
         if text == "解除绑定" {
             return self.command("unbind", "").await;
         }
-        if let Some(command) = text.strip_prefix('/') {
-            let (name, args) = command
-                .split_once(char::is_whitespace)
-                .unwrap_or((command, ""));
-            let name = name.split('@').next().unwrap_or("").to_lowercase();
-            return self.command(&name, args.trim()).await;
+        if let Some((name, args)) = command_in(text) {
+            return self.command(&name, args).await;
         }
         // Where replies do not name the message they answer, a reply answers the latest
         // reminder in its chat (and the codes in its text decide).
@@ -917,9 +926,7 @@ impl Step<'_> {
                 }
             }
             "update" if self.who.bound() => {
-                let Some((code, rest)) = split_code(&format!("{args} "))
-                    .map(|lead| (lead.code, lead.rest.trim().to_string()))
-                else {
+                let Some((code, rest)) = update_lead(args) else {
                     let line = tr(
                         self.lang(),
                         "用法：/update 序号 内容，如“/update 1-3 已完成”。",

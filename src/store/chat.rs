@@ -1526,6 +1526,7 @@ impl UpdateTx<'_> {
                 Shape::Row {
                     table: "measures",
                     id,
+                    ..
                 } => batch.forget_measure(id),
                 Shape::Rows { table, .. } | Shape::Row { table, .. } | Shape::Table(table)
                     if !MEASURE_TABLES.contains(&table) => {}

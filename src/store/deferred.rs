@@ -22,6 +22,8 @@ use super::{Backend, StoreError};
 pub(super) struct Deferred {
     sql: &'static str,
     values: Vec<Owned>,
+    /// What it touches, read off `sql` once.
+    shape: Shape<'static>,
 }
 
 /// A value bound to a deferred write.
@@ -38,8 +40,14 @@ pub(super) enum Shape<'a> {
     /// with every parameter inside the row: writes of the same text go as one multi-row
     /// `INSERT`. The row is `sql[row]`.
     Rows { table: &'a str, row: (usize, usize) },
-    /// `UPDATE table … WHERE id = $k`: the one row `id` of `table`.
-    Row { table: &'a str, id: i64 },
+    /// `UPDATE table … WHERE id = $key`: the one row `id` of `table`. The filter starts at
+    /// `sql[filter..]`.
+    Row {
+        table: &'a str,
+        id: i64,
+        filter: usize,
+        key: usize,
+    },
     /// Another write to `table` that reads no other rows.
     Table(&'a str),
     /// A write that reads rows (a `SELECT` in it), or that is not a plain write: it keeps its
@@ -50,7 +58,8 @@ pub(super) enum Shape<'a> {
 impl Deferred {
     /// A write `sql` with parameters `$1`… bound to `values`.
     pub(super) fn new(sql: &'static str, values: Vec<Owned>) -> Deferred {
-        Deferred { sql, values }
+        let shape = shape_of(sql, &values);
+        Deferred { sql, values, shape }
     }
 
     /// Runs the write now, on its own.
@@ -62,26 +71,36 @@ impl Deferred {
     }
 
     /// What the write touches.
-    pub(super) fn shape(&self) -> Shape<'_> {
-        let sql = self.sql;
-        let Some(table) = written_table(sql) else {
-            return Shape::Alone;
-        };
-        if sql.starts_with("INSERT INTO ") {
-            return match row_of_insert(sql) {
-                Some(row) => Shape::Rows { table, row },
-                None => Shape::Table(table),
-            };
-        }
-        if sql.starts_with("UPDATE ")
-            && let Some((_, k)) = sql.rsplit_once(" WHERE id = $")
-            && let Ok(k) = k.parse::<usize>()
-            && let Some(Owned::Int(Some(id))) = self.values.get(k.wrapping_sub(1))
-        {
-            return Shape::Row { table, id: *id };
-        }
-        Shape::Table(table)
+    pub(super) fn shape(&self) -> Shape<'static> {
+        self.shape
     }
+}
+
+/// What the write `sql` with `values` touches.
+fn shape_of(sql: &'static str, values: &[Owned]) -> Shape<'static> {
+    let Some(table) = written_table(sql) else {
+        return Shape::Alone;
+    };
+    if sql.starts_with("INSERT INTO ") {
+        return match row_of_insert(sql) {
+            Some(row) => Shape::Rows { table, row },
+            None => Shape::Table(table),
+        };
+    }
+    const FILTER: &str = " WHERE id = $";
+    if sql.starts_with("UPDATE ")
+        && let Some(filter) = sql.rfind(FILTER)
+        && let Ok(key) = sql[filter + FILTER.len()..].parse::<usize>()
+        && let Some(Owned::Int(Some(id))) = values.get(key.wrapping_sub(1))
+    {
+        return Shape::Row {
+            table,
+            id: *id,
+            filter,
+            key,
+        };
+    }
+    Shape::Table(table)
 }
 
 /// Where the one row of `INSERT INTO t (…) VALUES (…)` is, when the statement may take more
@@ -163,35 +182,37 @@ impl Part<'_> {
         for write in &self.more {
             values.extend_from_slice(&write.values);
         }
-        if let Shape::Rows {
-            row: (start, end), ..
-        } = self.first.shape()
-        {
-            let mut text = sql[..end].to_string();
-            for i in 1..=self.more.len() {
-                text.push_str(", ");
-                text.push_str(&renumber(&sql[start..end], i * self.first.values.len()));
+        match self.first.shape() {
+            Shape::Rows {
+                row: (start, end), ..
+            } => {
+                let mut text = sql[..end].to_string();
+                for i in 1..=self.more.len() {
+                    text.push_str(", ");
+                    text.push_str(&renumber(&sql[start..end], i * self.first.values.len()));
+                }
+                text.push_str(&sql[end..]);
+                (text, values)
             }
-            text.push_str(&sql[end..]);
-            return (text, values);
+            // `UPDATE t SET a = $1 WHERE id = $2` for rows (x, 7), (y, 8): `UPDATE t SET a =
+            // r.column1 FROM (VALUES ($1, $2), ($3, $4)) AS r WHERE id = r.column2`.
+            Shape::Row { filter, key, .. } => {
+                let width = self.first.values.len();
+                let row: Vec<String> = (1..=width).map(|n| format!("${n}")).collect();
+                let row = format!("({})", row.join(", "));
+                let rows: Vec<String> = (0..=self.more.len())
+                    .map(|i| renumber(&row, i * width))
+                    .collect();
+                let text = format!(
+                    "{} FROM (VALUES {}) AS {ROWS} WHERE id = {ROWS}.column{key}",
+                    columns_of_values(&sql[..filter]),
+                    rows.join(", ")
+                );
+                (text, values)
+            }
+            // Only rows of an `INSERT` or by id are ever joined.
+            Shape::Table(_) | Shape::Alone => (sql.to_string(), self.first.values.clone()),
         }
-        // `UPDATE t SET a = $1 WHERE id = $2` for rows (x, 7), (y, 8): `UPDATE t SET a =
-        // r.column1 FROM (VALUES ($1, $2), ($3, $4)) AS r WHERE id = r.column2`.
-        let Some((head, key)) = sql.rsplit_once(" WHERE id = $") else {
-            return (sql.to_string(), self.first.values.clone());
-        };
-        let width = self.first.values.len();
-        let row: Vec<String> = (1..=width).map(|n| format!("${n}")).collect();
-        let row = format!("({})", row.join(", "));
-        let rows: Vec<String> = (0..=self.more.len())
-            .map(|i| renumber(&row, i * width))
-            .collect();
-        let text = format!(
-            "{} FROM (VALUES {}) AS {ROWS} WHERE id = {ROWS}.column{key}",
-            columns_of_values(head),
-            rows.join(", ")
-        );
-        (text, values)
     }
 
     fn values(&self) -> usize {
@@ -527,7 +548,7 @@ mod tests {
                     assert!(write.sql[row.0..row.1].ends_with(')'), "{}", write.sql);
                     format!("Rows {table}")
                 }
-                Shape::Row { table, id } => format!("Row {table} {id}"),
+                Shape::Row { table, id, .. } => format!("Row {table} {id}"),
                 Shape::Table(table) => format!("Table {table}"),
                 Shape::Alone => "Alone".to_string(),
             };

@@ -85,35 +85,16 @@ pub(crate) async fn set_status_in(
         Status::Closed => old_claim.or_else(|| Some(at.clone())),
         Status::NotStarted | Status::InProgress => None,
     };
-    for write in status_writes(id, from, to, claimed_at, change) {
-        write.execute(&mut *conn).await?;
-    }
+    sqlx::query("UPDATE measures SET status = $1, claimed_at = $2, updated_at = $3 WHERE id = $4")
+        .bind(to.code())
+        .bind(claimed_at)
+        .bind(&at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    history_in(conn, id, HistoryKind::Status, from, to, change).await?;
     let claim = super::workflow::follow_claim_in(conn, id, from, to, change).await?;
     Ok(StatusChange { from, to, claim })
-}
-
-/// The writes of a status change of measure `id` from `from` to `to` (its claim's day
-/// `claimed_at`): the measure's row and the history row. What the change does to claims is
-/// not among them ([`super::workflow::follow_claim_in`]).
-pub(super) fn status_writes(
-    id: i64,
-    from: Status,
-    to: Status,
-    claimed_at: Option<String>,
-    change: &Change,
-) -> [Deferred; 2] {
-    [
-        Deferred::new(
-            "UPDATE measures SET status = $1, claimed_at = $2, updated_at = $3 WHERE id = $4",
-            vec![
-                Owned::Text(Some(to.code().to_string())),
-                Owned::Text(claimed_at),
-                Owned::Text(Some(instant_text(change.at))),
-                Owned::Int(Some(id)),
-            ],
-        ),
-        history_write(id, HistoryKind::Status, from, to, change),
-    ]
 }
 
 /// Writes one history row.
